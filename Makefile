@@ -1,0 +1,39 @@
+# fedc: the two commands a new machine needs are `make run` and `make test`.
+BUILD_DIR   ?= build
+FUZZ_DIR    ?= build-fuzz
+BUILD_TYPE  ?= RelWithDebInfo
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+EXAMPLE     ?= examples/fedavg.fed
+
+.PHONY: all deps configure build run test fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR)
+
+# Builds everything and runs the flagship example.
+run: build
+	$(BUILD_DIR)/bin/fedc --emit=ast $(EXAMPLE)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+# Fuzzes the front end for FUZZ_SECONDS (libFuzzer + ASan, built with clang).
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

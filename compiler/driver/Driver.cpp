@@ -1,0 +1,205 @@
+#include "driver/Driver.h"
+
+#include "ast/ASTPrinter.h"
+#include "basic/DiagnosticEngine.h"
+#include "basic/SourceManager.h"
+#include "basic/TextDiagnosticPrinter.h"
+#include "basic/VerifyDiagnosticConsumer.h"
+#include "parse/Parser.h"
+
+#include <CLI/CLI.hpp>
+#include <llvm/Config/llvm-config.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace fedc::driver {
+
+namespace {
+
+constexpr const char *kVersion = "0.1.0";
+
+struct Options {
+  std::string input;
+  std::string output;
+  std::string emit = "exe";
+  bool syntaxOnly = false;
+  bool verify = false;
+  std::vector<std::string> includePaths;
+  unsigned optLevel = 0;
+  std::string color = "auto";
+  unsigned errorLimit = 20;
+  unsigned bracketDepth = 256;
+};
+
+// Clang-style single-dash spellings, mapped to the long options CLI11 parses.
+std::vector<std::string> normalizeArgs(int argc, const char *const *argv) {
+  static const std::map<std::string, std::string> kAliases = {
+      {"-verify", "--verify"},
+      {"-fsyntax-only", "--syntax-only"},
+      {"--fsyntax-only", "--syntax-only"},
+  };
+  static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
+      {"-emit=", "--emit="},
+      {"-ferror-limit=", "--error-limit="},
+      {"-fbracket-depth=", "--bracket-depth="},
+      {"-fcolor=", "--color="},
+  };
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (auto it = kAliases.find(a); it != kAliases.end()) {
+      a = it->second;
+    } else {
+      for (const auto &[from, to] : kPrefixes)
+        if (a.rfind(from, 0) == 0) {
+          a = to + a.substr(from.size());
+          break;
+        }
+    }
+    args.push_back(std::move(a));
+  }
+  return args;
+}
+
+bool useColor(const std::string &mode) {
+  if (mode == "always")
+    return true;
+  if (mode == "never")
+    return false;
+  const char *term = std::getenv("TERM");
+  return isatty(STDERR_FILENO) && term && std::string(term) != "dumb" &&
+         !std::getenv("NO_COLOR");
+}
+
+// Writes `text` to -o, or stdout when there is none.
+bool writeOutput(const Options &o, const std::string &text) {
+  if (o.output.empty() || o.output == "-") {
+    std::cout << text;
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  }
+  std::ofstream out(o.output, std::ios::binary);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+FileId loadInput(SourceManager &sm, DiagnosticEngine &diags,
+                 const std::string &path) {
+  std::string error;
+  FileId file = 0;
+  if (path == "-") {
+    std::string text((std::istreambuf_iterator<char>(std::cin)),
+                     std::istreambuf_iterator<char>());
+    file = sm.addBuffer("<stdin>", std::move(text));
+  } else {
+    file = sm.loadFile(path, error);
+  }
+  if (!file)
+    diags.report(SourceLoc(), DiagId::CannotOpenFile).arg(path).arg(error);
+  return file;
+}
+
+// Runs the phases this build has; returns false when an error was reported.
+bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
+             FileId file) {
+  ParseOptions parseOptions;
+  parseOptions.bracketDepth = o.bracketDepth;
+  parseOptions.maxLexicalErrors = o.verify ? 0 : o.errorLimit;
+  if (o.emit == "tokens" && !o.syntaxOnly && !o.verify) {
+    std::ostringstream text;
+    bool ok = dumpTokens(sm, file, diags, text, parseOptions);
+    return writeOutput(o, text.str()) && ok;
+  }
+  std::unique_ptr<ast::Module> module =
+      parseModule(sm, file, diags, parseOptions);
+  if (!module)
+    return false;
+  if (o.syntaxOnly || o.verify || o.emit == "tokens")
+    return true;
+  if (o.emit == "ast") {
+    std::ostringstream text;
+    ast::printModule(*module, sm, text);
+    return writeOutput(o, text.str());
+  }
+  diags.report(SourceLoc(), DiagId::UnsupportedEmit).arg(o.emit);
+  return false;
+}
+
+} // namespace
+
+int run(int argc, const char *const *argv) {
+  Options o;
+  CLI::App app{"fedc: compiler for federated computations (.fed)", "fedc"};
+  app.add_option("input", o.input, "The .fed file to compile ('-' for stdin)")
+      ->required();
+  app.add_option("-o", o.output, "Write the output to this file");
+  app.add_option("--emit", o.emit,
+                 "Stop after a phase and print its result: tokens, ast, "
+                 "typed, plan, llvm, bc, asm, obj, exe")
+      ->check(CLI::IsMember({"tokens", "ast", "typed", "plan", "llvm", "bc",
+                             "asm", "obj", "exe"}));
+  app.add_flag("--syntax-only", o.syntaxOnly,
+               "Check the input and stop (-fsyntax-only)");
+  app.add_flag("--verify", o.verify,
+               "Check diagnostics against expected-* comments (-verify)");
+  app.add_option("-I", o.includePaths, "Add a module search path");
+  app.add_option("-O", o.optLevel, "Optimization level 0-3")
+      ->check(CLI::Range(0u, 3u));
+  app.add_option("--color", o.color, "Colour diagnostics: auto, always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--error-limit", o.errorLimit,
+                 "Stop after this many errors (0: no limit)");
+  app.add_option("--bracket-depth", o.bracketDepth,
+                 "Deepest nesting of (), [] and {} accepted")
+      ->check(CLI::Range(1u, 100000u));
+  app.set_version_flag("--version",
+                       std::string("fedc ") + kVersion + " (LLVM " +
+                           LLVM_VERSION_STRING + ")");
+
+  std::vector<std::string> args = normalizeArgs(argc, argv);
+  std::reverse(args.begin(), args.end()); // CLI11 takes them in reverse
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp &e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion &e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError &e) {
+    std::cerr << "fedc: error: " << e.what() << "\n"
+              << "Run 'fedc --help' for usage.\n";
+    return 1;
+  }
+
+  SourceManager sm;
+  TextDiagnosticPrinter printer(std::cerr, sm, useColor(o.color));
+  if (o.verify) {
+    VerifyDiagnosticConsumer collected(sm);
+    DiagnosticEngine diags(collected);
+    DiagnosticEngine report(printer);
+    FileId file = loadInput(sm, report, o.input);
+    if (!file)
+      return 1;
+    compile(o, sm, diags, file);
+    return collected.verify({file}, report) ? 0 : 1;
+  }
+
+  DiagnosticEngine diags(printer);
+  diags.setErrorLimit(o.errorLimit);
+  FileId file = loadInput(sm, diags, o.input);
+  if (!file)
+    return 1;
+  bool ok = compile(o, sm, diags, file);
+  return ok && !diags.hasErrors() ? 0 : 1;
+}
+
+} // namespace fedc::driver

@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Fails when a diagnostic id of compiler/basic/DiagnosticKinds.def has no test.
+
+A test covers an id when a file under test/ names it as `[Id]` (in a -verify
+directive such as `// expected-error {{... [Id]}}` or in a FileCheck line).
+"""
+import pathlib
+import re
+import sys
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+table = (root / "compiler/basic/DiagnosticKinds.def").read_text()
+ids = re.findall(r"^DIAG\((\w+),", table, re.M)
+corpus = "\n".join(
+    p.read_text(errors="replace")
+    for p in (root / "test").rglob("*")
+    if p.is_file() and p.suffix in {".fed", ".test", ".txt"})
+missing = [i for i in ids if f"[{i}]" not in corpus]
+if missing:
+    print("diagnostic ids without a test that names them:", file=sys.stderr)
+    for i in missing:
+        print(f"  [{i}]", file=sys.stderr)
+    sys.exit(1)
+print(f"all {len(ids)} diagnostic ids are covered by tests")

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fedc needs to build, test and benchmark.
+# Idempotent: installs only what is missing, and does nothing when all is there.
+set -euo pipefail
+
+PACKAGES=(
+  # build tools
+  cmake ninja-build make pkg-config git
+  # compiler back end and test tools (lit, FileCheck, not)
+  llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev
+  # front end
+  antlr4 libantlr4-runtime-dev
+  # libraries
+  libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet; refresh only when an install fails.
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
