@@ -32,6 +32,7 @@ struct Options {
   std::string input;
   std::string output;
   std::string emit = "exe";
+  bool explicitEmit = false; // -verify and -fsyntax-only stop early unless set
   bool syntaxOnly = false;
   bool verify = false;
   std::vector<std::string> includePaths;
@@ -124,9 +125,12 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
       parseModule(sm, file, diags, parseOptions);
   if (!module)
     return false;
-  if (o.syntaxOnly || o.verify || o.emit == "tokens")
+  // -fsyntax-only stops here; so does -verify unless a stop point was named.
+  if (o.syntaxOnly || (o.verify && !o.explicitEmit) || o.emit == "tokens")
     return true;
   if (o.emit == "ast") {
+    if (o.verify)
+      return true;
     std::ostringstream text;
     ast::printModule(*module, sm, text);
     return writeOutput(o, text.str());
@@ -179,6 +183,8 @@ int run(int argc, const char *const *argv) {
               << "Run 'fedc --help' for usage.\n";
     return 1;
   }
+
+  o.explicitEmit = app.count("--emit") > 0;
 
   SourceManager sm;
   TextDiagnosticPrinter printer(std::cerr, sm, useColor(o.color));

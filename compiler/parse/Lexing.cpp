@@ -49,13 +49,28 @@ size_t utf8Length(std::string_view text, size_t i) {
   return n;
 }
 
+// Token text made safe for a message: control bytes and bytes that are not
+// valid UTF-8 are written as \xNN.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = utf8Length(text, i);
+    if (n == 0 || c < 0x20 || c == 0x7F) {
+      out += fmt::format("\\x{:02X}", c);
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 std::string describeCharacter(std::string_view text, size_t offset) {
   unsigned char c = static_cast<unsigned char>(text[offset]);
-  if (c >= 0x80)
-    return fmt::format("'{}'", text.substr(offset, utf8Length(text, offset)));
-  if (c < 0x20 || c == 0x7F)
-    return fmt::format("'\\x{:02X}'", c);
-  return fmt::format("'{}'", static_cast<char>(c));
+  size_t n = std::max<size_t>(utf8Length(text, offset), 1);
+  return fmt::format("'{}'", printable(text.substr(offset, n)));
 }
 
 bool isOpener(size_t type) {
@@ -115,9 +130,7 @@ std::string describeTokenType(size_t type) {
 
 std::string describeToken(const antlr4::Token *token, std::string_view source) {
   size_t type = token->getType();
-  std::string_view text = tokenText(source, token);
-  if (text.size() > 24)
-    text = text.substr(0, 24);
+  std::string text = printable(tokenText(source, token).substr(0, 24));
   switch (type) {
   case FedLexer::IDENT:
     return fmt::format("identifier '{}'", text);

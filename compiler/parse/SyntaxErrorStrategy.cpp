@@ -29,6 +29,10 @@ Expectation classify(const IntervalSet &expected) {
   return Expectation::Tokens;
 }
 
+bool isKeyword(size_t type) {
+  return type >= FedParser::KW_IMPORT && type <= FedParser::KW_SEQ;
+}
+
 // "';'", "')' or ','", "identifier, '(' or ':'".
 std::string listTokens(const IntervalSet &expected) {
   std::vector<std::string> names;
@@ -118,11 +122,11 @@ size_t openerFor(size_t closer) {
 
 } // namespace
 
-void SyntaxErrorStrategy::noteMatchingOpener(antlr4::Parser *parser,
-                                             size_t closerType) {
+antlr4::Token *SyntaxErrorStrategy::openOpener(antlr4::Parser *parser,
+                                              size_t closerType) {
   size_t openerType = openerFor(closerType);
   if (openerType == antlr4::Token::INVALID_TYPE)
-    return;
+    return nullptr;
   antlr4::TokenStream *tokens = parser->getTokenStream();
   size_t index = tokens->index();
   // Bounded walk back to the innermost unclosed opener of this kind.
@@ -132,14 +136,80 @@ void SyntaxErrorStrategy::noteMatchingOpener(antlr4::Parser *parser,
     if (t->getType() == closerType) {
       ++depth;
     } else if (t->getType() == openerType) {
-      if (depth == 0) {
-        diags_.report(tokenLoc(sm_, file_, t), DiagId::NoteToMatchThis)
-            .arg(describeTokenType(openerType));
-        return;
-      }
+      if (depth == 0)
+        return t;
       --depth;
     }
   }
+  return nullptr;
+}
+
+antlr4::Token *SyntaxErrorStrategy::innermostOpenBracket(antlr4::Parser *parser) {
+  antlr4::TokenStream *tokens = parser->getTokenStream();
+  size_t index = tokens->index();
+  std::vector<size_t> closers; // closers seen walking back, innermost last
+  for (size_t steps = 0; index > 0 && steps < 100000; ++steps) {
+    antlr4::Token *t = tokens->get(--index);
+    size_t type = t->getType();
+    if (openerFor(type) != antlr4::Token::INVALID_TYPE) {
+      closers.push_back(type);
+    } else if (closerFor(type) != antlr4::Token::INVALID_TYPE) {
+      if (closers.empty())
+        return t;
+      if (closers.back() == closerFor(type))
+        closers.pop_back();
+    }
+  }
+  return nullptr;
+}
+
+void SyntaxErrorStrategy::noteMatchingOpener(antlr4::Parser *parser,
+                                             size_t closerType) {
+  if (antlr4::Token *opener = openOpener(parser, closerType))
+    diags_.report(tokenLoc(sm_, file_, opener), DiagId::NoteToMatchThis)
+        .arg(describeTokenType(opener->getType()));
+}
+
+bool SyntaxErrorStrategy::reportEndInsideBracket(antlr4::Parser *parser,
+                                                 antlr4::Token *offending) {
+  if (offending->getType() != antlr4::Token::EOF)
+    return false;
+  antlr4::Token *opener = innermostOpenBracket(parser);
+  if (!opener)
+    return false;
+  diags_.report(tokenRange(sm_, file_, offending), DiagId::ExpectedToken)
+      .arg(fmt::format("{}, found end of file",
+                       describeTokenType(closerFor(opener->getType()))));
+  diags_.report(tokenLoc(sm_, file_, opener), DiagId::NoteToMatchThis)
+      .arg(describeTokenType(opener->getType()));
+  return true;
+}
+
+antlr4::Token *SyntaxErrorStrategy::recoverInline(antlr4::Parser *parser) {
+  antlr4::Token *t = parser->getCurrentToken();
+  if (isKeyword(t->getType()) &&
+      getExpectedTokens(parser).contains(static_cast<size_t>(FedParser::IDENT))) {
+    if (!inErrorRecoveryMode(parser)) {
+      beginErrorCondition(parser);
+      if (startReport(t))
+        diags_.report(tokenRange(sm_, file_, t), DiagId::ExpectedToken)
+            .arg(fmt::format("identifier, found keyword {}; keywords cannot "
+                             "be used as names",
+                             describeToken(t, sm_.text(file_))));
+    }
+    parser->consume();
+    endErrorCondition(parser);
+    return t;
+  }
+  return DefaultErrorStrategy::recoverInline(parser);
+}
+
+antlr4::Token *SyntaxErrorStrategy::singleTokenDeletion(antlr4::Parser *parser) {
+  size_t type = parser->getCurrentToken()->getType();
+  if (openerFor(type) != antlr4::Token::INVALID_TYPE &&
+      openOpener(parser, type) != nullptr)
+    return nullptr;
+  return DefaultErrorStrategy::singleTokenDeletion(parser);
 }
 
 bool SyntaxErrorStrategy::startReport(antlr4::Token *offending) {
@@ -176,6 +246,16 @@ void SyntaxErrorStrategy::reportExpected(antlr4::Parser *parser,
   SourceRange where = tokenRange(sm_, file_, offending);
   std::string found = describeToken(offending, source);
   antlr4::ParserRuleContext *ctx = parser->getContext();
+  if (reportEndInsideBracket(parser, offending))
+    return;
+  if (expected.size() == 1 && expected.contains(static_cast<size_t>(FedParser::IDENT)) &&
+      isKeyword(offending->getType())) {
+    diags_.report(where, DiagId::ExpectedToken)
+        .arg(fmt::format("identifier, found keyword {}; keywords cannot be "
+                         "used as names",
+                         found));
+    return;
+  }
   switch (classify(expected)) {
   case Expectation::Declaration:
     diags_.report(where, DiagId::ExpectedDeclaration).arg(found);
@@ -223,7 +303,7 @@ void SyntaxErrorStrategy::reportNoViableAlternative(
   // The prediction read several tokens before failing, so the decision's
   // expected set describes its first token, not this one. Say what is
   // missing when a bracket was left open, else what is unexpected.
-  if (!startReport(offending))
+  if (!startReport(offending) || reportEndInsideBracket(parser, offending))
     return;
   SourceRange where = tokenRange(sm_, file_, offending);
   std::string found = describeToken(offending, sm_.text(file_));
@@ -251,7 +331,7 @@ void SyntaxErrorStrategy::reportFailedPredicate(
   // Only precedence predicates exist in the grammar; a failure means the
   // operator cannot continue the expression here.
   antlr4::Token *offending = e.getOffendingToken();
-  if (!startReport(offending))
+  if (!startReport(offending) || reportEndInsideBracket(parser, offending))
     return;
   diags_
       .report(tokenRange(sm_, file_, offending), DiagId::UnexpectedToken)
@@ -264,15 +344,25 @@ void SyntaxErrorStrategy::reportUnwantedToken(antlr4::Parser *parser) {
     return;
   beginErrorCondition(parser);
   antlr4::Token *t = parser->getCurrentToken();
-  if (!startReport(t))
+  if (!startReport(t) || reportEndInsideBracket(parser, t))
     return;
+  SourceRange where = tokenRange(sm_, file_, t);
+  std::string found = describeToken(t, sm_.text(file_));
   IntervalSet expected = getExpectedTokens(parser);
+  switch (classify(expected)) {
+  case Expectation::Declaration:
+    diags_.report(where, DiagId::ExpectedDeclaration).arg(found);
+    return;
+  case Expectation::Statement:
+    diags_.report(where, DiagId::ExpectedStatement).arg(found);
+    return;
+  default:
+    break;
+  }
   std::string tail = inWhat(parser->getContext());
   if (expected.size() <= 3)
     tail += "; expected " + listTokens(expected);
-  diags_.report(tokenRange(sm_, file_, t), DiagId::UnexpectedToken)
-      .arg(describeToken(t, sm_.text(file_)))
-      .arg(tail);
+  diags_.report(where, DiagId::UnexpectedToken).arg(found).arg(tail);
 }
 
 void SyntaxErrorStrategy::reportMissingToken(antlr4::Parser *parser) {

@@ -33,14 +33,26 @@ protected:
                              const antlr4::FailedPredicateException &e) override;
   void reportUnwantedToken(antlr4::Parser *parser) override;
   void reportMissingToken(antlr4::Parser *parser) override;
+  // Never recovers by deleting a bracket that closes an open one: the
+  // mistake is almost always before it, and deleting it cascades.
+  antlr4::Token *singleTokenDeletion(antlr4::Parser *parser) override;
+  // A keyword where a name is expected is reported once and then taken as
+  // the name, so the rest of the declaration parses without a cascade.
+  antlr4::Token *recoverInline(antlr4::Parser *parser) override;
 
 private:
   void reportExpected(antlr4::Parser *parser, antlr4::Token *offending,
                       const antlr4::misc::IntervalSet &expected);
   void noteMatchingOpener(antlr4::Parser *parser, size_t closerType);
+  // The innermost opener of `closerType` left open before the current token.
+  antlr4::Token *openOpener(antlr4::Parser *parser, size_t closerType);
+  // The innermost bracket of any kind left open before the current token.
+  antlr4::Token *innermostOpenBracket(antlr4::Parser *parser);
   // Counts a new error at `offending`; false if one was already reported
   // there (recovery often trips twice on the same token).
   bool startReport(antlr4::Token *offending);
+  // At end of file inside a bracket: reports which bracket is open.
+  bool reportEndInsideBracket(antlr4::Parser *parser, antlr4::Token *offending);
   // After a failed multi-token prediction: the innermost bracket opened
   // between `start` and `offending` and left open, if any.
   antlr4::Token *unclosedOpener(antlr4::Parser *parser, antlr4::Token *start,
