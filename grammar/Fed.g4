@@ -1,4 +1,4 @@
-// The grammar of the .fed language (docs/language.md, DESIGN.md §2).
+// The grammar of the .fed language (docs/language.md, docs/design.md §2).
 //
 // The parse tree this produces never leaves compiler/parse: ParseTreeLowering
 // turns it into the owned AST of compiler/ast. Alternatives are labelled so

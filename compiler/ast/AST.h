@@ -108,9 +108,7 @@ public:
   FunctionTypeExpr(SourceRange r, std::vector<TypePtr> params, TypePtr result)
       : TypeExpr(Kind::Function, r), params(std::move(params)),
         result(std::move(result)) {}
-  static bool classof(const TypeExpr *t) {
-    return t->kind() == Kind::Function;
-  }
+  static bool classof(const TypeExpr *t) { return t->kind() == Kind::Function; }
   std::vector<TypePtr> params;
   TypePtr result;
 };
@@ -170,25 +168,24 @@ public:
 class FloatLiteralExpr : public Expr {
 public:
   FloatLiteralExpr(SourceRange r, double v, std::string spelling)
-      : Expr(Kind::FloatLiteral, r), value(v), spelling(std::move(spelling)) {
-  }
-  static bool classof(const Expr *e) {
-    return e->kind() == Kind::FloatLiteral;
-  }
+      : Expr(Kind::FloatLiteral, r), value(v), spelling(std::move(spelling)) {}
+  static bool classof(const Expr *e) { return e->kind() == Kind::FloatLiteral; }
   double value;
   std::string spelling; // as written, for messages and exact printing
 };
 
 class BoolLiteralExpr : public Expr {
 public:
-  BoolLiteralExpr(SourceRange r, bool v) : Expr(Kind::BoolLiteral, r), value(v) {}
+  BoolLiteralExpr(SourceRange r, bool v)
+      : Expr(Kind::BoolLiteral, r), value(v) {}
   static bool classof(const Expr *e) { return e->kind() == Kind::BoolLiteral; }
   bool value;
 };
 
 class NameExpr : public Expr {
 public:
-  NameExpr(SourceRange r, std::string n) : Expr(Kind::Name, r), name(std::move(n)) {}
+  NameExpr(SourceRange r, std::string n)
+      : Expr(Kind::Name, r), name(std::move(n)) {}
   static bool classof(const Expr *e) { return e->kind() == Kind::Name; }
   std::string name;
 };
@@ -337,7 +334,17 @@ public:
 
 class Stmt : public Node {
 public:
-  enum class Kind { Let, Assign, If, ForRange, ForEach, While, Return, Block, Expr };
+  enum class Kind {
+    Let,
+    Assign,
+    If,
+    ForRange,
+    ForEach,
+    While,
+    Return,
+    Block,
+    Expr
+  };
   Kind kind() const { return kind_; }
   virtual ~Stmt() = default;
 
@@ -444,7 +451,8 @@ public:
 
 class ExprStmt : public Stmt {
 public:
-  ExprStmt(SourceRange r, ExprPtr e) : Stmt(Kind::Expr, r), expr(std::move(e)) {}
+  ExprStmt(SourceRange r, ExprPtr e)
+      : Stmt(Kind::Expr, r), expr(std::move(e)) {}
   static bool classof(const Stmt *s) { return s->kind() == Kind::Expr; }
   ExprPtr expr;
 };
@@ -469,7 +477,8 @@ using DeclPtr = std::unique_ptr<Decl>;
 // `import std.nn;` (a module path) or `import "file.fed";` (a file).
 class ImportDecl : public Decl {
 public:
-  ImportDecl(SourceRange r, std::vector<Ident> path, std::optional<std::string> file)
+  ImportDecl(SourceRange r, std::vector<Ident> path,
+             std::optional<std::string> file)
       : Decl(Kind::Import, r), path(std::move(path)), file(std::move(file)) {}
   static bool classof(const Decl *d) { return d->kind() == Kind::Import; }
   std::vector<Ident> path;
@@ -495,7 +504,8 @@ struct FieldDecl {
 class StructDecl : public Decl {
 public:
   StructDecl(SourceRange r, Ident name, std::vector<FieldDecl> fields)
-      : Decl(Kind::Struct, r), name(std::move(name)), fields(std::move(fields)) {}
+      : Decl(Kind::Struct, r), name(std::move(name)),
+        fields(std::move(fields)) {}
   static bool classof(const Decl *d) { return d->kind() == Kind::Struct; }
   Ident name;
   std::vector<FieldDecl> fields;

@@ -62,7 +62,7 @@ private:
 
   // Starts a line: indentation, node name and location.
   std::ostream &line(const char *what, SourceRange r) {
-    out_ << std::string(2 * depth_, ' ') << what << ' ' << where(r);
+    out_ << std::string(2 * size_t{depth_}, ' ') << what << ' ' << where(r);
     return out_;
   }
 
@@ -148,7 +148,8 @@ private:
     }
     case Stmt::Kind::Let: {
       const auto &l = cast<LetStmt>(s);
-      line(l.isMutable ? "VarStmt" : "LetStmt", s.range()) << ' ' << l.name.name;
+      line(l.isMutable ? "VarStmt" : "LetStmt", s.range())
+          << ' ' << l.name.name;
       if (l.type)
         out_ << ": " << formatType(*l.type);
       out_ << "\n";
@@ -232,8 +233,7 @@ private:
       break;
     case Expr::Kind::BoolLiteral:
       line("BoolLiteral", e.range())
-          << ' ' << (cast<BoolLiteralExpr>(e).value ? "true" : "false")
-          << "\n";
+          << ' ' << (cast<BoolLiteralExpr>(e).value ? "true" : "false") << "\n";
       break;
     case Expr::Kind::Name:
       line("Name", e.range()) << ' ' << cast<NameExpr>(e).name << "\n";

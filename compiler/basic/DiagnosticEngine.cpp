@@ -58,10 +58,10 @@ DiagnosticBuilder::~DiagnosticBuilder() {
     // bug; show the raw format rather than lose the diagnostic.
     diag.message = info.format;
   }
-  engine_.emit(std::move(diag));
+  engine_.emit(diag);
 }
 
-void DiagnosticEngine::emit(Diagnostic diag) {
+void DiagnosticEngine::emit(const Diagnostic &diag) {
   if (diag.severity == Severity::Note) {
     // A note belongs to the diagnostic before it.
     if (!lastWasDropped_)
@@ -72,8 +72,8 @@ void DiagnosticEngine::emit(Diagnostic diag) {
     lastWasDropped_ = true;
     return;
   }
-  if (diag.severity == Severity::Error &&
-      errorLimit_ != 0 && errors_ >= errorLimit_) {
+  if (diag.severity == Severity::Error && errorLimit_ != 0 &&
+      errors_ >= errorLimit_) {
     limitReached_ = true;
     lastWasDropped_ = true;
     Diagnostic stop;

@@ -60,7 +60,7 @@ public:
 
 private:
   friend class DiagnosticBuilder;
-  void emit(Diagnostic diag);
+  void emit(const Diagnostic &diag);
 
   DiagnosticConsumer &consumer_;
   unsigned errors_ = 0;

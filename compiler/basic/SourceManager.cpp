@@ -67,11 +67,11 @@ FileId SourceManager::fileOf(SourceLoc loc) const {
   if (!loc.isValid())
     return 0;
   // Buffers are in increasing base order.
-  auto it = std::upper_bound(
-      buffers_.begin(), buffers_.end(), loc.raw(),
-      [](uint32_t raw, const std::unique_ptr<Buffer> &b) {
-        return raw < b->base;
-      });
+  auto it =
+      std::upper_bound(buffers_.begin(), buffers_.end(), loc.raw(),
+                       [](uint32_t raw, const std::unique_ptr<Buffer> &b) {
+                         return raw < b->base;
+                       });
   if (it == buffers_.begin())
     return 0;
   const Buffer &b = **(it - 1);
@@ -85,8 +85,7 @@ uint32_t SourceManager::offsetOf(SourceLoc loc) const {
   return f ? loc.raw() - buffer(f).base : 0;
 }
 
-const std::vector<uint32_t> &
-SourceManager::lineStarts(const Buffer &b) const {
+const std::vector<uint32_t> &SourceManager::lineStarts(const Buffer &b) const {
   if (b.lineStarts.empty()) {
     b.lineStarts.push_back(0);
     for (uint32_t i = 0; i < b.text.size(); ++i)

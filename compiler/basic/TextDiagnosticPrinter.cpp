@@ -33,9 +33,11 @@ const char *severityColor(Severity s) {
 size_t utf8SequenceLength(std::string_view s, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                        : (c >> 3) == 30  ? 4
-                                          : 0;
+  size_t n = c < 0x80         ? 1
+             : (c >> 5) == 6  ? 2
+             : (c >> 4) == 14 ? 3
+             : (c >> 3) == 30 ? 4
+                              : 0;
   if (n == 0 || i + n > s.size())
     return 0;
   for (size_t k = 1; k < n; ++k)
@@ -117,13 +119,14 @@ void TextDiagnosticPrinter::printSnippet(const Diagnostic &diag) {
   // On a huge line only the bytes around the caret can be shown; cut them
   // out first so the cost does not grow with the line.
   constexpr uint32_t kByteWindow = 4 * kMaxExcerptColumns;
+  constexpr size_t kTwoWindows = 2 * size_t{kByteWindow};
   uint32_t caretByte = p.column - 1;
-  if (line.size() > 2 * kByteWindow) {
+  if (line.size() > kTwoWindows) {
     uint32_t from = caretByte > kByteWindow ? caretByte - kByteWindow : 0;
     // Do not start inside a UTF-8 sequence.
     while (from > 0 && (static_cast<unsigned char>(line[from]) & 0xC0) == 0x80)
       --from;
-    line = line.substr(from, 2 * kByteWindow);
+    line = line.substr(from, kTwoWindows);
     lineStart += from;
   }
   uint32_t lineEnd = lineStart + static_cast<uint32_t>(line.size());

@@ -10,7 +10,7 @@ namespace {
 
 struct Directive {
   Severity severity;
-  SourceLoc loc;            // where the directive is written
+  SourceLoc loc;                // where the directive is written
   std::optional<unsigned> line; // empty: `@*`, any line or no location
   unsigned count = 1;
   std::string text;

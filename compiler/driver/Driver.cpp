@@ -63,7 +63,7 @@ std::vector<std::string> normalizeArgs(int argc, const char *const *argv) {
     } else {
       for (const auto &[from, to] : kPrefixes)
         if (a.rfind(from, 0) == 0) {
-          a = to + a.substr(from.size());
+          a = std::string(to).append(a, from.size());
           break;
         }
     }
@@ -166,9 +166,8 @@ int run(int argc, const char *const *argv) {
   app.add_option("--bracket-depth", o.bracketDepth,
                  "Deepest nesting of (), [] and {} accepted")
       ->check(CLI::Range(1u, 100000u));
-  app.set_version_flag("--version",
-                       std::string("fedc ") + kVersion + " (LLVM " +
-                           LLVM_VERSION_STRING + ")");
+  app.set_version_flag("--version", std::string("fedc ") + kVersion +
+                                        " (LLVM " + LLVM_VERSION_STRING + ")");
 
   std::vector<std::string> args = normalizeArgs(argc, argv);
   std::reverse(args.begin(), args.end()); // CLI11 takes them in reverse

@@ -68,7 +68,6 @@ std::string printable(std::string_view text) {
 }
 
 std::string describeCharacter(std::string_view text, size_t offset) {
-  unsigned char c = static_cast<unsigned char>(text[offset]);
   size_t n = std::max<size_t>(utf8Length(text, offset), 1);
   return fmt::format("'{}'", printable(text.substr(offset, n)));
 }
@@ -122,10 +121,10 @@ std::string describeTokenType(size_t type) {
   default:
     break;
   }
-  std::string literal(
-      FedLexer::vocabulary().getLiteralName(type));
-  return literal.empty() ? std::string(FedLexer::vocabulary().getSymbolicName(type))
-                         : literal;
+  std::string literal(FedLexer::vocabulary().getLiteralName(type));
+  return literal.empty()
+             ? std::string(FedLexer::vocabulary().getSymbolicName(type))
+             : literal;
 }
 
 std::string describeToken(const antlr4::Token *token, std::string_view source) {
@@ -227,8 +226,7 @@ void LexedFile::run(const ParseOptions &options) {
       // a multi-byte character reported at its first byte.
       if (invalidByte[offset] || (c >= 0x80 && c < 0xC0))
         continue;
-      pend(loc, DiagId::UnexpectedCharacter,
-           {describeCharacter(text, offset)});
+      pend(loc, DiagId::UnexpectedCharacter, {describeCharacter(text, offset)});
       continue;
     }
     case FedLexer::UNTERMINATED_COMMENT:

@@ -69,7 +69,8 @@ std::string describeToken(const antlr4::Token *token, std::string_view source);
 std::string describeTokenType(size_t type);
 
 // Location helpers: token -> SourceLoc / SourceRange.
-SourceLoc tokenLoc(const SourceManager &sm, FileId file, const antlr4::Token *t);
+SourceLoc tokenLoc(const SourceManager &sm, FileId file,
+                   const antlr4::Token *t);
 SourceRange tokenRange(const SourceManager &sm, FileId file,
                        const antlr4::Token *t);
 std::string_view tokenText(std::string_view source, const antlr4::Token *t);

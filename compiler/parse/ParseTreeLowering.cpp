@@ -70,9 +70,9 @@ private:
     if (auto *c = ctx->importDecl())
       return importDecl(c);
     if (auto *c = ctx->constDecl())
-      return std::make_unique<ConstDecl>(
-          range(c), ident(c->IDENT()), c->type() ? type(c->type()) : nullptr,
-          expr(c->expr()));
+      return std::make_unique<ConstDecl>(range(c), ident(c->IDENT()),
+                                         c->type() ? type(c->type()) : nullptr,
+                                         expr(c->expr()));
     if (auto *c = ctx->structDecl())
       return structDecl(c);
     if (auto *c = ctx->fnDecl())
@@ -114,10 +114,10 @@ private:
       for (auto *p : pl->param())
         params.push_back(Param{ident(p->IDENT()), type(p->type())});
     TypePtr result = ctx->type() ? type(ctx->type()) : nullptr;
-    return std::make_unique<FnDecl>(
-        range(ctx), ctx->KW_FEDERATED() != nullptr, ident(ctx->IDENT()),
-        std::move(generics), std::move(params), std::move(result),
-        block(ctx->block()));
+    return std::make_unique<FnDecl>(range(ctx), ctx->KW_FEDERATED() != nullptr,
+                                    ident(ctx->IDENT()), std::move(generics),
+                                    std::move(params), std::move(result),
+                                    block(ctx->block()));
   }
 
   DeclPtr processDecl(P::ProcessDeclContext *ctx) {
@@ -155,8 +155,8 @@ private:
                                             expr(c->expr(0)), expr(c->expr(1)),
                                             block(c->block()));
     if (auto *c = dynamic_cast<P::ForEachStmtContext *>(ctx))
-      return std::make_unique<ForEachStmt>(r, ident(c->IDENT()), expr(c->expr()),
-                                           block(c->block()));
+      return std::make_unique<ForEachStmt>(r, ident(c->IDENT()),
+                                           expr(c->expr()), block(c->block()));
     if (auto *c = dynamic_cast<P::WhileStmtContext *>(ctx))
       return std::make_unique<WhileStmt>(r, expr(c->expr()), block(c->block()));
     if (auto *c = dynamic_cast<P::ReturnStmtContext *>(ctx))
@@ -214,9 +214,8 @@ private:
       return std::make_unique<UnaryExpr>(r, op, expr(c->expr()));
     }
     if (auto *c = dynamic_cast<P::CallExprContext *>(ctx))
-      return std::make_unique<CallExpr>(r, expr(c->expr()),
-                                        std::vector<TypePtr>{},
-                                        args(c->argList()));
+      return std::make_unique<CallExpr>(
+          r, expr(c->expr()), std::vector<TypePtr>{}, args(c->argList()));
     if (auto *c = dynamic_cast<P::IndexExprContext *>(ctx)) {
       std::vector<ExprPtr> indices;
       for (auto *e : c->exprList()->expr())
@@ -337,10 +336,10 @@ private:
       std::vector<TypePtr> typeArgs;
       for (auto *t : c->typeArgs()->type())
         typeArgs.push_back(type(t));
-      auto callee =
-          std::make_unique<NameExpr>(range(c->IDENT()), text(c->IDENT()->getSymbol()));
-      return std::make_unique<CallExpr>(r, std::move(callee),
-                                        std::move(typeArgs), args(c->argList()));
+      auto callee = std::make_unique<NameExpr>(range(c->IDENT()),
+                                               text(c->IDENT()->getSymbol()));
+      return std::make_unique<CallExpr>(
+          r, std::move(callee), std::move(typeArgs), args(c->argList()));
     }
     if (auto *c = dynamic_cast<P::CastExprContext *>(ctx))
       return std::make_unique<CastExpr>(r, scalar(c->scalarType()),

@@ -21,8 +21,9 @@ struct NestingLimitReached {
   SourceLoc where;
 };
 
-std::unique_ptr<ast::Module>
-lowerParseTree(gen::FedParser::ModuleContext *tree, const SourceManager &sm,
-               FileId file, DiagnosticEngine &diags);
+std::unique_ptr<ast::Module> lowerParseTree(gen::FedParser::ModuleContext *tree,
+                                            const SourceManager &sm,
+                                            FileId file,
+                                            DiagnosticEngine &diags);
 
 } // namespace fedc::parse

@@ -68,9 +68,8 @@ std::unique_ptr<ast::Module> parseModule(const SourceManager &sm, FileId file,
       parser.getInterpreter<antlr4::atn::ParserATNSimulator>()
           ->setPredictionMode(antlr4::atn::PredictionMode::LL);
       auto strategy = std::make_shared<parse::SyntaxErrorStrategy>(
-          sm, file, diags, [&](SourceLoc loc) {
-            lexed.reportLexicalErrorsBefore(loc, diags);
-          });
+          sm, file, diags,
+          [&](SourceLoc loc) { lexed.reportLexicalErrorsBefore(loc, diags); });
       parser.setErrorHandler(strategy);
       tree = parser.module();
       syntaxErrors = strategy->errorCount();
@@ -107,7 +106,8 @@ bool dumpTokens(const SourceManager &sm, FileId file, DiagnosticEngine &diags,
     std::string name =
         type == antlr4::Token::EOF
             ? "EOF"
-            : std::string(parse::gen::FedLexer::vocabulary().getSymbolicName(type));
+            : std::string(
+                  parse::gen::FedLexer::vocabulary().getSymbolicName(type));
     out << fmt::format("{}:{} {} '{}'\n", p.line, p.column, name,
                        parse::tokenText(source, token.get()));
   }

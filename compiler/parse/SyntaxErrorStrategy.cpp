@@ -7,8 +7,8 @@
 
 namespace fedc::parse {
 
-using gen::FedParser;
 using antlr4::misc::IntervalSet;
+using gen::FedParser;
 
 namespace {
 
@@ -123,7 +123,7 @@ size_t openerFor(size_t closer) {
 } // namespace
 
 antlr4::Token *SyntaxErrorStrategy::openOpener(antlr4::Parser *parser,
-                                              size_t closerType) {
+                                               size_t closerType) {
   size_t openerType = openerFor(closerType);
   if (openerType == antlr4::Token::INVALID_TYPE)
     return nullptr;
@@ -144,7 +144,8 @@ antlr4::Token *SyntaxErrorStrategy::openOpener(antlr4::Parser *parser,
   return nullptr;
 }
 
-antlr4::Token *SyntaxErrorStrategy::innermostOpenBracket(antlr4::Parser *parser) {
+antlr4::Token *
+SyntaxErrorStrategy::innermostOpenBracket(antlr4::Parser *parser) {
   antlr4::TokenStream *tokens = parser->getTokenStream();
   size_t index = tokens->index();
   std::vector<size_t> closers; // closers seen walking back, innermost last
@@ -187,8 +188,8 @@ bool SyntaxErrorStrategy::reportEndInsideBracket(antlr4::Parser *parser,
 
 antlr4::Token *SyntaxErrorStrategy::recoverInline(antlr4::Parser *parser) {
   antlr4::Token *t = parser->getCurrentToken();
-  if (isKeyword(t->getType()) &&
-      getExpectedTokens(parser).contains(static_cast<size_t>(FedParser::IDENT))) {
+  if (isKeyword(t->getType()) && getExpectedTokens(parser).contains(
+                                     static_cast<size_t>(FedParser::IDENT))) {
     if (!inErrorRecoveryMode(parser)) {
       beginErrorCondition(parser);
       if (startReport(t))
@@ -204,7 +205,8 @@ antlr4::Token *SyntaxErrorStrategy::recoverInline(antlr4::Parser *parser) {
   return DefaultErrorStrategy::recoverInline(parser);
 }
 
-antlr4::Token *SyntaxErrorStrategy::singleTokenDeletion(antlr4::Parser *parser) {
+antlr4::Token *
+SyntaxErrorStrategy::singleTokenDeletion(antlr4::Parser *parser) {
   size_t type = parser->getCurrentToken()->getType();
   if (openerFor(type) != antlr4::Token::INVALID_TYPE &&
       openOpener(parser, type) != nullptr)
@@ -226,8 +228,7 @@ antlr4::Token *SyntaxErrorStrategy::unclosedOpener(antlr4::Parser *parser,
                                                    antlr4::Token *offending) {
   antlr4::TokenStream *tokens = parser->getTokenStream();
   std::vector<antlr4::Token *> open;
-  for (size_t i = start->getTokenIndex(); i < offending->getTokenIndex();
-       ++i) {
+  for (size_t i = start->getTokenIndex(); i < offending->getTokenIndex(); ++i) {
     antlr4::Token *t = tokens->get(i);
     if (closerFor(t->getType()) != antlr4::Token::INVALID_TYPE)
       open.push_back(t);
@@ -248,7 +249,8 @@ void SyntaxErrorStrategy::reportExpected(antlr4::Parser *parser,
   antlr4::ParserRuleContext *ctx = parser->getContext();
   if (reportEndInsideBracket(parser, offending))
     return;
-  if (expected.size() == 1 && expected.contains(static_cast<size_t>(FedParser::IDENT)) &&
+  if (expected.size() == 1 &&
+      expected.contains(static_cast<size_t>(FedParser::IDENT)) &&
       isKeyword(offending->getType())) {
     diags_.report(where, DiagId::ExpectedToken)
         .arg(fmt::format("identifier, found keyword {}; keywords cannot be "
@@ -272,11 +274,12 @@ void SyntaxErrorStrategy::reportExpected(antlr4::Parser *parser,
   case Expectation::Tokens:
     break;
   }
-  if (expected.size() == 1 && expected.contains(static_cast<size_t>(FedParser::SEMI))) {
+  if (expected.size() == 1 &&
+      expected.contains(static_cast<size_t>(FedParser::SEMI))) {
     // Like clang: point just past the previous token and offer the ';'.
     antlr4::Token *previous = parser->getTokenStream()->LT(-1);
-    SourceLoc at = previous ? tokenRange(sm_, file_, previous).end
-                            : where.begin;
+    SourceLoc at =
+        previous ? tokenRange(sm_, file_, previous).end : where.begin;
     diags_.report(at, DiagId::ExpectedToken)
         .arg("';'" + afterWhat(ctx))
         .fixInsert(at, ";");
@@ -333,8 +336,7 @@ void SyntaxErrorStrategy::reportFailedPredicate(
   antlr4::Token *offending = e.getOffendingToken();
   if (!startReport(offending) || reportEndInsideBracket(parser, offending))
     return;
-  diags_
-      .report(tokenRange(sm_, file_, offending), DiagId::UnexpectedToken)
+  diags_.report(tokenRange(sm_, file_, offending), DiagId::UnexpectedToken)
       .arg(describeToken(offending, sm_.text(file_)))
       .arg(inWhat(parser->getContext()));
 }
@@ -369,8 +371,7 @@ void SyntaxErrorStrategy::reportMissingToken(antlr4::Parser *parser) {
   if (inErrorRecoveryMode(parser))
     return;
   beginErrorCondition(parser);
-  reportExpected(parser, parser->getCurrentToken(),
-                 getExpectedTokens(parser));
+  reportExpected(parser, parser->getCurrentToken(), getExpectedTokens(parser));
 }
 
 } // namespace fedc::parse

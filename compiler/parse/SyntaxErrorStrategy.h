@@ -25,12 +25,14 @@ public:
   unsigned errorCount() const { return errors_; }
 
 protected:
-  void reportNoViableAlternative(antlr4::Parser *parser,
-                                 const antlr4::NoViableAltException &e) override;
+  void
+  reportNoViableAlternative(antlr4::Parser *parser,
+                            const antlr4::NoViableAltException &e) override;
   void reportInputMismatch(antlr4::Parser *parser,
                            const antlr4::InputMismatchException &e) override;
-  void reportFailedPredicate(antlr4::Parser *parser,
-                             const antlr4::FailedPredicateException &e) override;
+  void
+  reportFailedPredicate(antlr4::Parser *parser,
+                        const antlr4::FailedPredicateException &e) override;
   void reportUnwantedToken(antlr4::Parser *parser) override;
   void reportMissingToken(antlr4::Parser *parser) override;
   // Never recovers by deleting a bracket that closes an open one: the

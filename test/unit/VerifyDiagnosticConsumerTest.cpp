@@ -1,6 +1,6 @@
+#include "basic/VerifyDiagnosticConsumer.h"
 #include "basic/DiagnosticEngine.h"
 #include "basic/TextDiagnosticPrinter.h"
-#include "basic/VerifyDiagnosticConsumer.h"
 
 #include <gtest/gtest.h>
 

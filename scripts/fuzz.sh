@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the front-end fuzzer with clang + libFuzzer + ASan/UBSan and runs it
+# for a bounded time. Usage: scripts/fuzz.sh [BUILD_DIR] [SECONDS]
+# Seeds: every .fed file in the tree. A crash leaves its input in
+# BUILD_DIR/artifacts; add it to test/fuzz/regressions/ with a fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-fuzz}
+seconds=${2:-60}
+
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang-19 CXX=clang++-19 cmake -S . -B "$build" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDC_FUZZ=ON
+fi
+cmake --build "$build" --target fedc_frontend_fuzzer
+
+corpus="$build/corpus"
+mkdir -p "$corpus" "$build/artifacts"
+git ls-files '*.fed' | while read -r f; do cp "$f" "$corpus/seed-$(echo "$f" | tr / _)"; done
+cp test/fuzz/regressions/* "$corpus/" 2>/dev/null || true
+
+"$build/bin/fedc_frontend_fuzzer" "$corpus" \
+  -dict=test/fuzz/fed.dict -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
+  -max_total_time="$seconds" -print_final_stats=1 \
+  -artifact_prefix="$build/artifacts/"

@@ -1,0 +1,42 @@
+// libFuzzer target over the whole front end: lexing, parsing (with error
+// recovery), AST lowering and printing, diagnostic rendering, and the
+// -verify directive parser, all on the same arbitrary bytes.
+#include "ast/ASTPrinter.h"
+#include "basic/DiagnosticEngine.h"
+#include "basic/SourceManager.h"
+#include "basic/TextDiagnosticPrinter.h"
+#include "basic/VerifyDiagnosticConsumer.h"
+#include "parse/Parser.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <sstream>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  using namespace fedc;
+  std::string text(reinterpret_cast<const char *>(data), size);
+
+  SourceManager sm;
+  FileId file = sm.addBuffer("fuzz.fed", text);
+  std::ostringstream rendered;
+  TextDiagnosticPrinter printer(rendered, sm, /*useColor=*/size % 2 == 0);
+  DiagnosticEngine diags(printer);
+  diags.setErrorLimit(50);
+  ParseOptions options;
+  options.maxLexicalErrors = 50;
+
+  std::ostringstream out;
+  dumpTokens(sm, file, diags, out, options);
+  if (std::unique_ptr<ast::Module> module =
+          parseModule(sm, file, diags, options))
+    ast::printModule(*module, sm, out);
+
+  // The same input as a -verify test.
+  VerifyDiagnosticConsumer collected(sm);
+  DiagnosticEngine verifyDiags(collected);
+  parseModule(sm, file, verifyDiags, options);
+  DiagnosticEngine report(printer);
+  collected.verify({file}, report);
+  return 0;
+}
