@@ -87,6 +87,12 @@ void DiagnosticEngine::emit(const Diagnostic &diag) {
   if (diag.severity == Severity::Error)
     ++errors_;
   consumer_.handle(diag);
+  if (contextNotes_) {
+    // The notes are reported through this engine; keep them from nesting.
+    std::function<void()> notes = std::move(contextNotes_);
+    notes();
+    contextNotes_ = std::move(notes);
+  }
 }
 
 } // namespace fedc

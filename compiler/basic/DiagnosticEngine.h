@@ -6,6 +6,7 @@
 #include "basic/Diagnostic.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,12 @@ public:
   void setErrorLimit(unsigned limit) { errorLimit_ = limit; }
   bool limitReached() const { return limitReached_; }
 
+  // Called after each error or warning is emitted, to attach context notes
+  // (sema's "in 'f<N=3>' instantiated here"). Null clears it.
+  void setContextNotes(std::function<void()> emitNotes) {
+    contextNotes_ = std::move(emitNotes);
+  }
+
 private:
   friend class DiagnosticBuilder;
   void emit(const Diagnostic &diag);
@@ -67,6 +74,7 @@ private:
   unsigned errorLimit_ = 0;
   bool limitReached_ = false;
   bool lastWasDropped_ = false;
+  std::function<void()> contextNotes_;
 };
 
 } // namespace fedc

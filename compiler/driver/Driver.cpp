@@ -6,6 +6,7 @@
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "parse/Parser.h"
+#include "sema/Sema.h"
 
 #include <CLI/CLI.hpp>
 #include <llvm/Config/llvm-config.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -33,6 +35,7 @@ struct Options {
   std::string output;
   std::string emit = "exe";
   bool explicitEmit = false; // -verify and -fsyntax-only stop early unless set
+  std::string argv0;
   bool syntaxOnly = false;
   bool verify = false;
   std::vector<std::string> includePaths;
@@ -94,6 +97,22 @@ bool writeOutput(const Options &o, const std::string &text) {
   return static_cast<bool>(out);
 }
 
+// Where `import std.x` finds the standard library: next to an installed
+// fedc (../share/fedc/stdlib), then the source tree it was built from.
+std::vector<std::string> stdlibPaths(const std::string &argv0) {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
+  if (ec)
+    exe = std::filesystem::absolute(argv0, ec);
+  if (!ec)
+    paths.push_back(
+        (exe.parent_path().parent_path() / "share" / "fedc" / "stdlib")
+            .string());
+  paths.push_back(FEDC_SOURCE_STDLIB_DIR);
+  return paths;
+}
+
 FileId loadInput(SourceManager &sm, DiagnosticEngine &diags,
                  const std::string &path) {
   std::string error;
@@ -125,14 +144,31 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
       parseModule(sm, file, diags, parseOptions);
   if (!module)
     return false;
-  // -fsyntax-only stops here; so does -verify unless a stop point was named.
-  if (o.syntaxOnly || (o.verify && !o.explicitEmit) || o.emit == "tokens")
+  if (o.emit == "tokens" && !o.syntaxOnly)
     return true;
-  if (o.emit == "ast") {
+  if (o.emit == "ast" && !o.syntaxOnly) {
     if (o.verify)
       return true;
     std::ostringstream text;
     ast::printModule(*module, sm, text);
+    return writeOutput(o, text.str());
+  }
+  SemaOptions semaOptions;
+  semaOptions.includePaths = o.includePaths;
+  semaOptions.stdlibPaths = stdlibPaths(o.argv0);
+  semaOptions.parse = parseOptions;
+  std::unique_ptr<sema::Program> program =
+      analyze(std::move(module), sm, diags, semaOptions);
+  if (!program)
+    return false;
+  // -fsyntax-only stops here; so does -verify unless a stop point was named.
+  if (o.syntaxOnly || (o.verify && !o.explicitEmit))
+    return true;
+  if (o.emit == "typed") {
+    if (o.verify)
+      return true;
+    std::ostringstream text;
+    printProgram(*program, sm, text);
     return writeOutput(o, text.str());
   }
   diags.report(SourceLoc(), DiagId::UnsupportedEmit).arg(o.emit);
@@ -184,6 +220,7 @@ int run(int argc, const char *const *argv) {
   }
 
   o.explicitEmit = app.count("--emit") > 0;
+  o.argv0 = argc > 0 ? argv[0] : "fedc";
 
   SourceManager sm;
   TextDiagnosticPrinter printer(std::cerr, sm, useColor(o.color));

@@ -1,0 +1,441 @@
+// The builtins of local code (docs/language.md, "Builtins"): one typing rule
+// per family — constructors, elementwise math, reductions, shape functions,
+// sequence functions.
+#include "sema/Checker.h"
+
+#include <llvm/Support/Casting.h>
+
+#include <array>
+
+namespace fedc::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+namespace {
+
+struct BuiltinName {
+  const char *name;
+  Builtin builtin;
+};
+
+constexpr std::array<BuiltinName, 30> kBuiltins = {{
+    {"zeros", Builtin::Zeros},
+    {"ones", Builtin::Ones},
+    {"fill", Builtin::Fill},
+    {"random_normal", Builtin::RandomNormal},
+    {"exp", Builtin::Exp},
+    {"log", Builtin::Log},
+    {"sqrt", Builtin::Sqrt},
+    {"abs", Builtin::Abs},
+    {"tanh", Builtin::Tanh},
+    {"sigmoid", Builtin::Sigmoid},
+    {"relu", Builtin::Relu},
+    {"pow", Builtin::Pow},
+    {"min", Builtin::Minimum},
+    {"max", Builtin::Maximum},
+    {"sum", Builtin::Sum},
+    {"mean", Builtin::Mean},
+    {"max", Builtin::ReduceMax}, // max(x) with one argument reduces
+    {"min", Builtin::ReduceMin},
+    {"argmax", Builtin::Argmax},
+    {"softmax", Builtin::Softmax},
+    {"log_softmax", Builtin::LogSoftmax},
+    {"one_hot", Builtin::OneHot},
+    {"transpose", Builtin::Transpose},
+    {"reshape", Builtin::Reshape},
+    {"rows", Builtin::Rows},
+    {"len", Builtin::Len},
+    {"norm", Builtin::Norm},
+    {"clip_by_norm", Builtin::ClipByNorm},
+    {"dot", Builtin::Dot},
+    {"batches", Builtin::Batches},
+}};
+
+bool takesTypeArgument(Builtin b) {
+  return b == Builtin::Zeros || b == Builtin::Ones || b == Builtin::Fill ||
+         b == Builtin::RandomNormal || b == Builtin::Reshape;
+}
+
+bool takesAxis(Builtin b) {
+  return b == Builtin::Sum || b == Builtin::Mean || b == Builtin::ReduceMax ||
+         b == Builtin::ReduceMin || b == Builtin::Argmax;
+}
+
+int64_t elementCount(const TensorType *t) {
+  int64_t n = 1;
+  for (int64_t d : t->dims) {
+    if (d == kDynamicDim)
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+} // namespace
+
+std::optional<Builtin> lookupBuiltin(const std::string &name) {
+  for (const BuiltinName &b : kBuiltins)
+    if (name == b.name)
+      return b.builtin;
+  return std::nullopt;
+}
+
+const char *builtinName(Builtin b) {
+  for (const BuiltinName &n : kBuiltins)
+    if (n.builtin == b)
+      return n.name;
+  return "?";
+}
+
+const Type *Checker::typeArgument(const ast::CallExpr &e,
+                                  const std::string &name, bool required) {
+  if (e.typeArgs.empty()) {
+    if (required)
+      diags_.report(e.callee->range(), DiagId::MissingTypeArgument).arg(name);
+    return required ? types_.error() : nullptr;
+  }
+  if (e.typeArgs.size() > 1) {
+    diags_.report(e.typeArgs[1]->range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg("1 type argument")
+        .arg(static_cast<int64_t>(e.typeArgs.size()));
+    return types_.error();
+  }
+  return resolveType(*e.typeArgs[0], current_ ? current_->bindings : nullptr,
+                     TypeUse::TypeArgument);
+}
+
+std::optional<int> Checker::axisArgument(const ast::CallExpr &e,
+                                         const TensorType *t,
+                                         ExprPtr &axisExpr) {
+  for (const ast::Arg &a : e.args) {
+    if (!a.name || a.name->name != "axis")
+      continue;
+    axisExpr = check(*a.value);
+    std::optional<int64_t> axis = integerConstant(*axisExpr);
+    if (!axis) {
+      if (!containsError(axisExpr->type))
+        diags_.report(axisExpr->range, DiagId::ConstantRequired).arg("axis");
+      return std::nullopt;
+    }
+    int64_t rank = static_cast<int64_t>(t->rank());
+    int64_t normalized = *axis < 0 ? *axis + rank : *axis;
+    if (normalized < 0 || normalized >= rank) {
+      diags_.report(axisExpr->range, DiagId::AxisOutOfRange)
+          .arg(*axis)
+          .arg(formatType(t));
+      return std::nullopt;
+    }
+    return static_cast<int>(normalized);
+  }
+  return std::nullopt;
+}
+
+ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
+  std::string name = cast<ast::NameExpr>(*e.callee).name;
+  size_t positional = 0;
+  for (const ast::Arg &a : e.args)
+    positional += a.name ? 0 : 1;
+  // min/max: two arguments compare elementwise, one argument reduces.
+  if (b == Builtin::Minimum && positional == 1)
+    b = Builtin::ReduceMin;
+  if (b == Builtin::Maximum && positional == 1)
+    b = Builtin::ReduceMax;
+
+  for (const ast::Arg &a : e.args)
+    if (a.name && !(a.name->name == "axis" && takesAxis(b))) {
+      diags_.report(a.name->range, DiagId::UnknownNamedArgument)
+          .arg(name)
+          .arg(a.name->name);
+      return errorExpr(e.range());
+    }
+  if (!takesTypeArgument(b) && !e.typeArgs.empty()) {
+    diags_.report(e.typeArgs.front()->range(), DiagId::TypeArgumentsNotAllowed)
+        .arg(name);
+    return errorExpr(e.range());
+  }
+  std::vector<ExprPtr> args = positionalArgs(e, name);
+  for (const ExprPtr &a : args) {
+    if (containsError(a->type))
+      return errorExpr(e.range());
+    if (containsPlaced(a->type)) {
+      diags_.report(e.range(), DiagId::LocalCallOnPlacedValue)
+          .arg(name)
+          .arg(formatType(a->type));
+      notePlacement(*a);
+      return errorExpr(e.range());
+    }
+  }
+  auto arity = [&](size_t n) {
+    if (args.size() == n)
+      return true;
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
+        .arg(static_cast<int64_t>(args.size()));
+    return false;
+  };
+  auto wrong = [&](size_t i, const char *needs) {
+    diags_.report(args[i]->range, DiagId::InvalidTypeForBuiltin)
+        .arg(name)
+        .arg(needs)
+        .arg(formatType(args[i]->type));
+    return errorExpr(e.range());
+  };
+  auto make = [&](const Type *result) {
+    return std::make_unique<BuiltinCallExpr>(result, e.range(), b,
+                                             std::move(args));
+  };
+  auto tensorArg = [&](size_t i) { return dyn_cast<TensorType>(args[i]->type); };
+  const TensorType *f32 = types_.scalar(ScalarKind::F32);
+  const TensorType *i32 = types_.scalar(ScalarKind::I32);
+
+  switch (b) {
+  case Builtin::Zeros:
+  case Builtin::Ones:
+  case Builtin::Fill:
+  case Builtin::RandomNormal: {
+    const Type *t = typeArgument(e, name, true);
+    if (t->isError())
+      return errorExpr(e.range());
+    const TensorType *element = commonElement(types_, t);
+    bool staticShape = firstOffendingLeaf(t, [](const TensorType *leaf) {
+                         return elementCount(leaf) >= 0;
+                       }).empty();
+    if (!isNumeric(t) || !element || !staticShape) {
+      diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
+          .arg(name)
+          .arg("a numeric type with static dimensions")
+          .arg(formatType(t));
+      return errorExpr(e.range());
+    }
+    size_t n = b == Builtin::Fill ? 1 : b == Builtin::RandomNormal ? 2 : 0;
+    if (!arity(n))
+      return errorExpr(e.range());
+    if (b == Builtin::Fill && !expectType(args[0], element, "fill value"))
+      return errorExpr(e.range());
+    if (b == Builtin::RandomNormal) {
+      if (!isFloating(t)) {
+        diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
+            .arg(name)
+            .arg("a floating-point type")
+            .arg(formatType(t));
+        return errorExpr(e.range());
+      }
+      if (!expectType(args[0], types_.scalar(ScalarKind::I64), "seed") ||
+          !expectType(args[1], element, "stddev"))
+        return errorExpr(e.range());
+    }
+    auto call = make(t);
+    call->typeArg = t;
+    return call;
+  }
+  case Builtin::Exp:
+  case Builtin::Log:
+  case Builtin::Sqrt:
+  case Builtin::Tanh:
+  case Builtin::Sigmoid:
+  case Builtin::Abs:
+  case Builtin::Relu:
+  case Builtin::Softmax:
+  case Builtin::LogSoftmax: {
+    if (!arity(1))
+      return errorExpr(e.range());
+    bool needsFloat = b != Builtin::Abs && b != Builtin::Relu;
+    adapt(args[0], f32);
+    const TensorType *t = tensorArg(0);
+    bool vectorNeeded = b == Builtin::Softmax || b == Builtin::LogSoftmax;
+    if (!t || t->isBool() || (needsFloat && !t->isFloat()) ||
+        (vectorNeeded && t->isScalar()))
+      return wrong(0, vectorNeeded ? "a floating-point tensor of rank >= 1"
+                      : needsFloat ? "a floating-point tensor"
+                                   : "a numeric tensor");
+    return make(t);
+  }
+  case Builtin::Pow:
+  case Builtin::Minimum:
+  case Builtin::Maximum: {
+    if (!arity(2))
+      return errorExpr(e.range());
+    const TensorType *a = tensorArg(0), *c = tensorArg(1);
+    if (!a || a->isBool())
+      return wrong(0, "a numeric tensor");
+    if (!c || c->isBool())
+      return wrong(1, "a numeric tensor");
+    adapt(args[0], types_.scalar(c->element));
+    adapt(args[1], types_.scalar(cast<TensorType>(args[0]->type)->element));
+    a = tensorArg(0);
+    c = tensorArg(1);
+    if (a->element != c->element) {
+      diags_.report(e.range(), DiagId::ElementTypeMismatch)
+          .arg(ast::scalarName(a->element))
+          .arg(ast::scalarName(c->element))
+          .arg(ast::scalarName(a->isFloat() ? a->element : c->element));
+      return errorExpr(e.range());
+    }
+    std::optional<std::vector<int64_t>> dims = broadcast(a, c, e.range());
+    if (!dims)
+      return errorExpr(e.range());
+    return make(types_.tensor(a->element, *dims));
+  }
+  case Builtin::Sum:
+  case Builtin::Mean:
+  case Builtin::ReduceMax:
+  case Builtin::ReduceMin:
+  case Builtin::Argmax: {
+    if (!arity(1))
+      return errorExpr(e.range());
+    const TensorType *t = tensorArg(0);
+    if (!t || t->isBool() || (b == Builtin::Mean && !t->isFloat()) ||
+        (b == Builtin::Argmax && t->isScalar()))
+      return wrong(0, b == Builtin::Mean     ? "a floating-point tensor"
+                      : b == Builtin::Argmax ? "a numeric tensor of rank >= 1"
+                                             : "a numeric tensor");
+    ExprPtr axisExpr;
+    std::optional<int> axis = axisArgument(e, t, axisExpr);
+    if (axisExpr && !axis)
+      return errorExpr(e.range());
+    ScalarKind element = b == Builtin::Argmax ? ScalarKind::I32 : t->element;
+    std::vector<int64_t> dims;
+    if (axis) {
+      dims = t->dims;
+      dims.erase(dims.begin() + *axis);
+    }
+    auto call = make(types_.tensor(element, dims));
+    call->axis = axis;
+    return call;
+  }
+  case Builtin::OneHot: {
+    if (!arity(2))
+      return errorExpr(e.range());
+    const TensorType *labels = tensorArg(0);
+    if (!labels || !labels->isInteger())
+      return wrong(0, "an integer tensor of labels");
+    if (!expectType(args[1], i32, "number of classes"))
+      return errorExpr(e.range());
+    std::optional<int64_t> n = integerConstant(*args[1]);
+    if (n && *n <= 0) {
+      diags_.report(args[1]->range, DiagId::InvalidDimension).arg(*n);
+      return errorExpr(e.range());
+    }
+    std::vector<int64_t> dims = labels->dims;
+    dims.push_back(n.value_or(kDynamicDim));
+    return make(types_.tensor(ScalarKind::F32, dims));
+  }
+  case Builtin::Transpose: {
+    if (!arity(1))
+      return errorExpr(e.range());
+    const TensorType *t = tensorArg(0);
+    if (!t || t->rank() != 2)
+      return wrong(0, "a matrix");
+    return make(types_.tensor(t->element, {t->dims[1], t->dims[0]}));
+  }
+  case Builtin::Reshape: {
+    const Type *target = typeArgument(e, name, true);
+    if (target->isError() || !arity(1))
+      return errorExpr(e.range());
+    const TensorType *t = tensorArg(0);
+    const auto *to = dyn_cast<TensorType>(target);
+    if (!t)
+      return wrong(0, "a tensor");
+    if (!to || to->element != t->element) {
+      diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
+          .arg(name)
+          .arg(("a tensor type of " + std::string(ast::scalarName(t->element)))
+                   .c_str())
+          .arg(formatType(target));
+      return errorExpr(e.range());
+    }
+    int64_t from = elementCount(t), into = elementCount(to);
+    if (from >= 0 && into >= 0 && from != into) {
+      diags_.report(e.range(), DiagId::ReshapeSizeMismatch)
+          .arg(formatType(t))
+          .arg(from)
+          .arg(formatType(to))
+          .arg(into);
+      return errorExpr(e.range());
+    }
+    auto call = make(to);
+    call->typeArg = to;
+    return call;
+  }
+  case Builtin::Rows: {
+    if (!arity(1))
+      return errorExpr(e.range());
+    const TensorType *t = tensorArg(0);
+    if (!t || t->isScalar())
+      return wrong(0, "a tensor of rank >= 1");
+    return make(i32);
+  }
+  case Builtin::Len: {
+    if (!arity(1))
+      return errorExpr(e.range());
+    if (!isa<SeqType>(args[0]->type))
+      return wrong(0, "a seq<T>");
+    return make(i32);
+  }
+  case Builtin::Norm:
+  case Builtin::ClipByNorm: {
+    if (!arity(b == Builtin::Norm ? 1 : 2))
+      return errorExpr(e.range());
+    const Type *t = args[0]->type;
+    const TensorType *element = commonElement(types_, t);
+    if (!isFloating(t) || !element)
+      return wrong(0, "a floating-point tensor or struct");
+    if (b == Builtin::Norm)
+      return make(element);
+    if (!expectType(args[1], element, "clip norm"))
+      return errorExpr(e.range());
+    return make(t);
+  }
+  case Builtin::Dot: {
+    if (!arity(2))
+      return errorExpr(e.range());
+    const TensorType *a = tensorArg(0), *c = tensorArg(1);
+    if (!a || a->rank() != 1 || a->isBool())
+      return wrong(0, "a numeric vector");
+    if (!c || c->rank() != 1 || c->isBool())
+      return wrong(1, "a numeric vector");
+    if (a->element != c->element) {
+      diags_.report(e.range(), DiagId::ElementTypeMismatch)
+          .arg(ast::scalarName(a->element))
+          .arg(ast::scalarName(c->element))
+          .arg(ast::scalarName(a->isFloat() ? a->element : c->element));
+      return errorExpr(e.range());
+    }
+    if (a->dims[0] != c->dims[0] && a->dims[0] != kDynamicDim &&
+        c->dims[0] != kDynamicDim) {
+      diags_.report(e.range(), DiagId::ShapeMismatch)
+          .arg(formatType(a))
+          .arg(formatType(c))
+          .arg(0)
+          .arg(a->dims[0])
+          .arg(c->dims[0]);
+      return errorExpr(e.range());
+    }
+    return make(types_.scalar(a->element));
+  }
+  case Builtin::Batches: {
+    if (!arity(2))
+      return errorExpr(e.range());
+    const auto *s = dyn_cast<SeqType>(args[0]->type);
+    if (!s)
+      return wrong(0, "a seq<T>");
+    if (!expectType(args[1], i32, "batch size"))
+      return errorExpr(e.range());
+    if (std::optional<int64_t> n = integerConstant(*args[1]); n && *n <= 0) {
+      diags_.report(args[1]->range, DiagId::InvalidDimension).arg(*n);
+      return errorExpr(e.range());
+    }
+    const Type *batch = types_.batchOf(s->element);
+    if (!batch)
+      return wrong(0, "a sequence of numeric records");
+    return make(types_.seq(batch));
+  }
+  }
+  return errorExpr(e.range());
+}
+
+} // namespace fedc::sema

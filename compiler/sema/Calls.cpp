@@ -1,0 +1,168 @@
+// Calls: dispatch to user fns, builtins and intrinsics; argument matching by
+// position and name; generic inference for user fns.
+#include "sema/Checker.h"
+
+#include <llvm/Support/Casting.h>
+
+namespace fedc::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+std::vector<ExprPtr> Checker::positionalArgs(const ast::CallExpr &e,
+                                             const std::string &callee) {
+  std::vector<ExprPtr> args;
+  for (const ast::Arg &a : e.args) {
+    if (a.name)
+      continue; // the builtin or intrinsic reads its named arguments
+    args.push_back(check(*a.value));
+  }
+  return args;
+}
+
+ExprPtr Checker::checkCall(const ast::CallExpr &e) {
+  const auto *callee = dyn_cast<ast::NameExpr>(e.callee.get());
+  if (!callee || lookupLocal(callee->name)) {
+    diags_.report(e.callee->range(), DiagId::NotCallable)
+        .arg(callee ? callee->name : "this expression");
+    for (const ast::Arg &a : e.args)
+      check(*a.value);
+    return errorExpr(e.range());
+  }
+  const std::string &name = callee->name;
+  if (const GlobalSymbol *g = lookupGlobal(name)) {
+    if (g->kind == GlobalSymbol::Kind::Fn)
+      return checkUserCall(e, *cast<ast::FnDecl>(g->decl));
+    diags_.report(e.callee->range(), DiagId::NotAValue)
+        .arg(name)
+        .arg(g->kind == GlobalSymbol::Kind::Struct
+                 ? "a struct type (build one with " + name + " { ... })"
+             : g->kind == GlobalSymbol::Kind::Const ? "a constant"
+                                                     : "a process");
+    return errorExpr(e.range());
+  }
+  if (std::optional<Builtin> b = lookupBuiltin(name))
+    return checkBuiltin(e, *b);
+  if (std::optional<Intrinsic> i = lookupIntrinsic(name)) {
+    if (!inFederated()) {
+      diags_.report(e.callee->range(), DiagId::FederatedInLocalFn)
+          .arg("federated intrinsic")
+          .arg(name);
+      return errorExpr(e.range());
+    }
+    return checkIntrinsic(e, *i);
+  }
+  std::vector<std::string> candidates = globalOrder_;
+  for (const char *known :
+       {"zeros", "ones", "fill", "random_normal", "exp", "log", "sqrt", "abs",
+        "tanh", "sigmoid", "relu", "pow", "min", "max", "sum", "mean",
+        "argmax", "softmax", "log_softmax", "one_hot", "transpose", "reshape",
+        "rows", "len", "norm", "clip_by_norm", "dot", "batches",
+        "federated_map", "federated_mean", "federated_sum",
+        "federated_broadcast", "federated_value", "federated_zip",
+        "federated_aggregate", "federated_secure_sum", "federated_eval",
+        "federated_min", "federated_max"})
+    candidates.push_back(known);
+  diags_.report(e.callee->range(), DiagId::UnknownName)
+      .arg(name)
+      .arg(suggestion(name, candidates));
+  for (const ast::Arg &a : e.args)
+    check(*a.value);
+  return errorExpr(e.range());
+}
+
+ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
+                               const ast::FnDecl &decl) {
+  const std::string &name = decl.name.name;
+  if (!e.typeArgs.empty())
+    diags_.report(e.typeArgs.front()->range(), DiagId::TypeArgumentsNotAllowed)
+        .arg(name);
+  // Order the arguments by parameter: positional first, then by name.
+  std::vector<ExprPtr> args(decl.params.size());
+  std::vector<ExprPtr> extra;
+  size_t position = 0;
+  bool ok = true;
+  for (const ast::Arg &a : e.args) {
+    ExprPtr value = check(*a.value);
+    size_t index = position;
+    if (a.name) {
+      index = decl.params.size();
+      for (size_t k = 0; k < decl.params.size(); ++k)
+        if (decl.params[k].name.name == a.name->name)
+          index = k;
+      if (index == decl.params.size()) {
+        diags_.report(a.name->range, DiagId::UnknownNamedArgument)
+            .arg(name)
+            .arg(a.name->name);
+        ok = false;
+        continue;
+      }
+    } else {
+      ++position;
+    }
+    if (index >= args.size()) {
+      extra.push_back(std::move(value));
+      continue;
+    }
+    if (args[index]) {
+      diags_.report(a.name ? a.name->range : value->range,
+                    DiagId::DuplicateArgument)
+          .arg(decl.params[index].name.name);
+      ok = false;
+      continue;
+    }
+    args[index] = std::move(value);
+  }
+  size_t given = extra.size();
+  for (const ExprPtr &a : args)
+    given += a ? 1 : 0;
+  if (!ok)
+    return errorExpr(e.range());
+  if (given != decl.params.size()) {
+    size_t n = decl.params.size();
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
+        .arg(static_cast<int64_t>(given));
+    return errorExpr(e.range());
+  }
+  for (const ExprPtr &a : args)
+    if (containsError(a->type))
+      return errorExpr(e.range());
+
+  if (decl.isFederated && !inFederated()) {
+    diags_.report(e.callee->range(), DiagId::FederatedInLocalFn)
+        .arg("federated fn")
+        .arg(name);
+    return errorExpr(e.range());
+  }
+  if (!decl.isFederated && inFederated()) {
+    for (const ExprPtr &a : args)
+      if (containsPlaced(a->type)) {
+        diags_.report(e.range(), DiagId::LocalCallOnPlacedValue)
+            .arg(name)
+            .arg(formatType(a->type));
+        notePlacement(*a);
+        return errorExpr(e.range());
+      }
+  }
+
+  Bindings bindings;
+  if (!decl.genericParams.empty()) {
+    std::vector<std::pair<const Type *, SourceRange>> argView;
+    for (const ExprPtr &a : args)
+      argView.emplace_back(a->type, a->range);
+    if (!inferBindings(decl, argView, e.range(), bindings))
+      return errorExpr(e.range());
+  }
+  const Function *fn = instance(decl, bindings, e.range());
+  if (!checkArguments(*fn, args, e.range(), fn->name))
+    return errorExpr(e.range());
+  auto call =
+      std::make_unique<CallExpr>(fn->result, e.range(), fn, std::move(args));
+  call->placementOrigin = e.range();
+  return call;
+}
+
+} // namespace fedc::sema

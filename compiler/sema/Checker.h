@@ -1,0 +1,203 @@
+// The semantic checker's shared state. Its work is split by construct over
+// several files, as Clang splits Sema: declarations (Declarations.cpp), types
+// (TypeResolution.cpp), constants (Constants.cpp), function instances and
+// generics (Instantiation.cpp), local expressions (LocalExprs.cpp), builtins
+// (Builtins.cpp), statements (Statements.cpp), federated code and placement
+// rules (FederatedExprs.cpp) and processes (Processes.cpp). Internal to
+// compiler/sema.
+#pragma once
+
+#include "ast/AST.h"
+#include "basic/DiagnosticEngine.h"
+#include "basic/SourceManager.h"
+#include "basic/StackGuard.h"
+#include "sema/TypedAST.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fedc::sema {
+
+// What a generic parameter is bound to: a dimension or a type.
+struct Binding {
+  std::optional<int64_t> dim; // kDynamicDim for `?`
+  const Type *type = nullptr;
+  SourceRange from; // the argument it was inferred from
+};
+using Bindings = std::map<std::string, Binding>;
+
+// A name at module level.
+struct GlobalSymbol {
+  enum class Kind { Struct, Const, Fn, Process } kind;
+  const ast::Decl *decl;
+  SourceRange nameRange;
+  StructType *structType = nullptr;
+  Constant *constant = nullptr;
+};
+
+class Checker {
+public:
+  Checker(Program &program, const SourceManager &sm, DiagnosticEngine &diags)
+      : program_(program), types_(program.types), sm_(sm), diags_(diags) {}
+
+  // The phases, in order.
+  void collectDeclarations(const std::vector<const ast::Module *> &modules);
+  void resolveStructs();
+  void evaluateConstants();
+  void checkFunctions();
+  void checkProcesses();
+  // Context notes for the error just reported inside generic instances.
+  void emitInstantiationNotes();
+
+private:
+  // --- declarations (Declarations.cpp) -----------------------------------
+  void declare(const std::string &name, GlobalSymbol symbol);
+  const GlobalSymbol *lookupGlobal(const std::string &name) const;
+  std::string suggestion(const std::string &name,
+                         const std::vector<std::string> &candidates) const;
+  std::string globalSuggestion(const std::string &name) const;
+
+  // --- types (TypeResolution.cpp) -----------------------------------------
+  enum class TypeUse { Local, Federated, Field, TypeArgument };
+  const Type *resolveType(const ast::TypeExpr &type, const Bindings *bindings,
+                          TypeUse use);
+  const Type *resolveTypeUnchecked(const ast::TypeExpr &type,
+                                   const Bindings *bindings);
+  std::optional<int64_t> resolveDim(const ast::Dim &dim,
+                                    const Bindings *bindings);
+  void checkPlacedWellFormed(const ast::TypeExpr &type, const Type *t);
+  bool assignable(const Type *from, const Type *to) const;
+  bool containsStruct(const Type *t, const StructType *target) const;
+
+  // --- constants (Constants.cpp) --------------------------------------------
+  void evaluateConstant(Constant &c, const ast::ConstDecl &decl);
+  std::optional<int64_t> integerConstant(const Expr &e) const;
+
+  // --- instances and generics (Instantiation.cpp) ---------------------------
+  // The instance of `decl` for `bindings`, checked on first request; `at` is
+  // where the request came from (for recursion and instantiation notes).
+  Function *instance(const ast::FnDecl &decl, const Bindings &bindings,
+                     SourceRange at);
+  bool inferBindings(
+      const ast::FnDecl &decl,
+      const std::vector<std::pair<const Type *, SourceRange>> &args,
+      SourceRange call, Bindings &bindings);
+  void unify(const ast::TypeExpr &param, const Type *arg, SourceRange argRange,
+             const ast::FnDecl &decl, Bindings &bindings, bool &ok);
+  std::string instanceName(const ast::FnDecl &decl,
+                           const Bindings &bindings) const;
+  void checkBody(Function &fn, const Bindings &bindings,
+                 SourceRange requestedAt);
+  // Checks `args` against `fn`'s parameters (arity, types, literal
+  // adaptation); `what` names the callee in messages.
+  bool checkArguments(const Function &fn, std::vector<ExprPtr> &args,
+                      SourceRange call, const std::string &what);
+
+  // --- per-function state ---------------------------------------------------
+  struct FunctionState {
+    Function *fn;
+    const Bindings *bindings;
+    std::vector<std::map<std::string, const Local *>> scopes;
+    // Every name bound anywhere in the body, for "used before definition".
+    std::map<std::string, SourceRange> laterBindings;
+  };
+  FunctionState *current_ = nullptr;
+  bool inFederated() const { return current_ && current_->fn->isFederated; }
+  Local *bindLocal(const ast::Ident &name, const Type *type, bool isMutable);
+  const Local *lookupLocal(const std::string &name) const;
+
+  // --- local expressions (LocalExprs.cpp) -----------------------------------
+  ExprPtr check(const ast::Expr &e);
+  ExprPtr checkName(const ast::NameExpr &e);
+  ExprPtr checkUnary(const ast::UnaryExpr &e);
+  ExprPtr checkBinary(const ast::BinaryExpr &e);
+  ExprPtr checkMatMul(const ast::BinaryExpr &e, ExprPtr lhs, ExprPtr rhs);
+  ExprPtr checkCall(const ast::CallExpr &e);
+  ExprPtr checkUserCall(const ast::CallExpr &e, const ast::FnDecl &decl);
+  ExprPtr checkCast(const ast::CastExpr &e);
+  ExprPtr checkIndex(const ast::IndexExpr &e);
+  ExprPtr checkMember(const ast::MemberExpr &e);
+  ExprPtr checkStructLiteral(const ast::StructLiteralExpr &e);
+  ExprPtr checkTuple(const ast::TupleExpr &e);
+  ExprPtr errorExpr(SourceRange r);
+  // Makes an adaptable literal take the scalar type `to` (`2` in `2 * x`).
+  void adapt(ExprPtr &e, const Type *to);
+  // Checks that `e` can be used where `expected` is; adapts literals.
+  bool expectType(ExprPtr &e, const Type *expected, const std::string &what);
+  std::optional<std::vector<int64_t>>
+  broadcast(const TensorType *a, const TensorType *b, SourceRange where);
+  const Type *arithmeticResult(ast::BinaryOp op, ExprPtr &lhs, ExprPtr &rhs,
+                               SourceRange where, SourceLoc opLoc);
+  std::vector<ExprPtr> positionalArgs(const ast::CallExpr &e,
+                                      const std::string &callee);
+
+  // --- builtins (Builtins.cpp) -----------------------------------------------
+  ExprPtr checkBuiltin(const ast::CallExpr &e, Builtin b);
+  const Type *typeArgument(const ast::CallExpr &e, const std::string &name,
+                           bool required);
+  std::optional<int> axisArgument(const ast::CallExpr &e, const TensorType *t,
+                                  ExprPtr &axisExpr);
+
+  // --- statements (Statements.cpp) ------------------------------------------
+  std::unique_ptr<BlockStmt> checkBlock(const ast::BlockStmt &b);
+  StmtPtr checkStmt(const ast::Stmt &s);
+  StmtPtr checkLet(const ast::LetStmt &s);
+  StmtPtr checkAssign(const ast::AssignStmt &s);
+  StmtPtr checkFor(const ast::Stmt &s);
+  StmtPtr checkReturn(const ast::ReturnStmt &s);
+  ExprPtr checkCondition(const ast::Expr &e);
+  bool alwaysReturns(const BlockStmt &b) const;
+  void collectBindings(const ast::BlockStmt &b);
+
+  // --- federated code (FederatedExprs.cpp) ----------------------------------
+  ExprPtr checkIntrinsic(const ast::CallExpr &e, Intrinsic i);
+  ExprPtr checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args);
+  ExprPtr checkAggregation(const ast::CallExpr &e, Intrinsic i,
+                           std::vector<ExprPtr> args);
+  ExprPtr checkAggregate(const ast::CallExpr &e, std::vector<ExprPtr> args);
+  ExprPtr checkZip(const ast::CallExpr &e, std::vector<ExprPtr> args);
+  // The local fn named by `e` (an intrinsic's function argument), or null
+  // after reporting why not.
+  const ast::FnDecl *localFnArgument(const Expr &e, const std::string &what);
+  // Instantiates the local fn named by `fnExpr` for argument types `params`
+  // (from the ranges `from`) and checks its result against `result` (if
+  // given); records the instance in the reference.
+  const Function *functionArgument(ExprPtr &fnExpr,
+                                   const std::vector<const Type *> &params,
+                                   const std::vector<SourceRange> &from,
+                                   const Type *result, SourceRange call,
+                                   const std::string &what);
+  // Reports a value whose placement does not fit `expected`, with the fix.
+  bool expectPlacement(ExprPtr &e, const Type *expected,
+                       const std::string &where);
+  void notePlacement(const Expr &e);
+  bool rejectRawData(const Expr &e, const std::string &operation);
+
+  // --- processes (Processes.cpp) ---------------------------------------------
+  const Function *processEntry(const ast::ProcessDecl &p,
+                               const ast::ProcessEntry &entry);
+
+  Program &program_;
+  TypeContext &types_;
+  const SourceManager &sm_;
+  DiagnosticEngine &diags_;
+  StackGuard stack_;
+
+  std::map<std::string, GlobalSymbol> globals_;
+  std::vector<std::string> globalOrder_;
+  std::map<std::string, Function *> instances_;
+  // Instances being checked, innermost last, with where each was requested.
+  std::vector<std::pair<Function *, SourceRange>> checking_;
+  std::vector<const ast::StructDecl *> structDecls_;
+  std::vector<const ast::ConstDecl *> constDecls_;
+  std::vector<const ast::FnDecl *> fnDecls_;
+  std::vector<const ast::ProcessDecl *> processDecls_;
+};
+
+// Names of builtins and intrinsics, for lookups and "cannot redefine".
+std::optional<Builtin> lookupBuiltin(const std::string &name);
+std::optional<Intrinsic> lookupIntrinsic(const std::string &name);
+
+} // namespace fedc::sema

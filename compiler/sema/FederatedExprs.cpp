@@ -1,0 +1,556 @@
+// Federated intrinsics and the placement rules (docs/language.md,
+// "Placement rules"): values move CLIENTS -> SERVER only by aggregation and
+// SERVER -> CLIENTS only by broadcast or federated_value; raw client data is
+// consumed only by federated_map; federated_map applies local fns; all-equal
+// is tracked; aggregations need numeric (or integer) members.
+#include "sema/Checker.h"
+
+#include <llvm/Support/Casting.h>
+
+#include <array>
+
+namespace fedc::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+namespace {
+
+struct IntrinsicName {
+  const char *name;
+  Intrinsic intrinsic;
+};
+
+constexpr std::array<IntrinsicName, 11> kIntrinsics = {{
+    {"federated_value", Intrinsic::Value},
+    {"federated_broadcast", Intrinsic::Broadcast},
+    {"federated_map", Intrinsic::Map},
+    {"federated_zip", Intrinsic::Zip},
+    {"federated_sum", Intrinsic::Sum},
+    {"federated_mean", Intrinsic::Mean},
+    {"federated_min", Intrinsic::Min},
+    {"federated_max", Intrinsic::Max},
+    {"federated_aggregate", Intrinsic::Aggregate},
+    {"federated_secure_sum", Intrinsic::SecureSum},
+    {"federated_eval", Intrinsic::Eval},
+}};
+
+// `'trained' ({Model}@CLIENTS)` for a name, else just the type.
+std::string describeValue(const Expr &e) {
+  if (const auto *ref = dyn_cast<RefExpr>(&e);
+      ref && ref->kind() == Expr::Kind::LocalRef)
+    return "'" + ref->local->name + "' (" + formatType(e.type) + ")";
+  return formatType(e.type);
+}
+
+std::string describeLeaf(const std::string &path) {
+  return path == "<value>" ? "the value" : "field '" + path + "'";
+}
+
+bool isRawData(const Type *t) {
+  const auto *p = dyn_cast<PlacedType>(t);
+  return p && isa<SeqType>(p->member);
+}
+
+} // namespace
+
+std::optional<Intrinsic> lookupIntrinsic(const std::string &name) {
+  for (const IntrinsicName &i : kIntrinsics)
+    if (name == i.name)
+      return i.intrinsic;
+  return std::nullopt;
+}
+
+const char *intrinsicName(Intrinsic i) {
+  for (const IntrinsicName &n : kIntrinsics)
+    if (n.intrinsic == i)
+      return n.name;
+  return "?";
+}
+
+void Checker::notePlacement(const Expr &e) {
+  const auto *p = dyn_cast<PlacedType>(e.type);
+  if (p && e.placementOrigin.isValid())
+    diags_.report(e.placementOrigin, DiagId::NotePlacedHere)
+        .arg(ast::placementName(p->placement));
+}
+
+bool Checker::rejectRawData(const Expr &e, const std::string &operation) {
+  if (!isRawData(e.type))
+    return false;
+  diags_.report(e.range, DiagId::RawDataMisuse)
+      .arg(describeValue(e))
+      .arg(operation);
+  return true;
+}
+
+bool Checker::expectPlacement(ExprPtr &e, const Type *expected,
+                              const std::string &what) {
+  const auto *from = dyn_cast<PlacedType>(e->type);
+  const auto *to = dyn_cast<PlacedType>(expected);
+  std::string where = "for " + what;
+  if (from && isRawData(from) && (!to || to->placement == Placement::Server)) {
+    rejectRawData(*e, "returned or moved to the server");
+    return false;
+  }
+  if (from && to && from->placement == Placement::Clients &&
+      to->placement == Placement::Server) {
+    diags_.report(e->range, DiagId::ClientValueAtServer)
+        .arg(describeValue(*e))
+        .arg(formatType(expected))
+        .arg(where);
+    notePlacement(*e);
+    diags_.report(e->range, DiagId::NoteAggregateToServer);
+    return false;
+  }
+  if (from && to && from->placement == Placement::Server &&
+      to->placement == Placement::Clients) {
+    diags_.report(e->range, DiagId::ServerValueAtClients)
+        .arg(describeValue(*e))
+        .arg(formatType(expected))
+        .arg(where);
+    notePlacement(*e);
+    diags_.report(e->range, DiagId::NoteBroadcastToClients);
+    return false;
+  }
+  if (from && to && from->placement == to->placement && !from->allEqual &&
+      to->allEqual && assignable(from->member, to->member)) {
+    diags_.report(e->range, DiagId::AllEqualRequired)
+        .arg(describeValue(*e))
+        .arg(formatType(expected))
+        .arg(where);
+    notePlacement(*e);
+    return false;
+  }
+  diags_.report(e->range, DiagId::PlacementMismatch)
+      .arg(what)
+      .arg(formatType(expected))
+      .arg(formatType(e->type));
+  if (from)
+    notePlacement(*e);
+  return false;
+}
+
+const ast::FnDecl *Checker::localFnArgument(const Expr &e,
+                                            const std::string &what) {
+  const auto *ref = dyn_cast<RefExpr>(&e);
+  if (!ref || ref->kind() != Expr::Kind::FunctionRef) {
+    diags_.report(e.range, DiagId::MapFunctionNotLocal)
+        .arg(what)
+        .arg(formatType(e.type))
+        .arg("not a function");
+    return nullptr;
+  }
+  if (ref->fnDecl->isFederated) {
+    diags_.report(e.range, DiagId::MapFunctionNotLocal)
+        .arg(what)
+        .arg(ref->fnDecl->name.name)
+        .arg("a federated fn");
+    return nullptr;
+  }
+  return ref->fnDecl;
+}
+
+const Function *Checker::functionArgument(ExprPtr &fnExpr,
+                                          const std::vector<const Type *> &params,
+                                          const std::vector<SourceRange> &from,
+                                          const Type *result, SourceRange call,
+                                          const std::string &what) {
+  const ast::FnDecl *decl = localFnArgument(*fnExpr, what);
+  if (!decl)
+    return nullptr;
+  if (decl->params.size() != params.size()) {
+    size_t n = decl->params.size();
+    diags_.report(fnExpr->range, DiagId::ArgumentCount)
+        .arg(decl->name.name)
+        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
+        .arg(static_cast<int64_t>(params.size()));
+    return nullptr;
+  }
+  Bindings bindings;
+  if (!decl->genericParams.empty()) {
+    std::vector<std::pair<const Type *, SourceRange>> args;
+    for (size_t i = 0; i < params.size(); ++i)
+      args.emplace_back(params[i], from[i]);
+    if (!inferBindings(*decl, args, call, bindings))
+      return nullptr;
+  }
+  const Function *fn = instance(*decl, bindings, call);
+  bool ok = true;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Type *p = fn->params[i]->type;
+    if (!assignable(params[i], p)) {
+      diags_.report(from[i], DiagId::TypeMismatch)
+          .arg("argument '" + fn->params[i]->name + "' of '" + fn->name +
+               "' in " + what)
+          .arg(formatType(p))
+          .arg(formatType(params[i]));
+      ok = false;
+    }
+  }
+  if (ok && result && !assignable(fn->result, result)) {
+    diags_.report(fnExpr->range, DiagId::TypeMismatch)
+        .arg("result of '" + fn->name + "' in " + what)
+        .arg(formatType(result))
+        .arg(formatType(fn->result));
+    ok = false;
+  }
+  if (!ok)
+    return nullptr;
+  auto *ref = cast<RefExpr>(fnExpr.get());
+  ref->function = fn;
+  std::vector<const Type *> paramTypes;
+  for (const Local *l : fn->params)
+    paramTypes.push_back(l->type);
+  ref->type = types_.function(paramTypes, fn->result);
+  return fn;
+}
+
+ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
+  std::string name = intrinsicName(i);
+  if (!e.typeArgs.empty()) {
+    diags_.report(e.typeArgs.front()->range(), DiagId::TypeArgumentsNotAllowed)
+        .arg(name);
+    return errorExpr(e.range());
+  }
+  for (const ast::Arg &a : e.args) {
+    bool allowed = (a.name && a.name->name == "weight" && i == Intrinsic::Mean) ||
+                   (a.name && a.name->name == "bitwidth" &&
+                    i == Intrinsic::SecureSum);
+    if (a.name && !allowed) {
+      diags_.report(a.name->range, DiagId::UnknownNamedArgument)
+          .arg(name)
+          .arg(a.name->name);
+      return errorExpr(e.range());
+    }
+  }
+  std::vector<ExprPtr> args = positionalArgs(e, name);
+  for (const ExprPtr &a : args)
+    if (containsError(a->type))
+      return errorExpr(e.range());
+  auto arity = [&](size_t n) {
+    if (args.size() == n)
+      return true;
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
+        .arg(static_cast<int64_t>(args.size()));
+    return false;
+  };
+  auto result = [&](const Type *t, std::vector<ExprPtr> operands) {
+    auto call = std::make_unique<IntrinsicCallExpr>(t, e.range(), i,
+                                                    std::move(operands));
+    call->placementOrigin = e.range();
+    return call;
+  };
+
+  switch (i) {
+  case Intrinsic::Value:
+  case Intrinsic::Eval: {
+    if (!arity(2))
+      return errorExpr(e.range());
+    const auto *where = dyn_cast<RefExpr>(args[1].get());
+    if (!where || where->kind() != Expr::Kind::PlacementRef) {
+      diags_.report(args[1]->range, DiagId::ExpectedPlacementLiteral).arg(name);
+      return errorExpr(e.range());
+    }
+    Placement p = where->placement;
+    if (i == Intrinsic::Eval) {
+      const Function *fn =
+          functionArgument(args[0], {}, {}, nullptr, e.range(), name);
+      if (!fn)
+        return errorExpr(e.range());
+      // Each client evaluates for itself, so client results may differ.
+      return result(types_.placed(fn->result, p, p == Placement::Server),
+                    std::move(args));
+    }
+    const Type *t = args[0]->type;
+    if (containsPlaced(t) || isa<PlacementLiteralType>(t) ||
+        isa<FunctionType>(t) || args[0]->kind() == Expr::Kind::FunctionRef) {
+      diags_.report(args[0]->range, DiagId::ExpectedUnplacedValue)
+          .arg(name)
+          .arg(describeValue(*args[0]));
+      notePlacement(*args[0]);
+      return errorExpr(e.range());
+    }
+    return result(types_.placed(t, p, true), std::move(args));
+  }
+  case Intrinsic::Broadcast: {
+    if (!arity(1))
+      return errorExpr(e.range());
+    if (rejectRawData(*args[0], "broadcast"))
+      return errorExpr(e.range());
+    const auto *p = dyn_cast<PlacedType>(args[0]->type);
+    if (!p || p->placement != Placement::Server) {
+      diags_.report(args[0]->range, DiagId::ExpectedPlacedValue)
+          .arg(name)
+          .arg("SERVER")
+          .arg(describeValue(*args[0]));
+      notePlacement(*args[0]);
+      return errorExpr(e.range());
+    }
+    return result(types_.placed(p->member, Placement::Clients, true),
+                  std::move(args));
+  }
+  case Intrinsic::Map:
+    return checkMap(e, std::move(args));
+  case Intrinsic::Zip:
+    return checkZip(e, std::move(args));
+  case Intrinsic::Aggregate:
+    return checkAggregate(e, std::move(args));
+  case Intrinsic::Sum:
+  case Intrinsic::Mean:
+  case Intrinsic::Min:
+  case Intrinsic::Max:
+  case Intrinsic::SecureSum:
+    return checkAggregation(e, i, std::move(args));
+  }
+  return errorExpr(e.range());
+}
+
+ExprPtr Checker::checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args) {
+  const std::string name = "federated_map";
+  if (args.size() < 2) {
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg("a function and at least one argument")
+        .arg(static_cast<int64_t>(args.size()));
+    return errorExpr(e.range());
+  }
+  const Expr *atServer = nullptr, *atClients = nullptr;
+  bool allEqual = true;
+  std::vector<const Type *> members;
+  std::vector<SourceRange> from;
+  for (size_t k = 1; k < args.size(); ++k) {
+    const Expr &a = *args[k];
+    if (isa<PlacementLiteralType>(a.type) ||
+        a.kind() == Expr::Kind::FunctionRef) {
+      diags_.report(a.range, DiagId::PlacementMismatch)
+          .arg("argument of federated_map")
+          .arg("a value")
+          .arg(a.kind() == Expr::Kind::FunctionRef ? "a function"
+                                                   : "a placement");
+      return errorExpr(e.range());
+    }
+    if (const auto *p = dyn_cast<PlacedType>(a.type)) {
+      (p->placement == Placement::Server ? atServer : atClients) = &a;
+      allEqual = allEqual && p->allEqual;
+      members.push_back(p->member);
+    } else {
+      members.push_back(a.type); // an unplaced constant, the same everywhere
+    }
+    from.push_back(a.range);
+  }
+  if (atServer && atClients) {
+    diags_.report(atServer->range, DiagId::MixedPlacements)
+        .arg(name)
+        .arg(describeValue(*atServer))
+        .arg(describeValue(*atClients));
+    notePlacement(*atServer);
+    diags_.report(atServer->range, DiagId::NoteBroadcastFix);
+    return errorExpr(e.range());
+  }
+  if (!atServer && !atClients) {
+    const auto *ref = dyn_cast<RefExpr>(args[0].get());
+    diags_.report(e.range(), DiagId::NoPlacedArgument)
+        .arg(name)
+        .arg(ref && ref->fnDecl ? ref->fnDecl->name.name : "the function");
+    return errorExpr(e.range());
+  }
+  for (size_t k = 1; k < args.size(); ++k)
+    if (!isa<PlacedType>(args[k]->type))
+      adapt(args[k], members[k - 1]);
+  const Function *fn =
+      functionArgument(args[0], members, from, nullptr, e.range(), name);
+  if (!fn)
+    return errorExpr(e.range());
+  Placement p = atServer ? Placement::Server : Placement::Clients;
+  auto call = std::make_unique<IntrinsicCallExpr>(
+      types_.placed(fn->result, p, allEqual || p == Placement::Server),
+      e.range(), Intrinsic::Map, std::move(args));
+  call->placementOrigin = e.range();
+  return call;
+}
+
+ExprPtr Checker::checkZip(const ast::CallExpr &e, std::vector<ExprPtr> args) {
+  const std::string name = "federated_zip";
+  if (args.size() < 2) {
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg("at least 2 arguments")
+        .arg(static_cast<int64_t>(args.size()));
+    return errorExpr(e.range());
+  }
+  std::vector<const Type *> members;
+  const Expr *atServer = nullptr, *atClients = nullptr;
+  bool allEqual = true;
+  for (const ExprPtr &a : args) {
+    if (rejectRawData(*a, "zipped"))
+      return errorExpr(e.range());
+    const auto *p = dyn_cast<PlacedType>(a->type);
+    if (!p) {
+      diags_.report(a->range, DiagId::ExpectedPlacedValue)
+          .arg(name)
+          .arg("SERVER or CLIENTS")
+          .arg(describeValue(*a));
+      return errorExpr(e.range());
+    }
+    (p->placement == Placement::Server ? atServer : atClients) = a.get();
+    allEqual = allEqual && p->allEqual;
+    members.push_back(p->member);
+  }
+  if (atServer && atClients) {
+    diags_.report(atServer->range, DiagId::MixedPlacements)
+        .arg(name)
+        .arg(describeValue(*atServer))
+        .arg(describeValue(*atClients));
+    notePlacement(*atServer);
+    diags_.report(atServer->range, DiagId::NoteBroadcastFix);
+    return errorExpr(e.range());
+  }
+  Placement p = atServer ? Placement::Server : Placement::Clients;
+  auto call = std::make_unique<IntrinsicCallExpr>(
+      types_.placed(types_.tuple(members), p, allEqual), e.range(),
+      Intrinsic::Zip, std::move(args));
+  call->placementOrigin = e.range();
+  return call;
+}
+
+ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
+                                  std::vector<ExprPtr> args) {
+  std::string name = intrinsicName(i);
+  if (args.size() != 1) {
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg("1 argument")
+        .arg(static_cast<int64_t>(args.size()));
+    return errorExpr(e.range());
+  }
+  Expr &x = *args[0];
+  if (rejectRawData(x, "aggregated"))
+    return errorExpr(e.range());
+  const auto *p = dyn_cast<PlacedType>(x.type);
+  if (!p || p->placement != Placement::Clients) {
+    diags_.report(x.range, DiagId::ExpectedPlacedValue)
+        .arg(name)
+        .arg("CLIENTS")
+        .arg(describeValue(x));
+    notePlacement(x);
+    return errorExpr(e.range());
+  }
+  const Type *member = p->member;
+  std::string leaf;
+  if (i == Intrinsic::Mean) {
+    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
+      return t->isFloat();
+    });
+    if (!leaf.empty()) {
+      diags_.report(x.range, DiagId::NonFloatMean)
+          .arg(describeLeaf(leaf))
+          .arg(formatType(member));
+      return errorExpr(e.range());
+    }
+  } else if (i == Intrinsic::SecureSum) {
+    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
+      return t->isInteger();
+    });
+    if (!leaf.empty()) {
+      diags_.report(x.range, DiagId::NonIntegerSecureSum)
+          .arg(describeLeaf(leaf))
+          .arg(formatType(member));
+      return errorExpr(e.range());
+    }
+  } else {
+    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
+      return !t->isBool();
+    });
+    if (!leaf.empty()) {
+      diags_.report(x.range, DiagId::NonNumericAggregate)
+          .arg(name)
+          .arg(describeLeaf(leaf))
+          .arg(formatType(member));
+      return errorExpr(e.range());
+    }
+  }
+  auto call = std::make_unique<IntrinsicCallExpr>(
+      types_.placed(member, Placement::Server, true), e.range(), i,
+      std::move(args));
+  call->placementOrigin = e.range();
+  for (const ast::Arg &a : e.args) {
+    if (!a.name)
+      continue;
+    ExprPtr v = check(*a.value);
+    if (a.name->name == "weight") {
+      if (!expectType(v, types_.placed(types_.scalar(ScalarKind::F32),
+                                       Placement::Clients, false),
+                      "weight of federated_mean"))
+        return errorExpr(e.range());
+      call->weighted = true;
+      call->args.push_back(std::move(v));
+    } else {
+      std::optional<int64_t> bits = integerConstant(*v);
+      if (!bits || *bits < 1 || *bits > 62) {
+        diags_.report(v->range, DiagId::InvalidBitwidth)
+            .arg(bits ? std::to_string(*bits) : formatType(v->type));
+        return errorExpr(e.range());
+      }
+      call->bitwidth = static_cast<int>(*bits);
+    }
+  }
+  if (i == Intrinsic::SecureSum && call->bitwidth == 0) {
+    diags_.report(e.range(), DiagId::InvalidBitwidth).arg("none (add bitwidth: B)");
+    return errorExpr(e.range());
+  }
+  return call;
+}
+
+ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
+                                std::vector<ExprPtr> args) {
+  const std::string name = "federated_aggregate";
+  if (args.size() != 5) {
+    diags_.report(e.range(), DiagId::ArgumentCount)
+        .arg(name)
+        .arg("5 arguments (value, zero, accumulate, merge, report)")
+        .arg(static_cast<int64_t>(args.size()));
+    return errorExpr(e.range());
+  }
+  Expr &x = *args[0];
+  if (rejectRawData(x, "aggregated"))
+    return errorExpr(e.range());
+  const auto *p = dyn_cast<PlacedType>(x.type);
+  if (!p || p->placement != Placement::Clients) {
+    diags_.report(x.range, DiagId::ExpectedPlacedValue)
+        .arg(name)
+        .arg("CLIENTS")
+        .arg(describeValue(x));
+    notePlacement(x);
+    return errorExpr(e.range());
+  }
+  const Type *u = args[1]->type;
+  if (containsPlaced(u) || isa<PlacementLiteralType>(u) ||
+      args[1]->kind() == Expr::Kind::FunctionRef) {
+    diags_.report(args[1]->range, DiagId::ExpectedUnplacedValue)
+        .arg(name + " (its zero)")
+        .arg(describeValue(*args[1]));
+    return errorExpr(e.range());
+  }
+  SourceRange zr = args[1]->range;
+  const Function *accumulate = functionArgument(
+      args[2], {u, p->member}, {zr, x.range}, u, e.range(), name + " (accumulate)");
+  const Function *merge = accumulate ? functionArgument(args[3], {u, u}, {zr, zr}, u,
+                                                        e.range(), name + " (merge)")
+                                     : nullptr;
+  const Function *report = merge ? functionArgument(args[4], {u}, {zr}, nullptr,
+                                                    e.range(), name + " (report)")
+                                 : nullptr;
+  if (!report)
+    return errorExpr(e.range());
+  auto call = std::make_unique<IntrinsicCallExpr>(
+      types_.placed(report->result, Placement::Server, true), e.range(),
+      Intrinsic::Aggregate, std::move(args));
+  call->placementOrigin = e.range();
+  return call;
+}
+
+} // namespace fedc::sema

@@ -1,0 +1,187 @@
+// `process` blocks against TFF's IterativeProcess signatures, and the
+// one-shot `federated fn main` of federated analytics.
+#include "sema/Checker.h"
+
+#include <llvm/Support/Casting.h>
+
+namespace fedc::sema {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+namespace {
+
+// The member of `t` if it is placed at SERVER, else null.
+const Type *atServer(const Type *t) {
+  const auto *p = dyn_cast<PlacedType>(t);
+  return p && p->placement == Placement::Server ? p->member : nullptr;
+}
+
+bool isClientData(const Type *t) {
+  const auto *p = dyn_cast<PlacedType>(t);
+  return p && p->placement == Placement::Clients && !p->allEqual;
+}
+
+} // namespace
+
+const Function *Checker::processEntry(const ast::ProcessDecl &p,
+                                      const ast::ProcessEntry &entry) {
+  const GlobalSymbol *g = lookupGlobal(entry.value.name);
+  if (!g) {
+    diags_.report(entry.value.range, DiagId::UnknownName)
+        .arg(entry.value.name)
+        .arg(globalSuggestion(entry.value.name));
+    return nullptr;
+  }
+  const auto *decl = g->kind == GlobalSymbol::Kind::Fn
+                         ? cast<ast::FnDecl>(g->decl)
+                         : nullptr;
+  if (!decl || !decl->isFederated) {
+    diags_.report(entry.value.range, DiagId::ProcessEntryNotFederated)
+        .arg(entry.key.name)
+        .arg(entry.value.name)
+        .arg(decl ? "a local fn" : "not a function");
+    return nullptr;
+  }
+  const Function *fn = instance(*decl, {}, entry.value.range);
+  return fn->hasErrors ? nullptr : fn;
+}
+
+void Checker::checkProcesses() {
+  const GlobalSymbol *mainSymbol = lookupGlobal("main");
+  const ast::FnDecl *mainDecl =
+      mainSymbol && mainSymbol->kind == GlobalSymbol::Kind::Fn
+          ? cast<ast::FnDecl>(mainSymbol->decl)
+          : nullptr;
+  if (mainDecl && mainDecl->isFederated) {
+    const Function *fn = instance(*mainDecl, {}, mainDecl->name.range);
+    if (!processDecls_.empty())
+      diags_.report(mainDecl->name.range, DiagId::ProcessAndMain);
+    for (const Local *param : fn->params)
+      if (!param->type->isError() && !isClientData(param->type))
+        diags_.report(param->range, DiagId::MainSignature)
+            .arg("takes client data ({T}@CLIENTS), but '" + param->name +
+                 "' is " + formatType(param->type));
+    if (!fn->result->isError() && !atServer(fn->result))
+      diags_.report(mainDecl->name.range, DiagId::MainSignature)
+          .arg("must return a value placed at SERVER, found " +
+               formatType(fn->result));
+    program_.main = fn;
+  }
+
+  for (size_t k = 0; k < processDecls_.size(); ++k) {
+    const ast::ProcessDecl &p = *processDecls_[k];
+    if (k > 0) {
+      diags_.report(p.name.range, DiagId::MultipleProcesses).arg(p.name.name);
+      continue;
+    }
+    const ast::ProcessEntry *init = nullptr, *next = nullptr, *eval = nullptr;
+    for (const ast::ProcessEntry &e : p.entries) {
+      const ast::ProcessEntry **slot = e.key.name == "init"   ? &init
+                                       : e.key.name == "next" ? &next
+                                       : e.key.name == "eval" ? &eval
+                                                              : nullptr;
+      if (!slot) {
+        diags_.report(e.key.range, DiagId::ProcessEntryUnknown)
+            .arg(e.key.name);
+      } else if (*slot) {
+        diags_.report(e.key.range, DiagId::ProcessEntryDuplicate)
+            .arg(e.key.name);
+        diags_.report((*slot)->key.range, DiagId::NotePreviousDefinition)
+            .arg(e.key.name);
+      } else {
+        *slot = &e;
+      }
+    }
+    for (auto [entry, key] : {std::pair{init, "init"}, std::pair{next, "next"}})
+      if (!entry)
+        diags_.report(p.name.range, DiagId::ProcessEntryMissing)
+            .arg(p.name.name)
+            .arg(key);
+
+    Process process;
+    process.name = p.name.name;
+    process.range = p.range();
+    auto signature = [&](const ast::ProcessEntry &e, const char *role,
+                         const std::string &why) {
+      diags_.report(e.value.range, DiagId::ProcessSignature)
+          .arg(e.value.name)
+          .arg(role)
+          .arg(why);
+    };
+    if (init) {
+      if (const Function *fn = processEntry(p, *init)) {
+        process.init = fn;
+        process.state = atServer(fn->result);
+        if (!fn->params.empty() || !process.state) {
+          signature(*init, "init",
+                    "init takes no arguments and returns the state S@SERVER; "
+                    "it is " +
+                        formatType(fn->result == nullptr ? types_.error()
+                                                         : fn->result) +
+                        (fn->params.empty() ? "" : " with arguments"));
+          process.state = nullptr;
+        }
+      }
+    }
+    // next and eval take (S@SERVER, {D}@CLIENTS).
+    auto checkInputs = [&](const ast::ProcessEntry &e, const Function &fn,
+                           const char *role) {
+      if (fn.params.size() != 2 || !atServer(fn.params[0]->type) ||
+          !isClientData(fn.params[1]->type)) {
+        signature(e, role,
+                  std::string(role) +
+                      " takes the state S@SERVER and client data {D}@CLIENTS");
+        return false;
+      }
+      if (process.state && atServer(fn.params[0]->type) != process.state) {
+        signature(e, role,
+                  "its state is " + formatType(fn.params[0]->type) +
+                      " but init returns " +
+                      formatType(types_.placed(process.state, Placement::Server,
+                                               true)));
+        return false;
+      }
+      return true;
+    };
+    if (next) {
+      if (const Function *fn = processEntry(p, *next);
+          fn && checkInputs(*next, *fn, "next")) {
+        const Type *r = fn->result;
+        const auto *pair = dyn_cast<TupleType>(r);
+        const Type *newState = atServer(r);
+        const Type *metrics = nullptr;
+        if (!newState && pair && pair->elements.size() == 2) {
+          newState = atServer(pair->elements[0]);
+          metrics = atServer(pair->elements[1]);
+        }
+        if (!newState || (pair && (!metrics || !isa<StructType>(metrics))) ||
+            (process.state && newState != process.state)) {
+          signature(*next, "next",
+                    "next returns the new state S@SERVER, or (S@SERVER, "
+                    "M@SERVER) with a metrics struct M; it returns " +
+                        formatType(r));
+        } else {
+          process.next = fn;
+          process.metrics = metrics;
+        }
+      }
+    }
+    if (eval) {
+      if (const Function *fn = processEntry(p, *eval);
+          fn && checkInputs(*eval, *fn, "eval")) {
+        const Type *m = atServer(fn->result);
+        if (!m || !isa<StructType>(m))
+          signature(*eval, "eval",
+                    "eval returns a metrics struct M@SERVER; it returns " +
+                        formatType(fn->result));
+        else
+          process.eval = fn;
+      }
+    }
+    program_.process = std::move(process);
+  }
+}
+
+} // namespace fedc::sema

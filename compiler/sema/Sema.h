@@ -1,0 +1,37 @@
+// The public face of compiler/sema: a parsed module in, the typed program
+// out (names resolved, types and placements checked, generics
+// monomorphized), or null after reporting every error found.
+#pragma once
+
+#include "ast/AST.h"
+#include "basic/DiagnosticEngine.h"
+#include "basic/SourceManager.h"
+#include "parse/Parser.h"
+#include "sema/TypedAST.h"
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace fedc {
+
+struct SemaOptions {
+  // Searched for `import a.b` (as a/b.fed) in order: -I paths, then the
+  // stdlib folders.
+  std::vector<std::string> includePaths;
+  std::vector<std::string> stdlibPaths;
+  ParseOptions parse;
+};
+
+std::unique_ptr<sema::Program> analyze(std::unique_ptr<ast::Module> root,
+                                       SourceManager &sm,
+                                       DiagnosticEngine &diags,
+                                       const SemaOptions &options);
+
+// `fedc --emit=typed`: every function instance with each expression's type
+// and placement.
+void printProgram(const sema::Program &program, const SourceManager &sm,
+                  std::ostream &out);
+
+} // namespace fedc

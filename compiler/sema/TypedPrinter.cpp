@@ -1,0 +1,282 @@
+// `fedc --emit=typed`: the typed program, one node per line with its type
+// (and placement) and location.
+#include "sema/Sema.h"
+
+#include <llvm/Support/Casting.h>
+
+#include <fmt/format.h>
+
+namespace fedc {
+
+using llvm::cast;
+using namespace sema;
+
+namespace {
+
+class TypedPrinter {
+public:
+  TypedPrinter(const SourceManager &sm, std::ostream &out) : sm_(sm), out_(out) {}
+
+  void program(const Program &p) {
+    for (const StructType *s : p.structs) {
+      out_ << "Struct " << s->name << " {";
+      for (size_t i = 0; i < s->fields.size(); ++i)
+        out_ << (i ? ", " : " ") << s->fields[i].name << ": "
+             << formatType(s->fields[i].type);
+      out_ << " }\n";
+    }
+    for (const auto &c : p.constants) {
+      out_ << "Const " << c->name << " : " << formatType(c->type) << "\n";
+      depth_ = 1;
+      expr(*c->value);
+      depth_ = 0;
+    }
+    for (const auto &fn : p.functions)
+      function(*fn);
+    if (p.process) {
+      const Process &pr = *p.process;
+      out_ << "Process " << pr.name << " state "
+           << (pr.state ? formatType(pr.state) : "?");
+      if (pr.metrics)
+        out_ << " metrics " << formatType(pr.metrics);
+      out_ << ": init = " << (pr.init ? pr.init->name : "?")
+           << ", next = " << (pr.next ? pr.next->name : "?");
+      if (pr.eval)
+        out_ << ", eval = " << pr.eval->name;
+      out_ << "\n";
+    }
+    if (p.main)
+      out_ << "Main " << p.main->name << "\n";
+  }
+
+private:
+  std::string at(SourceRange r) {
+    PresumedLoc b = sm_.presumed(r.begin);
+    return fmt::format("<{}:{}>", b.line, b.column);
+  }
+  std::ostream &line() {
+    out_ << std::string(2 * size_t{depth_}, ' ');
+    return out_;
+  }
+  struct Nest {
+    explicit Nest(TypedPrinter &p) : p(p) { ++p.depth_; }
+    ~Nest() { --p.depth_; }
+    TypedPrinter &p;
+  };
+
+  void function(const Function &fn) {
+    out_ << (fn.isFederated ? "FederatedFn " : "Fn ") << fn.name << "(";
+    for (size_t i = 0; i < fn.params.size(); ++i)
+      out_ << (i ? ", " : "") << fn.params[i]->name << ": "
+           << formatType(fn.params[i]->type);
+    out_ << ") -> " << formatType(fn.result) << "\n";
+    Nest n(*this);
+    if (fn.body)
+      stmt(*fn.body);
+  }
+
+  void stmt(const Stmt &s) {
+    switch (s.kind()) {
+    case Stmt::Kind::Block: {
+      line() << "Block\n";
+      Nest n(*this);
+      for (const StmtPtr &c : cast<BlockStmt>(s).body)
+        stmt(*c);
+      return;
+    }
+    case Stmt::Kind::Let: {
+      const auto &l = cast<LetStmt>(s);
+      line() << (l.local->isMutable ? "Var " : "Let ") << l.local->name
+             << " : " << formatType(l.local->type) << "\n";
+      Nest n(*this);
+      expr(*l.init);
+      return;
+    }
+    case Stmt::Kind::Assign: {
+      const auto &a = cast<AssignStmt>(s);
+      line() << "Assign '" << ast::assignOpSpelling(a.op) << "'\n";
+      Nest n(*this);
+      expr(*a.target);
+      expr(*a.value);
+      return;
+    }
+    case Stmt::Kind::If: {
+      const auto &i = cast<IfStmt>(s);
+      line() << "If\n";
+      Nest n(*this);
+      for (const auto &[c, b] : i.branches) {
+        expr(*c);
+        stmt(*b);
+      }
+      if (i.elseBody) {
+        line() << "Else\n";
+        Nest e(*this);
+        stmt(*i.elseBody);
+      }
+      return;
+    }
+    case Stmt::Kind::ForRange: {
+      const auto &f = cast<ForRangeStmt>(s);
+      line() << "ForRange " << f.var->name << " : " << formatType(f.var->type)
+             << "\n";
+      Nest n(*this);
+      expr(*f.lo);
+      expr(*f.hi);
+      stmt(*f.body);
+      return;
+    }
+    case Stmt::Kind::ForEach: {
+      const auto &f = cast<ForEachStmt>(s);
+      line() << "ForEach " << f.var->name << " : " << formatType(f.var->type)
+             << "\n";
+      Nest n(*this);
+      expr(*f.iterable);
+      stmt(*f.body);
+      return;
+    }
+    case Stmt::Kind::While: {
+      const auto &w = cast<WhileStmt>(s);
+      line() << "While\n";
+      Nest n(*this);
+      expr(*w.condition);
+      stmt(*w.body);
+      return;
+    }
+    case Stmt::Kind::Return: {
+      line() << "Return\n";
+      Nest n(*this);
+      if (const auto &v = cast<ReturnStmt>(s).value)
+        expr(*v);
+      return;
+    }
+    case Stmt::Kind::Expr: {
+      line() << "ExprStmt\n";
+      Nest n(*this);
+      expr(*cast<ExprStmt>(s).expr);
+      return;
+    }
+    }
+  }
+
+  void expr(const Expr &e) {
+    std::string what;
+    std::vector<const Expr *> children;
+    switch (e.kind()) {
+    case Expr::Kind::Literal: {
+      const auto &l = cast<LiteralExpr>(e);
+      const auto *t = cast<TensorType>(l.type);
+      std::string value = t->isBool()    ? fmt::format("{}", l.boolValue)
+                          : t->isFloat() ? fmt::format("{}", l.floatValue)
+                                         : fmt::format("{}", l.intValue);
+      if (t->isFloat() && value.find_first_of(".eni") == std::string::npos)
+        value += ".0"; // 0.0, not 0
+      what = "Literal " + value;
+      break;
+    }
+    case Expr::Kind::LocalRef:
+      what = "Local " + cast<RefExpr>(e).local->name;
+      break;
+    case Expr::Kind::ConstRef:
+      what = "Const " + cast<RefExpr>(e).constant->name;
+      break;
+    case Expr::Kind::FunctionRef: {
+      const auto &r = cast<RefExpr>(e);
+      what = "Function " + (r.function ? r.function->name : r.fnDecl->name.name);
+      break;
+    }
+    case Expr::Kind::PlacementRef:
+      what = std::string("Placement ") +
+             ast::placementName(cast<RefExpr>(e).placement);
+      break;
+    case Expr::Kind::Unary: {
+      const auto &u = cast<UnaryExpr>(e);
+      what = std::string("Unary '") + ast::unaryOpSpelling(u.op) + "'";
+      children = {u.operand.get()};
+      break;
+    }
+    case Expr::Kind::Binary: {
+      const auto &b = cast<BinaryExpr>(e);
+      what = std::string("Binary '") + ast::binaryOpSpelling(b.op) + "'";
+      children = {b.lhs.get(), b.rhs.get()};
+      break;
+    }
+    case Expr::Kind::Call: {
+      const auto &c = cast<CallExpr>(e);
+      what = "Call " + c.callee->name;
+      for (const ExprPtr &a : c.args)
+        children.push_back(a.get());
+      break;
+    }
+    case Expr::Kind::BuiltinCall: {
+      const auto &c = cast<BuiltinCallExpr>(e);
+      what = std::string("Builtin ") + builtinName(c.builtin);
+      if (c.typeArg)
+        what += "<" + formatType(c.typeArg) + ">";
+      if (c.axis)
+        what += fmt::format(" axis={}", *c.axis);
+      for (const ExprPtr &a : c.args)
+        children.push_back(a.get());
+      break;
+    }
+    case Expr::Kind::IntrinsicCall: {
+      const auto &c = cast<IntrinsicCallExpr>(e);
+      what = std::string("Intrinsic ") + intrinsicName(c.intrinsic);
+      if (c.weighted)
+        what += " weighted";
+      if (c.bitwidth)
+        what += fmt::format(" bitwidth={}", c.bitwidth);
+      for (const ExprPtr &a : c.args)
+        children.push_back(a.get());
+      break;
+    }
+    case Expr::Kind::Cast:
+      what = "Cast";
+      children = {cast<CastExpr>(e).operand.get()};
+      break;
+    case Expr::Kind::Index: {
+      const auto &i = cast<IndexExpr>(e);
+      what = "Index";
+      children = {i.base.get()};
+      for (const ExprPtr &x : i.indices)
+        children.push_back(x.get());
+      break;
+    }
+    case Expr::Kind::Member: {
+      const auto &m = cast<MemberExpr>(e);
+      what = fmt::format("Member {} #{}", m.name, m.index);
+      children = {m.base.get()};
+      break;
+    }
+    case Expr::Kind::StructLiteral:
+    case Expr::Kind::TupleLiteral: {
+      const auto &a = cast<AggregateExpr>(e);
+      what = e.kind() == Expr::Kind::StructLiteral ? "StructLiteral"
+                                                   : "TupleLiteral";
+      for (const ExprPtr &x : a.elements)
+        children.push_back(x.get());
+      break;
+    }
+    case Expr::Kind::Error:
+      what = "Error";
+      break;
+    }
+    line() << what << " : " << formatType(e.type) << " " << at(e.range)
+           << "\n";
+    Nest n(*this);
+    for (const Expr *c : children)
+      expr(*c);
+  }
+
+  const SourceManager &sm_;
+  std::ostream &out_;
+  unsigned depth_ = 0;
+};
+
+} // namespace
+
+void printProgram(const Program &program, const SourceManager &sm,
+                  std::ostream &out) {
+  TypedPrinter(sm, out).program(program);
+}
+
+} // namespace fedc
