@@ -55,6 +55,8 @@ private:
   // --- declarations (Declarations.cpp) -----------------------------------
   void declare(const std::string &name, GlobalSymbol symbol);
   const GlobalSymbol *lookupGlobal(const std::string &name) const;
+  // True when `name` was declared by `decl` (not a rejected redefinition).
+  bool ownsName(const std::string &name, const ast::Decl *decl) const;
   std::string suggestion(const std::string &name,
                          const std::vector<std::string> &candidates) const;
   std::string globalSuggestion(const std::string &name) const;
@@ -72,7 +74,9 @@ private:
   bool containsStruct(const Type *t, const StructType *target) const;
 
   // --- constants (Constants.cpp) --------------------------------------------
-  void evaluateConstant(Constant &c, const ast::ConstDecl &decl);
+  // Evaluates `c` if it has not been yet (constants are order-independent;
+  // a cycle is an error). False when it has no usable value.
+  bool ensureConstant(Constant &c, SourceRange use);
   std::optional<int64_t> integerConstant(const Expr &e) const;
 
   // --- instances and generics (Instantiation.cpp) ---------------------------
@@ -105,7 +109,8 @@ private:
   };
   FunctionState *current_ = nullptr;
   bool inFederated() const { return current_ && current_->fn->isFederated; }
-  Local *bindLocal(const ast::Ident &name, const Type *type, bool isMutable);
+  Local *bindLocal(const ast::Ident &name, const Type *type, bool isMutable,
+                   Local::Kind kind = Local::Kind::Binding);
   const Local *lookupLocal(const std::string &name) const;
 
   // --- local expressions (LocalExprs.cpp) -----------------------------------

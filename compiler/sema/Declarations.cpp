@@ -35,7 +35,7 @@ std::string
 Checker::suggestion(const std::string &name,
                     const std::vector<std::string> &candidates) const {
   std::string best;
-  size_t bestDistance = std::max<size_t>(1, name.size() / 3) + 1;
+  size_t bestDistance = std::max<size_t>(2, name.size() / 3) + 1;
   for (const std::string &c : candidates) {
     size_t d = editDistance(name, c);
     if (d < bestDistance) {
@@ -65,6 +65,11 @@ void Checker::declare(const std::string &name, GlobalSymbol symbol) {
   globalOrder_.push_back(name);
 }
 
+bool Checker::ownsName(const std::string &name, const ast::Decl *decl) const {
+  const GlobalSymbol *g = lookupGlobal(name);
+  return g && g->decl == decl;
+}
+
 const GlobalSymbol *Checker::lookupGlobal(const std::string &name) const {
   auto it = globals_.find(name);
   return it == globals_.end() ? nullptr : &it->second;
@@ -78,7 +83,7 @@ void Checker::collectDeclarations(
         GlobalSymbol sym{GlobalSymbol::Kind::Struct, s, s->name.range};
         sym.structType = types_.createStruct(s->name.name, s);
         declare(s->name.name, sym);
-        if (lookupGlobal(s->name.name)->decl == s) {
+        if (ownsName(s->name.name, s)) {
           structDecls_.push_back(s);
           program_.structs.push_back(sym.structType);
         }
@@ -86,20 +91,21 @@ void Checker::collectDeclarations(
         auto constant = std::make_unique<Constant>();
         constant->name = c->name.name;
         constant->range = c->name.range;
+        constant->decl = c;
         GlobalSymbol sym{GlobalSymbol::Kind::Const, c, c->name.range};
         sym.constant = constant.get();
         declare(c->name.name, sym);
-        if (lookupGlobal(c->name.name)->decl == c) {
+        if (ownsName(c->name.name, c)) {
           constDecls_.push_back(c);
           program_.constants.push_back(std::move(constant));
         }
       } else if (const auto *f = dyn_cast<ast::FnDecl>(d.get())) {
         declare(f->name.name, {GlobalSymbol::Kind::Fn, f, f->name.range});
-        if (lookupGlobal(f->name.name)->decl == f)
+        if (ownsName(f->name.name, f))
           fnDecls_.push_back(f);
       } else if (const auto *p = dyn_cast<ast::ProcessDecl>(d.get())) {
         declare(p->name.name, {GlobalSymbol::Kind::Process, p, p->name.range});
-        if (lookupGlobal(p->name.name)->decl == p)
+        if (ownsName(p->name.name, p))
           processDecls_.push_back(p);
       }
     }

@@ -44,8 +44,10 @@ std::string describeValue(const Expr &e) {
   return formatType(e.type);
 }
 
-std::string describeLeaf(const std::string &path) {
-  return path == "<value>" ? "the value" : "field '" + path + "'";
+// "field 'seen' of Flags", or the type itself when it has no fields.
+std::string describeLeaf(const std::string &path, const Type *member) {
+  return path == "<value>" ? formatType(member)
+                           : "field '" + path + "' of " + formatType(member);
 }
 
 bool isRawData(const Type *t) {
@@ -447,8 +449,7 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     });
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonFloatMean)
-          .arg(describeLeaf(leaf))
-          .arg(formatType(member));
+          .arg(describeLeaf(leaf, member));
       return errorExpr(e.range());
     }
   } else if (i == Intrinsic::SecureSum) {
@@ -457,8 +458,7 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     });
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonIntegerSecureSum)
-          .arg(describeLeaf(leaf))
-          .arg(formatType(member));
+          .arg(describeLeaf(leaf, member));
       return errorExpr(e.range());
     }
   } else {
@@ -468,8 +468,7 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonNumericAggregate)
           .arg(name)
-          .arg(describeLeaf(leaf))
-          .arg(formatType(member));
+          .arg(describeLeaf(leaf, member));
       return errorExpr(e.range());
     }
   }

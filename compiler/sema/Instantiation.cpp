@@ -100,13 +100,9 @@ void Checker::checkBody(Function &fn, const Bindings &bindings,
   TypeUse use = decl.isFederated ? TypeUse::Federated : TypeUse::Local;
   state.scopes.emplace_back();
   for (const ast::Param &p : decl.params) {
-    if (const Local *previous = lookupLocal(p.name.name)) {
-      diags_.report(p.name.range, DiagId::Redefinition).arg(p.name.name);
-      diags_.report(previous->range, DiagId::NotePreviousDefinition)
-          .arg(p.name.name);
-    }
     fn.params.push_back(
-        bindLocal(p.name, resolveType(*p.type, &bindings, use), false));
+        bindLocal(p.name, resolveType(*p.type, &bindings, use), false,
+                  Local::Kind::Param));
   }
   fn.result = decl.result ? resolveType(*decl.result, &bindings, use)
                           : types_.unit();

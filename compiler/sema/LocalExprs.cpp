@@ -111,9 +111,9 @@ ExprPtr Checker::errorExpr(SourceRange r) {
 }
 
 Local *Checker::bindLocal(const ast::Ident &name, const Type *type,
-                          bool isMutable) {
-  auto local = std::make_unique<Local>(Local{name.name, type, isMutable,
-                                             name.range});
+                          bool isMutable, Local::Kind kind) {
+  auto local = std::make_unique<Local>(
+      Local{name.name, type, isMutable, name.range, kind});
   Local *l = local.get();
   current_->fn->locals.push_back(std::move(local));
   auto &scope = current_->scopes.back();
@@ -160,7 +160,7 @@ bool Checker::expectType(ExprPtr &e, const Type *expected,
   adapt(e, expected);
   if (isa<PlacementLiteralType>(e->type)) {
     diags_.report(e->range, DiagId::PlacementNotAValue)
-        .arg(formatType(e->type) == "placement" ? "this" : "");
+        .arg(placementSpelling(*e));
     return false;
   }
   if (assignable(e->type, expected))
@@ -266,11 +266,8 @@ ExprPtr Checker::checkName(const ast::NameExpr &e) {
     switch (g->kind) {
     case GlobalSymbol::Kind::Const: {
       const Constant *c = g->constant;
-      if (!c->type) {
-        diags_.report(e.range(), DiagId::UseBeforeDefinition).arg(name);
-        diags_.report(g->nameRange, DiagId::NoteDefinedHere).arg(name);
+      if (!ensureConstant(*g->constant, e.range()))
         return errorExpr(e.range());
-      }
       // Constants are inlined: a literal copy adapts like a literal when
       // the constant was declared without a type.
       if (const auto *lit = llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
@@ -495,7 +492,7 @@ ExprPtr Checker::checkBinary(const ast::BinaryExpr &e) {
     }
     if (isa<PlacementLiteralType>(t)) {
       diags_.report((*side)->range, DiagId::PlacementNotAValue)
-          .arg(e.op == ast::BinaryOp::Add ? "this" : "this");
+          .arg(placementSpelling(**side));
       return errorExpr(e.range());
     }
   }

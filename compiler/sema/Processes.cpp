@@ -18,6 +18,17 @@ const Type *atServer(const Type *t) {
   return p && p->placement == Placement::Server ? p->member : nullptr;
 }
 
+// A server value, or a tuple of server values (what main may return).
+bool allAtServer(const Type *t) {
+  if (const auto *tuple = dyn_cast<TupleType>(t)) {
+    for (const Type *e : tuple->elements)
+      if (!atServer(e))
+        return false;
+    return !tuple->elements.empty();
+  }
+  return atServer(t) != nullptr;
+}
+
 bool isClientData(const Type *t) {
   const auto *p = dyn_cast<PlacedType>(t);
   return p && p->placement == Placement::Clients && !p->allEqual;
@@ -63,9 +74,9 @@ void Checker::checkProcesses() {
         diags_.report(param->range, DiagId::MainSignature)
             .arg("takes client data ({T}@CLIENTS), but '" + param->name +
                  "' is " + formatType(param->type));
-    if (!fn->result->isError() && !atServer(fn->result))
+    if (!fn->result->isError() && !allAtServer(fn->result))
       diags_.report(mainDecl->name.range, DiagId::MainSignature)
-          .arg("must return a value placed at SERVER, found " +
+          .arg("must return a value placed at SERVER (or a tuple of them), found " +
                formatType(fn->result));
     program_.main = fn;
   }

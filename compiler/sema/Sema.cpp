@@ -109,7 +109,7 @@ std::unique_ptr<sema::Program> analyze(std::unique_ptr<ast::Module> root,
   sema::Checker checker(*program, sm, diags);
   diags.setContextNotes([&] { checker.emitInstantiationNotes(); });
   checker.collectDeclarations(modules);
-  checker.resolveStructs();
+  checker.resolveStructs(); // evaluates the constants dimensions name
   checker.evaluateConstants();
   checker.checkFunctions();
   checker.checkProcesses();

@@ -190,7 +190,8 @@ StmtPtr Checker::checkLet(const ast::LetStmt &s) {
     expectType(init, declared, "'" + s.name.name + "'");
     type = declared;
   } else if (isa<PlacementLiteralType>(type)) {
-    diags_.report(init->range, DiagId::PlacementNotAValue).arg("this");
+    diags_.report(init->range, DiagId::PlacementNotAValue)
+        .arg(placementSpelling(*init));
     type = types_.error();
   } else if (init->kind() == Expr::Kind::FunctionRef) {
     diags_.report(init->range, DiagId::NotAValue)
@@ -219,8 +220,15 @@ StmtPtr Checker::checkAssign(const ast::AssignStmt &s) {
     return out();
   }
   if (!local->isMutable) {
-    diags_.report(target->range, DiagId::AssignToImmutable).arg(local->name);
-    diags_.report(local->range, DiagId::NoteDeclareWithVar);
+    diags_.report(target->range, DiagId::AssignToImmutable)
+        .arg(local->name)
+        .arg(local->kind == Local::Kind::Param ? "parameters are immutable; "
+                                                 "copy it into a 'var' first"
+             : local->kind == Local::Kind::LoopVar
+                 ? "loop variables are immutable"
+                 : "it is declared with 'let'");
+    if (local->kind == Local::Kind::Binding)
+      diags_.report(local->range, DiagId::NoteDeclareWithVar);
     return out();
   }
   if (s.op == ast::AssignOp::Assign) {
@@ -265,7 +273,7 @@ StmtPtr Checker::checkFor(const ast::Stmt &s) {
     } else {
       expectType(out->hi, t, "range end");
     }
-    out->var = bindLocal(r->var, t, false);
+    out->var = bindLocal(r->var, t, false, Local::Kind::LoopVar);
     out->body = checkBlock(*r->body);
     result = std::move(out);
   } else {
@@ -278,7 +286,7 @@ StmtPtr Checker::checkFor(const ast::Stmt &s) {
     else if (!containsError(out->iterable->type))
       diags_.report(out->iterable->range, DiagId::NotASequence)
           .arg(formatType(out->iterable->type));
-    out->var = bindLocal(f.var, element, false);
+    out->var = bindLocal(f.var, element, false, Local::Kind::LoopVar);
     out->body = checkBlock(*f.body);
     result = std::move(out);
   }

@@ -91,6 +91,8 @@ std::optional<int64_t> Checker::resolveDim(const ast::Dim &dim,
   }
   if (const GlobalSymbol *g = lookupGlobal(dim.name);
       g && g->kind == GlobalSymbol::Kind::Const) {
+    if (!ensureConstant(*g->constant, dim.range))
+      return std::nullopt;
     if (g->constant->intValue) {
       if (*g->constant->intValue <= 0) {
         diags_.report(dim.range, DiagId::InvalidDimension)

@@ -20,10 +20,12 @@ struct Constant;
 
 // A parameter, `let`/`var` binding or loop variable.
 struct Local {
+  enum class Kind { Param, Binding, LoopVar };
   std::string name;
   const Type *type;
   bool isMutable;
   SourceRange range;
+  Kind kind = Kind::Binding;
 };
 
 enum class Builtin {
@@ -138,6 +140,13 @@ public:
   const ast::FnDecl *fnDecl = nullptr;  // for function references
   Placement placement = Placement::Server;
 };
+
+// `SERVER` or `CLIENTS` for a placement reference, for messages.
+inline const char *placementSpelling(const Expr &e) {
+  const auto *r = static_cast<const RefExpr *>(&e);
+  return e.kind() == Expr::Kind::PlacementRef ? ast::placementName(r->placement)
+                                              : "this";
+}
 
 class UnaryExpr : public Expr {
 public:
@@ -349,6 +358,8 @@ struct Constant {
   ExprPtr value; // folded to a literal when possible
   std::optional<int64_t> intValue;
   bool declaredType = false; // untyped constants adapt like literals
+  enum class State { Pending, Evaluating, Done } state = State::Pending;
+  const ast::ConstDecl *decl = nullptr;
 };
 
 // A local fn instance or a federated fn.
