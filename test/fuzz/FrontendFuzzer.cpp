@@ -1,12 +1,14 @@
 // libFuzzer target over the whole front end: lexing, parsing (with error
-// recovery), AST lowering and printing, diagnostic rendering, and the
-// -verify directive parser, all on the same arbitrary bytes.
+// recovery), AST lowering and printing, semantic analysis and the typed
+// dump, diagnostic rendering, and the -verify directive parser, all on the
+// same arbitrary bytes.
 #include "ast/ASTPrinter.h"
 #include "basic/DiagnosticEngine.h"
 #include "basic/SourceManager.h"
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "parse/Parser.h"
+#include "sema/Sema.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -29,8 +31,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::ostringstream out;
   dumpTokens(sm, file, diags, out, options);
   if (std::unique_ptr<ast::Module> module =
-          parseModule(sm, file, diags, options))
+          parseModule(sm, file, diags, options)) {
     ast::printModule(*module, sm, out);
+    SemaOptions semaOptions; // no search paths: imports fail cleanly
+    semaOptions.parse = options;
+    if (auto program = analyze(std::move(module), sm, diags, semaOptions))
+      printProgram(*program, sm, out);
+  }
 
   // The same input as a -verify test.
   VerifyDiagnosticConsumer collected(sm);
