@@ -113,7 +113,7 @@ ExprPtr Checker::errorExpr(SourceRange r) {
 Local *Checker::bindLocal(const ast::Ident &name, const Type *type,
                           bool isMutable, Local::Kind kind) {
   auto local = std::make_unique<Local>(
-      Local{name.name, type, isMutable, name.range, kind});
+      Local{name.name, type, isMutable, name.range, kind, SourceRange()});
   Local *l = local.get();
   current_->fn->locals.push_back(std::move(local));
   auto &scope = current_->scopes.back();
@@ -243,7 +243,8 @@ ExprPtr Checker::checkName(const ast::NameExpr &e) {
     auto ref = std::make_unique<RefExpr>(Expr::Kind::LocalRef, l->type,
                                          e.range());
     ref->local = l;
-    ref->placementOrigin = l->range;
+    ref->placementOrigin =
+        l->placementOrigin.isValid() ? l->placementOrigin : l->range;
     return ref;
   }
   if (current_) {

@@ -201,7 +201,8 @@ StmtPtr Checker::checkLet(const ast::LetStmt &s) {
   }
   if (auto *lit = dyn_cast<LiteralExpr>(init.get()))
     lit->adaptable = false; // a bound literal has its type from now on
-  const Local *local = bindLocal(s.name, type, s.isMutable);
+  Local *local = bindLocal(s.name, type, s.isMutable);
+  local->placementOrigin = init->placementOrigin;
   return std::make_unique<LetStmt>(s.range(), local, std::move(init));
 }
 

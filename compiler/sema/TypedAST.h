@@ -26,6 +26,9 @@ struct Local {
   bool isMutable;
   SourceRange range;
   Kind kind = Kind::Binding;
+  // For a placed value: where it got its placement (the parameter, or the
+  // intrinsic call that produced a `let`'s value).
+  SourceRange placementOrigin;
 };
 
 enum class Builtin {
