@@ -532,6 +532,7 @@ ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
     diags_.report(args[1]->range, DiagId::ExpectedUnplacedValue)
         .arg(name + " (its zero)")
         .arg(describeValue(*args[1]));
+    notePlacement(*args[1]);
     return errorExpr(e.range());
   }
   SourceRange zr = args[1]->range;
