@@ -188,7 +188,9 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
     return std::make_unique<BuiltinCallExpr>(result, e.range(), b,
                                              std::move(args));
   };
-  auto tensorArg = [&](size_t i) { return dyn_cast<TensorType>(args[i]->type); };
+  auto tensorArg = [&](size_t i) {
+    return dyn_cast<TensorType>(args[i]->type);
+  };
   const TensorType *f32 = types_.scalar(ScalarKind::F32);
   const TensorType *i32 = types_.scalar(ScalarKind::I32);
 

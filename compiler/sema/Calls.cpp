@@ -8,7 +8,6 @@ namespace fedc::sema {
 
 using llvm::cast;
 using llvm::dyn_cast;
-using llvm::isa;
 
 std::vector<ExprPtr> Checker::positionalArgs(const ast::CallExpr &e,
                                              const std::string &callee) {
@@ -39,7 +38,7 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
         .arg(g->kind == GlobalSymbol::Kind::Struct
                  ? "a struct type (build one with " + name + " { ... })"
              : g->kind == GlobalSymbol::Kind::Const ? "a constant"
-                                                     : "a process");
+                                                    : "a process");
     return errorExpr(e.range());
   }
   if (std::optional<Builtin> b = lookupBuiltin(name))
@@ -54,16 +53,46 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
     return checkIntrinsic(e, *i);
   }
   std::vector<std::string> candidates = globalOrder_;
-  for (const char *known :
-       {"zeros", "ones", "fill", "random_normal", "exp", "log", "sqrt", "abs",
-        "tanh", "sigmoid", "relu", "pow", "min", "max", "sum", "mean",
-        "argmax", "softmax", "log_softmax", "one_hot", "transpose", "reshape",
-        "rows", "len", "norm", "clip_by_norm", "dot", "batches",
-        "federated_map", "federated_mean", "federated_sum",
-        "federated_broadcast", "federated_value", "federated_zip",
-        "federated_aggregate", "federated_secure_sum", "federated_eval",
-        "federated_min", "federated_max"})
-    candidates.push_back(known);
+  for (const char *known : {"zeros",
+                            "ones",
+                            "fill",
+                            "random_normal",
+                            "exp",
+                            "log",
+                            "sqrt",
+                            "abs",
+                            "tanh",
+                            "sigmoid",
+                            "relu",
+                            "pow",
+                            "min",
+                            "max",
+                            "sum",
+                            "mean",
+                            "argmax",
+                            "softmax",
+                            "log_softmax",
+                            "one_hot",
+                            "transpose",
+                            "reshape",
+                            "rows",
+                            "len",
+                            "norm",
+                            "clip_by_norm",
+                            "dot",
+                            "batches",
+                            "federated_map",
+                            "federated_mean",
+                            "federated_sum",
+                            "federated_broadcast",
+                            "federated_value",
+                            "federated_zip",
+                            "federated_aggregate",
+                            "federated_secure_sum",
+                            "federated_eval",
+                            "federated_min",
+                            "federated_max"})
+    candidates.emplace_back(known);
   diags_.report(e.callee->range(), DiagId::UnknownName)
       .arg(name)
       .arg(suggestion(name, candidates));
@@ -106,8 +135,9 @@ ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
       continue;
     }
     if (args[index]) {
-      diags_.report(a.name ? a.name->range : value->range,
-                    DiagId::DuplicateArgument)
+      diags_
+          .report(a.name ? a.name->range : value->range,
+                  DiagId::DuplicateArgument)
           .arg(decl.params[index].name.name);
       ok = false;
       continue;
@@ -151,6 +181,7 @@ ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
   Bindings bindings;
   if (!decl.genericParams.empty()) {
     std::vector<std::pair<const Type *, SourceRange>> argView;
+    argView.reserve(args.size());
     for (const ExprPtr &a : args)
       argView.emplace_back(a->type, a->range);
     if (!inferBindings(decl, argView, e.range(), bindings))

@@ -84,10 +84,10 @@ private:
   // where the request came from (for recursion and instantiation notes).
   Function *instance(const ast::FnDecl &decl, const Bindings &bindings,
                      SourceRange at);
-  bool inferBindings(
-      const ast::FnDecl &decl,
-      const std::vector<std::pair<const Type *, SourceRange>> &args,
-      SourceRange call, Bindings &bindings);
+  bool
+  inferBindings(const ast::FnDecl &decl,
+                const std::vector<std::pair<const Type *, SourceRange>> &args,
+                SourceRange call, Bindings &bindings);
   void unify(const ast::TypeExpr &param, const Type *arg, SourceRange argRange,
              const ast::FnDecl &decl, Bindings &bindings, bool &ok);
   std::string instanceName(const ast::FnDecl &decl,

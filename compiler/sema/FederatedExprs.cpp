@@ -154,11 +154,10 @@ const ast::FnDecl *Checker::localFnArgument(const Expr &e,
   return ref->fnDecl;
 }
 
-const Function *Checker::functionArgument(ExprPtr &fnExpr,
-                                          const std::vector<const Type *> &params,
-                                          const std::vector<SourceRange> &from,
-                                          const Type *result, SourceRange call,
-                                          const std::string &what) {
+const Function *Checker::functionArgument(
+    ExprPtr &fnExpr, const std::vector<const Type *> &params,
+    const std::vector<SourceRange> &from, const Type *result, SourceRange call,
+    const std::string &what) {
   const ast::FnDecl *decl = localFnArgument(*fnExpr, what);
   if (!decl)
     return nullptr;
@@ -217,9 +216,9 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
     return errorExpr(e.range());
   }
   for (const ast::Arg &a : e.args) {
-    bool allowed = (a.name && a.name->name == "weight" && i == Intrinsic::Mean) ||
-                   (a.name && a.name->name == "bitwidth" &&
-                    i == Intrinsic::SecureSum);
+    bool allowed =
+        (a.name && a.name->name == "weight" && i == Intrinsic::Mean) ||
+        (a.name && a.name->name == "bitwidth" && i == Intrinsic::SecureSum);
     if (a.name && !allowed) {
       diags_.report(a.name->range, DiagId::UnknownNamedArgument)
           .arg(name)
@@ -444,27 +443,24 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
   const Type *member = p->member;
   std::string leaf;
   if (i == Intrinsic::Mean) {
-    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
-      return t->isFloat();
-    });
+    leaf = firstOffendingLeaf(member,
+                              [](const TensorType *t) { return t->isFloat(); });
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonFloatMean)
           .arg(describeLeaf(leaf, member));
       return errorExpr(e.range());
     }
   } else if (i == Intrinsic::SecureSum) {
-    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
-      return t->isInteger();
-    });
+    leaf = firstOffendingLeaf(
+        member, [](const TensorType *t) { return t->isInteger(); });
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonIntegerSecureSum)
           .arg(describeLeaf(leaf, member));
       return errorExpr(e.range());
     }
   } else {
-    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
-      return !t->isBool();
-    });
+    leaf = firstOffendingLeaf(member,
+                              [](const TensorType *t) { return !t->isBool(); });
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonNumericAggregate)
           .arg(name)
@@ -481,8 +477,9 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
       continue;
     ExprPtr v = check(*a.value);
     if (a.name->name == "weight") {
-      if (!expectType(v, types_.placed(types_.scalar(ScalarKind::F32),
-                                       Placement::Clients, false),
+      if (!expectType(v,
+                      types_.placed(types_.scalar(ScalarKind::F32),
+                                    Placement::Clients, false),
                       "weight of federated_mean"))
         return errorExpr(e.range());
       call->weighted = true;
@@ -498,7 +495,8 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     }
   }
   if (i == Intrinsic::SecureSum && call->bitwidth == 0) {
-    diags_.report(e.range(), DiagId::InvalidBitwidth).arg("none (add bitwidth: B)");
+    diags_.report(e.range(), DiagId::InvalidBitwidth)
+        .arg("none (add bitwidth: B)");
     return errorExpr(e.range());
   }
   return call;
@@ -536,14 +534,17 @@ ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
     return errorExpr(e.range());
   }
   SourceRange zr = args[1]->range;
-  const Function *accumulate = functionArgument(
-      args[2], {u, p->member}, {zr, x.range}, u, e.range(), name + " (accumulate)");
-  const Function *merge = accumulate ? functionArgument(args[3], {u, u}, {zr, zr}, u,
-                                                        e.range(), name + " (merge)")
-                                     : nullptr;
-  const Function *report = merge ? functionArgument(args[4], {u}, {zr}, nullptr,
-                                                    e.range(), name + " (report)")
-                                 : nullptr;
+  const Function *accumulate =
+      functionArgument(args[2], {u, p->member}, {zr, x.range}, u, e.range(),
+                       name + " (accumulate)");
+  const Function *merge = accumulate
+                              ? functionArgument(args[3], {u, u}, {zr, zr}, u,
+                                                 e.range(), name + " (merge)")
+                              : nullptr;
+  const Function *report = merge
+                               ? functionArgument(args[4], {u}, {zr}, nullptr,
+                                                  e.range(), name + " (report)")
+                               : nullptr;
   if (!report)
     return errorExpr(e.range());
   auto call = std::make_unique<IntrinsicCallExpr>(

@@ -49,8 +49,9 @@ void Checker::checkFunctions() {
   for (const ast::FnDecl *decl : fnDecls_) {
     if (!decl->genericParams.empty()) {
       if (decl->isFederated)
-        diags_.report(decl->genericParams.front().range,
-                      DiagId::TypeArgumentsNotAllowed)
+        diags_
+            .report(decl->genericParams.front().range,
+                    DiagId::TypeArgumentsNotAllowed)
             .arg("federated fn " + decl->name.name);
       continue; // generic local fns are checked per instance, when called
     }
@@ -63,9 +64,9 @@ Function *Checker::instance(const ast::FnDecl &decl, const Bindings &bindings,
   std::string key = instanceName(decl, bindings);
   if (auto it = instances_.find(key); it != instances_.end()) {
     Function *fn = it->second;
-    bool inProgress = std::any_of(
-        checking_.begin(), checking_.end(),
-        [&](const auto &entry) { return entry.first == fn; });
+    bool inProgress =
+        std::any_of(checking_.begin(), checking_.end(),
+                    [&](const auto &entry) { return entry.first == fn; });
     if (inProgress)
       diags_.report(at, DiagId::RecursiveCall).arg(decl.name.name);
     return fn;
@@ -95,17 +96,16 @@ void Checker::checkBody(Function &fn, const Bindings &bindings,
   FunctionState state{&fn, &bindings, {}, {}};
   FunctionState *outer = current_;
   current_ = &state;
-  checking_.push_back({&fn, requestedAt});
+  checking_.emplace_back(&fn, requestedAt);
 
   TypeUse use = decl.isFederated ? TypeUse::Federated : TypeUse::Local;
   state.scopes.emplace_back();
   for (const ast::Param &p : decl.params) {
-    fn.params.push_back(
-        bindLocal(p.name, resolveType(*p.type, &bindings, use), false,
-                  Local::Kind::Param));
+    fn.params.push_back(bindLocal(p.name, resolveType(*p.type, &bindings, use),
+                                  false, Local::Kind::Param));
   }
-  fn.result = decl.result ? resolveType(*decl.result, &bindings, use)
-                          : types_.unit();
+  fn.result =
+      decl.result ? resolveType(*decl.result, &bindings, use) : types_.unit();
 
   if (!stack_.exhausted()) {
     collectBindings(*decl.body);

@@ -129,8 +129,7 @@ Local *Checker::bindLocal(const ast::Ident &name, const Type *type,
 const Local *Checker::lookupLocal(const std::string &name) const {
   if (!current_)
     return nullptr;
-  for (auto it = current_->scopes.rbegin(); it != current_->scopes.rend();
-       ++it)
+  for (auto it = current_->scopes.rbegin(); it != current_->scopes.rend(); ++it)
     if (auto found = it->find(name); found != it->end())
       return found->second;
   return nullptr;
@@ -146,10 +145,9 @@ void Checker::adapt(ExprPtr &e, const Type *to) {
   if (from->isInteger() && target->isFloat()) {
     lit->floatValue = static_cast<double>(lit->intValue);
     lit->type = to;
-  } else if (from->isInteger() && target->isInteger()) {
-    lit->type = to;
-  } else if (from->isFloat() && target->isFloat()) {
-    lit->type = to;
+  } else if (from->isInteger() == target->isInteger() &&
+             from->isFloat() == target->isFloat()) {
+    lit->type = to; // widening or narrowing within ints, or within floats
   }
 }
 
@@ -240,8 +238,8 @@ ExprPtr Checker::check(const ast::Expr &e) {
 ExprPtr Checker::checkName(const ast::NameExpr &e) {
   const std::string &name = e.name;
   if (const Local *l = lookupLocal(name)) {
-    auto ref = std::make_unique<RefExpr>(Expr::Kind::LocalRef, l->type,
-                                         e.range());
+    auto ref =
+        std::make_unique<RefExpr>(Expr::Kind::LocalRef, l->type, e.range());
     ref->local = l;
     ref->placementOrigin =
         l->placementOrigin.isValid() ? l->placementOrigin : l->range;
@@ -271,7 +269,8 @@ ExprPtr Checker::checkName(const ast::NameExpr &e) {
         return errorExpr(e.range());
       // Constants are inlined: a literal copy adapts like a literal when
       // the constant was declared without a type.
-      if (const auto *lit = llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
+      if (const auto *lit =
+              llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
         auto copy = std::make_unique<LiteralExpr>(c->type, e.range());
         copy->intValue = lit->intValue;
         copy->floatValue = lit->floatValue;
@@ -300,7 +299,9 @@ ExprPtr Checker::checkName(const ast::NameExpr &e) {
       return ref;
     }
     case GlobalSymbol::Kind::Struct:
-      diags_.report(e.range(), DiagId::NotAValue).arg(name).arg("a struct type");
+      diags_.report(e.range(), DiagId::NotAValue)
+          .arg(name)
+          .arg("a struct type");
       return errorExpr(e.range());
     case GlobalSymbol::Kind::Process:
       diags_.report(e.range(), DiagId::NotAValue).arg(name).arg("a process");
@@ -326,7 +327,8 @@ ExprPtr Checker::checkName(const ast::NameExpr &e) {
   if (lookupBuiltin(name) || lookupIntrinsic(name)) {
     diags_.report(e.range(), DiagId::NotAValue)
         .arg(name)
-        .arg(lookupBuiltin(name) ? "a builtin function" : "a federated intrinsic");
+        .arg(lookupBuiltin(name) ? "a builtin function"
+                                 : "a federated intrinsic");
     return errorExpr(e.range());
   }
   std::vector<std::string> candidates = globalOrder_;
@@ -376,8 +378,9 @@ ExprPtr Checker::checkUnary(const ast::UnaryExpr &e) {
   return std::make_unique<UnaryExpr>(t, e.range(), e.op, std::move(operand));
 }
 
-std::optional<std::vector<int64_t>>
-Checker::broadcast(const TensorType *a, const TensorType *b, SourceRange where) {
+std::optional<std::vector<int64_t>> Checker::broadcast(const TensorType *a,
+                                                       const TensorType *b,
+                                                       SourceRange where) {
   size_t rank = std::max(a->rank(), b->rank());
   std::vector<int64_t> out(rank);
   for (size_t i = 0; i < rank; ++i) {
@@ -420,14 +423,13 @@ const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
   const auto *ta = dyn_cast<TensorType>(a), *tb = dyn_cast<TensorType>(b);
   const auto *sa = dyn_cast<StructType>(a), *sb = dyn_cast<StructType>(b);
   if (ta && tb) {
-    if (isAdaptable(*lhs) && !isAdaptable(*rhs))
+    // The literal side takes the other side's element type; between two
+    // literals, an int meets a float as a float.
+    bool literalL = isAdaptable(*lhs), literalR = isAdaptable(*rhs);
+    if (literalL && (!literalR || tb->isFloat()))
       adapt(lhs, types_.scalar(tb->element));
-    else if (isAdaptable(*rhs) && !isAdaptable(*lhs))
+    else if (literalR && (!literalL || ta->isFloat()))
       adapt(rhs, types_.scalar(ta->element));
-    else if (isAdaptable(*lhs) && isAdaptable(*rhs) && ta->isFloat())
-      adapt(rhs, types_.scalar(ta->element));
-    else if (isAdaptable(*lhs) && isAdaptable(*rhs) && tb->isFloat())
-      adapt(lhs, types_.scalar(tb->element));
     ta = cast<TensorType>(lhs->type);
     tb = cast<TensorType>(rhs->type);
     if (ta->isBool() || tb->isBool())
@@ -556,8 +558,8 @@ ExprPtr Checker::checkMatMul(const ast::BinaryExpr &e, ExprPtr lhs,
   const auto *a = dyn_cast<TensorType>(lhs->type);
   const auto *b = dyn_cast<TensorType>(rhs->type);
   for (const auto *t : {a, b}) {
-    const Type *shown = t ? static_cast<const Type *>(t)
-                          : (t == a ? lhs->type : rhs->type);
+    const Type *shown =
+        t ? static_cast<const Type *>(t) : (t == a ? lhs->type : rhs->type);
     if (!t || t->isBool() || t->rank() < 1 || t->rank() > 2) {
       diags_.report(e.opLoc, DiagId::MatmulRank)
           .arg(formatType(shown))
@@ -610,8 +612,8 @@ ExprPtr Checker::checkCast(const ast::CastExpr &e) {
     double asFloat = tensor->isFloat()     ? lit->floatValue
                      : tensor->isInteger() ? static_cast<double>(lit->intValue)
                                            : (lit->boolValue ? 1.0 : 0.0);
-    lit->intValue = tensor->isInteger() ? lit->intValue
-                                        : static_cast<int64_t>(asFloat);
+    lit->intValue =
+        tensor->isInteger() ? lit->intValue : static_cast<int64_t>(asFloat);
     lit->floatValue = asFloat;
     lit->boolValue = asFloat != 0.0;
     lit->type = rt;
@@ -670,10 +672,11 @@ ExprPtr Checker::checkIndex(const ast::IndexExpr &e) {
   }
   if (!ok)
     return errorExpr(e.range());
-  std::vector<int64_t> dims(t->dims.begin() + indices.size(), t->dims.end());
-  return std::make_unique<IndexExpr>(types_.tensor(t->element, dims),
-                                     e.range(), std::move(base),
-                                     std::move(indices));
+  std::vector<int64_t> dims(t->dims.begin() +
+                                static_cast<std::ptrdiff_t>(indices.size()),
+                            t->dims.end());
+  return std::make_unique<IndexExpr>(types_.tensor(t->element, dims), e.range(),
+                                     std::move(base), std::move(indices));
 }
 
 ExprPtr Checker::checkMember(const ast::MemberExpr &e) {

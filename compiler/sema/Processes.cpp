@@ -45,9 +45,8 @@ const Function *Checker::processEntry(const ast::ProcessDecl &p,
         .arg(globalSuggestion(entry.value.name));
     return nullptr;
   }
-  const auto *decl = g->kind == GlobalSymbol::Kind::Fn
-                         ? cast<ast::FnDecl>(g->decl)
-                         : nullptr;
+  const auto *decl =
+      g->kind == GlobalSymbol::Kind::Fn ? cast<ast::FnDecl>(g->decl) : nullptr;
   if (!decl || !decl->isFederated) {
     diags_.report(entry.value.range, DiagId::ProcessEntryNotFederated)
         .arg(entry.key.name)
@@ -76,7 +75,8 @@ void Checker::checkProcesses() {
                  "' is " + formatType(param->type));
     if (!fn->result->isError() && !allAtServer(fn->result))
       diags_.report(mainDecl->name.range, DiagId::MainSignature)
-          .arg("must return a value placed at SERVER (or a tuple of them), found " +
+          .arg("must return a value placed at SERVER (or a tuple of them), "
+               "found " +
                formatType(fn->result));
     program_.main = fn;
   }
@@ -94,8 +94,7 @@ void Checker::checkProcesses() {
                                        : e.key.name == "eval" ? &eval
                                                               : nullptr;
       if (!slot) {
-        diags_.report(e.key.range, DiagId::ProcessEntryUnknown)
-            .arg(e.key.name);
+        diags_.report(e.key.range, DiagId::ProcessEntryUnknown).arg(e.key.name);
       } else if (*slot) {
         diags_.report(e.key.range, DiagId::ProcessEntryDuplicate)
             .arg(e.key.name);

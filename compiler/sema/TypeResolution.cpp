@@ -41,8 +41,7 @@ void Checker::resolveStructs() {
     const StructType *s = lookupGlobal(decl->name.name)->structType;
     for (size_t i = 0; i < s->fields.size(); ++i)
       if (containsStruct(s->fields[i].type, s)) {
-        diags_.report(decl->name.range, DiagId::RecursiveStruct)
-            .arg(s->name);
+        diags_.report(decl->name.range, DiagId::RecursiveStruct).arg(s->name);
         const_cast<StructType *>(s)->fields[i].type = types_.error();
       }
   }
@@ -155,8 +154,9 @@ const Type *Checker::resolveTypeUnchecked(const ast::TypeExpr &type,
   case ast::TypeExpr::Kind::Seq: {
     const auto &t = cast<ast::SeqTypeExpr>(type);
     const Type *element = resolveTypeUnchecked(*t.element, bindings);
-    const char *why = containsSeq(element)        ? "sequences do not nest"
-                      : containsPlaced(element)   ? "placed values are not records"
+    const char *why = containsSeq(element) ? "sequences do not nest"
+                      : containsPlaced(element)
+                          ? "placed values are not records"
                       : containsFunction(element) ? "functions are not records"
                                                   : nullptr;
     if (why) {
@@ -257,8 +257,7 @@ bool Checker::assignable(const Type *from, const Type *to) const {
     return true;
   }
   case Type::Kind::Seq:
-    return assignable(cast<SeqType>(from)->element,
-                      cast<SeqType>(to)->element);
+    return assignable(cast<SeqType>(from)->element, cast<SeqType>(to)->element);
   case Type::Kind::Placed: {
     const auto *a = cast<PlacedType>(from), *b = cast<PlacedType>(to);
     // An all-equal value may stand for a per-client one, never the reverse.

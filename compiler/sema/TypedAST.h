@@ -139,8 +139,8 @@ public:
   }
   const Local *local = nullptr;
   const Constant *constant = nullptr;
-  const Function *function = nullptr;   // null for a generic fn
-  const ast::FnDecl *fnDecl = nullptr;  // for function references
+  const Function *function = nullptr;  // null for a generic fn
+  const ast::FnDecl *fnDecl = nullptr; // for function references
   Placement placement = Placement::Server;
 };
 
@@ -191,8 +191,8 @@ public:
   static bool classof(const Expr *e) { return e->kind() == Kind::BuiltinCall; }
   Builtin builtin;
   std::vector<ExprPtr> args;
-  std::optional<int> axis;         // reductions with `axis:`, normalized >= 0
-  const Type *typeArg = nullptr;   // zeros<T>, reshape<T>, ...
+  std::optional<int> axis;       // reductions with `axis:`, normalized >= 0
+  const Type *typeArg = nullptr; // zeros<T>, reshape<T>, ...
 };
 
 class IntrinsicCallExpr : public Expr {
@@ -264,7 +264,17 @@ public:
 
 class Stmt {
 public:
-  enum class Kind { Let, Assign, If, ForRange, ForEach, While, Return, Block, Expr };
+  enum class Kind {
+    Let,
+    Assign,
+    If,
+    ForRange,
+    ForEach,
+    While,
+    Return,
+    Block,
+    Expr
+  };
   Kind kind() const { return kind_; }
   virtual ~Stmt() = default;
   SourceRange range;
@@ -347,7 +357,8 @@ public:
 
 class ExprStmt : public Stmt {
 public:
-  ExprStmt(SourceRange r, ExprPtr e) : Stmt(Kind::Expr, r), expr(std::move(e)) {}
+  ExprStmt(SourceRange r, ExprPtr e)
+      : Stmt(Kind::Expr, r), expr(std::move(e)) {}
   static bool classof(const Stmt *s) { return s->kind() == Kind::Expr; }
   ExprPtr expr;
 };

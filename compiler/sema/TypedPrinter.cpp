@@ -15,7 +15,8 @@ namespace {
 
 class TypedPrinter {
 public:
-  TypedPrinter(const SourceManager &sm, std::ostream &out) : sm_(sm), out_(out) {}
+  TypedPrinter(const SourceManager &sm, std::ostream &out)
+      : sm_(sm), out_(out) {}
 
   void program(const Program &p) {
     for (const StructType *s : p.structs) {
@@ -86,8 +87,8 @@ private:
     }
     case Stmt::Kind::Let: {
       const auto &l = cast<LetStmt>(s);
-      line() << (l.local->isMutable ? "Var " : "Let ") << l.local->name
-             << " : " << formatType(l.local->type) << "\n";
+      line() << (l.local->isMutable ? "Var " : "Let ") << l.local->name << " : "
+             << formatType(l.local->type) << "\n";
       Nest n(*this);
       expr(*l.init);
       return;
@@ -181,7 +182,8 @@ private:
       break;
     case Expr::Kind::FunctionRef: {
       const auto &r = cast<RefExpr>(e);
-      what = "Function " + (r.function ? r.function->name : r.fnDecl->name.name);
+      what =
+          "Function " + (r.function ? r.function->name : r.fnDecl->name.name);
       break;
     }
     case Expr::Kind::PlacementRef:
@@ -260,8 +262,7 @@ private:
       what = "Error";
       break;
     }
-    line() << what << " : " << formatType(e.type) << " " << at(e.range)
-           << "\n";
+    line() << what << " : " << formatType(e.type) << " " << at(e.range) << "\n";
     Nest n(*this);
     for (const Expr *c : children)
       expr(*c);

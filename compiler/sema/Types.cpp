@@ -224,21 +224,21 @@ std::string firstOffendingLeaf(const Type *t, bool (*ok)(const TensorType *)) {
 }
 
 bool isNumeric(const Type *t) {
-  return firstOffendingLeaf(t, [](const TensorType *leaf) {
-           return !leaf->isBool();
-         }).empty();
+  return firstOffendingLeaf(
+             t, [](const TensorType *leaf) { return !leaf->isBool(); })
+      .empty();
 }
 
 bool isFloating(const Type *t) {
-  return firstOffendingLeaf(t, [](const TensorType *leaf) {
-           return leaf->isFloat();
-         }).empty();
+  return firstOffendingLeaf(
+             t, [](const TensorType *leaf) { return leaf->isFloat(); })
+      .empty();
 }
 
 bool isIntegral(const Type *t) {
-  return firstOffendingLeaf(t, [](const TensorType *leaf) {
-           return leaf->isInteger();
-         }).empty();
+  return firstOffendingLeaf(
+             t, [](const TensorType *leaf) { return leaf->isInteger(); })
+      .empty();
 }
 
 bool containsPlaced(const Type *t) {
@@ -308,15 +308,16 @@ bool containsFunction(const Type *t) {
 
 const TensorType *commonElement(TypeContext &types, const Type *t) {
   const TensorType *common = nullptr;
-  bool ok = forEachLeaf(t, "", [&](const TensorType *leaf, const std::string &) {
-    if (!leaf)
-      return false;
-    const TensorType *s = types.scalar(leaf->element);
-    if (common && common != s)
-      return false;
-    common = s;
-    return true;
-  });
+  bool ok =
+      forEachLeaf(t, "", [&](const TensorType *leaf, const std::string &) {
+        if (!leaf)
+          return false;
+        const TensorType *s = types.scalar(leaf->element);
+        if (common && common != s)
+          return false;
+        common = s;
+        return true;
+      });
   return ok ? common : nullptr;
 }
 

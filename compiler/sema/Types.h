@@ -158,8 +158,7 @@ private:
       tensors_;
   std::map<std::vector<const Type *>, std::unique_ptr<TupleType>> tuples_;
   std::map<const Type *, std::unique_ptr<SeqType>> seqs_;
-  std::map<std::vector<const Type *>, std::unique_ptr<FunctionType>>
-      functions_;
+  std::map<std::vector<const Type *>, std::unique_ptr<FunctionType>> functions_;
   std::map<std::tuple<const Type *, int, bool>, std::unique_ptr<PlacedType>>
       placed_;
   std::map<const Type *, const Type *> batches_;
