@@ -15,7 +15,14 @@ corpus = "\n".join(
     p.read_text(errors="replace")
     for p in (root / "test").rglob("*")
     if p.is_file() and p.suffix in {".fed", ".test", ".txt"})
-missing = [i for i in ids if f"[{i}]" not in corpus]
+# Ids that only report a bug in fedc itself (no input can trigger them on
+# purpose): the LLVM verifier rejecting generated IR, and the JIT failing to
+# materialize a module that compiled.
+INTERNAL = {"InvalidModule", "JitError"}
+unknown = INTERNAL - set(ids)
+if unknown:
+    sys.exit(f"internal ids not in the table: {sorted(unknown)}")
+missing = [i for i in ids if f"[{i}]" not in corpus and i not in INTERNAL]
 if missing:
     print("diagnostic ids without a test that names them:", file=sys.stderr)
     for i in missing:

@@ -6,7 +6,14 @@
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "parse/Parser.h"
+#include "codegen/Codegen.h"
+#include "driver/CallCommand.h"
 #include "sema/Sema.h"
+
+#include <llvm/Bitcode/BitcodeWriter.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/raw_ostream.h>
 
 #include <CLI/CLI.hpp>
 #include <llvm/Config/llvm-config.h>
@@ -39,10 +46,15 @@ struct Options {
   bool syntaxOnly = false;
   bool verify = false;
   std::vector<std::string> includePaths;
-  unsigned optLevel = 0;
+  unsigned optLevel = 2;
   std::string color = "auto";
   unsigned errorLimit = 20;
   unsigned bracketDepth = 256;
+  std::string target; // --target=<triple>; empty: the host
+  // `fedc call FILE FN [ARG...]`
+  bool call = false;
+  std::string callFunction;
+  std::vector<std::string> callArgs;
 };
 
 // Clang-style single-dash spellings, mapped to the long options CLI11 parses.
@@ -129,6 +141,46 @@ FileId loadInput(SourceManager &sm, DiagnosticEngine &diags,
   return file;
 }
 
+// --emit=llvm|bc|asm|obj: the optimized module of every local fn.
+bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
+              const sema::Program &program, const SourceManager &sm,
+              DiagnosticEngine &diags) {
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module =
+      generateModule(program, context, sm, diags, o.input);
+  if (!module)
+    return false;
+  std::unique_ptr<llvm::TargetMachine> target =
+      createTargetMachine(codegenOptions, diags);
+  if (!target)
+    return false;
+  optimizeModule(*module, *target, codegenOptions.optLevel);
+  std::string stem = std::filesystem::path(o.input).stem().string();
+  if (o.emit == "asm" || o.emit == "obj") {
+    std::string path = !o.output.empty() ? o.output
+                       : o.emit == "asm" ? "-"
+                                         : stem + ".o";
+    return writeMachineCode(*module, *target,
+                            o.emit == "asm" ? OutputKind::Assembly
+                                            : OutputKind::Object,
+                            path, diags);
+  }
+  std::string path = !o.output.empty() ? o.output
+                     : o.emit == "llvm" ? "-"
+                                        : stem + ".bc";
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    diags.report(SourceLoc(), DiagId::OutputError).arg(path).arg(ec.message());
+    return false;
+  }
+  if (o.emit == "llvm")
+    module->print(out, nullptr);
+  else
+    llvm::WriteBitcodeToFile(*module, out);
+  return true;
+}
+
 // Runs the phases this build has; returns false when an error was reported.
 bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
              FileId file) {
@@ -171,6 +223,14 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
     printProgram(*program, sm, text);
     return writeOutput(o, text.str());
   }
+  CodegenOptions codegenOptions;
+  codegenOptions.optLevel = o.optLevel;
+  codegenOptions.triple = o.target;
+  if (o.call)
+    return driver::callFunction(*program, sm, diags, codegenOptions,
+                                o.callFunction, o.callArgs, std::cout);
+  if (o.emit == "llvm" || o.emit == "bc" || o.emit == "asm" || o.emit == "obj")
+    return emitCode(o, codegenOptions, *program, sm, diags);
   diags.report(SourceLoc(), DiagId::UnsupportedEmit).arg(o.emit);
   return false;
 }
@@ -185,7 +245,8 @@ int run(int argc, const char *const *argv) {
   app.add_option("-o", o.output, "Write the output to this file");
   app.add_option("--emit", o.emit,
                  "Stop after a phase and print its result: tokens, ast, "
-                 "typed, plan, llvm, bc, asm, obj, exe")
+                 "typed, plan, llvm, bc, asm, obj, exe. 'fedc call FILE FN "
+                 "ARGS...' runs a local fn through the JIT")
       ->check(CLI::IsMember({"tokens", "ast", "typed", "plan", "llvm", "bc",
                              "asm", "obj", "exe"}));
   app.add_flag("--syntax-only", o.syntaxOnly,
@@ -202,10 +263,35 @@ int run(int argc, const char *const *argv) {
   app.add_option("--bracket-depth", o.bracketDepth,
                  "Deepest nesting of (), [] and {} accepted")
       ->check(CLI::Range(1u, 100000u));
+  app.add_option("--target", o.target,
+                 "Generate code for this target triple (default: the host)");
   app.set_version_flag("--version", std::string("fedc ") + kVersion +
                                         " (LLVM " + LLVM_VERSION_STRING + ")");
 
   std::vector<std::string> args = normalizeArgs(argc, argv);
+  if (!args.empty() && args[0] == "call") {
+    // fedc call FILE FN [ARG...]: the arguments after FN are JSON.
+    args.erase(args.begin());
+    std::vector<std::string> options;
+    std::vector<std::string> positional;
+    for (const std::string &a : args) {
+      if (positional.size() < 2 && !a.empty() && a[0] == '-' && a != "-")
+        options.push_back(a);
+      else
+        positional.push_back(a);
+    }
+    if (positional.size() < 2) {
+      std::cerr << "fedc: error: usage: fedc call [options] FILE FN [ARG...] "
+                   "(arguments as JSON)\n";
+      return 1;
+    }
+    o.call = true;
+    o.callFunction = positional[1];
+    o.callArgs.assign(positional.begin() + 2, positional.end());
+    args = options;
+    args.push_back(positional[0]);
+    o.emit = "exe";
+  }
   std::reverse(args.begin(), args.end()); // CLI11 takes them in reverse
   try {
     app.parse(args);
@@ -220,6 +306,10 @@ int run(int argc, const char *const *argv) {
   }
 
   o.explicitEmit = app.count("--emit") > 0;
+  if (o.call && o.explicitEmit) {
+    std::cerr << "fedc: error: 'fedc call' takes no --emit\n";
+    return 1;
+  }
   o.argv0 = argc > 0 ? argv[0] : "fedc";
 
   SourceManager sm;

@@ -136,6 +136,20 @@ const Local *Checker::lookupLocal(const std::string &name) const {
 }
 
 void Checker::adapt(ExprPtr &e, const Type *to) {
+  // (k, 1) where (f32, i64) is expected: adapt element by element.
+  if (auto *tuple = dyn_cast<AggregateExpr>(e.get());
+      tuple && tuple->kind() == Expr::Kind::TupleLiteral) {
+    const auto *target = dyn_cast<TupleType>(to);
+    if (!target || target->elements.size() != tuple->elements.size())
+      return;
+    std::vector<const Type *> types;
+    for (size_t i = 0; i < tuple->elements.size(); ++i) {
+      adapt(tuple->elements[i], target->elements[i]);
+      types.push_back(tuple->elements[i]->type);
+    }
+    tuple->type = types_.tuple(types);
+    return;
+  }
   auto *lit = dyn_cast<LiteralExpr>(e.get());
   const auto *target = dyn_cast<TensorType>(to);
   if (!lit || !lit->adaptable || !target || !target->isScalar() ||

@@ -1,0 +1,400 @@
+// Builtins that are not elementwise: constructors, reductions (fused with
+// their elementwise argument), softmax, one_hot, shape functions, `@`
+// through the runtime's Eigen GEMM, norms and sequences.
+#include "codegen/Emitter.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/Support/Casting.h>
+
+#include <cmath>
+#include <limits>
+
+namespace fedc::codegen {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
+  // `transpose(x) @ d` reads x transposed instead of materializing it.
+  auto operand = [&](const sema::Expr &x, bool &transposed) -> Value {
+    const auto *call = dyn_cast<sema::BuiltinCallExpr>(&x);
+    transposed = call && call->builtin == sema::Builtin::Transpose;
+    return emit(transposed ? *call->args[0] : x);
+  };
+  bool ta = false, tb = false;
+  Value a = operand(*e.lhs, ta);
+  Value c = operand(*e.rhs, tb);
+  const auto *lt = cast<sema::TensorType>(e.lhs->type);
+  const auto *rt = cast<sema::TensorType>(e.rhs->type);
+  if (!lt->isFloat())
+    throw Unsupported{e.range, "'@' on integer tensors"};
+  // As matrices: a vector on the left is [1, k], on the right [k, 1].
+  llvm::Value *m, *k, *n, *k2;
+  if (lt->rank() == 1) {
+    m = i64(1);
+    k = a.dims[0];
+  } else {
+    m = ta ? a.dims[1] : a.dims[0];
+    k = ta ? a.dims[0] : a.dims[1];
+  }
+  if (rt->rank() == 1) {
+    k2 = c.dims[0];
+    n = i64(1);
+  } else {
+    k2 = tb ? c.dims[1] : c.dims[0];
+    n = tb ? c.dims[0] : c.dims[1];
+  }
+  check(b.CreateICmpEQ(k, k2), e.range, "'@' inner dimensions differ", k2, k);
+  Value out;
+  const auto *result = cast<sema::TensorType>(e.type);
+  if (lt->rank() == 2)
+    out.dims.push_back(m);
+  if (rt->rank() == 2)
+    out.dims.push_back(n);
+  out.data = alloc(result->element, b.CreateMul(m, n));
+  b.CreateCall(lt->element == ast::ScalarKind::F32 ? m_.matmulF32 : m_.matmulF64,
+               {m, n, k, a.data, b.getInt32(ta), c.data, b.getInt32(tb), out.data});
+  if (result->isScalar()) {
+    Value s;
+    s.scalar = load(result->element, out.data, i64(0));
+    return s;
+  }
+  return out;
+}
+
+Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
+  const sema::Expr &arg = *e.args[0];
+  const auto *in = cast<sema::TensorType>(arg.type);
+  FusedPtr tree = build(arg, {});
+  std::vector<llvm::Value *> dims = shape(*tree, e.range);
+  llvm::Type *t = m_.elementType(in->element);
+  bool isFloat = t->isFloatingPointTy();
+  sema::Builtin kind = e.builtin;
+  bool argmax = kind == sema::Builtin::Argmax;
+  bool maxLike = argmax || kind == sema::Builtin::ReduceMax;
+  bool minLike = kind == sema::Builtin::ReduceMin;
+  llvm::Value *init;
+  if (maxLike || minLike) {
+    double inf = std::numeric_limits<double>::infinity();
+    init = isFloat ? llvm::ConstantFP::get(t, maxLike ? -inf : inf)
+           : maxLike ? llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getIntegerBitWidth()))
+                     : llvm::ConstantInt::get(t, llvm::APInt::getSignedMaxValue(t->getIntegerBitWidth()));
+  } else {
+    init = llvm::Constant::getNullValue(t);
+  }
+  // Reduce the elements `index` ranges over along `axisDims`, sequentially
+  // (a fixed order, so results are deterministic).
+  auto reduce = [&](const std::function<std::vector<llvm::Value *>(
+                        const std::vector<llvm::Value *> &)> &fullIndex,
+                    const std::vector<llvm::Value *> &axisDims)
+      -> std::pair<llvm::Value *, llvm::Value *> {
+    llvm::Value *acc = entryAlloca(t);
+    llvm::Value *best = entryAlloca(b.getInt64Ty());
+    llvm::Value *counter = entryAlloca(b.getInt64Ty());
+    b.CreateStore(init, acc);
+    b.CreateStore(i64(0), best);
+    b.CreateStore(i64(0), counter);
+    loopNest(axisDims, [&](const std::vector<llvm::Value *> &idx) {
+      llvm::Value *x = elementAt(*tree, fullIndex(idx), dims);
+      llvm::Value *cur = b.CreateLoad(t, acc);
+      llvm::Value *pos = b.CreateLoad(b.getInt64Ty(), counter);
+      if (maxLike || minLike) {
+        llvm::Value *better =
+            isFloat ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
+                    : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur));
+        b.CreateStore(b.CreateSelect(better, x, cur), acc);
+        b.CreateStore(b.CreateSelect(better, pos, b.CreateLoad(b.getInt64Ty(), best)),
+                      best);
+      } else {
+        b.CreateStore(isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x), acc);
+      }
+      b.CreateStore(b.CreateAdd(pos, i64(1)), counter);
+    });
+    llvm::Value *value = b.CreateLoad(t, acc);
+    if (kind == sema::Builtin::Mean)
+      value = b.CreateFDiv(value, b.CreateSIToFP(b.CreateLoad(b.getInt64Ty(), counter), t));
+    return {value, b.CreateLoad(b.getInt64Ty(), best)};
+  };
+  auto result = [&](std::pair<llvm::Value *, llvm::Value *> r) {
+    return argmax ? b.CreateTrunc(r.second, b.getInt32Ty()) : r.first;
+  };
+  ast::ScalarKind outElement = argmax ? ast::ScalarKind::I32 : in->element;
+  if (!e.axis) {
+    Value v;
+    v.scalar = result(reduce([](const auto &idx) { return idx; }, dims));
+    return v;
+  }
+  size_t axis = static_cast<size_t>(*e.axis);
+  Value out;
+  for (size_t k = 0; k < dims.size(); ++k)
+    if (k != axis)
+      out.dims.push_back(dims[k]);
+  out.data = alloc(outElement, elementCount(out.dims));
+  loopNest(out.dims, [&](const std::vector<llvm::Value *> &outer) {
+    auto full = [&](const std::vector<llvm::Value *> &inner) {
+      std::vector<llvm::Value *> idx(outer.begin(), outer.end());
+      idx.insert(idx.begin() + static_cast<std::ptrdiff_t>(axis), inner[0]);
+      return idx;
+    };
+    store(result(reduce(full, {dims[axis]})), out.data, linearIndex(out.dims, outer));
+  });
+  return out;
+}
+
+Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
+  Value x = emit(*e.args[0]);
+  const auto *t = cast<sema::TensorType>(e.type);
+  llvm::Type *et = m_.elementType(t->element);
+  std::vector<llvm::Value *> rows(x.dims.begin(), x.dims.end() - 1);
+  llvm::Value *width = x.dims.back();
+  Value out;
+  out.dims = x.dims;
+  out.data = alloc(t->element, elementCount(x.dims));
+  auto exp = [&](llvm::Value *v) {
+    return b.CreateIntrinsic(llvm::Intrinsic::exp, {et}, {v});
+  };
+  loopNest(rows, [&](const std::vector<llvm::Value *> &row) {
+    llvm::Value *base = b.CreateMul(linearIndex(rows, row), width);
+    // Numerically stable: subtract the row maximum first.
+    llvm::Value *maxSlot = entryAlloca(et);
+    b.CreateStore(llvm::ConstantFP::getInfinity(et, true), maxSlot);
+    loop(width, [&](llvm::Value *j) {
+      llvm::Value *v = load(t->element, x.data, b.CreateAdd(base, j));
+      llvm::Value *cur = b.CreateLoad(et, maxSlot);
+      b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), maxSlot);
+    });
+    llvm::Value *max = b.CreateLoad(et, maxSlot);
+    llvm::Value *sumSlot = entryAlloca(et);
+    b.CreateStore(llvm::ConstantFP::get(et, 0.0), sumSlot);
+    loop(width, [&](llvm::Value *j) {
+      llvm::Value *shifted =
+          b.CreateFSub(load(t->element, x.data, b.CreateAdd(base, j)), max);
+      llvm::Value *ex = exp(shifted);
+      if (!log)
+        store(ex, out.data, b.CreateAdd(base, j));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, sumSlot), ex), sumSlot);
+    });
+    llvm::Value *sum = b.CreateLoad(et, sumSlot);
+    llvm::Value *logSum =
+        log ? b.CreateIntrinsic(llvm::Intrinsic::log, {et}, {sum}) : nullptr;
+    loop(width, [&](llvm::Value *j) {
+      llvm::Value *at = b.CreateAdd(base, j);
+      if (log)
+        store(b.CreateFSub(b.CreateFSub(load(t->element, x.data, at), max), logSum),
+              out.data, at);
+      else
+        store(b.CreateFDiv(load(t->element, out.data, at), sum), out.data, at);
+    });
+  });
+  return out;
+}
+
+llvm::Value *FunctionEmitter::squaredNorm(const Type *t, const Value &v) {
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    llvm::Type *et = m_.elementType(tensor->element);
+    if (tensor->isScalar())
+      return b.CreateFMul(v.scalar, v.scalar);
+    llvm::Value *slot = entryAlloca(et);
+    b.CreateStore(llvm::ConstantFP::get(et, 0.0), slot);
+    loop(elementCount(v.dims), [&](llvm::Value *i) {
+      llvm::Value *x = load(tensor->element, v.data, i);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, slot), b.CreateFMul(x, x)), slot);
+    });
+    return b.CreateLoad(et, slot);
+  }
+  llvm::Value *total = nullptr;
+  auto add = [&](const Type *ft, const Value &fv) {
+    llvm::Value *s = squaredNorm(ft, fv);
+    total = total ? b.CreateFAdd(total, b.CreateFPCast(s, total->getType())) : s;
+  };
+  if (const auto *s = dyn_cast<sema::StructType>(t))
+    for (size_t i = 0; i < s->fields.size(); ++i)
+      add(s->fields[i].type, v.fields[i]);
+  if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+    for (size_t i = 0; i < tuple->elements.size(); ++i)
+      add(tuple->elements[i], v.fields[i]);
+  return total;
+}
+
+Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
+  switch (e.builtin) {
+  case sema::Builtin::Zeros:
+    return zerosLike(e.typeArg, 0.0);
+  case sema::Builtin::Ones:
+    return zerosLike(e.typeArg, 1.0);
+  case sema::Builtin::Fill: {
+    const auto *lit = dyn_cast<sema::LiteralExpr>(e.args[0].get());
+    if (!lit)
+      throw Unsupported{e.range, "fill with a non-constant value"};
+    const auto *lt = cast<sema::TensorType>(lit->type);
+    return zerosLike(e.typeArg, lt->isFloat() ? lit->floatValue
+                                              : static_cast<double>(lit->intValue));
+  }
+  case sema::Builtin::Sum:
+  case sema::Builtin::Mean:
+  case sema::Builtin::ReduceMax:
+  case sema::Builtin::ReduceMin:
+  case sema::Builtin::Argmax:
+    return emitReduction(e);
+  case sema::Builtin::Softmax:
+    return emitSoftmax(e, false);
+  case sema::Builtin::LogSoftmax:
+    return emitSoftmax(e, true);
+  case sema::Builtin::OneHot: {
+    Value labels = emit(*e.args[0]);
+    const auto *lt = cast<sema::TensorType>(e.args[0]->type);
+    llvm::Value *classes = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+    Value out;
+    out.dims = labels.dims;
+    out.dims.push_back(classes);
+    llvm::Value *count = elementCount(labels.dims);
+    out.data = alloc(ast::ScalarKind::F32, b.CreateMul(count, classes));
+    llvm::Value *zero = constant(ast::ScalarKind::F32, 0.0);
+    llvm::Value *one = constant(ast::ScalarKind::F32, 1.0);
+    loop(count, [&](llvm::Value *i) {
+      llvm::Value *label = lt->isScalar()
+                               ? labels.scalar
+                               : load(lt->element, labels.data, i);
+      label = b.CreateSExt(label, b.getInt64Ty());
+      // Labels outside [0, n) give an all-zero row, as in TensorFlow.
+      loop(classes, [&](llvm::Value *j) {
+        store(b.CreateSelect(b.CreateICmpEQ(label, j), one, zero), out.data,
+              b.CreateAdd(b.CreateMul(i, classes), j));
+      });
+    });
+    return out;
+  }
+  case sema::Builtin::Transpose: {
+    Value x = emit(*e.args[0]);
+    const auto *t = cast<sema::TensorType>(e.type);
+    Value out;
+    out.dims = {x.dims[1], x.dims[0]};
+    out.data = alloc(t->element, elementCount(out.dims));
+    loopNest(out.dims, [&](const std::vector<llvm::Value *> &idx) {
+      store(load(t->element, x.data, linearIndex(x.dims, {idx[1], idx[0]})),
+            out.data, linearIndex(out.dims, idx));
+    });
+    return out;
+  }
+  case sema::Builtin::Reshape: {
+    Value x = emit(*e.args[0]);
+    const auto *to = cast<sema::TensorType>(e.typeArg);
+    Value out;
+    out.data = x.data;
+    llvm::Value *known = i64(1);
+    int dynamicAt = -1;
+    for (size_t k = 0; k < to->rank(); ++k) {
+      if (to->dims[k] == sema::kDynamicDim) {
+        dynamicAt = static_cast<int>(k);
+        out.dims.push_back(nullptr);
+      } else {
+        out.dims.push_back(i64(to->dims[k]));
+        known = b.CreateMul(known, out.dims.back());
+      }
+    }
+    llvm::Value *total = elementCount(x.dims);
+    if (dynamicAt >= 0) {
+      check(b.CreateICmpEQ(b.CreateURem(total, known), i64(0)), e.range,
+            "reshape: element count does not divide", total, known);
+      out.dims[static_cast<size_t>(dynamicAt)] = b.CreateUDiv(total, known);
+    } else {
+      check(b.CreateICmpEQ(total, known), e.range, "reshape: element count",
+            total, known);
+    }
+    return out;
+  }
+  case sema::Builtin::Rows: {
+    Value v;
+    v.scalar = b.CreateTrunc(emit(*e.args[0]).dims[0], b.getInt32Ty());
+    return v;
+  }
+  case sema::Builtin::Len: {
+    Value s = emit(*e.args[0]);
+    llvm::Value *n = s.length;
+    if (s.batchSize) // ceil(len / n)
+      n = b.CreateUDiv(b.CreateAdd(n, b.CreateSub(s.batchSize, i64(1))), s.batchSize);
+    Value v;
+    v.scalar = b.CreateTrunc(n, b.getInt32Ty());
+    return v;
+  }
+  case sema::Builtin::Norm: {
+    Value v;
+    llvm::Value *sq = squaredNorm(e.args[0]->type, emit(*e.args[0]));
+    v.scalar = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
+    return v;
+  }
+  case sema::Builtin::ClipByNorm: {
+    const Type *t = e.args[0]->type;
+    Value x = emit(*e.args[0]);
+    llvm::Value *c = emit(*e.args[1]).scalar;
+    llvm::Value *sq = squaredNorm(t, x);
+    llvm::Value *norm = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
+    // scale = c / norm when norm > c, else 1.
+    llvm::Value *scale = b.CreateSelect(
+        b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
+        llvm::ConstantFP::get(norm->getType(), 1.0));
+    std::function<Value(const Type *, const Value &)> scaled =
+        [&](const Type *ft, const Value &fv) -> Value {
+      if (const auto *tensor = dyn_cast<sema::TensorType>(ft)) {
+        auto leaf = leafNode(fv, ft);
+        auto mul = std::make_unique<Fused>();
+        mul->kind = Fused::Kind::Binary;
+        mul->op = static_cast<int>(ast::BinaryOp::Mul);
+        mul->element = mul->operandElement = tensor->element;
+        mul->rank = tensor->rank();
+        mul->children.push_back(std::move(leaf));
+        auto factor = std::make_unique<Fused>();
+        factor->leaf.scalar =
+            b.CreateFPCast(scale, m_.elementType(tensor->element));
+        factor->element = tensor->element;
+        mul->children.push_back(std::move(factor));
+        return materialize(*mul, e.range);
+      }
+      Value out;
+      if (const auto *s = dyn_cast<sema::StructType>(ft))
+        for (size_t i = 0; i < s->fields.size(); ++i)
+          out.fields.push_back(scaled(s->fields[i].type, fv.fields[i]));
+      if (const auto *tuple = dyn_cast<sema::TupleType>(ft))
+        for (size_t i = 0; i < tuple->elements.size(); ++i)
+          out.fields.push_back(scaled(tuple->elements[i], fv.fields[i]));
+      return out;
+    };
+    return scaled(t, x);
+  }
+  case sema::Builtin::Dot: {
+    Value x = emit(*e.args[0]), y = emit(*e.args[1]);
+    const auto *t = cast<sema::TensorType>(e.type);
+    check(b.CreateICmpEQ(x.dims[0], y.dims[0]), e.range, "dot: lengths differ",
+          y.dims[0], x.dims[0]);
+    llvm::Type *et = m_.elementType(t->element);
+    llvm::Value *slot = entryAlloca(et);
+    b.CreateStore(llvm::Constant::getNullValue(et), slot);
+    bool isFloat = et->isFloatingPointTy();
+    loop(x.dims[0], [&](llvm::Value *i) {
+      llvm::Value *p = isFloat ? b.CreateFMul(load(t->element, x.data, i),
+                                              load(t->element, y.data, i))
+                               : b.CreateMul(load(t->element, x.data, i),
+                                             load(t->element, y.data, i));
+      llvm::Value *cur = b.CreateLoad(et, slot);
+      b.CreateStore(isFloat ? b.CreateFAdd(cur, p) : b.CreateAdd(cur, p), slot);
+    });
+    Value v;
+    v.scalar = b.CreateLoad(et, slot);
+    return v;
+  }
+  case sema::Builtin::Batches: {
+    Value s = emit(*e.args[0]);
+    s.batchSize = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+    check(b.CreateICmpSGT(s.batchSize, i64(0)), e.range,
+          "batch size must be positive", s.batchSize, i64(1));
+    return s;
+  }
+  default:
+    throw Unsupported{e.range, std::string("the builtin ") +
+                                   sema::builtinName(e.builtin)};
+  }
+}
+
+} // namespace fedc::codegen

@@ -1,0 +1,393 @@
+// Fused elementwise code: a tree of elementwise operations (operators,
+// casts, math builtins, and selections through struct literals and fields)
+// becomes one loop nest over the broadcast result shape, computing each
+// element from its leaves, with no temporaries in between. LLVM's loop
+// vectorizer turns the innermost loop into SIMD.
+#include "codegen/Emitter.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/Support/Casting.h>
+
+namespace fedc::codegen {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+namespace {
+
+bool isElementwiseBuiltin(sema::Builtin b) {
+  switch (b) {
+  case sema::Builtin::Exp:
+  case sema::Builtin::Log:
+  case sema::Builtin::Sqrt:
+  case sema::Builtin::Abs:
+  case sema::Builtin::Tanh:
+  case sema::Builtin::Sigmoid:
+  case sema::Builtin::Relu:
+  case sema::Builtin::Pow:
+  case sema::Builtin::Minimum:
+  case sema::Builtin::Maximum:
+    return true;
+  default:
+    return false;
+  }
+}
+
+// The type of leaf `path` of `t`.
+const Type *typeAt(const Type *t, const std::vector<int> &path, size_t from = 0) {
+  for (size_t k = from; k < path.size(); ++k) {
+    if (const auto *s = dyn_cast<sema::StructType>(t))
+      t = s->fields[path[k]].type;
+    else if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+      t = tuple->elements[path[k]];
+  }
+  return t;
+}
+
+bool isAggregate(const Type *t) {
+  return isa<sema::StructType>(t) || isa<sema::TupleType>(t);
+}
+
+Value valueAt(const Value &v, const std::vector<int> &path) {
+  const Value *x = &v;
+  for (int i : path)
+    x = &x->fields.at(static_cast<size_t>(i));
+  return *x;
+}
+
+} // namespace
+
+bool FunctionEmitter::isElementwise(const sema::Expr &e) {
+  switch (e.kind()) {
+  case sema::Expr::Kind::Unary:
+  case sema::Expr::Kind::Cast:
+    return true;
+  case sema::Expr::Kind::Binary:
+    return cast<sema::BinaryExpr>(e).op != ast::BinaryOp::MatMul;
+  case sema::Expr::Kind::BuiltinCall:
+    return isElementwiseBuiltin(cast<sema::BuiltinCallExpr>(e).builtin);
+  case sema::Expr::Kind::Member: {
+    // Selecting from a fused struct (`(m - lr * g).w`) fuses too.
+    const sema::Expr &base = *cast<sema::MemberExpr>(e).base;
+    return isAggregate(base.type) &&
+           (isElementwise(base) ||
+            base.kind() == sema::Expr::Kind::StructLiteral ||
+            base.kind() == sema::Expr::Kind::TupleLiteral);
+  }
+  default:
+    return false;
+  }
+}
+
+FusedPtr FunctionEmitter::leafNode(const Value &v, const Type *t) {
+  auto n = std::make_unique<Fused>();
+  n->kind = Fused::Kind::Leaf;
+  n->leaf = v;
+  const auto *tensor = cast<sema::TensorType>(t);
+  n->element = tensor->element;
+  n->rank = tensor->rank();
+  return n;
+}
+
+FusedPtr FunctionEmitter::build(const sema::Expr &e,
+                                const std::vector<int> &path) {
+  const Type *leafType = typeAt(e.type, path);
+  // Operands of aggregate type follow the path; scalars broadcast.
+  auto operand = [&](const sema::Expr &x) {
+    return build(x, isAggregate(x.type) ? path : std::vector<int>{});
+  };
+  auto node = [&](Fused::Kind kind, int op) {
+    auto n = std::make_unique<Fused>();
+    n->kind = kind;
+    n->op = op;
+    const auto *t = cast<sema::TensorType>(leafType);
+    n->element = t->element;
+    n->rank = t->rank();
+    return n;
+  };
+  switch (e.kind()) {
+  case sema::Expr::Kind::StructLiteral:
+  case sema::Expr::Kind::TupleLiteral:
+    if (!path.empty())
+      return build(*cast<sema::AggregateExpr>(e).elements[path[0]],
+                   std::vector<int>(path.begin() + 1, path.end()));
+    break;
+  case sema::Expr::Kind::Member:
+    if (isElementwise(e)) {
+      const auto &m = cast<sema::MemberExpr>(e);
+      std::vector<int> inner{m.index};
+      inner.insert(inner.end(), path.begin(), path.end());
+      return build(*m.base, inner);
+    }
+    break;
+  case sema::Expr::Kind::Unary: {
+    const auto &u = cast<sema::UnaryExpr>(e);
+    auto n = node(Fused::Kind::Unary, static_cast<int>(u.op));
+    n->children.push_back(operand(*u.operand));
+    return n;
+  }
+  case sema::Expr::Kind::Binary: {
+    const auto &bin = cast<sema::BinaryExpr>(e);
+    if (bin.op == ast::BinaryOp::MatMul)
+      break;
+    auto n = node(Fused::Kind::Binary, static_cast<int>(bin.op));
+    n->children.push_back(operand(*bin.lhs));
+    n->children.push_back(operand(*bin.rhs));
+    n->operandElement = n->children[0]->element;
+    return n;
+  }
+  case sema::Expr::Kind::Cast: {
+    auto n = node(Fused::Kind::Cast, 0);
+    n->children.push_back(operand(*cast<sema::CastExpr>(e).operand));
+    n->operandElement = n->children[0]->element;
+    return n;
+  }
+  case sema::Expr::Kind::BuiltinCall: {
+    const auto &call = cast<sema::BuiltinCallExpr>(e);
+    if (!isElementwiseBuiltin(call.builtin))
+      break;
+    auto n = node(Fused::Kind::Math, static_cast<int>(call.builtin));
+    for (const sema::ExprPtr &a : call.args)
+      n->children.push_back(operand(*a));
+    return n;
+  }
+  default:
+    break;
+  }
+  // Anything else is computed whole, once, and read element by element.
+  return leafNode(valueAt(emit(e), path), leafType);
+}
+
+std::vector<llvm::Value *> FunctionEmitter::shape(const Fused &n, SourceRange r) {
+  if (n.kind == Fused::Kind::Leaf)
+    return n.leaf.dims;
+  std::vector<llvm::Value *> out(n.rank, nullptr);
+  for (const FusedPtr &c : n.children) {
+    std::vector<llvm::Value *> dims = shape(*c, r);
+    size_t offset = n.rank - dims.size();
+    for (size_t k = 0; k < dims.size(); ++k) {
+      llvm::Value *&d = out[offset + k];
+      llvm::Value *x = dims[k];
+      if (!d) {
+        d = x;
+        continue;
+      }
+      auto *cd = dyn_cast<llvm::ConstantInt>(d);
+      auto *cx = dyn_cast<llvm::ConstantInt>(x);
+      if (cd && cx) {
+        // Sema checked static shapes; only a 1 can differ.
+        if (cd->isOne())
+          d = x;
+        continue;
+      }
+      // `?` involved: equal, or one of them is 1 (NumPy broadcasting).
+      llvm::Value *ok = b.CreateOr(
+          b.CreateICmpEQ(d, x),
+          b.CreateOr(b.CreateICmpEQ(d, i64(1)), b.CreateICmpEQ(x, i64(1))));
+      check(ok, r,
+            "shapes do not broadcast in dimension " + std::to_string(offset + k),
+            x, d);
+      d = b.CreateSelect(b.CreateICmpEQ(d, i64(1)), x, d);
+    }
+  }
+  for (llvm::Value *&d : out)
+    if (!d)
+      d = i64(1);
+  return out;
+}
+
+llvm::Value *FunctionEmitter::elementAt(const Fused &n,
+                                        const std::vector<llvm::Value *> &index,
+                                        const std::vector<llvm::Value *> &dims) {
+  if (n.kind == Fused::Kind::Leaf) {
+    if (n.rank == 0)
+      return n.leaf.scalar;
+    // Right-aligned; a dimension of size 1 is read at 0 (broadcast).
+    size_t offset = index.size() - n.rank;
+    std::vector<llvm::Value *> leafIndex;
+    for (size_t k = 0; k < n.rank; ++k) {
+      llvm::Value *d = n.leaf.dims[k];
+      llvm::Value *i = index[offset + k];
+      if (auto *c = dyn_cast<llvm::ConstantInt>(d)) {
+        leafIndex.push_back(c->isOne() ? i64(0) : i);
+      } else if (d == dims[offset + k]) {
+        leafIndex.push_back(i);
+      } else {
+        leafIndex.push_back(b.CreateSelect(b.CreateICmpEQ(d, i64(1)), i64(0), i));
+      }
+    }
+    return load(n.element, n.leaf.data, linearIndex(n.leaf.dims, leafIndex));
+  }
+  std::vector<llvm::Value *> args;
+  for (const FusedPtr &c : n.children)
+    args.push_back(elementAt(*c, index, dims));
+  return scalarOp(n, args);
+}
+
+llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
+                                       const std::vector<llvm::Value *> &args) {
+  llvm::Type *t = m_.elementType(n.element);
+  bool isFloat = t->isFloatingPointTy();
+  auto intrinsic = [&](llvm::Intrinsic::ID id, std::vector<llvm::Value *> xs) {
+    return b.CreateIntrinsic(id, {xs[0]->getType()}, xs);
+  };
+  auto boolResult = [&](llvm::Value *i1) { return b.CreateZExt(i1, b.getInt8Ty()); };
+  switch (n.kind) {
+  case Fused::Kind::Unary:
+    switch (static_cast<ast::UnaryOp>(n.op)) {
+    case ast::UnaryOp::Neg:
+      return isFloat ? b.CreateFNeg(args[0]) : b.CreateNeg(args[0]);
+    case ast::UnaryOp::Plus:
+      return args[0];
+    case ast::UnaryOp::Not:
+      return b.CreateXor(args[0], b.getInt8(1));
+    }
+    break;
+  case Fused::Kind::Binary: {
+    llvm::Value *x = args[0], *y = args[1];
+    bool operandFloat = m_.elementType(n.operandElement)->isFloatingPointTy();
+    switch (static_cast<ast::BinaryOp>(n.op)) {
+    case ast::BinaryOp::Add:
+      return isFloat ? b.CreateFAdd(x, y) : b.CreateAdd(x, y);
+    case ast::BinaryOp::Sub:
+      return isFloat ? b.CreateFSub(x, y) : b.CreateSub(x, y);
+    case ast::BinaryOp::Mul:
+      return isFloat ? b.CreateFMul(x, y) : b.CreateMul(x, y);
+    case ast::BinaryOp::Div:
+    case ast::BinaryOp::Rem: {
+      bool div = static_cast<ast::BinaryOp>(n.op) == ast::BinaryOp::Div;
+      if (isFloat)
+        return div ? b.CreateFDiv(x, y) : b.CreateFRem(x, y);
+      // Integer division by zero is undefined in LLVM: divide by 1 instead
+      // and let the caller's check (below) report it.
+      llvm::Value *zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(t, 0));
+      llvm::Value *safe = b.CreateSelect(zero, llvm::ConstantInt::get(t, 1), y);
+      llvm::Value *q = div ? b.CreateSDiv(x, safe) : b.CreateSRem(x, safe);
+      return b.CreateSelect(zero, llvm::ConstantInt::get(t, 0), q);
+    }
+    case ast::BinaryOp::Lt:
+      return boolResult(operandFloat ? b.CreateFCmpOLT(x, y) : b.CreateICmpSLT(x, y));
+    case ast::BinaryOp::Le:
+      return boolResult(operandFloat ? b.CreateFCmpOLE(x, y) : b.CreateICmpSLE(x, y));
+    case ast::BinaryOp::Gt:
+      return boolResult(operandFloat ? b.CreateFCmpOGT(x, y) : b.CreateICmpSGT(x, y));
+    case ast::BinaryOp::Ge:
+      return boolResult(operandFloat ? b.CreateFCmpOGE(x, y) : b.CreateICmpSGE(x, y));
+    case ast::BinaryOp::Eq:
+      return boolResult(operandFloat ? b.CreateFCmpOEQ(x, y) : b.CreateICmpEQ(x, y));
+    case ast::BinaryOp::Ne:
+      return boolResult(operandFloat ? b.CreateFCmpUNE(x, y) : b.CreateICmpNE(x, y));
+    case ast::BinaryOp::And:
+      return b.CreateAnd(x, y);
+    case ast::BinaryOp::Or:
+      return b.CreateOr(x, y);
+    case ast::BinaryOp::MatMul:
+      break;
+    }
+    break;
+  }
+  case Fused::Kind::Cast: {
+    llvm::Value *x = args[0];
+    llvm::Type *from = x->getType();
+    if (n.element == ast::ScalarKind::Bool)
+      return boolResult(from->isFloatingPointTy()
+                            ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(from, 0))
+                            : b.CreateICmpNE(x, llvm::ConstantInt::get(from, 0)));
+    if (n.operandElement == ast::ScalarKind::Bool)
+      return isFloat ? b.CreateUIToFP(x, t) : b.CreateZExt(x, t);
+    if (from->isFloatingPointTy() && isFloat)
+      return b.CreateFPCast(x, t);
+    if (from->isFloatingPointTy())
+      // Saturating: out-of-range values clamp, NaN gives 0 (no UB).
+      return b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {t, from}, {x});
+    if (isFloat)
+      return b.CreateSIToFP(x, t);
+    return b.CreateSExtOrTrunc(x, t);
+  }
+  case Fused::Kind::Math: {
+    llvm::Value *x = args[0];
+    llvm::Value *one = isFloat ? llvm::ConstantFP::get(t, 1.0) : nullptr;
+    switch (static_cast<sema::Builtin>(n.op)) {
+    case sema::Builtin::Exp:
+      return intrinsic(llvm::Intrinsic::exp, {x});
+    case sema::Builtin::Log:
+      return intrinsic(llvm::Intrinsic::log, {x});
+    case sema::Builtin::Sqrt:
+      return intrinsic(llvm::Intrinsic::sqrt, {x});
+    case sema::Builtin::Tanh: {
+      // tanh(x) = 1 - 2 / (exp(2x) + 1), vectorizable through exp.
+      llvm::Value *e2x =
+          intrinsic(llvm::Intrinsic::exp, {b.CreateFMul(x, llvm::ConstantFP::get(t, 2.0))});
+      return b.CreateFSub(one, b.CreateFDiv(llvm::ConstantFP::get(t, 2.0),
+                                            b.CreateFAdd(e2x, one)));
+    }
+    case sema::Builtin::Sigmoid:
+      return b.CreateFDiv(one, b.CreateFAdd(one, intrinsic(llvm::Intrinsic::exp,
+                                                           {b.CreateFNeg(x)})));
+    case sema::Builtin::Abs:
+      if (isFloat)
+        return intrinsic(llvm::Intrinsic::fabs, {x});
+      return b.CreateIntrinsic(llvm::Intrinsic::abs, {t}, {x, b.getFalse()});
+    case sema::Builtin::Relu: {
+      llvm::Value *zero = llvm::Constant::getNullValue(t);
+      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, zero) : b.CreateICmpSGT(x, zero),
+                            x, zero);
+    }
+    case sema::Builtin::Pow:
+      if (!isFloat)
+        throw Unsupported{fn_.decl->range(), "pow of integers"};
+      return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
+    case sema::Builtin::Minimum:
+      return b.CreateSelect(isFloat ? b.CreateFCmpOLT(x, args[1]) : b.CreateICmpSLT(x, args[1]),
+                            x, args[1]);
+    case sema::Builtin::Maximum:
+      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, args[1]) : b.CreateICmpSGT(x, args[1]),
+                            x, args[1]);
+    default:
+      break;
+    }
+    break;
+  }
+  case Fused::Kind::Leaf:
+    break;
+  }
+  throw Unsupported{fn_.decl->range(), "this elementwise operation"};
+}
+
+Value FunctionEmitter::materialize(const Fused &n, SourceRange r) {
+  Value v;
+  if (n.rank == 0) {
+    v.scalar = elementAt(n, {}, {});
+    return v;
+  }
+  std::vector<llvm::Value *> dims = shape(n, r);
+  v.dims = dims;
+  v.data = alloc(n.element, elementCount(dims));
+  loopNest(dims, [&](const std::vector<llvm::Value *> &index) {
+    store(elementAt(n, index, dims), v.data, linearIndex(dims, index));
+  });
+  return v;
+}
+
+Value FunctionEmitter::emitElementwise(const sema::Expr &e, const Type *t,
+                                       std::vector<int> &path) {
+  const Type *leafType = typeAt(t, path);
+  if (isAggregate(leafType)) {
+    Value v;
+    size_t n = isa<sema::StructType>(leafType)
+                   ? cast<sema::StructType>(leafType)->fields.size()
+                   : cast<sema::TupleType>(leafType)->elements.size();
+    for (size_t i = 0; i < n; ++i) {
+      path.push_back(static_cast<int>(i));
+      v.fields.push_back(emitElementwise(e, t, path));
+      path.pop_back();
+    }
+    return v;
+  }
+  FusedPtr tree = build(e, path);
+  return materialize(*tree, e.range);
+}
+
+} // namespace fedc::codegen

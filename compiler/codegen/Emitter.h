@@ -1,0 +1,178 @@
+// Code generation internals: the module emitter (types, signatures, runtime
+// declarations, entry points) and the per-function emitter, split by
+// construct over EmitExprs.cpp, EmitFusion.cpp, EmitBuiltins.cpp and
+// EmitStmts.cpp. Internal to compiler/codegen.
+#pragma once
+
+#include "basic/DiagnosticEngine.h"
+#include "basic/SourceManager.h"
+#include "sema/TypedAST.h"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fedc::codegen {
+
+using sema::Type;
+
+// A value in generated code, shaped like its sema type.
+struct Value {
+  llvm::Value *scalar = nullptr;      // rank-0 tensor
+  llvm::Value *data = nullptr;        // rank >= 1: pointer to the elements
+  std::vector<llvm::Value *> dims;    // rank >= 1: sizes (i64)
+  std::vector<Value> fields;          // struct or tuple
+  llvm::Value *length = nullptr;      // seq: number of records
+  std::vector<llvm::Value *> columns; // seq: one pointer per record leaf
+  llvm::Value *batchSize = nullptr;   // seq of batches: rows per batch
+};
+
+// Thrown for a construct code generation does not support yet; reported as
+// UnsupportedInCodegen at `where`.
+struct Unsupported {
+  SourceRange where;
+  std::string what;
+};
+
+class ModuleEmitter {
+public:
+  ModuleEmitter(const sema::Program &program, llvm::LLVMContext &context,
+                const SourceManager &sm, std::string moduleName);
+
+  // Emits every local fn instance and its entry point.
+  std::unique_ptr<llvm::Module> emit(DiagnosticEngine &diags);
+
+  llvm::LLVMContext &context;
+  const SourceManager &sm;
+  std::unique_ptr<llvm::Module> module;
+  const sema::Program &program;
+
+  llvm::Type *elementType(ast::ScalarKind k) const;
+  // The ABI leaves of a value of `t` (abi.h).
+  void leafTypes(const Type *t, std::vector<llvm::Type *> &out) const;
+  llvm::StructType *resultType(const Type *t) const;
+  llvm::Function *function(const sema::Function &fn) const {
+    return functions_.at(&fn);
+  }
+  std::string where(SourceRange r) const; // "file.fed:3:9"
+
+  llvm::FunctionCallee arenaAlloc, arenaMark, arenaRelease, fail, matmulF32,
+      matmulF64;
+
+private:
+  void declareRuntime();
+  llvm::Function *declare(const sema::Function &fn);
+  void emitEntry(const sema::Function &fn);
+  std::map<const sema::Function *, llvm::Function *> functions_;
+};
+
+// One node of a fused elementwise computation: a leaf (a materialized
+// tensor or scalar) or an operation on its children.
+struct Fused {
+  enum class Kind { Leaf, Unary, Binary, Cast, Math } kind = Kind::Leaf;
+  Value leaf;                             // Kind::Leaf
+  int op = 0;                             // ast::UnaryOp/BinaryOp, sema::Builtin
+  ast::ScalarKind element = ast::ScalarKind::F32; // of the result
+  ast::ScalarKind operandElement = ast::ScalarKind::F32;
+  std::vector<std::unique_ptr<Fused>> children;
+  size_t rank = 0;
+};
+using FusedPtr = std::unique_ptr<Fused>;
+
+class FunctionEmitter {
+public:
+  FunctionEmitter(ModuleEmitter &m, const sema::Function &fn);
+  void emitBody();
+
+private:
+  // --- values (EmitExprs.cpp) ---------------------------------------------
+  Value emit(const sema::Expr &e);
+  Value emitUncached(const sema::Expr &e);
+  Value emitLiteral(const sema::LiteralExpr &e);
+  Value emitCall(const sema::CallExpr &e);
+  Value emitIndex(const sema::IndexExpr &e);
+  Value member(const Value &v, int index);
+  llvm::Value *constant(ast::ScalarKind k, double v);
+  llvm::Value *i64(int64_t v) { return b.getInt64(static_cast<uint64_t>(v)); }
+  std::vector<llvm::Value *> flatten(const Type *t, const Value &v);
+  Value unflatten(const Type *t, const std::vector<llvm::Value *> &leaves,
+                  size_t &next);
+  // Returns from the function if a check or callee failed.
+  void returnIfFailed();
+  // Branches to a failure exit unless `ok`; `what` describes the check.
+  void check(llvm::Value *ok, SourceRange r, const std::string &what,
+             llvm::Value *got, llvm::Value *expected);
+  llvm::Value *alloc(ast::ScalarKind k, llvm::Value *count);
+  // A stack slot in the entry block (so loops do not grow the stack).
+  llvm::Value *entryAlloca(llvm::Type *t);
+  llvm::Value *elementCount(const std::vector<llvm::Value *> &dims);
+  llvm::Value *load(ast::ScalarKind k, llvm::Value *base, llvm::Value *index);
+  void store(llvm::Value *v, llvm::Value *base, llvm::Value *index);
+  // A loop `for (i = 0; i < count; ++i) body(i)`.
+  void loop(llvm::Value *count, const std::function<void(llvm::Value *)> &body);
+  void loopNest(const std::vector<llvm::Value *> &dims,
+                const std::function<void(const std::vector<llvm::Value *> &)> &body);
+  llvm::Value *linearIndex(const std::vector<llvm::Value *> &dims,
+                           const std::vector<llvm::Value *> &index);
+  // A copy of `v` in fresh arena memory (vars own their data).
+  Value copy(const Type *t, const Value &v);
+  Value zerosLike(const Type *t, double fill);
+
+  // --- fused elementwise computation (EmitFusion.cpp) -----------------------
+  static bool isElementwise(const sema::Expr &e);
+  // The tree computing leaf `path` (field indices) of `e`.
+  FusedPtr build(const sema::Expr &e, const std::vector<int> &path);
+  FusedPtr leafNode(const Value &v, const Type *t);
+  std::vector<llvm::Value *> shape(const Fused &n, SourceRange r);
+  llvm::Value *elementAt(const Fused &n, const std::vector<llvm::Value *> &index,
+                         const std::vector<llvm::Value *> &dims);
+  llvm::Value *scalarOp(const Fused &n, const std::vector<llvm::Value *> &args);
+  // Materializes a tree into a tensor (or scalar) value.
+  Value materialize(const Fused &n, SourceRange r);
+  // Materializes leaf `path` of elementwise `e`; whole structs leaf by leaf.
+  Value emitElementwise(const sema::Expr &e, const Type *t,
+                        std::vector<int> &path);
+
+  // --- builtins (EmitBuiltins.cpp) ------------------------------------------
+  Value emitBuiltin(const sema::BuiltinCallExpr &e);
+  Value emitMatMul(const sema::BinaryExpr &e);
+  Value emitReduction(const sema::BuiltinCallExpr &e);
+  Value emitSoftmax(const sema::BuiltinCallExpr &e, bool log);
+  llvm::Value *squaredNorm(const Type *t, const Value &v);
+
+  // --- statements (EmitStmts.cpp) -------------------------------------------
+  struct VarSlot {
+    const Type *type;
+    std::vector<llvm::Value *> allocas; // one per ABI leaf
+  };
+  void emitBlock(const sema::BlockStmt &block);
+  void emitStmt(const sema::Stmt &s);
+  void emitAssign(const sema::AssignStmt &s);
+  void emitForRange(const sema::ForRangeStmt &s);
+  void emitForEach(const sema::ForEachStmt &s);
+  void emitWhile(const sema::WhileStmt &s);
+  void emitIf(const sema::IfStmt &s);
+  void emitReturn(const Value &v);
+  Value readVar(const VarSlot &slot);
+  void writeVar(const VarSlot &slot, const Value &v);
+  // Whether a loop body may free its temporaries at the end of each
+  // iteration (no var declared outside gets memory allocated inside).
+  bool terminated() const;
+
+  ModuleEmitter &m_;
+  const sema::Function &fn_;
+  llvm::Function *f_;
+  llvm::IRBuilder<> b;
+  llvm::Value *ctx_ = nullptr;
+  std::map<const sema::Local *, Value> lets_;
+  std::map<const sema::Local *, VarSlot> vars_;
+  std::map<const sema::Expr *, Value> cache_; // per statement
+};
+
+} // namespace fedc::codegen

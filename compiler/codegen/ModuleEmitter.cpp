@@ -1,0 +1,201 @@
+// The LLVM module: ABI types and signatures of every local fn instance, the
+// runtime's declarations, and one fixed-signature entry point per fn.
+#include "codegen/Emitter.h"
+
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/Casting.h>
+#include <llvm/Support/raw_ostream.h>
+
+namespace fedc::codegen {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+ModuleEmitter::ModuleEmitter(const sema::Program &program,
+                             llvm::LLVMContext &context,
+                             const SourceManager &sm, std::string moduleName)
+    : context(context), sm(sm),
+      module(std::make_unique<llvm::Module>(moduleName, context)),
+      program(program) {
+  declareRuntime();
+}
+
+llvm::Type *ModuleEmitter::elementType(ast::ScalarKind k) const {
+  switch (k) {
+  case ast::ScalarKind::F32:
+    return llvm::Type::getFloatTy(context);
+  case ast::ScalarKind::F64:
+    return llvm::Type::getDoubleTy(context);
+  case ast::ScalarKind::I32:
+    return llvm::Type::getInt32Ty(context);
+  case ast::ScalarKind::I64:
+    return llvm::Type::getInt64Ty(context);
+  case ast::ScalarKind::Bool:
+    return llvm::Type::getInt8Ty(context);
+  }
+  return nullptr;
+}
+
+void ModuleEmitter::leafTypes(const Type *t,
+                              std::vector<llvm::Type *> &out) const {
+  auto *ptr = llvm::PointerType::getUnqual(context);
+  auto *i64 = llvm::Type::getInt64Ty(context);
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    if (tensor->isScalar()) {
+      out.push_back(elementType(tensor->element));
+    } else {
+      out.push_back(ptr);
+      out.insert(out.end(), tensor->rank(), i64);
+    }
+  } else if (const auto *s = dyn_cast<sema::StructType>(t)) {
+    for (const sema::Field &f : s->fields)
+      leafTypes(f.type, out);
+  } else if (const auto *tuple = dyn_cast<sema::TupleType>(t)) {
+    for (const Type *e : tuple->elements)
+      leafTypes(e, out);
+  } else if (const auto *seq = dyn_cast<sema::SeqType>(t)) {
+    out.push_back(i64);
+    // One column per tensor leaf of the record (record dims are static).
+    size_t columns = 0;
+    std::function<void(const Type *)> count = [&](const Type *r) {
+      if (isa<sema::TensorType>(r))
+        ++columns;
+      else if (const auto *rs = dyn_cast<sema::StructType>(r))
+        for (const sema::Field &f : rs->fields)
+          count(f.type);
+      else if (const auto *rt = dyn_cast<sema::TupleType>(r))
+        for (const Type *e : rt->elements)
+          count(e);
+    };
+    count(seq->element);
+    out.insert(out.end(), columns, ptr);
+  }
+}
+
+llvm::StructType *ModuleEmitter::resultType(const Type *t) const {
+  std::vector<llvm::Type *> leaves;
+  leafTypes(t, leaves);
+  return llvm::StructType::get(context, leaves);
+}
+
+std::string ModuleEmitter::where(SourceRange r) const {
+  PresumedLoc p = sm.presumed(r.begin);
+  return std::string(p.filename) + ":" + std::to_string(p.line) + ":" +
+         std::to_string(p.column);
+}
+
+void ModuleEmitter::declareRuntime() {
+  auto *ptr = llvm::PointerType::getUnqual(context);
+  auto *i64 = llvm::Type::getInt64Ty(context);
+  auto *i32 = llvm::Type::getInt32Ty(context);
+  auto *voidTy = llvm::Type::getVoidTy(context);
+  arenaAlloc = module->getOrInsertFunction(
+      "fedrt_arena_alloc", llvm::FunctionType::get(ptr, {ptr, i64}, false));
+  arenaMark = module->getOrInsertFunction(
+      "fedrt_arena_mark", llvm::FunctionType::get(i64, {ptr}, false));
+  arenaRelease = module->getOrInsertFunction(
+      "fedrt_arena_release", llvm::FunctionType::get(voidTy, {ptr, i64}, false));
+  fail = module->getOrInsertFunction(
+      "fedrt_fail", llvm::FunctionType::get(voidTy, {ptr, ptr, i64, i64}, false));
+  matmulF32 = module->getOrInsertFunction(
+      "fedrt_matmul_f32",
+      llvm::FunctionType::get(voidTy, {i64, i64, i64, ptr, i32, ptr, i32, ptr},
+                              false));
+  matmulF64 = module->getOrInsertFunction(
+      "fedrt_matmul_f64",
+      llvm::FunctionType::get(voidTy, {i64, i64, i64, ptr, i32, ptr, i32, ptr},
+                              false));
+  if (auto *f = dyn_cast<llvm::Function>(arenaAlloc.getCallee())) {
+    f->addRetAttr(llvm::Attribute::NoAlias);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+  }
+}
+
+llvm::Function *ModuleEmitter::declare(const sema::Function &fn) {
+  std::vector<llvm::Type *> params{llvm::PointerType::getUnqual(context)};
+  for (const sema::Local *p : fn.params)
+    leafTypes(p->type, params);
+  auto *type = llvm::FunctionType::get(resultType(fn.result), params, false);
+  auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
+                                   fn.name, module.get());
+  f->addFnAttr(llvm::Attribute::NoUnwind);
+  f->getArg(0)->setName("ctx");
+  functions_[&fn] = f;
+  return f;
+}
+
+void ModuleEmitter::emitEntry(const sema::Function &fn) {
+  auto *ptr = llvm::PointerType::getUnqual(context);
+  auto *i64 = llvm::Type::getInt64Ty(context);
+  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
+                                       {ptr, ptr, ptr}, false);
+  auto *entry = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
+                                       "fedrt_entry_" + fn.name, module.get());
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", entry));
+  llvm::Function *callee = function(fn);
+  std::vector<llvm::Value *> args{entry->getArg(0)};
+  // Slots -> leaves.
+  for (unsigned i = 1; i < callee->arg_size(); ++i) {
+    llvm::Type *t = callee->getArg(i)->getType();
+    llvm::Value *slot = b.CreateLoad(
+        i64, b.CreateConstInBoundsGEP1_64(i64, entry->getArg(1), i - 1));
+    if (t->isPointerTy())
+      args.push_back(b.CreateIntToPtr(slot, t));
+    else if (t->isFloatTy())
+      args.push_back(b.CreateBitCast(b.CreateTrunc(slot, b.getInt32Ty()), t));
+    else if (t->isDoubleTy())
+      args.push_back(b.CreateBitCast(slot, t));
+    else
+      args.push_back(b.CreateTrunc(slot, t));
+  }
+  llvm::Value *result = b.CreateCall(callee, args);
+  auto *resultTy = cast<llvm::StructType>(callee->getReturnType());
+  for (unsigned i = 0; i < resultTy->getNumElements(); ++i) {
+    llvm::Value *leaf = b.CreateExtractValue(result, i);
+    llvm::Type *t = leaf->getType();
+    llvm::Value *slot;
+    if (t->isPointerTy())
+      slot = b.CreatePtrToInt(leaf, i64);
+    else if (t->isFloatTy())
+      slot = b.CreateZExt(b.CreateBitCast(leaf, b.getInt32Ty()), i64);
+    else if (t->isDoubleTy())
+      slot = b.CreateBitCast(leaf, i64);
+    else if (t->isIntegerTy(8))
+      slot = b.CreateZExt(leaf, i64);
+    else
+      slot = b.CreateSExt(leaf, i64);
+    b.CreateStore(slot, b.CreateConstInBoundsGEP1_64(i64, entry->getArg(2), i));
+  }
+  b.CreateRetVoid();
+}
+
+std::unique_ptr<llvm::Module> ModuleEmitter::emit(DiagnosticEngine &diags) {
+  std::vector<const sema::Function *> locals;
+  for (const auto &fn : program.functions)
+    if (!fn->isFederated && fn->body)
+      locals.push_back(fn.get());
+  for (const sema::Function *fn : locals)
+    declare(*fn);
+  bool ok = true;
+  for (const sema::Function *fn : locals) {
+    try {
+      FunctionEmitter(*this, *fn).emitBody();
+      emitEntry(*fn);
+    } catch (const Unsupported &u) {
+      diags.report(u.where, DiagId::UnsupportedInCodegen).arg(u.what);
+      ok = false;
+    }
+  }
+  if (!ok)
+    return nullptr;
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  if (llvm::verifyModule(*module, &os)) {
+    diags.report(SourceLoc(), DiagId::InvalidModule).arg(os.str());
+    return nullptr;
+  }
+  return std::move(module);
+}
+
+} // namespace fedc::codegen

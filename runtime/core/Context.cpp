@@ -1,0 +1,97 @@
+#include "fedrt/Context.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace {
+
+constexpr uint64_t kAlignment = 64;
+constexpr uint64_t kMinChunk = uint64_t(1) << 20;
+
+// Marks pack (chunk index, offset) into one integer.
+constexpr int kOffsetBits = 40;
+
+uint64_t alignUp(uint64_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
+
+// Handed out after the arena limit is hit: the failure makes every fn
+// return before it writes much, so one small block serves all.
+alignas(64) char scratch[4096];
+
+} // namespace
+
+namespace fedrt {
+
+void reset(Context &ctx) {
+  ctx.chunkIndex = 0;
+  ctx.offset = 0;
+  ctx.failed = 0;
+  ctx.what.clear();
+}
+
+uint64_t arenaCapacity(const Context &ctx) {
+  uint64_t total = 0;
+  for (const auto &c : ctx.chunks)
+    total += c.size;
+  return total;
+}
+
+} // namespace fedrt
+
+extern "C" {
+
+void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes) {
+  bytes = alignUp(std::max<uint64_t>(bytes, 1));
+  while (ctx->chunkIndex < ctx->chunks.size()) {
+    auto &chunk = ctx->chunks[ctx->chunkIndex];
+    if (ctx->offset + bytes <= chunk.size) {
+      void *p = chunk.memory.get() + ctx->offset;
+      ctx->offset += bytes;
+      return p;
+    }
+    ++ctx->chunkIndex;
+    ctx->offset = 0;
+  }
+  if (bytes > ctx->limit || fedrt::arenaCapacity(*ctx) + bytes > ctx->limit) {
+    fedrt_fail(ctx, "arena exhausted: bytes requested",
+               static_cast<int64_t>(bytes), static_cast<int64_t>(ctx->limit));
+    return scratch;
+  }
+  uint64_t size = std::max(bytes, std::max(kMinChunk, fedrt::arenaCapacity(*ctx)));
+  // aligned_alloc needs a size that is a multiple of the alignment.
+  size = alignUp(size);
+  auto *memory = static_cast<char *>(std::aligned_alloc(kAlignment, size));
+  if (!memory) {
+    fedrt_fail(ctx, "out of memory: bytes requested",
+               static_cast<int64_t>(size), 0);
+    return scratch;
+  }
+  fedrt_context::Chunk chunk{
+      std::unique_ptr<char, fedrt_context::FreeDeleter>(memory), size};
+  ctx->chunks.push_back(std::move(chunk));
+  ctx->chunkIndex = ctx->chunks.size() - 1;
+  ctx->offset = bytes;
+  return ctx->chunks.back().memory.get();
+}
+
+uint64_t fedrt_arena_mark(fedrt_context *ctx) {
+  return (ctx->chunkIndex << kOffsetBits) | ctx->offset;
+}
+
+void fedrt_arena_release(fedrt_context *ctx, uint64_t mark) {
+  ctx->chunkIndex = mark >> kOffsetBits;
+  ctx->offset = mark & ((uint64_t(1) << kOffsetBits) - 1);
+}
+
+void fedrt_fail(fedrt_context *ctx, const char *what, int64_t got,
+                int64_t expected) {
+  if (ctx->failed)
+    return; // the first failure is the one to report
+  ctx->failed = 1;
+  ctx->what = what;
+  ctx->got = got;
+  ctx->expected = expected;
+}
+
+int32_t fedrt_failed(const fedrt_context *ctx) { return ctx->failed ? 1 : 0; }
+
+} // extern "C"

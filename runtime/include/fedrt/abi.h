@@ -1,0 +1,71 @@
+/* The contract between code fedc generates and libfedrt (docs/abi.md).
+ *
+ * Generated local fns have the signature
+ *
+ *   { leaves of the result } @name(fedrt_context *ctx, leaves of each argument)
+ *
+ * where a value is flattened into leaves in declaration order: a scalar is
+ * one leaf (float, double, i32, i64, or i8 for bool); a tensor of rank r is
+ * r + 1 leaves (a pointer to its row-major elements, then its r dimensions
+ * as i64); a struct or tuple is the leaves of its fields in order; a seq<T>
+ * is its record count (i64) then one column pointer per leaf of T (column
+ * j holds record i's value of leaf j at [i * size(leaf j)]). Temporaries
+ * and results live in the context's arena, never in malloc'd memory.
+ *
+ * A run-time check that fails (a `?` dimension that does not match, an
+ * index out of bounds) records the error in the context and makes every fn
+ * return at once; callers check `fedrt_failed` after each call. Nothing is
+ * written through a bad pointer.
+ *
+ * Every fn also gets an entry point with one fixed C signature, for the
+ * runtime and `fedc call`:
+ *
+ *   void fedrt_entry_<name>(fedrt_context *ctx, const uint64_t *args,
+ *                           uint64_t *results);
+ *
+ * args and results hold one 8-byte slot per leaf: pointers and i64 as is,
+ * i32 sign-extended, bool as 0/1, f32 and f64 as their bit patterns in the
+ * low bytes of the slot.
+ */
+#ifndef FEDRT_ABI_H
+#define FEDRT_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fedrt_context fedrt_context;
+
+/* Bump allocation from the invocation's arena; 64-byte aligned, never
+ * null (exhaustion reports an error and returns a small scratch block). */
+void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes);
+/* The arena position, and a return to it (loop iterations free their
+ * temporaries this way). */
+uint64_t fedrt_arena_mark(fedrt_context *ctx);
+void fedrt_arena_release(fedrt_context *ctx, uint64_t mark);
+
+/* Records a failed run-time check: `what` names the .fed location and the
+ * check ("train.fed:12:9: '+' dimension 0"), got/expected the values. */
+void fedrt_fail(fedrt_context *ctx, const char *what, int64_t got,
+                int64_t expected);
+/* Non-zero once a check has failed in this invocation. Generated code reads
+ * the flag directly: it is the first 32-bit field of the context. */
+int32_t fedrt_failed(const fedrt_context *ctx);
+
+/* C[m, n] = op(A)[m, k] @ op(B)[k, n], row-major, op = transpose when the
+ * flag is set (A is then stored [k, m], B [n, k]). Through Eigen. */
+void fedrt_matmul_f32(int64_t m, int64_t n, int64_t k, const float *a,
+                      int32_t transpose_a, const float *b, int32_t transpose_b,
+                      float *c);
+void fedrt_matmul_f64(int64_t m, int64_t n, int64_t k, const double *a,
+                      int32_t transpose_a, const double *b, int32_t transpose_b,
+                      double *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FEDRT_ABI_H */
