@@ -6,7 +6,7 @@ FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 EXAMPLE     ?= examples/fedavg.fed
 
-.PHONY: all deps configure build run test fuzz format clean
+.PHONY: all deps configure build run test bench fuzz format clean
 
 all: build
 
@@ -27,6 +27,10 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+# Benchmarks against their peers (bench/); they report ratios, never fail.
+bench: build
+	/usr/bin/python3 bench/run_codegen_bench.py $(BUILD_DIR)
 
 # Fuzzes the front end for FUZZ_SECONDS (libFuzzer + ASan, built with clang).
 fuzz: deps

@@ -33,6 +33,10 @@ std::unique_ptr<llvm::Module> generateModule(const sema::Program &program,
 std::unique_ptr<llvm::TargetMachine>
 createTargetMachine(const CodegenOptions &options, DiagnosticEngine &diags);
 
+// Whether code for `triple` calls glibc's vector math library (libmvec),
+// which the program must then link (-lmvec) or the JIT load.
+bool usesVectorMath(const llvm::Triple &triple);
+
 // Runs the new pass manager's default pipeline for the -O level.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &target,
                     unsigned optLevel);

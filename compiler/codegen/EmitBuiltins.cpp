@@ -146,47 +146,59 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
 Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
   Value x = emit(*e.args[0]);
   const auto *t = cast<sema::TensorType>(e.type);
-  llvm::Type *et = m_.elementType(t->element);
-  std::vector<llvm::Value *> rows(x.dims.begin(), x.dims.end() - 1);
+  ast::ScalarKind k = t->element;
+  llvm::Type *et = m_.elementType(k);
+  std::vector<llvm::Value *> rowDims(x.dims.begin(), x.dims.end() - 1);
+  llvm::Value *rows = elementCount(rowDims);
   llvm::Value *width = x.dims.back();
+  llvm::Value *total = b.CreateMul(rows, width);
   Value out;
   out.dims = x.dims;
-  out.data = alloc(t->element, elementCount(x.dims));
+  out.data = alloc(k, total);
   auto exp = [&](llvm::Value *v) {
     return b.CreateIntrinsic(llvm::Intrinsic::exp, {et}, {v});
   };
-  loopNest(rows, [&](const std::vector<llvm::Value *> &row) {
-    llvm::Value *base = b.CreateMul(linearIndex(rows, row), width);
-    // Numerically stable: subtract the row maximum first.
-    llvm::Value *maxSlot = entryAlloca(et);
-    b.CreateStore(llvm::ConstantFP::getInfinity(et, true), maxSlot);
+  // Numerically stable: subtract each row's maximum. The passes run over
+  // the whole block, not row by row, so short rows (10 classes) still
+  // vectorize; sums are sequential per row (deterministic).
+  llvm::Value *maxes = alloc(k, rows);
+  llvm::Value *sums = alloc(k, rows);
+  loop(rows, [&](llvm::Value *r) {
+    llvm::Value *base = b.CreateMul(r, width);
+    llvm::Value *slot = entryAlloca(et);
+    b.CreateStore(llvm::ConstantFP::getInfinity(et, true), slot);
     loop(width, [&](llvm::Value *j) {
-      llvm::Value *v = load(t->element, x.data, b.CreateAdd(base, j));
-      llvm::Value *cur = b.CreateLoad(et, maxSlot);
-      b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), maxSlot);
+      llvm::Value *v = load(k, x.data, b.CreateAdd(base, j));
+      llvm::Value *cur = b.CreateLoad(et, slot);
+      b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), slot);
     });
-    llvm::Value *max = b.CreateLoad(et, maxSlot);
-    llvm::Value *sumSlot = entryAlloca(et);
-    b.CreateStore(llvm::ConstantFP::get(et, 0.0), sumSlot);
+    store(b.CreateLoad(et, slot), maxes, r);
+  });
+  loop(total, [&](llvm::Value *i) {
+    llvm::Value *m = load(k, maxes, b.CreateUDiv(i, width));
+    store(exp(b.CreateFSub(load(k, x.data, i), m)), out.data, i);
+  });
+  loop(rows, [&](llvm::Value *r) {
+    llvm::Value *base = b.CreateMul(r, width);
+    llvm::Value *slot = entryAlloca(et);
+    b.CreateStore(llvm::ConstantFP::get(et, 0.0), slot);
     loop(width, [&](llvm::Value *j) {
-      llvm::Value *shifted =
-          b.CreateFSub(load(t->element, x.data, b.CreateAdd(base, j)), max);
-      llvm::Value *ex = exp(shifted);
-      if (!log)
-        store(ex, out.data, b.CreateAdd(base, j));
-      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, sumSlot), ex), sumSlot);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, slot),
+                                 load(k, out.data, b.CreateAdd(base, j))),
+                    slot);
     });
-    llvm::Value *sum = b.CreateLoad(et, sumSlot);
-    llvm::Value *logSum =
-        log ? b.CreateIntrinsic(llvm::Intrinsic::log, {et}, {sum}) : nullptr;
-    loop(width, [&](llvm::Value *j) {
-      llvm::Value *at = b.CreateAdd(base, j);
-      if (log)
-        store(b.CreateFSub(b.CreateFSub(load(t->element, x.data, at), max), logSum),
-              out.data, at);
-      else
-        store(b.CreateFDiv(load(t->element, out.data, at), sum), out.data, at);
-    });
+    llvm::Value *sum = b.CreateLoad(et, slot);
+    store(log ? b.CreateIntrinsic(llvm::Intrinsic::log, {et}, {sum})
+              : b.CreateFDiv(llvm::ConstantFP::get(et, 1.0), sum),
+          sums, r);
+  });
+  loop(total, [&](llvm::Value *i) {
+    llvm::Value *row = b.CreateUDiv(i, width);
+    llvm::Value *s = load(k, sums, row);
+    llvm::Value *v =
+        log ? b.CreateFSub(b.CreateFSub(load(k, x.data, i), load(k, maxes, row)), s)
+            : b.CreateFMul(load(k, out.data, i), s);
+    store(v, out.data, i);
   });
   return out;
 }

@@ -382,11 +382,6 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
   Value seq = emit(*s.iterable);
   const auto *seqType = cast<sema::SeqType>(s.iterable->type);
   const Type *record = seqType->element;
-  const Type *recordType = record;
-  if (seq.batchSize)
-    recordType = cast<sema::StructType>(record)->batchOf
-                     ? cast<sema::StructType>(record)->batchOf
-                     : record;
   // Each leaf of a record, in column order, with its static size.
   struct Leaf {
     const sema::TensorType *type;
@@ -419,7 +414,6 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
     dataRecord = plain->element;
   }
   collect(dataRecord);
-  (void)recordType;
 
   size_t column = 0;
   // Builds the value of one record (or one batch) from the columns.

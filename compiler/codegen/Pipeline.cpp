@@ -5,6 +5,7 @@
 
 #include <llvm/Analysis/CGSCCPassManager.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/PassManager.h>
 #include <llvm/MC/TargetRegistry.h>
@@ -69,6 +70,11 @@ createTargetMachine(const CodegenOptions &options, DiagnosticEngine &diags) {
   return std::unique_ptr<llvm::TargetMachine>(machine);
 }
 
+bool usesVectorMath(const llvm::Triple &triple) {
+  return triple.getArch() == llvm::Triple::x86_64 && triple.isOSLinux() &&
+         triple.isGNUEnvironment();
+}
+
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &target,
                     unsigned optLevel) {
   module.setDataLayout(target.createDataLayout());
@@ -81,6 +87,15 @@ void optimizeModule(llvm::Module &module, llvm::TargetMachine &target,
   tuning.LoopVectorization = optLevel >= 2;
   tuning.SLPVectorization = optLevel >= 2;
   llvm::PassBuilder pb(&target, tuning);
+  // On x86-64 Linux, vectorized loops call glibc's SIMD math (libmvec: exp,
+  // log, ...) instead of one scalar libm call per element. Programs link
+  // -lmvec; the JIT loads it (see usesVectorMath).
+  llvm::Triple triple = target.getTargetTriple();
+  llvm::TargetLibraryInfoImpl tlii(triple);
+  if (usesVectorMath(triple))
+    tlii.addVectorizableFunctionsFromVecLib(
+        llvm::TargetLibraryInfoImpl::LIBMVEC_X86, triple);
+  fam.registerPass([&] { return llvm::TargetLibraryAnalysis(tlii); });
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);

@@ -6,6 +6,7 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/Support/Casting.h>
+#include <llvm/Support/DynamicLibrary.h>
 #include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/JSON.h>
 
@@ -392,6 +393,11 @@ bool callFunction(const sema::Program &program, const SourceManager &sm,
   define("fedrt_matmul_f64", &fedrt_matmul_f64);
   if (llvm::Error e = main.define(llvm::orc::absoluteSymbols(runtime)))
     return jitError(std::move(e));
+  if (usesVectorMath(target->getTargetTriple())) {
+    std::string error;
+    if (llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1", &error))
+      return jitError(llvm::createStringError(error));
+  }
   auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       (*jit)->getDataLayout().getGlobalPrefix());
   if (!generator)

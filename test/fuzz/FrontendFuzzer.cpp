@@ -1,14 +1,17 @@
-// libFuzzer target over the whole front end: lexing, parsing (with error
-// recovery), AST lowering and printing, semantic analysis and the typed
-// dump, diagnostic rendering, and the -verify directive parser, all on the
-// same arbitrary bytes.
+// libFuzzer target over the whole compiler up to LLVM IR: lexing, parsing
+// (with error recovery), AST lowering and printing, semantic analysis and
+// the typed dump, code generation with the IR verifier, diagnostic
+// rendering, and the -verify directive parser, all on the same bytes.
 #include "ast/ASTPrinter.h"
 #include "basic/DiagnosticEngine.h"
 #include "basic/SourceManager.h"
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "parse/Parser.h"
+#include "codegen/Codegen.h"
 #include "sema/Sema.h"
+
+#include <llvm/IR/LLVMContext.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -35,8 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ast::printModule(*module, sm, out);
     SemaOptions semaOptions; // no search paths: imports fail cleanly
     semaOptions.parse = options;
-    if (auto program = analyze(std::move(module), sm, diags, semaOptions))
+    if (auto program = analyze(std::move(module), sm, diags, semaOptions)) {
       printProgram(*program, sm, out);
+      // Code generation verifies the module it builds; an invalid module or
+      // an LLVM assertion would be a finding.
+      llvm::LLVMContext context;
+      generateModule(*program, context, sm, diags, "fuzz");
+    }
   }
 
   // The same input as a -verify test.
