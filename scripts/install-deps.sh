@@ -15,6 +15,8 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
+  # the debug-info test steps through a .fed fn
+  gdb g++
 )
 
 missing=()

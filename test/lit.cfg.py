@@ -18,4 +18,6 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment["NO_COLOR"] = "1"
 config.substitutions.append(("%fedc", os.path.join(config.fedc_tools_dir, "fedc")))
 config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%fedrt_include", config.fedrt_include))
+config.substitutions.append(("%fedrt_lib", config.fedrt_lib))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

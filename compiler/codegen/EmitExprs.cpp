@@ -32,7 +32,13 @@ FunctionEmitter::FunctionEmitter(ModuleEmitter &m, const sema::Function &fn)
     lets_[p] = unflatten(p->type, leaves, next);
 }
 
+void FunctionEmitter::at(SourceRange r) {
+  if (llvm::DISubprogram *sp = m_.subprogram(fn_))
+    b.SetCurrentDebugLocation(m_.location(r.begin, sp));
+}
+
 void FunctionEmitter::emitBody() {
+  at(fn_.decl->range());
   emitBlock(*fn_.body);
   if (!terminated()) {
     // Sema proved every path of a fn with a result returns; only unit fns
@@ -288,6 +294,7 @@ Value FunctionEmitter::member(const Value &v, int index) {
 Value FunctionEmitter::emit(const sema::Expr &e) {
   if (auto it = cache_.find(&e); it != cache_.end())
     return it->second;
+  at(e.range);
   Value v = emitUncached(e);
   cache_[&e] = v;
   return v;

@@ -139,6 +139,7 @@ void FunctionEmitter::emitReturn(const Value &v) {
 }
 
 void FunctionEmitter::emitStmt(const sema::Stmt &s) {
+  at(s.range);
   switch (s.kind()) {
   case sema::Stmt::Kind::Let: {
     const auto &let = cast<sema::LetStmt>(s);

@@ -8,6 +8,7 @@
 #include "basic/SourceManager.h"
 #include "sema/TypedAST.h"
 
+#include <llvm/IR/DIBuilder.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -62,6 +63,15 @@ public:
   }
   std::string where(SourceRange r) const; // "file.fed:3:9"
 
+  // -g: a compile unit per module, a subprogram per fn, a line per
+  // statement and expression.
+  void enableDebugInfo();
+  llvm::DISubprogram *subprogram(const sema::Function &fn) const {
+    auto it = subprograms_.find(&fn);
+    return it == subprograms_.end() ? nullptr : it->second;
+  }
+  llvm::DILocation *location(SourceLoc loc, llvm::DISubprogram *scope) const;
+
   llvm::FunctionCallee arenaAlloc, arenaMark, arenaRelease, fail, matmulF32,
       matmulF64;
 
@@ -70,6 +80,10 @@ private:
   llvm::Function *declare(const sema::Function &fn);
   void emitEntry(const sema::Function &fn);
   std::map<const sema::Function *, llvm::Function *> functions_;
+  std::unique_ptr<llvm::DIBuilder> debug_;
+  llvm::DICompileUnit *unit_ = nullptr;
+  std::map<FileId, llvm::DIFile *> files_;
+  std::map<const sema::Function *, llvm::DISubprogram *> subprograms_;
 };
 
 // One node of a fused elementwise computation: a leaf (a materialized
@@ -164,6 +178,9 @@ private:
   // Whether a loop body may free its temporaries at the end of each
   // iteration (no var declared outside gets memory allocated inside).
   bool terminated() const;
+
+  // Attaches the .fed location of `r` to the instructions emitted next.
+  void at(SourceRange r);
 
   ModuleEmitter &m_;
   const sema::Function &fn_;

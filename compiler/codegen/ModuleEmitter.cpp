@@ -3,6 +3,8 @@
 #include "codegen/Emitter.h"
 
 #include <llvm/IR/Verifier.h>
+
+#include <filesystem>
 #include <llvm/Support/Casting.h>
 #include <llvm/Support/raw_ostream.h>
 
@@ -112,6 +114,19 @@ void ModuleEmitter::declareRuntime() {
   }
 }
 
+void ModuleEmitter::enableDebugInfo() {
+  debug_ = std::make_unique<llvm::DIBuilder>(*module);
+  module->addModuleFlag(llvm::Module::Warning, "Debug Info Version",
+                        llvm::DEBUG_METADATA_VERSION);
+  module->addModuleFlag(llvm::Module::Warning, "Dwarf Version", 5);
+}
+
+llvm::DILocation *ModuleEmitter::location(SourceLoc loc,
+                                          llvm::DISubprogram *scope) const {
+  PresumedLoc p = sm.presumed(loc);
+  return llvm::DILocation::get(context, p.line, p.column, scope);
+}
+
 llvm::Function *ModuleEmitter::declare(const sema::Function &fn) {
   std::vector<llvm::Type *> params{llvm::PointerType::getUnqual(context)};
   for (const sema::Local *p : fn.params)
@@ -122,6 +137,24 @@ llvm::Function *ModuleEmitter::declare(const sema::Function &fn) {
   f->addFnAttr(llvm::Attribute::NoUnwind);
   f->getArg(0)->setName("ctx");
   functions_[&fn] = f;
+  if (debug_) {
+    FileId id = sm.fileOf(fn.decl->range().begin);
+    std::filesystem::path path(std::string(sm.filename(id)));
+    llvm::DIFile *&file = files_[id];
+    if (!file)
+      file = debug_->createFile(path.filename().string(),
+                                std::filesystem::absolute(path).parent_path().string());
+    if (!unit_)
+      unit_ = debug_->createCompileUnit(llvm::dwarf::DW_LANG_C, file, "fedc",
+                                        /*isOptimized=*/true, "", 0);
+    unsigned line = sm.presumed(fn.decl->range().begin).line;
+    llvm::DISubprogram *sp = debug_->createFunction(
+        file, fn.name, f->getName(), file, line,
+        debug_->createSubroutineType(debug_->getOrCreateTypeArray({})), line,
+        llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
+    f->setSubprogram(sp);
+    subprograms_[&fn] = sp;
+  }
   return f;
 }
 
@@ -189,6 +222,8 @@ std::unique_ptr<llvm::Module> ModuleEmitter::emit(DiagnosticEngine &diags) {
   }
   if (!ok)
     return nullptr;
+  if (debug_)
+    debug_->finalize();
   std::string errors;
   llvm::raw_string_ostream os(errors);
   if (llvm::verifyModule(*module, &os)) {

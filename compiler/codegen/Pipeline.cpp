@@ -24,8 +24,11 @@ std::unique_ptr<llvm::Module> generateModule(const sema::Program &program,
                                              llvm::LLVMContext &context,
                                              const SourceManager &sm,
                                              DiagnosticEngine &diags,
-                                             const std::string &name) {
+                                             const std::string &name,
+                                             bool debugInfo) {
   codegen::ModuleEmitter emitter(program, context, sm, name);
+  if (debugInfo)
+    emitter.enableDebugInfo();
   return emitter.emit(diags);
 }
 

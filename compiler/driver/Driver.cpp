@@ -51,6 +51,7 @@ struct Options {
   unsigned errorLimit = 20;
   unsigned bracketDepth = 256;
   std::string target; // --target=<triple>; empty: the host
+  bool debugInfo = false;
   // `fedc call FILE FN [ARG...]`
   bool call = false;
   std::string callFunction;
@@ -147,7 +148,8 @@ bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
               DiagnosticEngine &diags) {
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module =
-      generateModule(program, context, sm, diags, o.input);
+      generateModule(program, context, sm, diags, o.input,
+                     codegenOptions.debugInfo);
   if (!module)
     return false;
   std::unique_ptr<llvm::TargetMachine> target =
@@ -226,6 +228,7 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
   CodegenOptions codegenOptions;
   codegenOptions.optLevel = o.optLevel;
   codegenOptions.triple = o.target;
+  codegenOptions.debugInfo = o.debugInfo;
   if (o.call)
     return driver::callFunction(*program, sm, diags, codegenOptions,
                                 o.callFunction, o.callArgs, std::cout);
@@ -263,6 +266,8 @@ int run(int argc, const char *const *argv) {
   app.add_option("--bracket-depth", o.bracketDepth,
                  "Deepest nesting of (), [] and {} accepted")
       ->check(CLI::Range(1u, 100000u));
+  app.add_flag("-g", o.debugInfo,
+               "Debug info: lines of the .fed source, for gdb");
   app.add_option("--target", o.target,
                  "Generate code for this target triple (default: the host)");
   app.set_version_flag("--version", std::string("fedc ") + kVersion +
