@@ -203,6 +203,37 @@ Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
   return out;
 }
 
+Value FunctionEmitter::randomNormal(const Type *t, llvm::Value *seed,
+                                    llvm::Value *stddev, int64_t &leaf) {
+  Value out;
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    // Leaves of a struct draw from different streams: seed + leaf index
+    // mixed so that Model { w, b } does not repeat w's numbers in b.
+    llvm::Value *leafSeed = b.CreateAdd(
+        seed, i64(static_cast<int64_t>(0x632BE59BD9B4E019ull * static_cast<uint64_t>(leaf++))));
+    bool f32 = tensor->element == ast::ScalarKind::F32;
+    llvm::Value *sd = b.CreateFPCast(stddev, m_.elementType(tensor->element));
+    for (int64_t d : tensor->dims)
+      out.dims.push_back(i64(d));
+    llvm::Value *count = elementCount(out.dims);
+    llvm::Value *data = alloc(tensor->element, count);
+    b.CreateCall(f32 ? m_.randomNormalF32 : m_.randomNormalF64,
+                 {leafSeed, sd, data, count});
+    if (tensor->isScalar())
+      out.scalar = load(tensor->element, data, i64(0));
+    else
+      out.data = data;
+    return out;
+  }
+  if (const auto *s = dyn_cast<sema::StructType>(t))
+    for (const sema::Field &f : s->fields)
+      out.fields.push_back(randomNormal(f.type, seed, stddev, leaf));
+  if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+    for (const Type *e : tuple->elements)
+      out.fields.push_back(randomNormal(e, seed, stddev, leaf));
+  return out;
+}
+
 llvm::Value *FunctionEmitter::squaredNorm(const Type *t, const Value &v) {
   if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
     llvm::Type *et = m_.elementType(tensor->element);
@@ -243,6 +274,12 @@ Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
     const auto *lt = cast<sema::TensorType>(lit->type);
     return zerosLike(e.typeArg, lt->isFloat() ? lit->floatValue
                                               : static_cast<double>(lit->intValue));
+  }
+  case sema::Builtin::RandomNormal: {
+    llvm::Value *seed = b.CreateSExt(emit(*e.args[0]).scalar, b.getInt64Ty());
+    llvm::Value *stddev = emit(*e.args[1]).scalar;
+    int64_t leaf = 0;
+    return randomNormal(e.typeArg, seed, stddev, leaf);
   }
   case sema::Builtin::Sum:
   case sema::Builtin::Mean:

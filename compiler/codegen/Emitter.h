@@ -73,7 +73,7 @@ public:
   llvm::DILocation *location(SourceLoc loc, llvm::DISubprogram *scope) const;
 
   llvm::FunctionCallee arenaAlloc, arenaMark, arenaRelease, fail, matmulF32,
-      matmulF64;
+      matmulF64, randomNormalF32, randomNormalF64;
 
 private:
   void declareRuntime();
@@ -137,6 +137,9 @@ private:
   // A copy of `v` in fresh arena memory (vars own their data).
   Value copy(const Type *t, const Value &v);
   Value zerosLike(const Type *t, double fill);
+  // random_normal<T>: every tensor leaf from its own derived seed.
+  Value randomNormal(const Type *t, llvm::Value *seed, llvm::Value *stddev,
+                     int64_t &leaf);
 
   // --- fused elementwise computation (EmitFusion.cpp) -----------------------
   static bool isElementwise(const sema::Expr &e);

@@ -108,6 +108,14 @@ void ModuleEmitter::declareRuntime() {
       "fedrt_matmul_f64",
       llvm::FunctionType::get(voidTy, {i64, i64, i64, ptr, i32, ptr, i32, ptr},
                               false));
+  randomNormalF32 = module->getOrInsertFunction(
+      "fedrt_random_normal_f32",
+      llvm::FunctionType::get(voidTy, {i64, llvm::Type::getFloatTy(context), ptr, i64},
+                              false));
+  randomNormalF64 = module->getOrInsertFunction(
+      "fedrt_random_normal_f64",
+      llvm::FunctionType::get(voidTy, {i64, llvm::Type::getDoubleTy(context), ptr, i64},
+                              false));
   if (auto *f = dyn_cast<llvm::Function>(arenaAlloc.getCallee())) {
     f->addRetAttr(llvm::Attribute::NoAlias);
     f->addFnAttr(llvm::Attribute::NoUnwind);

@@ -391,6 +391,8 @@ bool callFunction(const sema::Program &program, const SourceManager &sm,
   define("fedrt_fail", &fedrt_fail);
   define("fedrt_matmul_f32", &fedrt_matmul_f32);
   define("fedrt_matmul_f64", &fedrt_matmul_f64);
+  define("fedrt_random_normal_f32", &fedrt_random_normal_f32);
+  define("fedrt_random_normal_f64", &fedrt_random_normal_f64);
   if (llvm::Error e = main.define(llvm::orc::absoluteSymbols(runtime)))
     return jitError(std::move(e));
   if (usesVectorMath(target->getTargetTriple())) {

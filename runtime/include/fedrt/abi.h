@@ -64,6 +64,12 @@ void fedrt_matmul_f64(int64_t m, int64_t n, int64_t k, const double *a,
                       int32_t transpose_a, const double *b, int32_t transpose_b,
                       double *c);
 
+/* Fills out[0..n) with normal(0, stddev) samples that depend only on seed
+ * and the index (splitmix64 counters through Box-Muller), so the same seed
+ * gives the same tensor on every machine and thread count. */
+void fedrt_random_normal_f32(int64_t seed, float stddev, float *out, int64_t n);
+void fedrt_random_normal_f64(int64_t seed, double stddev, double *out, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
