@@ -132,6 +132,38 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
     if (k != axis)
       out.dims.push_back(dims[k]);
   out.data = alloc(outElement, elementCount(out.dims));
+  if (!argmax) {
+    // Walk the input in row-major order and fold each element into its
+    // output slot: contiguous and vectorizable across output elements,
+    // and every output still adds its inputs in index order.
+    llvm::Value *count = elementCount(out.dims);
+    loop(count, [&](llvm::Value *i) { store(init, out.data, i); });
+    loopNest(dims, [&](const std::vector<llvm::Value *> &idx) {
+      std::vector<llvm::Value *> outIdx;
+      for (size_t k = 0; k < idx.size(); ++k)
+        if (k != axis)
+          outIdx.push_back(idx[k]);
+      llvm::Value *at = linearIndex(out.dims, outIdx);
+      llvm::Value *x = elementAt(*tree, idx, dims);
+      llvm::Value *cur = load(outElement, out.data, at);
+      llvm::Value *next;
+      if (maxLike || minLike)
+        next = b.CreateSelect(
+            isFloat ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
+                    : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur)),
+            x, cur);
+      else
+        next = isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x);
+      store(next, out.data, at);
+    });
+    if (kind == sema::Builtin::Mean) {
+      llvm::Value *n = b.CreateSIToFP(dims[axis], t);
+      loop(count, [&](llvm::Value *i) {
+        store(b.CreateFDiv(load(outElement, out.data, i), n), out.data, i);
+      });
+    }
+    return out;
+  }
   loopNest(out.dims, [&](const std::vector<llvm::Value *> &outer) {
     auto full = [&](const std::vector<llvm::Value *> &inner) {
       std::vector<llvm::Value *> idx(outer.begin(), outer.end());
