@@ -18,7 +18,8 @@ void fedrt_entry_logreg_step(fedrt_context *, const uint64_t *, uint64_t *);
 namespace {
 
 constexpr int kChain = 65536;
-using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 std::vector<float> randomVector(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -32,9 +33,11 @@ std::vector<float> randomVector(size_t n, unsigned seed) {
 uint64_t ptr(const void *p) { return reinterpret_cast<uint64_t>(p); }
 
 void BM_ChainGenerated(benchmark::State &state) {
-  auto a = randomVector(kChain, 1), x = randomVector(kChain, 2), y = randomVector(kChain, 3);
+  auto a = randomVector(kChain, 1), x = randomVector(kChain, 2),
+       y = randomVector(kChain, 3);
   fedrt_context ctx;
-  uint64_t args[] = {ptr(a.data()), kChain, ptr(x.data()), kChain, ptr(y.data()), kChain};
+  uint64_t args[] = {ptr(a.data()), kChain,        ptr(x.data()),
+                     kChain,        ptr(y.data()), kChain};
   uint64_t results[2];
   for (auto _ : state) {
     fedrt::reset(ctx);
@@ -45,8 +48,10 @@ void BM_ChainGenerated(benchmark::State &state) {
 }
 
 void BM_ChainEigen(benchmark::State &state) {
-  auto a = randomVector(kChain, 1), x = randomVector(kChain, 2), y = randomVector(kChain, 3);
-  Eigen::Map<const Eigen::ArrayXf> A(a.data(), kChain), X(x.data(), kChain), Y(y.data(), kChain);
+  auto a = randomVector(kChain, 1), x = randomVector(kChain, 2),
+       y = randomVector(kChain, 3);
+  Eigen::Map<const Eigen::ArrayXf> A(a.data(), kChain), X(x.data(), kChain),
+      Y(y.data(), kChain);
   Eigen::ArrayXf out(kChain);
   for (auto _ : state) {
     out = (2.0f * A * X + Y - 1.0f).max(0.0f);

@@ -18,18 +18,16 @@
 namespace fedc {
 
 struct CodegenOptions {
-  unsigned optLevel = 2; // -O0 .. -O3
-  std::string triple;    // empty: the host
+  unsigned optLevel = 2;  // -O0 .. -O3
+  std::string triple;     // empty: the host
   bool debugInfo = false; // -g: DWARF lines of the .fed source
 };
 
 // Null after reporting an unsupported construct.
-std::unique_ptr<llvm::Module> generateModule(const sema::Program &program,
-                                             llvm::LLVMContext &context,
-                                             const SourceManager &sm,
-                                             DiagnosticEngine &diags,
-                                             const std::string &name,
-                                             bool debugInfo = false);
+std::unique_ptr<llvm::Module>
+generateModule(const sema::Program &program, llvm::LLVMContext &context,
+               const SourceManager &sm, DiagnosticEngine &diags,
+               const std::string &name, bool debugInfo = false);
 
 // The target machine for `options` (host CPU features for the host triple).
 std::unique_ptr<llvm::TargetMachine>

@@ -14,7 +14,6 @@ namespace fedc::codegen {
 
 using llvm::cast;
 using llvm::dyn_cast;
-using llvm::isa;
 
 Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
   // `transpose(x) @ d` reads x transposed instead of materializing it.
@@ -28,8 +27,6 @@ Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
   Value c = operand(*e.rhs, tb);
   const auto *lt = cast<sema::TensorType>(e.lhs->type);
   const auto *rt = cast<sema::TensorType>(e.rhs->type);
-  if (!lt->isFloat())
-    throw Unsupported{e.range, "'@' on integer tensors"};
   // As matrices: a vector on the left is [1, k], on the right [k, 1].
   llvm::Value *m, *k, *n, *k2;
   if (lt->rank() == 1) {
@@ -54,8 +51,30 @@ Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
   if (rt->rank() == 2)
     out.dims.push_back(n);
   out.data = alloc(result->element, b.CreateMul(m, n));
-  b.CreateCall(lt->element == ast::ScalarKind::F32 ? m_.matmulF32 : m_.matmulF64,
-               {m, n, k, a.data, b.getInt32(ta), c.data, b.getInt32(tb), out.data});
+  if (lt->isFloat()) {
+    b.CreateCall(
+        lt->element == ast::ScalarKind::F32 ? m_.matmulF32 : m_.matmulF64,
+        {m, n, k, a.data, b.getInt32(ta), c.data, b.getInt32(tb), out.data});
+  } else {
+    // Integer products: a plain triple loop (wrapping arithmetic).
+    ast::ScalarKind el = lt->element;
+    llvm::Type *et = m_.elementType(el);
+    loopNest({m, n}, [&](const std::vector<llvm::Value *> &ij) {
+      llvm::Value *slot = entryAlloca(et);
+      b.CreateStore(llvm::Constant::getNullValue(et), slot);
+      loop(k, [&](llvm::Value *p) {
+        llvm::Value *ai = ta ? b.CreateAdd(b.CreateMul(p, m), ij[0])
+                             : b.CreateAdd(b.CreateMul(ij[0], k), p);
+        llvm::Value *bi = tb ? b.CreateAdd(b.CreateMul(ij[1], k), p)
+                             : b.CreateAdd(b.CreateMul(p, n), ij[1]);
+        llvm::Value *prod =
+            b.CreateMul(load(el, a.data, ai), load(el, c.data, bi));
+        b.CreateStore(b.CreateAdd(b.CreateLoad(et, slot), prod), slot);
+      });
+      store(b.CreateLoad(et, slot), out.data,
+            b.CreateAdd(b.CreateMul(ij[0], n), ij[1]));
+    });
+  }
   if (result->isScalar()) {
     Value s;
     s.scalar = load(result->element, out.data, i64(0));
@@ -78,9 +97,11 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
   llvm::Value *init;
   if (maxLike || minLike) {
     double inf = std::numeric_limits<double>::infinity();
-    init = isFloat ? llvm::ConstantFP::get(t, maxLike ? -inf : inf)
-           : maxLike ? llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getIntegerBitWidth()))
-                     : llvm::ConstantInt::get(t, llvm::APInt::getSignedMaxValue(t->getIntegerBitWidth()));
+    init = isFloat   ? llvm::ConstantFP::get(t, maxLike ? -inf : inf)
+           : maxLike ? llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(
+                                                     t->getIntegerBitWidth()))
+                     : llvm::ConstantInt::get(t, llvm::APInt::getSignedMaxValue(
+                                                     t->getIntegerBitWidth()));
   } else {
     init = llvm::Constant::getNullValue(t);
   }
@@ -102,19 +123,23 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
       llvm::Value *pos = b.CreateLoad(b.getInt64Ty(), counter);
       if (maxLike || minLike) {
         llvm::Value *better =
-            isFloat ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
-                    : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur));
+            isFloat
+                ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
+                : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur));
         b.CreateStore(b.CreateSelect(better, x, cur), acc);
-        b.CreateStore(b.CreateSelect(better, pos, b.CreateLoad(b.getInt64Ty(), best)),
-                      best);
+        b.CreateStore(
+            b.CreateSelect(better, pos, b.CreateLoad(b.getInt64Ty(), best)),
+            best);
       } else {
-        b.CreateStore(isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x), acc);
+        b.CreateStore(isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x),
+                      acc);
       }
       b.CreateStore(b.CreateAdd(pos, i64(1)), counter);
     });
     llvm::Value *value = b.CreateLoad(t, acc);
     if (kind == sema::Builtin::Mean)
-      value = b.CreateFDiv(value, b.CreateSIToFP(b.CreateLoad(b.getInt64Ty(), counter), t));
+      value = b.CreateFDiv(
+          value, b.CreateSIToFP(b.CreateLoad(b.getInt64Ty(), counter), t));
     return {value, b.CreateLoad(b.getInt64Ty(), best)};
   };
   auto result = [&](std::pair<llvm::Value *, llvm::Value *> r) {
@@ -149,8 +174,9 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
       llvm::Value *next;
       if (maxLike || minLike)
         next = b.CreateSelect(
-            isFloat ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
-                    : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur)),
+            isFloat
+                ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
+                : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur)),
             x, cur);
       else
         next = isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x);
@@ -170,7 +196,8 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
       idx.insert(idx.begin() + static_cast<std::ptrdiff_t>(axis), inner[0]);
       return idx;
     };
-    store(result(reduce(full, {dims[axis]})), out.data, linearIndex(out.dims, outer));
+    store(result(reduce(full, {dims[axis]})), out.data,
+          linearIndex(out.dims, outer));
   });
   return out;
 }
@@ -228,7 +255,8 @@ Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
     llvm::Value *row = b.CreateUDiv(i, width);
     llvm::Value *s = load(k, sums, row);
     llvm::Value *v =
-        log ? b.CreateFSub(b.CreateFSub(load(k, x.data, i), load(k, maxes, row)), s)
+        log ? b.CreateFSub(
+                  b.CreateFSub(load(k, x.data, i), load(k, maxes, row)), s)
             : b.CreateFMul(load(k, out.data, i), s);
     store(v, out.data, i);
   });
@@ -242,7 +270,8 @@ Value FunctionEmitter::randomNormal(const Type *t, llvm::Value *seed,
     // Leaves of a struct draw from different streams: seed + leaf index
     // mixed so that Model { w, b } does not repeat w's numbers in b.
     llvm::Value *leafSeed = b.CreateAdd(
-        seed, i64(static_cast<int64_t>(0x632BE59BD9B4E019ull * static_cast<uint64_t>(leaf++))));
+        seed, i64(static_cast<int64_t>(0x632BE59BD9B4E019ull *
+                                       static_cast<uint64_t>(leaf++))));
     bool f32 = tensor->element == ast::ScalarKind::F32;
     llvm::Value *sd = b.CreateFPCast(stddev, m_.elementType(tensor->element));
     for (int64_t d : tensor->dims)
@@ -275,14 +304,16 @@ llvm::Value *FunctionEmitter::squaredNorm(const Type *t, const Value &v) {
     b.CreateStore(llvm::ConstantFP::get(et, 0.0), slot);
     loop(elementCount(v.dims), [&](llvm::Value *i) {
       llvm::Value *x = load(tensor->element, v.data, i);
-      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, slot), b.CreateFMul(x, x)), slot);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, slot), b.CreateFMul(x, x)),
+                    slot);
     });
     return b.CreateLoad(et, slot);
   }
   llvm::Value *total = nullptr;
   auto add = [&](const Type *ft, const Value &fv) {
     llvm::Value *s = squaredNorm(ft, fv);
-    total = total ? b.CreateFAdd(total, b.CreateFPCast(s, total->getType())) : s;
+    total =
+        total ? b.CreateFAdd(total, b.CreateFPCast(s, total->getType())) : s;
   };
   if (const auto *s = dyn_cast<sema::StructType>(t))
     for (size_t i = 0; i < s->fields.size(); ++i)
@@ -300,12 +331,33 @@ Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
   case sema::Builtin::Ones:
     return zerosLike(e.typeArg, 1.0);
   case sema::Builtin::Fill: {
-    const auto *lit = dyn_cast<sema::LiteralExpr>(e.args[0].get());
-    if (!lit)
-      throw Unsupported{e.range, "fill with a non-constant value"};
-    const auto *lt = cast<sema::TensorType>(lit->type);
-    return zerosLike(e.typeArg, lt->isFloat() ? lit->floatValue
-                                              : static_cast<double>(lit->intValue));
+    // Every leaf of T filled with the (scalar) value.
+    llvm::Value *value = emit(*e.args[0]).scalar;
+    std::function<Value(const Type *)> filled = [&](const Type *t) -> Value {
+      Value v;
+      if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+        // Sema gave the value T's common element type.
+        llvm::Value *x = value;
+        if (tensor->isScalar()) {
+          v.scalar = x;
+          return v;
+        }
+        for (int64_t d : tensor->dims)
+          v.dims.push_back(i64(d));
+        llvm::Value *count = elementCount(v.dims);
+        v.data = alloc(tensor->element, count);
+        loop(count, [&](llvm::Value *i) { store(x, v.data, i); });
+        return v;
+      }
+      if (const auto *st = dyn_cast<sema::StructType>(t))
+        for (const sema::Field &f : st->fields)
+          v.fields.push_back(filled(f.type));
+      if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+        for (const Type *x : tuple->elements)
+          v.fields.push_back(filled(x));
+      return v;
+    };
+    return filled(e.typeArg);
   }
   case sema::Builtin::RandomNormal: {
     llvm::Value *seed = b.CreateSExt(emit(*e.args[0]).scalar, b.getInt64Ty());
@@ -326,7 +378,8 @@ Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
   case sema::Builtin::OneHot: {
     Value labels = emit(*e.args[0]);
     const auto *lt = cast<sema::TensorType>(e.args[0]->type);
-    llvm::Value *classes = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+    llvm::Value *classes =
+        b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
     Value out;
     out.dims = labels.dims;
     out.dims.push_back(classes);
@@ -335,9 +388,8 @@ Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
     llvm::Value *zero = constant(ast::ScalarKind::F32, 0.0);
     llvm::Value *one = constant(ast::ScalarKind::F32, 1.0);
     loop(count, [&](llvm::Value *i) {
-      llvm::Value *label = lt->isScalar()
-                               ? labels.scalar
-                               : load(lt->element, labels.data, i);
+      llvm::Value *label =
+          lt->isScalar() ? labels.scalar : load(lt->element, labels.data, i);
       label = b.CreateSExt(label, b.getInt64Ty());
       // Labels outside [0, n) give an all-zero row, as in TensorFlow.
       loop(classes, [&](llvm::Value *j) {
@@ -395,7 +447,8 @@ Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
     Value s = emit(*e.args[0]);
     llvm::Value *n = s.length;
     if (s.batchSize) // ceil(len / n)
-      n = b.CreateUDiv(b.CreateAdd(n, b.CreateSub(s.batchSize, i64(1))), s.batchSize);
+      n = b.CreateUDiv(b.CreateAdd(n, b.CreateSub(s.batchSize, i64(1))),
+                       s.batchSize);
     Value v;
     v.scalar = b.CreateTrunc(n, b.getInt32Ty());
     return v;
@@ -411,11 +464,12 @@ Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
     Value x = emit(*e.args[0]);
     llvm::Value *c = emit(*e.args[1]).scalar;
     llvm::Value *sq = squaredNorm(t, x);
-    llvm::Value *norm = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
+    llvm::Value *norm =
+        b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
     // scale = c / norm when norm > c, else 1.
-    llvm::Value *scale = b.CreateSelect(
-        b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
-        llvm::ConstantFP::get(norm->getType(), 1.0));
+    llvm::Value *scale =
+        b.CreateSelect(b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
+                       llvm::ConstantFP::get(norm->getType(), 1.0));
     std::function<Value(const Type *, const Value &)> scaled =
         [&](const Type *ft, const Value &fv) -> Value {
       if (const auto *tensor = dyn_cast<sema::TensorType>(ft)) {

@@ -55,8 +55,8 @@ llvm::Value *FunctionEmitter::constant(ast::ScalarKind k, double v) {
   llvm::Type *t = m_.elementType(k);
   if (t->isFloatingPointTy())
     return llvm::ConstantFP::get(t, v);
-  return llvm::ConstantInt::get(t, static_cast<uint64_t>(static_cast<int64_t>(v)),
-                                true);
+  return llvm::ConstantInt::get(
+      t, static_cast<uint64_t>(static_cast<int64_t>(v)), true);
 }
 
 void FunctionEmitter::returnIfFailed() {
@@ -76,17 +76,20 @@ void FunctionEmitter::check(llvm::Value *ok, SourceRange r,
     return; // proven at compile time
   auto *bad = llvm::BasicBlock::Create(m_.context, "check.failed", f_);
   auto *cont = llvm::BasicBlock::Create(m_.context, "check.ok", f_);
-  b.CreateCondBr(ok, cont, bad, llvm::MDBuilder(m_.context).createLikelyBranchWeights());
+  b.CreateCondBr(ok, cont, bad,
+                 llvm::MDBuilder(m_.context).createLikelyBranchWeights());
   b.SetInsertPoint(bad);
   llvm::Value *message =
       b.CreateGlobalStringPtr(m_.where(r) + ": " + what, "check.message");
-  b.CreateCall(m_.fail, {ctx_, message, b.CreateSExtOrTrunc(got, b.getInt64Ty()),
-                         b.CreateSExtOrTrunc(expected, b.getInt64Ty())});
+  b.CreateCall(m_.fail,
+               {ctx_, message, b.CreateSExtOrTrunc(got, b.getInt64Ty()),
+                b.CreateSExtOrTrunc(expected, b.getInt64Ty())});
   b.CreateRet(llvm::Constant::getNullValue(f_->getReturnType()));
   b.SetInsertPoint(cont);
 }
 
-llvm::Value *FunctionEmitter::elementCount(const std::vector<llvm::Value *> &dims) {
+llvm::Value *
+FunctionEmitter::elementCount(const std::vector<llvm::Value *> &dims) {
   llvm::Value *n = i64(1);
   for (llvm::Value *d : dims)
     n = b.CreateMul(n, d);
@@ -94,7 +97,8 @@ llvm::Value *FunctionEmitter::elementCount(const std::vector<llvm::Value *> &dim
 }
 
 llvm::Value *FunctionEmitter::alloc(ast::ScalarKind k, llvm::Value *count) {
-  uint64_t size = m_.module->getDataLayout().getTypeAllocSize(m_.elementType(k));
+  uint64_t size =
+      m_.module->getDataLayout().getTypeAllocSize(m_.elementType(k));
   llvm::Value *bytes = b.CreateMul(count, i64(static_cast<int64_t>(size)));
   return b.CreateCall(m_.arenaAlloc, {ctx_, bytes});
 }
@@ -153,8 +157,9 @@ void FunctionEmitter::loopNest(
   level(0);
 }
 
-llvm::Value *FunctionEmitter::linearIndex(const std::vector<llvm::Value *> &dims,
-                                          const std::vector<llvm::Value *> &index) {
+llvm::Value *
+FunctionEmitter::linearIndex(const std::vector<llvm::Value *> &dims,
+                             const std::vector<llvm::Value *> &index) {
   llvm::Value *linear = i64(0);
   for (size_t k = 0; k < dims.size(); ++k)
     linear = b.CreateAdd(b.CreateMul(linear, dims[k], "", true, true), index[k],
@@ -165,29 +170,29 @@ llvm::Value *FunctionEmitter::linearIndex(const std::vector<llvm::Value *> &dims
 std::vector<llvm::Value *> FunctionEmitter::flatten(const Type *t,
                                                     const Value &v) {
   std::vector<llvm::Value *> out;
-  std::function<void(const Type *, const Value &)> walk =
-      [&](const Type *type, const Value &value) {
-        if (const auto *tensor = tensorOf(type)) {
-          if (tensor->isScalar()) {
-            out.push_back(value.scalar);
-          } else {
-            out.push_back(value.data);
-            out.insert(out.end(), value.dims.begin(), value.dims.end());
-          }
-        } else if (const auto *s = dyn_cast<sema::StructType>(type)) {
-          for (size_t i = 0; i < s->fields.size(); ++i)
-            walk(s->fields[i].type, value.fields[i]);
-        } else if (const auto *tuple = dyn_cast<sema::TupleType>(type)) {
-          for (size_t i = 0; i < tuple->elements.size(); ++i)
-            walk(tuple->elements[i], value.fields[i]);
-        } else if (isa<sema::SeqType>(type)) {
-          if (value.batchSize)
-            throw Unsupported{fn_.decl->range(),
-                              "passing batches(...) as a value"};
-          out.push_back(value.length);
-          out.insert(out.end(), value.columns.begin(), value.columns.end());
-        }
-      };
+  std::function<void(const Type *, const Value &)> walk = [&](const Type *type,
+                                                              const Value
+                                                                  &value) {
+    if (const auto *tensor = tensorOf(type)) {
+      if (tensor->isScalar()) {
+        out.push_back(value.scalar);
+      } else {
+        out.push_back(value.data);
+        out.insert(out.end(), value.dims.begin(), value.dims.end());
+      }
+    } else if (const auto *s = dyn_cast<sema::StructType>(type)) {
+      for (size_t i = 0; i < s->fields.size(); ++i)
+        walk(s->fields[i].type, value.fields[i]);
+    } else if (const auto *tuple = dyn_cast<sema::TupleType>(type)) {
+      for (size_t i = 0; i < tuple->elements.size(); ++i)
+        walk(tuple->elements[i], value.fields[i]);
+    } else if (isa<sema::SeqType>(type)) {
+      if (value.batchSize)
+        throw Unsupported{fn_.decl->range(), "passing batches(...) as a value"};
+      out.push_back(value.length);
+      out.insert(out.end(), value.columns.begin(), value.columns.end());
+    }
+  };
   walk(t, v);
   return out;
 }
@@ -349,7 +354,8 @@ Value FunctionEmitter::emitIndex(const sema::IndexExpr &e) {
     v.scalar = load(t->element, base.data, offset);
   } else {
     v.data = b.CreateInBoundsGEP(m_.elementType(t->element), base.data, offset);
-    v.dims.assign(base.dims.begin() + static_cast<std::ptrdiff_t>(e.indices.size()),
+    v.dims.assign(base.dims.begin() +
+                      static_cast<std::ptrdiff_t>(e.indices.size()),
                   base.dims.end());
   }
   return v;

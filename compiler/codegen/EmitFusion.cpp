@@ -36,7 +36,8 @@ bool isElementwiseBuiltin(sema::Builtin b) {
 }
 
 // The type of leaf `path` of `t`.
-const Type *typeAt(const Type *t, const std::vector<int> &path, size_t from = 0) {
+const Type *typeAt(const Type *t, const std::vector<int> &path,
+                   size_t from = 0) {
   for (size_t k = from; k < path.size(); ++k) {
     if (const auto *s = dyn_cast<sema::StructType>(t))
       t = s->fields[path[k]].type;
@@ -105,6 +106,7 @@ FusedPtr FunctionEmitter::build(const sema::Expr &e,
     const auto *t = cast<sema::TensorType>(leafType);
     n->element = t->element;
     n->rank = t->rank();
+    n->range = e.range;
     return n;
   };
   switch (e.kind()) {
@@ -160,7 +162,8 @@ FusedPtr FunctionEmitter::build(const sema::Expr &e,
   return leafNode(valueAt(emit(e), path), leafType);
 }
 
-std::vector<llvm::Value *> FunctionEmitter::shape(const Fused &n, SourceRange r) {
+std::vector<llvm::Value *> FunctionEmitter::shape(const Fused &n,
+                                                  SourceRange r) {
   if (n.kind == Fused::Kind::Leaf)
     return n.leaf.dims;
   std::vector<llvm::Value *> out(n.rank, nullptr);
@@ -187,7 +190,8 @@ std::vector<llvm::Value *> FunctionEmitter::shape(const Fused &n, SourceRange r)
           b.CreateICmpEQ(d, x),
           b.CreateOr(b.CreateICmpEQ(d, i64(1)), b.CreateICmpEQ(x, i64(1))));
       check(ok, r,
-            "shapes do not broadcast in dimension " + std::to_string(offset + k),
+            "shapes do not broadcast in dimension " +
+                std::to_string(offset + k),
             x, d);
       d = b.CreateSelect(b.CreateICmpEQ(d, i64(1)), x, d);
     }
@@ -198,9 +202,10 @@ std::vector<llvm::Value *> FunctionEmitter::shape(const Fused &n, SourceRange r)
   return out;
 }
 
-llvm::Value *FunctionEmitter::elementAt(const Fused &n,
-                                        const std::vector<llvm::Value *> &index,
-                                        const std::vector<llvm::Value *> &dims) {
+llvm::Value *
+FunctionEmitter::elementAt(const Fused &n,
+                           const std::vector<llvm::Value *> &index,
+                           const std::vector<llvm::Value *> &dims) {
   if (n.kind == Fused::Kind::Leaf) {
     if (n.rank == 0)
       return n.leaf.scalar;
@@ -215,7 +220,8 @@ llvm::Value *FunctionEmitter::elementAt(const Fused &n,
       } else if (d == dims[offset + k]) {
         leafIndex.push_back(i);
       } else {
-        leafIndex.push_back(b.CreateSelect(b.CreateICmpEQ(d, i64(1)), i64(0), i));
+        leafIndex.push_back(
+            b.CreateSelect(b.CreateICmpEQ(d, i64(1)), i64(0), i));
       }
     }
     return load(n.element, n.leaf.data, linearIndex(n.leaf.dims, leafIndex));
@@ -233,7 +239,9 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
   auto intrinsic = [&](llvm::Intrinsic::ID id, std::vector<llvm::Value *> xs) {
     return b.CreateIntrinsic(id, {xs[0]->getType()}, xs);
   };
-  auto boolResult = [&](llvm::Value *i1) { return b.CreateZExt(i1, b.getInt8Ty()); };
+  auto boolResult = [&](llvm::Value *i1) {
+    return b.CreateZExt(i1, b.getInt8Ty());
+  };
   switch (n.kind) {
   case Fused::Kind::Unary:
     switch (static_cast<ast::UnaryOp>(n.op)) {
@@ -268,17 +276,23 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
       return b.CreateSelect(zero, llvm::ConstantInt::get(t, 0), q);
     }
     case ast::BinaryOp::Lt:
-      return boolResult(operandFloat ? b.CreateFCmpOLT(x, y) : b.CreateICmpSLT(x, y));
+      return boolResult(operandFloat ? b.CreateFCmpOLT(x, y)
+                                     : b.CreateICmpSLT(x, y));
     case ast::BinaryOp::Le:
-      return boolResult(operandFloat ? b.CreateFCmpOLE(x, y) : b.CreateICmpSLE(x, y));
+      return boolResult(operandFloat ? b.CreateFCmpOLE(x, y)
+                                     : b.CreateICmpSLE(x, y));
     case ast::BinaryOp::Gt:
-      return boolResult(operandFloat ? b.CreateFCmpOGT(x, y) : b.CreateICmpSGT(x, y));
+      return boolResult(operandFloat ? b.CreateFCmpOGT(x, y)
+                                     : b.CreateICmpSGT(x, y));
     case ast::BinaryOp::Ge:
-      return boolResult(operandFloat ? b.CreateFCmpOGE(x, y) : b.CreateICmpSGE(x, y));
+      return boolResult(operandFloat ? b.CreateFCmpOGE(x, y)
+                                     : b.CreateICmpSGE(x, y));
     case ast::BinaryOp::Eq:
-      return boolResult(operandFloat ? b.CreateFCmpOEQ(x, y) : b.CreateICmpEQ(x, y));
+      return boolResult(operandFloat ? b.CreateFCmpOEQ(x, y)
+                                     : b.CreateICmpEQ(x, y));
     case ast::BinaryOp::Ne:
-      return boolResult(operandFloat ? b.CreateFCmpUNE(x, y) : b.CreateICmpNE(x, y));
+      return boolResult(operandFloat ? b.CreateFCmpUNE(x, y)
+                                     : b.CreateICmpNE(x, y));
     case ast::BinaryOp::And:
       return b.CreateAnd(x, y);
     case ast::BinaryOp::Or:
@@ -292,9 +306,10 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
     llvm::Value *x = args[0];
     llvm::Type *from = x->getType();
     if (n.element == ast::ScalarKind::Bool)
-      return boolResult(from->isFloatingPointTy()
-                            ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(from, 0))
-                            : b.CreateICmpNE(x, llvm::ConstantInt::get(from, 0)));
+      return boolResult(
+          from->isFloatingPointTy()
+              ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(from, 0))
+              : b.CreateICmpNE(x, llvm::ConstantInt::get(from, 0)));
     if (n.operandElement == ast::ScalarKind::Bool)
       return isFloat ? b.CreateUIToFP(x, t) : b.CreateZExt(x, t);
     if (from->isFloatingPointTy() && isFloat)
@@ -319,7 +334,8 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
     case sema::Builtin::Tanh: {
       // tanh(x) = 1 - 2 / (exp(2x) + 1), vectorizable through exp.
       llvm::Value *e2x =
-          intrinsic(llvm::Intrinsic::exp, {b.CreateFMul(x, llvm::ConstantFP::get(t, 2.0))});
+          intrinsic(llvm::Intrinsic::exp,
+                    {b.CreateFMul(x, llvm::ConstantFP::get(t, 2.0))});
       return b.CreateFSub(one, b.CreateFDiv(llvm::ConstantFP::get(t, 2.0),
                                             b.CreateFAdd(e2x, one)));
     }
@@ -332,18 +348,21 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
       return b.CreateIntrinsic(llvm::Intrinsic::abs, {t}, {x, b.getFalse()});
     case sema::Builtin::Relu: {
       llvm::Value *zero = llvm::Constant::getNullValue(t);
-      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, zero) : b.CreateICmpSGT(x, zero),
+      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, zero)
+                                    : b.CreateICmpSGT(x, zero),
                             x, zero);
     }
     case sema::Builtin::Pow:
       if (!isFloat)
-        throw Unsupported{fn_.decl->range(), "pow of integers"};
+        throw Unsupported{n.range, "pow of integers"};
       return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
     case sema::Builtin::Minimum:
-      return b.CreateSelect(isFloat ? b.CreateFCmpOLT(x, args[1]) : b.CreateICmpSLT(x, args[1]),
+      return b.CreateSelect(isFloat ? b.CreateFCmpOLT(x, args[1])
+                                    : b.CreateICmpSLT(x, args[1]),
                             x, args[1]);
     case sema::Builtin::Maximum:
-      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, args[1]) : b.CreateICmpSGT(x, args[1]),
+      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, args[1])
+                                    : b.CreateICmpSGT(x, args[1]),
                             x, args[1]);
     default:
       break;
@@ -353,7 +372,7 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
   case Fused::Kind::Leaf:
     break;
   }
-  throw Unsupported{fn_.decl->range(), "this elementwise operation"};
+  throw Unsupported{n.range, "this elementwise operation"};
 }
 
 Value FunctionEmitter::materialize(const Fused &n, SourceRange r) {

@@ -77,11 +77,9 @@ bool releasable(const sema::Stmt &s) {
     return releasable(*cast<sema::ForEachStmt>(s).body);
   case sema::Stmt::Kind::While:
     return releasable(*cast<sema::WhileStmt>(s).body);
-  case sema::Stmt::Kind::Let:
+  default:
     // A var declared inside is freed with the iteration: fine. A var with
     // a dynamic shape assigned later is caught at its assignment.
-    return true;
-  default:
     return true;
   }
 }
@@ -205,7 +203,8 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
   auto combined = [&](const Value &cur, const Type *leafType,
                       const std::vector<int> &leafPath) -> FusedPtr {
     const sema::Expr &value = *s.value;
-    bool aggregate = isa<sema::StructType>(value.type) || isa<sema::TupleType>(value.type);
+    bool aggregate =
+        isa<sema::StructType>(value.type) || isa<sema::TupleType>(value.type);
     FusedPtr rhs = build(value, aggregate ? leafPath : std::vector<int>{});
     if (!compound)
       return rhs;
@@ -243,11 +242,13 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
       return;
     }
     dst.data = b.CreateInBoundsGEP(et, place.data, offset);
-    dst.dims.assign(place.dims.begin() + static_cast<std::ptrdiff_t>(index->indices.size()),
+    dst.dims.assign(place.dims.begin() +
+                        static_cast<std::ptrdiff_t>(index->indices.size()),
                     place.dims.end());
     FusedPtr tree = combined(dst, dstType, {});
     loopNest(dst.dims, [&](const std::vector<llvm::Value *> &idx) {
-      store(elementAt(*tree, idx, dst.dims), dst.data, linearIndex(dst.dims, idx));
+      store(elementAt(*tree, idx, dst.dims), dst.data,
+            linearIndex(dst.dims, idx));
     });
     return;
   }
@@ -278,7 +279,8 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
         size_t n = cur.fields.size();
         for (size_t i = 0; i < n; ++i) {
           leafPath.push_back(static_cast<int>(i));
-          assignLeaves(cur.fields[i], typeAt(t, {static_cast<int>(i)}), leafPath);
+          assignLeaves(cur.fields[i], typeAt(t, {static_cast<int>(i)}),
+                       leafPath);
           leafPath.pop_back();
         }
       };
@@ -304,7 +306,8 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
             return;
           }
           for (size_t i = 0; i < cur.fields.size(); ++i)
-            store_(cur.fields[i], nv.fields[i], typeAt(t, {static_cast<int>(i)}));
+            store_(cur.fields[i], nv.fields[i],
+                   typeAt(t, {static_cast<int>(i)}));
         };
     store_(place, v, placeType);
   } else {
@@ -425,7 +428,8 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
       const Leaf &leaf = leaves[column];
       llvm::Value *col = seq.columns[column++];
       llvm::Type *et = m_.elementType(leaf.type->element);
-      llvm::Value *at = b.CreateInBoundsGEP(et, col, b.CreateMul(start, i64(leaf.size)));
+      llvm::Value *at =
+          b.CreateInBoundsGEP(et, col, b.CreateMul(start, i64(leaf.size)));
       if (!rows) {
         if (leaf.type->isScalar()) {
           v.scalar = b.CreateLoad(et, at);
@@ -454,8 +458,9 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
   bool release = releasable(*s.body);
   llvm::Value *count =
       seq.batchSize
-          ? b.CreateUDiv(b.CreateAdd(seq.length, b.CreateSub(seq.batchSize, i64(1))),
-                         seq.batchSize)
+          ? b.CreateUDiv(
+                b.CreateAdd(seq.length, b.CreateSub(seq.batchSize, i64(1))),
+                seq.batchSize)
           : seq.length;
   loop(count, [&](llvm::Value *i) {
     llvm::Value *mark = release ? b.CreateCall(m_.arenaMark, {ctx_}) : nullptr;
@@ -463,8 +468,8 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
     if (seq.batchSize) {
       llvm::Value *start = b.CreateMul(i, seq.batchSize);
       llvm::Value *left = b.CreateSub(seq.length, start);
-      llvm::Value *rows = b.CreateSelect(b.CreateICmpSLT(left, seq.batchSize), left,
-                                         seq.batchSize);
+      llvm::Value *rows = b.CreateSelect(b.CreateICmpSLT(left, seq.batchSize),
+                                         left, seq.batchSize);
       lets_[s.var] = view(dataRecord, start, rows);
     } else {
       lets_[s.var] = view(dataRecord, i, nullptr);

@@ -44,7 +44,7 @@ struct Unsupported {
 class ModuleEmitter {
 public:
   ModuleEmitter(const sema::Program &program, llvm::LLVMContext &context,
-                const SourceManager &sm, std::string moduleName);
+                const SourceManager &sm, const std::string &moduleName);
 
   // Emits every local fn instance and its entry point.
   std::unique_ptr<llvm::Module> emit(DiagnosticEngine &diags);
@@ -90,12 +90,13 @@ private:
 // tensor or scalar) or an operation on its children.
 struct Fused {
   enum class Kind { Leaf, Unary, Binary, Cast, Math } kind = Kind::Leaf;
-  Value leaf;                             // Kind::Leaf
-  int op = 0;                             // ast::UnaryOp/BinaryOp, sema::Builtin
+  Value leaf; // Kind::Leaf
+  int op = 0; // ast::UnaryOp/BinaryOp, sema::Builtin
   ast::ScalarKind element = ast::ScalarKind::F32; // of the result
   ast::ScalarKind operandElement = ast::ScalarKind::F32;
   std::vector<std::unique_ptr<Fused>> children;
   size_t rank = 0;
+  SourceRange range; // of the expression, for diagnostics
 };
 using FusedPtr = std::unique_ptr<Fused>;
 
@@ -130,8 +131,9 @@ private:
   void store(llvm::Value *v, llvm::Value *base, llvm::Value *index);
   // A loop `for (i = 0; i < count; ++i) body(i)`.
   void loop(llvm::Value *count, const std::function<void(llvm::Value *)> &body);
-  void loopNest(const std::vector<llvm::Value *> &dims,
-                const std::function<void(const std::vector<llvm::Value *> &)> &body);
+  void
+  loopNest(const std::vector<llvm::Value *> &dims,
+           const std::function<void(const std::vector<llvm::Value *> &)> &body);
   llvm::Value *linearIndex(const std::vector<llvm::Value *> &dims,
                            const std::vector<llvm::Value *> &index);
   // A copy of `v` in fresh arena memory (vars own their data).
@@ -147,7 +149,8 @@ private:
   FusedPtr build(const sema::Expr &e, const std::vector<int> &path);
   FusedPtr leafNode(const Value &v, const Type *t);
   std::vector<llvm::Value *> shape(const Fused &n, SourceRange r);
-  llvm::Value *elementAt(const Fused &n, const std::vector<llvm::Value *> &index,
+  llvm::Value *elementAt(const Fused &n,
+                         const std::vector<llvm::Value *> &index,
                          const std::vector<llvm::Value *> &dims);
   llvm::Value *scalarOp(const Fused &n, const std::vector<llvm::Value *> &args);
   // Materializes a tree into a tensor (or scalar) value.

@@ -16,7 +16,7 @@ using llvm::isa;
 
 ModuleEmitter::ModuleEmitter(const sema::Program &program,
                              llvm::LLVMContext &context,
-                             const SourceManager &sm, std::string moduleName)
+                             const SourceManager &sm, const std::string &moduleName)
     : context(context), sm(sm),
       module(std::make_unique<llvm::Module>(moduleName, context)),
       program(program) {
@@ -97,9 +97,11 @@ void ModuleEmitter::declareRuntime() {
   arenaMark = module->getOrInsertFunction(
       "fedrt_arena_mark", llvm::FunctionType::get(i64, {ptr}, false));
   arenaRelease = module->getOrInsertFunction(
-      "fedrt_arena_release", llvm::FunctionType::get(voidTy, {ptr, i64}, false));
+      "fedrt_arena_release",
+      llvm::FunctionType::get(voidTy, {ptr, i64}, false));
   fail = module->getOrInsertFunction(
-      "fedrt_fail", llvm::FunctionType::get(voidTy, {ptr, ptr, i64, i64}, false));
+      "fedrt_fail",
+      llvm::FunctionType::get(voidTy, {ptr, ptr, i64, i64}, false));
   matmulF32 = module->getOrInsertFunction(
       "fedrt_matmul_f32",
       llvm::FunctionType::get(voidTy, {i64, i64, i64, ptr, i32, ptr, i32, ptr},
@@ -110,12 +112,12 @@ void ModuleEmitter::declareRuntime() {
                               false));
   randomNormalF32 = module->getOrInsertFunction(
       "fedrt_random_normal_f32",
-      llvm::FunctionType::get(voidTy, {i64, llvm::Type::getFloatTy(context), ptr, i64},
-                              false));
+      llvm::FunctionType::get(
+          voidTy, {i64, llvm::Type::getFloatTy(context), ptr, i64}, false));
   randomNormalF64 = module->getOrInsertFunction(
       "fedrt_random_normal_f64",
-      llvm::FunctionType::get(voidTy, {i64, llvm::Type::getDoubleTy(context), ptr, i64},
-                              false));
+      llvm::FunctionType::get(
+          voidTy, {i64, llvm::Type::getDoubleTy(context), ptr, i64}, false));
   if (auto *f = dyn_cast<llvm::Function>(arenaAlloc.getCallee())) {
     f->addRetAttr(llvm::Attribute::NoAlias);
     f->addFnAttr(llvm::Attribute::NoUnwind);
@@ -150,8 +152,9 @@ llvm::Function *ModuleEmitter::declare(const sema::Function &fn) {
     std::filesystem::path path(std::string(sm.filename(id)));
     llvm::DIFile *&file = files_[id];
     if (!file)
-      file = debug_->createFile(path.filename().string(),
-                                std::filesystem::absolute(path).parent_path().string());
+      file = debug_->createFile(
+          path.filename().string(),
+          std::filesystem::absolute(path).parent_path().string());
     if (!unit_)
       unit_ = debug_->createCompileUnit(llvm::dwarf::DW_LANG_C, file, "fedc",
                                         /*isOptimized=*/true, "", 0);

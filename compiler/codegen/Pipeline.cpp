@@ -20,12 +20,10 @@
 
 namespace fedc {
 
-std::unique_ptr<llvm::Module> generateModule(const sema::Program &program,
-                                             llvm::LLVMContext &context,
-                                             const SourceManager &sm,
-                                             DiagnosticEngine &diags,
-                                             const std::string &name,
-                                             bool debugInfo) {
+std::unique_ptr<llvm::Module>
+generateModule(const sema::Program &program, llvm::LLVMContext &context,
+               const SourceManager &sm, DiagnosticEngine &diags,
+               const std::string &name, bool debugInfo) {
   codegen::ModuleEmitter emitter(program, context, sm, name);
   if (debugInfo)
     emitter.enableDebugInfo();
@@ -43,9 +41,11 @@ createTargetMachine(const CodegenOptions &options, DiagnosticEngine &diags) {
     llvm::InitializeAllAsmParsers();
   });
   bool host = options.triple.empty();
-  std::string triple = host ? llvm::sys::getDefaultTargetTriple() : options.triple;
+  std::string triple =
+      host ? llvm::sys::getDefaultTargetTriple() : options.triple;
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target) {
     diags.report(SourceLoc(), DiagId::TargetError).arg(triple).arg(error);
     return nullptr;
@@ -58,16 +58,19 @@ createTargetMachine(const CodegenOptions &options, DiagnosticEngine &diags) {
       f.AddFeature(name, enabled);
     features = f.getString();
   }
-  llvm::CodeGenOptLevel level = options.optLevel == 0   ? llvm::CodeGenOptLevel::None
-                                : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
-                                : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
-                                                        : llvm::CodeGenOptLevel::Aggressive;
+  llvm::CodeGenOptLevel level =
+      options.optLevel == 0   ? llvm::CodeGenOptLevel::None
+      : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
+      : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                              : llvm::CodeGenOptLevel::Aggressive;
   llvm::TargetOptions targetOptions;
-  auto *machine = target->createTargetMachine(triple, cpu, features, targetOptions,
-                                              llvm::Reloc::PIC_, std::nullopt,
-                                              level);
+  auto *machine =
+      target->createTargetMachine(triple, cpu, features, targetOptions,
+                                  llvm::Reloc::PIC_, std::nullopt, level);
   if (!machine) {
-    diags.report(SourceLoc(), DiagId::TargetError).arg(triple).arg("no target machine");
+    diags.report(SourceLoc(), DiagId::TargetError)
+        .arg(triple)
+        .arg("no target machine");
     return nullptr;
   }
   return std::unique_ptr<llvm::TargetMachine>(machine);
@@ -124,8 +127,9 @@ bool writeMachineCode(llvm::Module &module, llvm::TargetMachine &target,
     return false;
   }
   llvm::legacy::PassManager pm;
-  auto fileType = kind == OutputKind::Object ? llvm::CodeGenFileType::ObjectFile
-                                             : llvm::CodeGenFileType::AssemblyFile;
+  auto fileType = kind == OutputKind::Object
+                      ? llvm::CodeGenFileType::ObjectFile
+                      : llvm::CodeGenFileType::AssemblyFile;
   if (target.addPassesToEmitFile(pm, out, nullptr, fileType)) {
     diags.report(SourceLoc(), DiagId::TargetError)
         .arg(target.getTargetTriple().str())

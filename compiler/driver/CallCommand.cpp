@@ -17,9 +17,7 @@
 
 namespace fedc::driver {
 
-using llvm::cast;
 using llvm::dyn_cast;
-using llvm::isa;
 using sema::Type;
 
 namespace {
@@ -33,7 +31,8 @@ struct BadArgument {
 // point into kept alive here.
 class Marshaller {
 public:
-  void pack(const Type *t, const llvm::json::Value &v, std::vector<uint64_t> &slots) {
+  void pack(const Type *t, const llvm::json::Value &v,
+            std::vector<uint64_t> &slots) {
     if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
       if (tensor->isScalar()) {
         slots.push_back(scalarBits(tensor->element, v));
@@ -48,7 +47,8 @@ public:
                                         tensor->dims[k])};
       std::vector<uint64_t> elements;
       flattenElements(tensor->element, v, tensor->rank(), elements);
-      slots.push_back(reinterpret_cast<uint64_t>(buffer(tensor->element, elements)));
+      slots.push_back(
+          reinterpret_cast<uint64_t>(buffer(tensor->element, elements)));
       for (int64_t d : dims)
         slots.push_back(static_cast<uint64_t>(d));
       return;
@@ -78,7 +78,8 @@ public:
     if (const auto *seq = dyn_cast<sema::SeqType>(t)) {
       const llvm::json::Array *a = v.getAsArray();
       if (!a)
-        throw BadArgument{"expected an array of records for " + sema::formatType(t)};
+        throw BadArgument{"expected an array of records for " +
+                          sema::formatType(t)};
       // Pack each record, then transpose leaf slots into columns.
       std::vector<std::vector<uint64_t>> records;
       for (const llvm::json::Value &r : *a) {
@@ -104,12 +105,14 @@ public:
               column.push_back(readElement(leaf->element, data, i));
           }
         }
-        slots.push_back(reinterpret_cast<uint64_t>(buffer(leaf->element, column)));
+        slots.push_back(
+            reinterpret_cast<uint64_t>(buffer(leaf->element, column)));
         slot += leaf->isScalar() ? 1 : 1 + leaf->rank();
       }
       return;
     }
-    throw BadArgument{"values of type " + sema::formatType(t) + " cannot be passed"};
+    throw BadArgument{"values of type " + sema::formatType(t) +
+                      " cannot be passed"};
   }
 
   // The result as JSON text; floats in their shortest exact form.
@@ -127,8 +130,8 @@ public:
     std::string text;
     if (const auto *s = dyn_cast<sema::StructType>(t)) {
       for (const sema::Field &f : s->fields)
-        text += (text.empty() ? "" : ", ") + llvm::formatv("\"{0}\": ", f.name).str() +
-                unpack(f.type, slot);
+        text += (text.empty() ? "" : ", ") +
+                llvm::formatv("\"{0}\": ", f.name).str() + unpack(f.type, slot);
       return "{" + text + "}";
     }
     if (const auto *tuple = dyn_cast<sema::TupleType>(t)) {
@@ -136,7 +139,8 @@ public:
         text += (text.empty() ? "" : ", ") + unpack(e, slot);
       return "[" + text + "]";
     }
-    throw BadArgument{"results of type " + sema::formatType(t) + " cannot be printed"};
+    throw BadArgument{"results of type " + sema::formatType(t) +
+                      " cannot be printed"};
   }
 
   // Slots a value of `t` occupies (abi.h).
@@ -159,7 +163,8 @@ public:
   }
 
 private:
-  static void leafTensors(const Type *t, std::vector<const sema::TensorType *> &out) {
+  static void leafTensors(const Type *t,
+                          std::vector<const sema::TensorType *> &out) {
     if (const auto *tensor = dyn_cast<sema::TensorType>(t))
       out.push_back(tensor);
     else if (const auto *s = dyn_cast<sema::StructType>(t))
@@ -250,7 +255,8 @@ private:
     uint64_t bits = 0;
     std::memcpy(&bits, data + i * elementSize(k), elementSize(k));
     if (k == ast::ScalarKind::I32)
-      bits = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(bits)));
+      bits = static_cast<uint64_t>(
+          static_cast<int64_t>(static_cast<int32_t>(bits)));
     return bits;
   }
 
@@ -269,7 +275,8 @@ private:
     for (size_t k = 0; k < rank; ++k) {
       const llvm::json::Array *a = x->getAsArray();
       if (!a)
-        throw BadArgument{fmt::format("expected a nested array of depth {}", rank)};
+        throw BadArgument{
+            fmt::format("expected a nested array of depth {}", rank)};
       dims.push_back(static_cast<int64_t>(a->size()));
       if (a->empty()) {
         for (size_t r = k + 1; r < rank; ++r)
@@ -280,8 +287,8 @@ private:
     }
   }
 
-  void flattenElements(ast::ScalarKind k, const llvm::json::Value &v, size_t rank,
-                       std::vector<uint64_t> &out) {
+  void flattenElements(ast::ScalarKind k, const llvm::json::Value &v,
+                       size_t rank, std::vector<uint64_t> &out) {
     if (rank == 0) {
       out.push_back(scalarBits(k, v));
       return;
@@ -365,13 +372,15 @@ bool callFunction(const sema::Program &program, const SourceManager &sm,
       generateModule(program, *context, sm, diags, "call");
   if (!module)
     return false;
-  std::unique_ptr<llvm::TargetMachine> target = createTargetMachine(options, diags);
+  std::unique_ptr<llvm::TargetMachine> target =
+      createTargetMachine(options, diags);
   if (!target)
     return false;
   optimizeModule(*module, *target, options.optLevel);
 
   auto jitError = [&](llvm::Error e) {
-    diags.report(SourceLoc(), DiagId::JitError).arg(llvm::toString(std::move(e)));
+    diags.report(SourceLoc(), DiagId::JitError)
+        .arg(llvm::toString(std::move(e)));
     return false;
   };
   auto jit = llvm::orc::LLJITBuilder().create();
@@ -397,11 +406,13 @@ bool callFunction(const sema::Program &program, const SourceManager &sm,
     return jitError(std::move(e));
   if (usesVectorMath(target->getTargetTriple())) {
     std::string error;
-    if (llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1", &error))
+    if (llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1",
+                                                          &error))
       return jitError(llvm::createStringError(error));
   }
-  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      (*jit)->getDataLayout().getGlobalPrefix());
+  auto generator =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          (*jit)->getDataLayout().getGlobalPrefix());
   if (!generator)
     return jitError(generator.takeError());
   main.addGenerator(std::move(*generator));
@@ -429,7 +440,10 @@ bool callFunction(const sema::Program &program, const SourceManager &sm,
   try {
     out << marshaller.unpack(fn->result, cursor) << "\n";
   } catch (const BadArgument &bad) {
-    diags.report(SourceLoc(), DiagId::CallArgument).arg(0).arg(name).arg(bad.why);
+    diags.report(SourceLoc(), DiagId::CallArgument)
+        .arg(0)
+        .arg(name)
+        .arg(bad.why);
     return false;
   }
   return true;

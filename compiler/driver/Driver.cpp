@@ -5,9 +5,9 @@
 #include "basic/SourceManager.h"
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
-#include "parse/Parser.h"
 #include "codegen/Codegen.h"
 #include "driver/CallCommand.h"
+#include "parse/Parser.h"
 #include "sema/Sema.h"
 
 #include <llvm/Bitcode/BitcodeWriter.h>
@@ -122,7 +122,7 @@ std::vector<std::string> stdlibPaths(const std::string &argv0) {
     paths.push_back(
         (exe.parent_path().parent_path() / "share" / "fedc" / "stdlib")
             .string());
-  paths.push_back(FEDC_SOURCE_STDLIB_DIR);
+  paths.emplace_back(FEDC_SOURCE_STDLIB_DIR);
   return paths;
 }
 
@@ -147,9 +147,8 @@ bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
               const sema::Program &program, const SourceManager &sm,
               DiagnosticEngine &diags) {
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module =
-      generateModule(program, context, sm, diags, o.input,
-                     codegenOptions.debugInfo);
+  std::unique_ptr<llvm::Module> module = generateModule(
+      program, context, sm, diags, o.input, codegenOptions.debugInfo);
   if (!module)
     return false;
   std::unique_ptr<llvm::TargetMachine> target =
@@ -167,7 +166,7 @@ bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
                                             : OutputKind::Object,
                             path, diags);
   }
-  std::string path = !o.output.empty() ? o.output
+  std::string path = !o.output.empty()  ? o.output
                      : o.emit == "llvm" ? "-"
                                         : stem + ".bc";
   std::error_code ec;

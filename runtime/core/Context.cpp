@@ -11,7 +11,9 @@ constexpr uint64_t kMinChunk = uint64_t(1) << 20;
 // Marks pack (chunk index, offset) into one integer.
 constexpr int kOffsetBits = 40;
 
-uint64_t alignUp(uint64_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
+uint64_t alignUp(uint64_t n) {
+  return (n + kAlignment - 1) & ~(kAlignment - 1);
+}
 
 // Handed out after the arena limit is hit: the failure makes every fn
 // return before it writes much, so one small block serves all.
@@ -56,7 +58,8 @@ void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes) {
                static_cast<int64_t>(bytes), static_cast<int64_t>(ctx->limit));
     return scratch;
   }
-  uint64_t size = std::max(bytes, std::max(kMinChunk, fedrt::arenaCapacity(*ctx)));
+  uint64_t size =
+      std::max(bytes, std::max(kMinChunk, fedrt::arenaCapacity(*ctx)));
   // aligned_alloc needs a size that is a multiple of the alignment.
   size = alignUp(size);
   auto *memory = static_cast<char *>(std::aligned_alloc(kAlignment, size));

@@ -9,7 +9,8 @@ namespace {
 template <typename T>
 void matmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
             bool tb, T *c) {
-  using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Matrix =
+      Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Map = Eigen::Map<const Matrix>;
   Eigen::Map<Matrix> C(c, m, n);
   // A stored [k, m] when transposed; B stored [n, k].

@@ -30,12 +30,14 @@ double normal(int64_t seed, int64_t i) {
 
 extern "C" {
 
-void fedrt_random_normal_f32(int64_t seed, float stddev, float *out, int64_t n) {
+void fedrt_random_normal_f32(int64_t seed, float stddev, float *out,
+                             int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = static_cast<float>(stddev * normal(seed, i));
 }
 
-void fedrt_random_normal_f64(int64_t seed, double stddev, double *out, int64_t n) {
+void fedrt_random_normal_f64(int64_t seed, double stddev, double *out,
+                             int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = stddev * normal(seed, i);
 }

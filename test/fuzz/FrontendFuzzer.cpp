@@ -7,8 +7,8 @@
 #include "basic/SourceManager.h"
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
-#include "parse/Parser.h"
 #include "codegen/Codegen.h"
+#include "parse/Parser.h"
 #include "sema/Sema.h"
 
 #include <llvm/IR/LLVMContext.h>

@@ -23,8 +23,8 @@ struct fedrt_context {
     uint64_t size;
   };
   std::vector<Chunk> chunks;
-  uint64_t chunkIndex = 0; // chunk being filled
-  uint64_t offset = 0;     // bytes used in it
+  uint64_t chunkIndex = 0;            // chunk being filled
+  uint64_t offset = 0;                // bytes used in it
   uint64_t limit = uint64_t(4) << 30; // total bytes one invocation may use
 
   std::string what;

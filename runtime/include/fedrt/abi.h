@@ -68,7 +68,8 @@ void fedrt_matmul_f64(int64_t m, int64_t n, int64_t k, const double *a,
  * and the index (splitmix64 counters through Box-Muller), so the same seed
  * gives the same tensor on every machine and thread count. */
 void fedrt_random_normal_f32(int64_t seed, float stddev, float *out, int64_t n);
-void fedrt_random_normal_f64(int64_t seed, double stddev, double *out, int64_t n);
+void fedrt_random_normal_f64(int64_t seed, double stddev, double *out,
+                             int64_t n);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
-extern "C" void fedrt_entry_scale(fedrt_context *, const uint64_t *, uint64_t *);
+extern "C" void fedrt_entry_scale(fedrt_context *, const uint64_t *,
+                                  uint64_t *);
 
 int main() {
   float x[4] = {1, 2, 3, 4}, k = 2;
