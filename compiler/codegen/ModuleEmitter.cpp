@@ -16,7 +16,8 @@ using llvm::isa;
 
 ModuleEmitter::ModuleEmitter(const sema::Program &program,
                              llvm::LLVMContext &context,
-                             const SourceManager &sm, const std::string &moduleName)
+                             const SourceManager &sm,
+                             const std::string &moduleName)
     : context(context), sm(sm),
       module(std::make_unique<llvm::Module>(moduleName, context)),
       program(program) {
