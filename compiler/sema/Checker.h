@@ -179,6 +179,9 @@ private:
                        const std::string &where);
   void notePlacement(const Expr &e);
   bool rejectRawData(const Expr &e, const std::string &operation);
+  // The placed type of an aggregation's input, which must be a per-client
+  // value and not raw data; null after reporting why not.
+  const PlacedType *aggregationInput(const Expr &x, const std::string &name);
 
   // --- processes (Processes.cpp) ---------------------------------------------
   const Function *processEntry(const ast::ProcessDecl &p,

@@ -418,6 +418,22 @@ ExprPtr Checker::checkZip(const ast::CallExpr &e, std::vector<ExprPtr> args) {
   return call;
 }
 
+const PlacedType *Checker::aggregationInput(const Expr &x,
+                                            const std::string &name) {
+  if (rejectRawData(x, "aggregated"))
+    return nullptr;
+  const auto *p = dyn_cast<PlacedType>(x.type);
+  if (!p || p->placement != Placement::Clients) {
+    diags_.report(x.range, DiagId::ExpectedPlacedValue)
+        .arg(name)
+        .arg("CLIENTS")
+        .arg(describeValue(x));
+    notePlacement(x);
+    return nullptr;
+  }
+  return p;
+}
+
 ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
                                   std::vector<ExprPtr> args) {
   std::string name = intrinsicName(i);
@@ -429,17 +445,9 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     return errorExpr(e.range());
   }
   Expr &x = *args[0];
-  if (rejectRawData(x, "aggregated"))
+  const PlacedType *p = aggregationInput(x, name);
+  if (!p)
     return errorExpr(e.range());
-  const auto *p = dyn_cast<PlacedType>(x.type);
-  if (!p || p->placement != Placement::Clients) {
-    diags_.report(x.range, DiagId::ExpectedPlacedValue)
-        .arg(name)
-        .arg("CLIENTS")
-        .arg(describeValue(x));
-    notePlacement(x);
-    return errorExpr(e.range());
-  }
   const Type *member = p->member;
   std::string leaf;
   if (i == Intrinsic::Mean) {
@@ -513,17 +521,9 @@ ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
     return errorExpr(e.range());
   }
   Expr &x = *args[0];
-  if (rejectRawData(x, "aggregated"))
+  const PlacedType *p = aggregationInput(x, name);
+  if (!p)
     return errorExpr(e.range());
-  const auto *p = dyn_cast<PlacedType>(x.type);
-  if (!p || p->placement != Placement::Clients) {
-    diags_.report(x.range, DiagId::ExpectedPlacedValue)
-        .arg(name)
-        .arg("CLIENTS")
-        .arg(describeValue(x));
-    notePlacement(x);
-    return errorExpr(e.range());
-  }
   const Type *u = args[1]->type;
   if (containsPlaced(u) || isa<PlacementLiteralType>(u) ||
       args[1]->kind() == Expr::Kind::FunctionRef) {

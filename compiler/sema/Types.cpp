@@ -182,34 +182,47 @@ std::string formatType(const Type *t) {
   return "?";
 }
 
-bool containsError(const Type *t) {
-  switch (t->kind()) {
-  case Type::Kind::Error:
+namespace {
+
+// Whether `t` or any type inside it (fields, elements, sequence and placed
+// members) satisfies `is`.
+template <typename Pred> bool containsType(const Type *t, Pred is) {
+  if (is(t))
     return true;
+  switch (t->kind()) {
   case Type::Kind::Struct:
     for (const Field &f : cast<StructType>(t)->fields)
-      if (containsError(f.type))
+      if (containsType(f.type, is))
         return true;
     return false;
   case Type::Kind::Tuple:
     for (const Type *e : cast<TupleType>(t)->elements)
-      if (containsError(e))
+      if (containsType(e, is))
         return true;
     return false;
   case Type::Kind::Seq:
-    return containsError(cast<SeqType>(t)->element);
+    return containsType(cast<SeqType>(t)->element, is);
   case Type::Kind::Placed:
-    return containsError(cast<PlacedType>(t)->member);
-  case Type::Kind::Function: {
-    const auto *f = cast<FunctionType>(t);
+    return containsType(cast<PlacedType>(t)->member, is);
+  default:
+    return false;
+  }
+}
+
+} // namespace
+
+bool containsError(const Type *t) {
+  return containsType(t, [](const Type *x) {
+    if (isa<ErrorType>(x))
+      return true;
+    const auto *f = dyn_cast<FunctionType>(x);
+    if (!f)
+      return false;
     for (const Type *p : f->params)
       if (containsError(p))
         return true;
     return containsError(f->result);
-  }
-  default:
-    return false;
-  }
+  });
 }
 
 std::string firstOffendingLeaf(const Type *t, bool (*ok)(const TensorType *)) {
@@ -242,68 +255,15 @@ bool isIntegral(const Type *t) {
 }
 
 bool containsPlaced(const Type *t) {
-  switch (t->kind()) {
-  case Type::Kind::Placed:
-    return true;
-  case Type::Kind::Struct:
-    for (const Field &f : cast<StructType>(t)->fields)
-      if (containsPlaced(f.type))
-        return true;
-    return false;
-  case Type::Kind::Tuple:
-    for (const Type *e : cast<TupleType>(t)->elements)
-      if (containsPlaced(e))
-        return true;
-    return false;
-  case Type::Kind::Seq:
-    return containsPlaced(cast<SeqType>(t)->element);
-  default:
-    return false;
-  }
+  return containsType(t, [](const Type *x) { return isa<PlacedType>(x); });
 }
 
 bool containsSeq(const Type *t) {
-  switch (t->kind()) {
-  case Type::Kind::Seq:
-    return true;
-  case Type::Kind::Struct:
-    for (const Field &f : cast<StructType>(t)->fields)
-      if (containsSeq(f.type))
-        return true;
-    return false;
-  case Type::Kind::Tuple:
-    for (const Type *e : cast<TupleType>(t)->elements)
-      if (containsSeq(e))
-        return true;
-    return false;
-  case Type::Kind::Placed:
-    return containsSeq(cast<PlacedType>(t)->member);
-  default:
-    return false;
-  }
+  return containsType(t, [](const Type *x) { return isa<SeqType>(x); });
 }
 
 bool containsFunction(const Type *t) {
-  switch (t->kind()) {
-  case Type::Kind::Function:
-    return true;
-  case Type::Kind::Struct:
-    for (const Field &f : cast<StructType>(t)->fields)
-      if (containsFunction(f.type))
-        return true;
-    return false;
-  case Type::Kind::Tuple:
-    for (const Type *e : cast<TupleType>(t)->elements)
-      if (containsFunction(e))
-        return true;
-    return false;
-  case Type::Kind::Seq:
-    return containsFunction(cast<SeqType>(t)->element);
-  case Type::Kind::Placed:
-    return containsFunction(cast<PlacedType>(t)->member);
-  default:
-    return false;
-  }
+  return containsType(t, [](const Type *x) { return isa<FunctionType>(x); });
 }
 
 const TensorType *commonElement(TypeContext &types, const Type *t) {
