@@ -352,10 +352,35 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
                                     : b.CreateICmpSGT(x, zero),
                             x, zero);
     }
-    case sema::Builtin::Pow:
-      if (!isFloat)
-        throw Unsupported{n.range, "pow of integers"};
-      return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
+    case sema::Builtin::Pow: {
+      if (isFloat)
+        return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
+      // Integers: square-and-multiply over every exponent bit, straight-line
+      // (so it vectorizes), wrapping like the other integer operators. A
+      // negative exponent truncates as division would: 1 for x = 1, +-1
+      // for x = -1, else 0.
+      llvm::Value *e = args[1];
+      unsigned bits = t->getIntegerBitWidth();
+      llvm::Value *one = llvm::ConstantInt::get(t, 1);
+      llvm::Value *result = one, *base = x;
+      for (unsigned k = 0; k + 1 < bits; ++k) {
+        llvm::Value *bit = b.CreateICmpNE(b.CreateAnd(b.CreateLShr(e, k), one),
+                                          llvm::ConstantInt::get(t, 0));
+        result = b.CreateSelect(bit, b.CreateMul(result, base), result);
+        base = b.CreateMul(base, base);
+      }
+      llvm::Value *odd =
+          b.CreateICmpNE(b.CreateAnd(e, one), llvm::ConstantInt::get(t, 0));
+      llvm::Value *minusOne =
+          llvm::ConstantInt::get(t, static_cast<uint64_t>(-1), true);
+      llvm::Value *negative =
+          b.CreateSelect(b.CreateICmpEQ(x, one), one,
+                         b.CreateSelect(b.CreateICmpEQ(x, minusOne),
+                                        b.CreateSelect(odd, minusOne, one),
+                                        llvm::ConstantInt::get(t, 0)));
+      return b.CreateSelect(b.CreateICmpSLT(e, llvm::ConstantInt::get(t, 0)),
+                            negative, result);
+    }
     case sema::Builtin::Minimum:
       return b.CreateSelect(isFloat ? b.CreateFCmpOLT(x, args[1])
                                     : b.CreateICmpSLT(x, args[1]),
