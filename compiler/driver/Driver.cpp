@@ -7,6 +7,7 @@
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "codegen/Codegen.h"
 #include "driver/CallCommand.h"
+#include "lower/Plan.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
 
@@ -222,6 +223,13 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
       return true;
     std::ostringstream text;
     printProgram(*program, sm, text);
+    return writeOutput(o, text.str());
+  }
+  if (o.emit == "plan") {
+    if (o.verify)
+      return true;
+    std::ostringstream text;
+    lower::printPlans(lower::buildPlans(*program), text);
     return writeOutput(o, text.str());
   }
   CodegenOptions codegenOptions;

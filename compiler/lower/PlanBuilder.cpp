@@ -1,0 +1,317 @@
+// Builds the plan of each federated fn: the dataflow of placed values with
+// federated calls inlined, then the schedule. A value's level is the
+// number of aggregations on its longest input path; stage k runs the client
+// work whose aggregations produce level k + 1, after broadcasting what it
+// reads. Client values needed in a later stage are recomputed there from
+// the client's data and the broadcasts (local fns are pure), so clients
+// keep no state between stages.
+#include "lower/Plan.h"
+
+#include <llvm/Support/Casting.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace fedc::lower {
+
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+using sema::Expr;
+
+namespace {
+
+bool isPlaced(const sema::Type *t) { return isa<sema::PlacedType>(t); }
+bool placedAtClients(const sema::Type *t) {
+  const auto *p = dyn_cast<sema::PlacedType>(t);
+  return p && p->placement == ast::Placement::Clients;
+}
+
+class PlanBuilder {
+public:
+  explicit PlanBuilder(Plan &plan) : plan_(plan) {}
+
+  void build(const sema::Function &fn) {
+    plan_.computation = &fn;
+    std::map<const sema::Local *, Node *> frame;
+    for (const sema::Local *p : fn.params) {
+      Node *n = make(placedAtClients(p->type) ? Node::Kind::ClientInput
+                                              : Node::Kind::ServerInput,
+                     p->type, nullptr, {});
+      n->name = p->name;
+      frame[p] = n;
+      plan_.inputs.push_back(n);
+    }
+    Node *result = inlineBody(fn, frame);
+    if (result && result->kind == Node::Kind::Tuple)
+      plan_.results = result->inputs;
+    else if (result)
+      plan_.results = {result};
+    schedule();
+  }
+
+private:
+  Node *make(Node::Kind kind, const sema::Type *type, const Expr *expr,
+             std::vector<Node *> inputs) {
+    auto n = std::make_unique<Node>();
+    n->kind = kind;
+    n->id = static_cast<int>(plan_.nodes.size());
+    n->type = type;
+    n->expr = expr;
+    n->atClients = placedAtClients(type);
+    n->inputs = std::move(inputs);
+    for (Node *in : n->inputs)
+      n->level = std::max(n->level, in->level);
+    if (kind == Node::Kind::Aggregate)
+      n->level += 1;
+    plan_.nodes.push_back(std::move(n));
+    return plan_.nodes.back().get();
+  }
+
+  Node *inlineBody(const sema::Function &fn,
+                   std::map<const sema::Local *, Node *> &frame) {
+    frames_.push_back(&frame);
+    Node *result = nullptr;
+    for (const sema::StmtPtr &s : fn.body->body) {
+      if (const auto *let = dyn_cast<sema::LetStmt>(s.get())) {
+        Node *n = value(*let->init);
+        if (n->name.empty())
+          n->name = let->local->name;
+        frame[let->local] = n;
+      } else if (const auto *ret = dyn_cast<sema::ReturnStmt>(s.get())) {
+        if (ret->value)
+          result = value(*ret->value);
+      }
+    }
+    frames_.pop_back();
+    return result;
+  }
+
+  Node *value(const Expr &e) {
+    if (!isPlaced(e.type) && !isPlacedTuple(e.type))
+      return make(Node::Kind::Constant, e.type, &e, {});
+    switch (e.kind()) {
+    case Expr::Kind::LocalRef:
+      return frames_.back()->at(cast<sema::RefExpr>(e).local);
+    case Expr::Kind::Call: {
+      const auto &call = cast<sema::CallExpr>(e);
+      std::map<const sema::Local *, Node *> frame;
+      for (size_t i = 0; i < call.args.size(); ++i)
+        frame[call.callee->params[i]] = value(*call.args[i]);
+      return inlineBody(*call.callee, frame);
+    }
+    case Expr::Kind::Member: {
+      const auto &m = cast<sema::MemberExpr>(e);
+      Node *base = value(*m.base);
+      if (base->kind == Node::Kind::Tuple)
+        return base->inputs.at(static_cast<size_t>(m.index));
+      Node *n = make(Node::Kind::Select, e.type, &e, {base});
+      n->index = m.index;
+      return n;
+    }
+    case Expr::Kind::TupleLiteral: {
+      std::vector<Node *> elements;
+      for (const sema::ExprPtr &x : cast<sema::AggregateExpr>(e).elements)
+        elements.push_back(value(*x));
+      return make(Node::Kind::Tuple, e.type, &e, elements);
+    }
+    case Expr::Kind::IntrinsicCall:
+      return intrinsic(cast<sema::IntrinsicCallExpr>(e));
+    default:
+      return make(Node::Kind::Constant, e.type, &e, {});
+    }
+  }
+
+  static bool isPlacedTuple(const sema::Type *t) {
+    const auto *tuple = dyn_cast<sema::TupleType>(t);
+    if (!tuple)
+      return false;
+    for (const sema::Type *x : tuple->elements)
+      if (isPlaced(x) || isPlacedTuple(x))
+        return true;
+    return false;
+  }
+
+  Node *intrinsic(const sema::IntrinsicCallExpr &call) {
+    using sema::Intrinsic;
+    std::vector<Node *> inputs;
+    const sema::Function *fn = nullptr;
+    auto functionOf = [](const Expr &x) {
+      return cast<sema::RefExpr>(x).function;
+    };
+    Node::Kind kind = Node::Kind::Aggregate;
+    switch (call.intrinsic) {
+    case Intrinsic::Value:
+      kind = Node::Kind::Value;
+      inputs.push_back(value(*call.args[0]));
+      break;
+    case Intrinsic::Broadcast:
+      kind = Node::Kind::Broadcast;
+      inputs.push_back(value(*call.args[0]));
+      break;
+    case Intrinsic::Map:
+      kind = Node::Kind::Map;
+      fn = functionOf(*call.args[0]);
+      for (size_t i = 1; i < call.args.size(); ++i)
+        inputs.push_back(value(*call.args[i]));
+      break;
+    case Intrinsic::Eval:
+      kind = Node::Kind::Eval;
+      fn = functionOf(*call.args[0]);
+      break;
+    case Intrinsic::Zip:
+      kind = Node::Kind::Zip;
+      for (const sema::ExprPtr &a : call.args)
+        inputs.push_back(value(*a));
+      break;
+    case Intrinsic::Aggregate:
+      inputs.push_back(value(*call.args[0]));
+      inputs.push_back(value(*call.args[1]));
+      fn = functionOf(*call.args[4]);
+      break;
+    default: // sum, mean (value[, weight]), min, max, secure sum
+      for (const sema::ExprPtr &a : call.args)
+        inputs.push_back(value(*a));
+      break;
+    }
+    Node *n = make(kind, call.type, &call, inputs);
+    n->intrinsic = call.intrinsic;
+    n->function = fn;
+    return n;
+  }
+
+  // The client nodes stage work needs for `roots`, in dependency order;
+  // broadcasts (and federated_value at CLIENTS) are where server values
+  // enter.
+  void clientClosure(const std::vector<Node *> &roots, std::set<Node *> &work,
+                     std::set<Node *> &broadcasts) {
+    std::vector<Node *> stack(roots.begin(), roots.end());
+    while (!stack.empty()) {
+      Node *n = stack.back();
+      stack.pop_back();
+      if (!n->atClients || n->kind == Node::Kind::ClientInput)
+        continue;
+      if (n->kind == Node::Kind::Broadcast || n->kind == Node::Kind::Value) {
+        broadcasts.insert(n);
+        continue;
+      }
+      if (!work.insert(n).second)
+        continue;
+      stack.insert(stack.end(), n->inputs.begin(), n->inputs.end());
+    }
+  }
+
+  void schedule() {
+    // Everything the results depend on.
+    std::set<Node *> needed;
+    std::vector<Node *> stack(plan_.results.begin(), plan_.results.end());
+    while (!stack.empty()) {
+      Node *n = stack.back();
+      stack.pop_back();
+      if (needed.insert(n).second)
+        stack.insert(stack.end(), n->inputs.begin(), n->inputs.end());
+    }
+    int stages = 0;
+    for (Node *n : needed) {
+      if (n->kind == Node::Kind::Aggregate)
+        stages = std::max(stages, n->level);
+      if (n->atClients && std::find(plan_.results.begin(), plan_.results.end(),
+                                    n) != plan_.results.end())
+        stages = std::max(stages, n->level + 1);
+    }
+    plan_.stages.resize(static_cast<size_t>(stages));
+    std::vector<std::set<Node *>> work(plan_.stages.size()),
+        broadcasts(plan_.stages.size());
+    auto byId = [](const Node *a, const Node *b) { return a->id < b->id; };
+    std::vector<Node *> ordered(needed.begin(), needed.end());
+    std::sort(ordered.begin(), ordered.end(), byId);
+    for (Node *n : ordered) {
+      if (n->kind == Node::Kind::Aggregate) {
+        size_t k = static_cast<size_t>(n->level - 1);
+        plan_.stages[k].aggregations.push_back(n);
+        clientClosure({n->inputs[0]}, work[k], broadcasts[k]);
+        if (n->intrinsic == sema::Intrinsic::Mean && n->inputs.size() > 1)
+          clientClosure({n->inputs[1]}, work[k], broadcasts[k]);
+      } else if (n->atClients) {
+        if (std::find(plan_.results.begin(), plan_.results.end(), n) !=
+            plan_.results.end())
+          clientClosure({n}, work[static_cast<size_t>(n->level)],
+                        broadcasts[static_cast<size_t>(n->level)]);
+      } else if (n->kind != Node::Kind::ServerInput &&
+                 n->kind != Node::Kind::Tuple) {
+        if (n->level < stages)
+          plan_.stages[static_cast<size_t>(n->level)].server.push_back(n);
+        else
+          plan_.serverUpdate.push_back(n);
+      }
+    }
+    for (size_t k = 0; k < plan_.stages.size(); ++k) {
+      Stage &s = plan_.stages[k];
+      s.index = static_cast<int>(k);
+      s.clientWork.assign(work[k].begin(), work[k].end());
+      std::sort(s.clientWork.begin(), s.clientWork.end(), byId);
+      s.broadcasts.assign(broadcasts[k].begin(), broadcasts[k].end());
+      std::sort(s.broadcasts.begin(), s.broadcasts.end(), byId);
+    }
+  }
+
+  Plan &plan_;
+  std::vector<std::map<const sema::Local *, Node *> *> frames_;
+};
+
+// A type with every struct spelled out: `Example{x:f32[64],y:i32}`.
+std::string layout(const sema::Type *t) {
+  if (const auto *st = dyn_cast<sema::StructType>(t)) {
+    std::string s = st->name + "{";
+    for (size_t i = 0; i < st->fields.size(); ++i)
+      s += (i ? "," : "") + st->fields[i].name + ":" +
+           layout(st->fields[i].type);
+    return s + "}";
+  }
+  if (const auto *tuple = dyn_cast<sema::TupleType>(t)) {
+    std::string s = "(";
+    for (size_t i = 0; i < tuple->elements.size(); ++i)
+      s += (i ? "," : "") + layout(tuple->elements[i]);
+    return s + ")";
+  }
+  if (const auto *seq = dyn_cast<sema::SeqType>(t))
+    return "seq<" + layout(seq->element) + ">";
+  if (const auto *p = dyn_cast<sema::PlacedType>(t))
+    return std::string(p->allEqual ? "" : "{") + layout(p->member) +
+           (p->allEqual ? "@" : "}@") + ast::placementName(p->placement);
+  return sema::formatType(t);
+}
+
+// FNV-1a over the plan's canonical text and the layout of every value:
+// equal plans, equal fingerprints.
+uint64_t fingerprint(const std::string &text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+} // namespace
+
+std::vector<Plan> buildPlans(const sema::Program &program) {
+  std::vector<Plan> plans;
+  for (const auto &fn : program.functions) {
+    if (!fn->isFederated || !fn->body)
+      continue;
+    plans.emplace_back();
+    PlanBuilder(plans.back()).build(*fn);
+  }
+  for (Plan &p : plans) {
+    std::string text = planBody(p);
+    for (const auto &n : p.nodes)
+      text += layout(n->type) + "\n";
+    p.fingerprint = fingerprint(text);
+  }
+  return plans;
+}
+
+} // namespace fedc::lower

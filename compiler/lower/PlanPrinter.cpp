@@ -1,0 +1,111 @@
+// `fedc --emit=plan`: each federated computation's inputs, stages and
+// server update, one value per line.
+#include "lower/Plan.h"
+
+#include <llvm/Support/Casting.h>
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace fedc::lower {
+
+namespace {
+
+std::string ref(const Node *n) { return fmt::format("%{}", n->id); }
+
+std::string refs(const std::vector<Node *> &nodes, size_t from = 0) {
+  std::string s;
+  for (size_t i = from; i < nodes.size(); ++i)
+    s += (i > from ? ", " : "") + ref(nodes[i]);
+  return s;
+}
+
+std::string describe(const Node &n) {
+  switch (n.kind) {
+  case Node::Kind::ServerInput:
+  case Node::Kind::ClientInput:
+    return "input";
+  case Node::Kind::Constant:
+    return "constant";
+  case Node::Kind::Value:
+    return "federated_value(" + refs(n.inputs) + ")";
+  case Node::Kind::Broadcast:
+    return "federated_broadcast(" + refs(n.inputs) + ")";
+  case Node::Kind::Map:
+    return "federated_map " + n.function->name + "(" + refs(n.inputs) + ")";
+  case Node::Kind::Zip:
+    return "federated_zip(" + refs(n.inputs) + ")";
+  case Node::Kind::Eval:
+    return "federated_eval " + n.function->name;
+  case Node::Kind::Select:
+    return fmt::format("{}.{}", ref(n.inputs[0]), n.index);
+  case Node::Kind::Tuple:
+    return "(" + refs(n.inputs) + ")";
+  case Node::Kind::Aggregate: {
+    std::string name = sema::intrinsicName(n.intrinsic);
+    if (n.intrinsic == sema::Intrinsic::Mean && n.inputs.size() > 1)
+      return name + "(" + ref(n.inputs[0]) + ", weight: " + ref(n.inputs[1]) +
+             ")";
+    if (n.intrinsic == sema::Intrinsic::SecureSum)
+      return fmt::format("{}({}, bitwidth: {})", name, refs(n.inputs),
+                         llvm::cast<sema::IntrinsicCallExpr>(n.expr)->bitwidth);
+    if (n.intrinsic == sema::Intrinsic::Aggregate)
+      return name + "(" + refs(n.inputs) + ", report: " + n.function->name +
+             ")";
+    return name + "(" + refs(n.inputs) + ")";
+  }
+  }
+  return "?";
+}
+
+void line(std::ostream &out, const Node &n, int indent) {
+  out << std::string(static_cast<size_t>(indent), ' ') << ref(&n);
+  if (!n.name.empty())
+    out << ' ' << n.name;
+  out << " = " << describe(n) << " : " << sema::formatType(n.type) << "\n";
+}
+
+} // namespace
+
+std::string planBody(const Plan &plan) {
+  std::ostringstream out;
+  for (const Node *in : plan.inputs)
+    out << "  input " << ref(in) << ' ' << in->name << " : "
+        << sema::formatType(in->type) << "\n";
+  for (const Stage &s : plan.stages) {
+    out << "  stage " << s.index << "\n";
+    if (!s.server.empty()) {
+      out << "    server:\n";
+      for (const Node *n : s.server)
+        line(out, *n, 6);
+    }
+    out << "    broadcast:\n";
+    for (const Node *n : s.broadcasts)
+      line(out, *n, 6);
+    out << "    clients (one fused client fn):\n";
+    for (const Node *n : s.clientWork)
+      line(out, *n, 6);
+    out << "    aggregate:\n";
+    for (const Node *n : s.aggregations)
+      line(out, *n, 6);
+  }
+  if (!plan.serverUpdate.empty()) {
+    out << "  server update:\n";
+    for (const Node *n : plan.serverUpdate)
+      line(out, *n, 4);
+  }
+  out << "  result " << refs(plan.results) << "\n";
+  return out.str();
+}
+
+void printPlans(const std::vector<Plan> &plans, std::ostream &out) {
+  for (const Plan &p : plans) {
+    size_t n = p.stages.size();
+    out << fmt::format("plan {}: {} stage{}, fingerprint {:016x}\n",
+                       p.computation->name, n, n == 1 ? "" : "s", p.fingerprint)
+        << planBody(p);
+  }
+}
+
+} // namespace fedc::lower
