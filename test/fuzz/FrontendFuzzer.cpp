@@ -1,6 +1,6 @@
 // libFuzzer target over the whole compiler up to LLVM IR: lexing, parsing
 // (with error recovery), AST lowering and printing, semantic analysis and
-// the typed dump, code generation with the IR verifier, diagnostic
+// the typed dump, planning, code generation with the IR verifier, diagnostic
 // rendering, and the -verify directive parser, all on the same bytes.
 #include "ast/ASTPrinter.h"
 #include "basic/DiagnosticEngine.h"
@@ -8,6 +8,7 @@
 #include "basic/TextDiagnosticPrinter.h"
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "codegen/Codegen.h"
+#include "lower/Plan.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
 
@@ -40,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     semaOptions.parse = options;
     if (auto program = analyze(std::move(module), sm, diags, semaOptions)) {
       printProgram(*program, sm, out);
+      lower::printPlans(lower::buildPlans(*program), out);
       // Code generation verifies the module it builds; an invalid module or
       // an LLVM assertion would be a finding.
       llvm::LLVMContext context;
