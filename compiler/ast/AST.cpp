@@ -84,4 +84,17 @@ const char *assignOpSpelling(AssignOp op) {
   return "?";
 }
 
+BinaryOp compoundOperator(AssignOp op) {
+  switch (op) {
+  case AssignOp::Sub:
+    return BinaryOp::Sub;
+  case AssignOp::Mul:
+    return BinaryOp::Mul;
+  case AssignOp::Div:
+    return BinaryOp::Div;
+  default:
+    return BinaryOp::Add;
+  }
+}
+
 } // namespace fedc::ast

@@ -380,6 +380,9 @@ public:
 
 enum class AssignOp { Assign, Add, Sub, Mul, Div };
 const char *assignOpSpelling(AssignOp op);
+// The operator a compound assignment applies (`+=` is Add); Assign has none
+// and maps to Add, unused.
+BinaryOp compoundOperator(AssignOp op);
 
 class AssignStmt : public Stmt {
 public:

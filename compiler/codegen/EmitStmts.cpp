@@ -184,11 +184,24 @@ void FunctionEmitter::emitStmt(const sema::Stmt &s) {
   }
 }
 
+void FunctionEmitter::storeTensor(Value &cur, const Type *t,
+                                  const Value &fresh) {
+  // A static shape is written back into the var's own buffer; a dynamic one
+  // gets a fresh copy (its size may change).
+  if (hasDynamicDims(t)) {
+    cur = copy(t, fresh);
+    return;
+  }
+  const auto *tensor = cast<sema::TensorType>(t);
+  uint64_t size = m_.module->getDataLayout().getTypeAllocSize(
+      m_.elementType(tensor->element));
+  b.CreateMemMove(
+      cur.data, llvm::MaybeAlign(), fresh.data, llvm::MaybeAlign(),
+      b.CreateMul(elementCount(cur.dims), i64(static_cast<int64_t>(size))));
+}
+
 void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
-  static const ast::BinaryOp kOps[] = {ast::BinaryOp::Add, ast::BinaryOp::Add,
-                                       ast::BinaryOp::Sub, ast::BinaryOp::Mul,
-                                       ast::BinaryOp::Div};
-  ast::BinaryOp op = kOps[static_cast<int>(s.op)];
+  ast::BinaryOp op = ast::compoundOperator(s.op);
   bool compound = s.op != ast::AssignOp::Assign;
   const auto *index = dyn_cast<sema::IndexExpr>(s.target.get());
   std::vector<int> path;
@@ -263,17 +276,7 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
             cur.scalar = elementAt(*tree, {}, {});
             return;
           }
-          Value fresh = materialize(*tree, s.range);
-          if (hasDynamicDims(t)) {
-            cur = copy(t, fresh);
-            return;
-          }
-          uint64_t size = m_.module->getDataLayout().getTypeAllocSize(
-              m_.elementType(tensor->element));
-          b.CreateMemMove(cur.data, llvm::MaybeAlign(), fresh.data,
-                          llvm::MaybeAlign(),
-                          b.CreateMul(elementCount(cur.dims),
-                                      i64(static_cast<int64_t>(size))));
+          storeTensor(cur, t, materialize(*tree, s.range));
           return;
         }
         size_t n = cur.fields.size();
@@ -291,18 +294,10 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     std::function<void(Value &, const Value &, const Type *)> store_ =
         [&](Value &cur, const Value &nv, const Type *t) {
           if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
-            if (tensor->isScalar()) {
+            if (tensor->isScalar())
               cur.scalar = nv.scalar;
-            } else if (hasDynamicDims(t)) {
-              cur = copy(t, nv);
-            } else {
-              uint64_t size = m_.module->getDataLayout().getTypeAllocSize(
-                  m_.elementType(tensor->element));
-              b.CreateMemMove(cur.data, llvm::MaybeAlign(), nv.data,
-                              llvm::MaybeAlign(),
-                              b.CreateMul(elementCount(cur.dims),
-                                          i64(static_cast<int64_t>(size))));
-            }
+            else
+              storeTensor(cur, t, nv);
             return;
           }
           for (size_t i = 0; i < cur.fields.size(); ++i)

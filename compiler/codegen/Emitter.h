@@ -174,6 +174,8 @@ private:
   void emitBlock(const sema::BlockStmt &block);
   void emitStmt(const sema::Stmt &s);
   void emitAssign(const sema::AssignStmt &s);
+  // Writes a new value of a tensor leaf of a var (see EmitStmts.cpp).
+  void storeTensor(Value &cur, const Type *t, const Value &fresh);
   void emitForRange(const sema::ForRangeStmt &s);
   void emitForEach(const sema::ForEachStmt &s);
   void emitWhile(const sema::WhileStmt &s);

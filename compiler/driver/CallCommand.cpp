@@ -296,7 +296,6 @@ private:
     const llvm::json::Array *a = v.getAsArray();
     if (!a)
       throw BadArgument{"ragged or non-array tensor"};
-    size_t before = out.size();
     std::optional<size_t> width;
     for (const llvm::json::Value &x : *a) {
       size_t start = out.size();
@@ -305,7 +304,6 @@ private:
         throw BadArgument{"ragged tensor: rows of different lengths"};
       width = out.size() - start;
     }
-    (void)before;
   }
 
   std::string nested(ast::ScalarKind k, const char *data,

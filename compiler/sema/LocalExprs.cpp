@@ -30,20 +30,6 @@ bool isArithmetic(ast::BinaryOp op) {
   }
 }
 
-bool isComparison(ast::BinaryOp op) {
-  switch (op) {
-  case ast::BinaryOp::Lt:
-  case ast::BinaryOp::Le:
-  case ast::BinaryOp::Gt:
-  case ast::BinaryOp::Ge:
-  case ast::BinaryOp::Eq:
-  case ast::BinaryOp::Ne:
-    return true;
-  default:
-    return false;
-  }
-}
-
 bool isAdaptable(const Expr &e) {
   const auto *lit = dyn_cast<LiteralExpr>(&e);
   return lit && lit->adaptable;
@@ -554,7 +540,6 @@ ExprPtr Checker::checkBinary(const ast::BinaryExpr &e) {
     }
     std::optional<std::vector<int64_t>> dims = broadcast(ta, tb, e.range());
     result = dims ? types_.tensor(ScalarKind::Bool, *dims) : types_.error();
-    (void)isComparison;
   }
   if (result->isError())
     return errorExpr(e.range());

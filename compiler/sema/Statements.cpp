@@ -238,10 +238,7 @@ StmtPtr Checker::checkAssign(const ast::AssignStmt &s) {
   }
   if (containsError(value->type))
     return out();
-  static const ast::BinaryOp kOps[] = {ast::BinaryOp::Add, ast::BinaryOp::Add,
-                                       ast::BinaryOp::Sub, ast::BinaryOp::Mul,
-                                       ast::BinaryOp::Div};
-  ast::BinaryOp op = kOps[static_cast<int>(s.op)];
+  ast::BinaryOp op = ast::compoundOperator(s.op);
   ExprPtr current = check(*s.target);
   const Type *result =
       arithmeticResult(op, current, value, s.range(), s.range().begin);
