@@ -1,0 +1,233 @@
+#include "fedrt/Data.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+
+namespace fedrt {
+
+const char *elementName(Element e) {
+  switch (e) {
+  case Element::F32:
+    return "f32";
+  case Element::F64:
+    return "f64";
+  case Element::I32:
+    return "i32";
+  case Element::I64:
+    return "i64";
+  case Element::Bool:
+    return "bool";
+  }
+  return "?";
+}
+
+size_t elementSize(Element e) {
+  return e == Element::F64 || e == Element::I64 ? 8
+         : e == Element::Bool                   ? 1
+                                                : 4;
+}
+
+int64_t RecordLayout::width() const {
+  int64_t n = 0;
+  for (const Leaf &l : leaves)
+    n += l.size;
+  return n;
+}
+
+namespace {
+
+std::string trim(const std::string &s) {
+  size_t b = s.find_first_not_of(" \t\r\"");
+  size_t e = s.find_last_not_of(" \t\r\"");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split(const std::string &line) {
+  std::vector<std::string> fields;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = line.find(',', start);
+    fields.push_back(trim(line.substr(start, comma - start)));
+    if (comma == std::string::npos)
+      return fields;
+    start = comma + 1;
+  }
+}
+
+// Parses `text` as `e` into `out` (elementSize(e) bytes). False if it is not
+// a complete value of that type (or out of its range).
+bool parse(const std::string &text, Element e, unsigned char *out) {
+  const char *b = text.data(), *end = b + text.size();
+  if (text.empty())
+    return false;
+  switch (e) {
+  case Element::F32:
+  case Element::F64: {
+    char *stop = nullptr;
+    errno = 0;
+    double v = std::strtod(text.c_str(), &stop);
+    if (stop != text.c_str() + text.size() || errno == ERANGE || std::isnan(v))
+      return false;
+    if (e == Element::F32) {
+      float f = static_cast<float>(v);
+      if (std::isinf(f) && !std::isinf(v))
+        return false;
+      std::memcpy(out, &f, 4);
+    } else {
+      std::memcpy(out, &v, 8);
+    }
+    return true;
+  }
+  case Element::I32:
+  case Element::I64: {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(b, end, v);
+    if (ec != std::errc() || ptr != end)
+      return false;
+    if (e == Element::I32) {
+      if (v > INT32_MAX || v < INT32_MIN)
+        return false;
+      int32_t i = static_cast<int32_t>(v);
+      std::memcpy(out, &i, 4);
+    } else {
+      std::memcpy(out, &v, 8);
+    }
+    return true;
+  }
+  case Element::Bool:
+    if (text == "true" || text == "1")
+      *out = 1;
+    else if (text == "false" || text == "0")
+      *out = 0;
+    else
+      return false;
+    return true;
+  }
+  return false;
+}
+
+bool isNumber(const std::string &s) {
+  unsigned char scratch[8];
+  return parse(s, Element::F64, scratch);
+}
+
+struct GzFile {
+  gzFile file;
+  ~GzFile() {
+    if (file)
+      gzclose(file);
+  }
+};
+
+// One line (without its end); false at end of file.
+bool readLine(gzFile f, std::string &line) {
+  line.clear();
+  char buffer[4096];
+  while (gzgets(f, buffer, sizeof buffer)) {
+    line += buffer;
+    if (!line.empty() && line.back() == '\n') {
+      line.pop_back();
+      if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+      return true;
+    }
+  }
+  return !line.empty();
+}
+
+} // namespace
+
+bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
+             std::string &error) {
+  GzFile f{gzopen(path.c_str(), "rb")};
+  if (!f.file) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  out = Columns{};
+  out.columns.resize(layout.leaves.size());
+  // Where each scalar of a record comes from (a field index per value).
+  std::vector<size_t> source;
+  std::string line;
+  int64_t lineNo = 0;
+  bool first = true;
+  size_t expectedFields = static_cast<size_t>(layout.width());
+  while (readLine(f.file, line)) {
+    ++lineNo;
+    if (trim(line).empty())
+      continue;
+    std::vector<std::string> fields = split(line);
+    if (first) {
+      first = false;
+      bool header = false;
+      for (const std::string &field : fields)
+        header = header || !isNumber(field);
+      if (header) {
+        expectedFields = fields.size();
+        std::map<std::string, size_t> byName;
+        for (size_t i = 0; i < fields.size(); ++i)
+          byName.emplace(fields[i], i);
+        for (const Leaf &leaf : layout.leaves) {
+          for (int64_t k = 0; k < leaf.size; ++k) {
+            std::string column =
+                leaf.tensor ? leaf.name + std::to_string(k) : leaf.name;
+            auto it = byName.find(column);
+            if (it == byName.end()) {
+              error = path + ":" + std::to_string(lineNo) +
+                      ": missing column '" + column + "' for field '" +
+                      leaf.name + "'";
+              return false;
+            }
+            source.push_back(it->second);
+          }
+        }
+        continue;
+      }
+      for (int64_t i = 0; i < layout.width(); ++i)
+        source.push_back(static_cast<size_t>(i));
+    }
+    if (fields.size() != expectedFields) {
+      error = path + ":" + std::to_string(lineNo) + ": expected " +
+              std::to_string(expectedFields) + " values, found " +
+              std::to_string(fields.size());
+      return false;
+    }
+    size_t value = 0;
+    for (size_t j = 0; j < layout.leaves.size(); ++j) {
+      const Leaf &leaf = layout.leaves[j];
+      size_t size = elementSize(leaf.element);
+      std::vector<unsigned char> &column = out.columns[j];
+      for (int64_t k = 0; k < leaf.size; ++k, ++value) {
+        size_t field = source[value];
+        column.resize(column.size() + size);
+        if (!parse(fields[field], leaf.element,
+                   column.data() + column.size() - size)) {
+          error = path + ":" + std::to_string(lineNo) + ":" +
+                  std::to_string(field + 1) + ": expected " +
+                  elementName(leaf.element) + " for field '" + leaf.name +
+                  "', found '" + fields[field] + "'";
+          return false;
+        }
+      }
+    }
+    ++out.records;
+  }
+  if (gzeof(f.file) == 0) {
+    int code = 0;
+    const char *message = gzerror(f.file, &code);
+    if (code != Z_OK && code != Z_STREAM_END) {
+      error = path + ": read error: " + message;
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace fedrt

@@ -1,0 +1,44 @@
+// Client datasets: a client's file read into the column layout generated
+// code reads (abi.h: one column per record leaf). Records bind to files by
+// the rules of docs/runtime-data.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fedrt {
+
+enum class Element { F32, F64, I32, I64, Bool };
+const char *elementName(Element e);
+size_t elementSize(Element e);
+
+// One leaf of a record type, in declaration order: `x` of `x: f32[64]` has
+// size 64 and binds to columns x0..x63; `y: i32` has size 1 and binds to y.
+struct Leaf {
+  std::string name;
+  Element element;
+  int64_t size = 1;
+  bool tensor = false; // a tensor field (even of size 1) binds to name0..
+};
+
+struct RecordLayout {
+  std::vector<Leaf> leaves;
+  int64_t width() const; // number of scalar values per record
+};
+
+// A client's data as columns: columns[j] holds records × leaves[j].size
+// elements of leaves[j].element, little-endian.
+struct Columns {
+  int64_t records = 0;
+  std::vector<std::vector<unsigned char>> columns;
+};
+
+// Reads a CSV file (plain or gzip) with or without a header line. A header
+// binds columns by name and may have more columns than the record needs; a
+// file without a header binds positionally and has exactly width() values
+// per line. Returns false with `error` = "file:line:column: message".
+bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
+             std::string &error);
+
+} // namespace fedrt

@@ -1,0 +1,137 @@
+#include "fedrt/Data.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace fedrt {
+namespace {
+
+// Example { x: f32[2], y: i32 }
+RecordLayout example() {
+  return RecordLayout{
+      {Leaf{"x", Element::F32, 2, true}, Leaf{"y", Element::I32, 1, false}}};
+}
+
+std::string writeFile(const std::string &name, const std::string &text) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("fedrt_csv_" + std::to_string(::getpid()) + "_" + name))
+                         .string();
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+float f32At(const Columns &c, size_t column, size_t i) {
+  float v;
+  std::memcpy(&v, c.columns[column].data() + 4 * i, 4);
+  return v;
+}
+
+int32_t i32At(const Columns &c, size_t column, size_t i) {
+  int32_t v;
+  std::memcpy(&v, c.columns[column].data() + 4 * i, 4);
+  return v;
+}
+
+TEST(CsvLoaderTest, HeaderBindsByNameInAnyOrderAndIgnoresExtraColumns) {
+  std::string path =
+      writeFile("header.csv", "id,y,x1,x0\n7,3,0.5,1.5\r\n8,4,2.5,3.5\n\n");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  EXPECT_EQ(c.records, 2);
+  EXPECT_EQ(f32At(c, 0, 0), 1.5f); // x0
+  EXPECT_EQ(f32At(c, 0, 1), 0.5f); // x1
+  EXPECT_EQ(f32At(c, 0, 2), 3.5f);
+  EXPECT_EQ(i32At(c, 1, 0), 3);
+  EXPECT_EQ(i32At(c, 1, 1), 4);
+}
+
+TEST(CsvLoaderTest, WithoutHeaderBindsPositionally) {
+  std::string path = writeFile("plain.csv", "1,2,3\n4,5,6\n");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  EXPECT_EQ(c.records, 2);
+  EXPECT_EQ(f32At(c, 0, 3), 5.0f);
+  EXPECT_EQ(i32At(c, 1, 1), 6);
+}
+
+TEST(CsvLoaderTest, ReadsGzip) {
+  std::string path = writeFile("data.csv.gz", "");
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzputs(f, "x0,x1,y\n1,2,3\n");
+  gzclose(f);
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  EXPECT_EQ(c.records, 1);
+  EXPECT_EQ(i32At(c, 1, 0), 3);
+}
+
+TEST(CsvLoaderTest, BadValueNamesFileLineColumnAndType) {
+  std::string path = writeFile("bad.csv", "x0,x1,y\n1,2,3\n1,2,three\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_EQ(error, path + ":3:3: expected i32 for field 'y', found 'three'");
+}
+
+TEST(CsvLoaderTest, OutOfRangeIntegerIsAnError) {
+  std::string path = writeFile("range.csv", "1,2,99999999999\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_NE(error.find(":1:3: expected i32"), std::string::npos) << error;
+}
+
+TEST(CsvLoaderTest, WrongNumberOfValues) {
+  std::string path = writeFile("short.csv", "1,2,3\n1,2\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_EQ(error, path + ":2: expected 3 values, found 2");
+}
+
+TEST(CsvLoaderTest, MissingHeaderColumn) {
+  std::string path = writeFile("missing.csv", "x0,y\n1,2\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_EQ(error, path + ":1: missing column 'x1' for field 'x'");
+}
+
+TEST(CsvLoaderTest, EmptyFileHasNoRecords) {
+  std::string path = writeFile("empty.csv", "");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  EXPECT_EQ(c.records, 0);
+}
+
+TEST(CsvLoaderTest, MissingFile) {
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv("/nonexistent/client.csv", example(), c, error));
+  EXPECT_NE(error.find("cannot open"), std::string::npos);
+}
+
+TEST(CsvLoaderTest, ReadsTheDigitsData) {
+  // 64 pixels then the label, no header (examples/data/README.md).
+  RecordLayout digits{
+      {Leaf{"x", Element::F32, 64, true}, Leaf{"y", Element::I32, 1, false}}};
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(
+      loadCsv(FEDC_SOURCE_DIR "/examples/data/digits.csv.gz", digits, c, error))
+      << error;
+  EXPECT_EQ(c.records, 1797);
+  EXPECT_EQ(i32At(c, 1, 0), 0); // the first image is a 0
+}
+
+} // namespace
+} // namespace fedrt
