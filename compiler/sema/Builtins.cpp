@@ -89,6 +89,15 @@ const char *builtinName(Builtin b) {
   return "?";
 }
 
+ExprPtr Checker::elementMismatch(SourceRange r, const TensorType *a,
+                                 const TensorType *c) {
+  diags_.report(r, DiagId::ElementTypeMismatch)
+      .arg(ast::scalarName(a->element))
+      .arg(ast::scalarName(c->element))
+      .arg(ast::scalarName(a->isFloat() ? a->element : c->element));
+  return errorExpr(r);
+}
+
 const Type *Checker::typeArgument(const ast::CallExpr &e,
                                   const std::string &name, bool required) {
   if (e.typeArgs.empty()) {
@@ -157,17 +166,11 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
     return errorExpr(e.range());
   }
   std::vector<ExprPtr> args = positionalArgs(e, name);
-  for (const ExprPtr &a : args) {
+  for (const ExprPtr &a : args)
     if (containsError(a->type))
       return errorExpr(e.range());
-    if (containsPlaced(a->type)) {
-      diags_.report(e.range(), DiagId::LocalCallOnPlacedValue)
-          .arg(name)
-          .arg(formatType(a->type));
-      notePlacement(*a);
-      return errorExpr(e.range());
-    }
-  }
+  if (rejectPlacedArguments(args, name, e.range()))
+    return errorExpr(e.range());
   auto arity = [&](size_t n) {
     if (args.size() == n)
       return true;
@@ -271,11 +274,7 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
     a = tensorArg(0);
     c = tensorArg(1);
     if (a->element != c->element) {
-      diags_.report(e.range(), DiagId::ElementTypeMismatch)
-          .arg(ast::scalarName(a->element))
-          .arg(ast::scalarName(c->element))
-          .arg(ast::scalarName(a->isFloat() ? a->element : c->element));
-      return errorExpr(e.range());
+      return elementMismatch(e.range(), a, c);
     }
     std::optional<std::vector<int64_t>> dims = broadcast(a, c, e.range());
     if (!dims)
@@ -401,11 +400,7 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
     if (!c || c->rank() != 1 || c->isBool())
       return wrong(1, "a numeric vector");
     if (a->element != c->element) {
-      diags_.report(e.range(), DiagId::ElementTypeMismatch)
-          .arg(ast::scalarName(a->element))
-          .arg(ast::scalarName(c->element))
-          .arg(ast::scalarName(a->isFloat() ? a->element : c->element));
-      return errorExpr(e.range());
+      return elementMismatch(e.range(), a, c);
     }
     if (a->dims[0] != c->dims[0] && a->dims[0] != kDynamicDim &&
         c->dims[0] != kDynamicDim) {

@@ -20,6 +20,20 @@ std::vector<ExprPtr> Checker::positionalArgs(const ast::CallExpr &e,
   return args;
 }
 
+bool Checker::rejectPlacedArguments(const std::vector<ExprPtr> &args,
+                                    const std::string &callee,
+                                    SourceRange call) {
+  for (const ExprPtr &a : args)
+    if (containsPlaced(a->type)) {
+      diags_.report(call, DiagId::LocalCallOnPlacedValue)
+          .arg(callee)
+          .arg(formatType(a->type));
+      notePlacement(*a);
+      return true;
+    }
+  return false;
+}
+
 ExprPtr Checker::checkCall(const ast::CallExpr &e) {
   const auto *callee = dyn_cast<ast::NameExpr>(e.callee.get());
   if (!callee || lookupLocal(callee->name)) {
@@ -167,16 +181,8 @@ ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
         .arg(name);
     return errorExpr(e.range());
   }
-  if (!decl.isFederated && inFederated()) {
-    for (const ExprPtr &a : args)
-      if (containsPlaced(a->type)) {
-        diags_.report(e.range(), DiagId::LocalCallOnPlacedValue)
-            .arg(name)
-            .arg(formatType(a->type));
-        notePlacement(*a);
-        return errorExpr(e.range());
-      }
-  }
+  if (!decl.isFederated && rejectPlacedArguments(args, name, e.range()))
+    return errorExpr(e.range());
 
   Bindings bindings;
   if (!decl.genericParams.empty()) {

@@ -137,11 +137,17 @@ private:
                                SourceRange where, SourceLoc opLoc);
   std::vector<ExprPtr> positionalArgs(const ast::CallExpr &e,
                                       const std::string &callee);
+  // A local fn or builtin applied to placed values: reports that it belongs
+  // in federated_map. True if it reported.
+  bool rejectPlacedArguments(const std::vector<ExprPtr> &args,
+                             const std::string &callee, SourceRange call);
 
   // --- builtins (Builtins.cpp) -----------------------------------------------
   ExprPtr checkBuiltin(const ast::CallExpr &e, Builtin b);
   const Type *typeArgument(const ast::CallExpr &e, const std::string &name,
                            bool required);
+  ExprPtr elementMismatch(SourceRange r, const TensorType *a,
+                          const TensorType *c);
   std::optional<int> axisArgument(const ast::CallExpr &e, const TensorType *t,
                                   ExprPtr &axisExpr);
 

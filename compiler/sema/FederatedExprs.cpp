@@ -96,24 +96,18 @@ bool Checker::expectPlacement(ExprPtr &e, const Type *expected,
     rejectRawData(*e, "returned or moved to the server");
     return false;
   }
-  if (from && to && from->placement == Placement::Clients &&
-      to->placement == Placement::Server) {
-    diags_.report(e->range, DiagId::ClientValueAtServer)
+  if (from && to && from->placement != to->placement) {
+    // Client -> server needs an aggregation, server -> clients a broadcast.
+    bool toServer = to->placement == Placement::Server;
+    diags_
+        .report(e->range, toServer ? DiagId::ClientValueAtServer
+                                   : DiagId::ServerValueAtClients)
         .arg(describeValue(*e))
         .arg(formatType(expected))
         .arg(where);
     notePlacement(*e);
-    diags_.report(e->range, DiagId::NoteAggregateToServer);
-    return false;
-  }
-  if (from && to && from->placement == Placement::Server &&
-      to->placement == Placement::Clients) {
-    diags_.report(e->range, DiagId::ServerValueAtClients)
-        .arg(describeValue(*e))
-        .arg(formatType(expected))
-        .arg(where);
-    notePlacement(*e);
-    diags_.report(e->range, DiagId::NoteBroadcastToClients);
+    diags_.report(e->range, toServer ? DiagId::NoteAggregateToServer
+                                     : DiagId::NoteBroadcastToClients);
     return false;
   }
   if (from && to && from->placement == to->placement && !from->allEqual &&
