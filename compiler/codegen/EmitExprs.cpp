@@ -265,6 +265,27 @@ Value FunctionEmitter::copy(const Type *t, const Value &v) {
   return out; // sequences are read-only views
 }
 
+void FunctionEmitter::checkShape(const Type *t, const Value &v, SourceRange r) {
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    for (size_t k = 0; k < tensor->rank() && k < v.dims.size(); ++k) {
+      int64_t d = tensor->dims[k];
+      if (d == sema::kDynamicDim || isa<llvm::ConstantInt>(v.dims[k]))
+        continue; // '?' accepts anything; constants were checked by sema
+      check(b.CreateICmpEQ(v.dims[k], i64(d)), r,
+            "dimension " + std::to_string(k) + " does not match " +
+                sema::formatType(t),
+            v.dims[k], i64(d));
+    }
+    return;
+  }
+  if (const auto *s = dyn_cast<sema::StructType>(t))
+    for (size_t i = 0; i < s->fields.size(); ++i)
+      checkShape(s->fields[i].type, v.fields[i], r);
+  if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+    for (size_t i = 0; i < tuple->elements.size(); ++i)
+      checkShape(tuple->elements[i], v.fields[i], r);
+}
+
 Value FunctionEmitter::zerosLike(const Type *t, double fill) {
   Value out;
   if (const auto *tensor = tensorOf(t)) {
@@ -321,8 +342,9 @@ Value FunctionEmitter::emitLiteral(const sema::LiteralExpr &e) {
 Value FunctionEmitter::emitCall(const sema::CallExpr &e) {
   std::vector<llvm::Value *> args{ctx_};
   for (size_t i = 0; i < e.args.size(); ++i) {
-    std::vector<llvm::Value *> leaves =
-        flatten(e.callee->params[i]->type, emit(*e.args[i]));
+    Value arg = emit(*e.args[i]);
+    checkShape(e.callee->params[i]->type, arg, e.args[i]->range);
+    std::vector<llvm::Value *> leaves = flatten(e.callee->params[i]->type, arg);
     args.insert(args.end(), leaves.begin(), leaves.end());
   }
   llvm::Value *result = b.CreateCall(m_.function(*e.callee), args);
@@ -394,6 +416,7 @@ Value FunctionEmitter::emitUncached(const sema::Expr &e) {
     Value v;
     for (const sema::ExprPtr &x : cast<sema::AggregateExpr>(e).elements)
       v.fields.push_back(emit(*x));
+    checkShape(e.type, v, e.range);
     return v;
   }
   default:

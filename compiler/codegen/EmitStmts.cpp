@@ -8,6 +8,8 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/Support/Casting.h>
 
+#include <functional>
+
 namespace fedc::codegen {
 
 using llvm::cast;
@@ -37,6 +39,55 @@ bool hasDynamicDims(const Type *t) {
   return false;
 }
 
+// Whether `e` reads a local that satisfies `is` (a var, or one var).
+bool reads(const sema::Expr &e,
+           const std::function<bool(const sema::Local *)> &is) {
+  auto any = [&](const std::vector<sema::ExprPtr> &xs) {
+    for (const sema::ExprPtr &x : xs)
+      if (reads(*x, is))
+        return true;
+    return false;
+  };
+  switch (e.kind()) {
+  case sema::Expr::Kind::LocalRef:
+    return is(cast<sema::RefExpr>(e).local);
+  case sema::Expr::Kind::Unary:
+    return reads(*cast<sema::UnaryExpr>(e).operand, is);
+  case sema::Expr::Kind::Binary:
+    return reads(*cast<sema::BinaryExpr>(e).lhs, is) ||
+           reads(*cast<sema::BinaryExpr>(e).rhs, is);
+  case sema::Expr::Kind::Call:
+    return any(cast<sema::CallExpr>(e).args);
+  case sema::Expr::Kind::BuiltinCall:
+    return any(cast<sema::BuiltinCallExpr>(e).args);
+  case sema::Expr::Kind::Cast:
+    return reads(*cast<sema::CastExpr>(e).operand, is);
+  case sema::Expr::Kind::Index:
+    return reads(*cast<sema::IndexExpr>(e).base, is) ||
+           any(cast<sema::IndexExpr>(e).indices);
+  case sema::Expr::Kind::Member:
+    return reads(*cast<sema::MemberExpr>(e).base, is);
+  case sema::Expr::Kind::StructLiteral:
+  case sema::Expr::Kind::TupleLiteral:
+    return any(cast<sema::AggregateExpr>(e).elements);
+  default:
+    return false;
+  }
+}
+
+// Strips `[...]` levels (x[0][1] is x[0, 1]) and returns the indices in order.
+const sema::Expr *stripIndices(const sema::Expr *e,
+                               std::vector<const sema::Expr *> &indices) {
+  while (const auto *i = dyn_cast<sema::IndexExpr>(e)) {
+    std::vector<const sema::Expr *> level;
+    for (const sema::ExprPtr &x : i->indices)
+      level.push_back(x.get());
+    indices.insert(indices.begin(), level.begin(), level.end());
+    e = i->base.get();
+  }
+  return e;
+}
+
 const sema::Local *rootLocal(const sema::Expr *e, std::vector<int> &path) {
   while (const auto *m = dyn_cast<sema::MemberExpr>(e)) {
     path.insert(path.begin(), m->index);
@@ -53,9 +104,9 @@ bool releasable(const sema::Stmt &s) {
   switch (s.kind()) {
   case sema::Stmt::Kind::Assign: {
     std::vector<int> path;
-    const sema::Expr *target = cast<sema::AssignStmt>(s).target.get();
-    if (const auto *i = dyn_cast<sema::IndexExpr>(target))
-      target = i->base.get();
+    std::vector<const sema::Expr *> indices;
+    const sema::Expr *target =
+        stripIndices(cast<sema::AssignStmt>(s).target.get(), indices);
     const sema::Local *l = rootLocal(target, path);
     return !l || !hasDynamicDims(l->type);
   }
@@ -142,7 +193,12 @@ void FunctionEmitter::emitStmt(const sema::Stmt &s) {
   case sema::Stmt::Kind::Let: {
     const auto &let = cast<sema::LetStmt>(s);
     Value v = emit(*let.init);
+    checkShape(let.local->type, v, let.init->range);
     if (!let.local->isMutable) {
+      // A value that may be a view into a var's buffer is copied, or a
+      // later write to the var would change it.
+      if (reads(*let.init, [](const sema::Local *l) { return l->isMutable; }))
+        v = copy(let.local->type, v);
       lets_[let.local] = v;
       return;
     }
@@ -172,7 +228,10 @@ void FunctionEmitter::emitStmt(const sema::Stmt &s) {
     return;
   case sema::Stmt::Kind::Return: {
     const auto &r = cast<sema::ReturnStmt>(s);
-    emitReturn(r.value ? emit(*r.value) : Value{});
+    Value v = r.value ? emit(*r.value) : Value{};
+    if (r.value)
+      checkShape(fn_.result, v, r.value->range);
+    emitReturn(v);
     return;
   }
   case sema::Stmt::Kind::Block:
@@ -184,35 +243,43 @@ void FunctionEmitter::emitStmt(const sema::Stmt &s) {
   }
 }
 
-void FunctionEmitter::storeTensor(Value &cur, const Type *t,
-                                  const Value &fresh) {
-  // A static shape is written back into the var's own buffer; a dynamic one
-  // gets a fresh copy (its size may change).
-  if (hasDynamicDims(t)) {
-    cur = copy(t, fresh);
+void FunctionEmitter::storeInto(Value &cur, const Type *t, const Value &fresh) {
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    if (tensor->isScalar()) {
+      cur.scalar = fresh.scalar;
+    } else if (hasDynamicDims(t)) {
+      cur = copy(t, fresh); // its size may change
+    } else {
+      uint64_t size = m_.module->getDataLayout().getTypeAllocSize(
+          m_.elementType(tensor->element));
+      b.CreateMemMove(
+          cur.data, llvm::MaybeAlign(), fresh.data, llvm::MaybeAlign(),
+          b.CreateMul(elementCount(cur.dims), i64(static_cast<int64_t>(size))));
+    }
     return;
   }
-  const auto *tensor = cast<sema::TensorType>(t);
-  uint64_t size = m_.module->getDataLayout().getTypeAllocSize(
-      m_.elementType(tensor->element));
-  b.CreateMemMove(
-      cur.data, llvm::MaybeAlign(), fresh.data, llvm::MaybeAlign(),
-      b.CreateMul(elementCount(cur.dims), i64(static_cast<int64_t>(size))));
+  for (size_t i = 0; i < cur.fields.size(); ++i)
+    storeInto(cur.fields[i], typeAt(t, {static_cast<int>(i)}), fresh.fields[i]);
 }
 
 void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
   ast::BinaryOp op = ast::compoundOperator(s.op);
   bool compound = s.op != ast::AssignOp::Assign;
-  const auto *index = dyn_cast<sema::IndexExpr>(s.target.get());
+  std::vector<const sema::Expr *> indices;
+  const sema::Expr *base = stripIndices(s.target.get(), indices);
   std::vector<int> path;
-  const sema::Local *local =
-      rootLocal(index ? index->base.get() : s.target.get(), path);
+  const sema::Local *local = rootLocal(base, path);
   const VarSlot &slot = vars_.at(local);
   Value current = readVar(slot);
   Value &place = valueAt(current, path);
   const Type *placeType = typeAt(local->type, path);
+  // The right side may read the var it writes (`m = P { a: m.b, b: m.a }`,
+  // `x[0] = x[0] - x[0, 0]`): then it is computed whole, into fresh
+  // memory, before anything is stored.
+  bool selfReference =
+      reads(*s.value, [&](const sema::Local *l) { return l == local; });
 
-  // The new value of one tensor leaf: value, or current `op` value.
+  // The tree of one tensor leaf's new value: value, or current `op` value.
   auto combined = [&](const Value &cur, const Type *leafType,
                       const std::vector<int> &leafPath) -> FusedPtr {
     const sema::Expr &value = *s.value;
@@ -227,19 +294,20 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     n->children.push_back(leafNode(cur, leafType));
     n->element = n->operandElement = n->children[0]->element;
     n->rank = n->children[0]->rank;
+    n->range = s.range;
     n->children.push_back(std::move(rhs));
     return n;
   };
 
-  if (index) {
+  if (!indices.empty()) {
     // Write into the var's own buffer: x[i] = v, x.f[i, j] += v.
     const auto *t = cast<sema::TensorType>(placeType);
     llvm::Value *offset = i64(0);
     for (size_t k = 0; k < t->rank(); ++k) {
       llvm::Value *i = i64(0);
-      if (k < index->indices.size()) {
-        i = b.CreateSExt(emit(*index->indices[k]).scalar, b.getInt64Ty());
-        check(b.CreateICmpULT(i, place.dims[k]), index->indices[k]->range,
+      if (k < indices.size()) {
+        i = b.CreateSExt(emit(*indices[k]).scalar, b.getInt64Ty());
+        check(b.CreateICmpULT(i, place.dims[k]), indices[k]->range,
               "index out of bounds for dimension " + std::to_string(k), i,
               place.dims[k]);
       }
@@ -248,7 +316,7 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     Value dst;
     llvm::Type *et = m_.elementType(t->element);
     const Type *dstType = s.target->type;
-    if (index->indices.size() == t->rank()) {
+    if (indices.size() == t->rank()) {
       dst.scalar = load(t->element, place.data, offset);
       FusedPtr tree = combined(dst, dstType, {});
       store(elementAt(*tree, {}, {}), place.data, offset);
@@ -256,9 +324,24 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     }
     dst.data = b.CreateInBoundsGEP(et, place.data, offset);
     dst.dims.assign(place.dims.begin() +
-                        static_cast<std::ptrdiff_t>(index->indices.size()),
+                        static_cast<std::ptrdiff_t>(indices.size()),
                     place.dims.end());
     FusedPtr tree = combined(dst, dstType, {});
+    // The new value must fit the slice: each of its dims equal or 1.
+    std::vector<llvm::Value *> dims = shape(*tree, s.range);
+    for (size_t k = 0; k < dims.size(); ++k) {
+      llvm::Value *want = dst.dims[dst.dims.size() - dims.size() + k];
+      check(b.CreateOr(b.CreateICmpEQ(dims[k], want),
+                       b.CreateICmpEQ(dims[k], i64(1))),
+            s.value->range,
+            "assigned value does not fit dimension " + std::to_string(k),
+            dims[k], want);
+    }
+    if (selfReference) {
+      Value fresh = materialize(*tree, s.range);
+      FusedPtr copyTree = leafNode(fresh, dstType);
+      tree = std::move(copyTree);
+    }
     loopNest(dst.dims, [&](const std::vector<llvm::Value *> &idx) {
       store(elementAt(*tree, idx, dst.dims), dst.data,
             linearIndex(dst.dims, idx));
@@ -266,48 +349,39 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     return;
   }
 
-  // Whole var or field: every tensor leaf gets its new value; static shapes
-  // are written back into the same buffer, dynamic ones into a fresh one.
-  std::function<void(Value &, const Type *, std::vector<int> &)> assignLeaves =
-      [&](Value &cur, const Type *t, std::vector<int> &leafPath) {
-        if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
-          FusedPtr tree = combined(cur, t, leafPath);
-          if (tensor->isScalar()) {
-            cur.scalar = elementAt(*tree, {}, {});
-            return;
-          }
-          storeTensor(cur, t, materialize(*tree, s.range));
-          return;
+  // Whole var or field: compute every leaf's new value first, then store.
+  Value fresh;
+  if (compound) {
+    std::function<Value(const Value &, const Type *, std::vector<int> &)> next =
+        [&](const Value &cur, const Type *t,
+            std::vector<int> &leafPath) -> Value {
+      if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+        FusedPtr tree = combined(cur, t, leafPath);
+        if (tensor->isScalar()) {
+          Value v;
+          v.scalar = elementAt(*tree, {}, {});
+          return v;
         }
-        size_t n = cur.fields.size();
-        for (size_t i = 0; i < n; ++i) {
-          leafPath.push_back(static_cast<int>(i));
-          assignLeaves(cur.fields[i], typeAt(t, {static_cast<int>(i)}),
-                       leafPath);
-          leafPath.pop_back();
-        }
-      };
-  std::vector<int> leafPath;
-  if (!compound && !isa<sema::TensorType>(placeType)) {
-    // Evaluate the whole right-hand side first: it may read the var.
-    Value v = emit(*s.value);
-    std::function<void(Value &, const Value &, const Type *)> store_ =
-        [&](Value &cur, const Value &nv, const Type *t) {
-          if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
-            if (tensor->isScalar())
-              cur.scalar = nv.scalar;
-            else
-              storeTensor(cur, t, nv);
-            return;
-          }
-          for (size_t i = 0; i < cur.fields.size(); ++i)
-            store_(cur.fields[i], nv.fields[i],
-                   typeAt(t, {static_cast<int>(i)}));
-        };
-    store_(place, v, placeType);
+        return materialize(*tree, s.range);
+      }
+      Value v;
+      for (size_t i = 0; i < cur.fields.size(); ++i) {
+        leafPath.push_back(static_cast<int>(i));
+        v.fields.push_back(
+            next(cur.fields[i], typeAt(t, {static_cast<int>(i)}), leafPath));
+        leafPath.pop_back();
+      }
+      return v;
+    };
+    std::vector<int> leafPath;
+    fresh = next(place, placeType, leafPath);
   } else {
-    assignLeaves(place, placeType, leafPath);
+    fresh = emit(*s.value);
+    if (selfReference)
+      fresh = copy(placeType, fresh);
   }
+  checkShape(placeType, fresh, s.value->range);
+  storeInto(place, placeType, fresh);
   writeVar(slot, current);
 }
 

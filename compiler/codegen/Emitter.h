@@ -138,6 +138,9 @@ private:
                            const std::vector<llvm::Value *> &index);
   // A copy of `v` in fresh arena memory (vars own their data).
   Value copy(const Type *t, const Value &v);
+  // Checks at run time that the dims of `v` match the static dims of `t`
+  // (where a `?` value flows into a static type).
+  void checkShape(const Type *t, const Value &v, SourceRange r);
   Value zerosLike(const Type *t, double fill);
   // random_normal<T>: every tensor leaf from its own derived seed.
   Value randomNormal(const Type *t, llvm::Value *seed, llvm::Value *stddev,
@@ -174,8 +177,9 @@ private:
   void emitBlock(const sema::BlockStmt &block);
   void emitStmt(const sema::Stmt &s);
   void emitAssign(const sema::AssignStmt &s);
-  // Writes a new value of a tensor leaf of a var (see EmitStmts.cpp).
-  void storeTensor(Value &cur, const Type *t, const Value &fresh);
+  // Writes a new value of a var (or part of one): tensors of static shape
+  // into the var's own buffers, others as fresh copies.
+  void storeInto(Value &cur, const Type *t, const Value &fresh);
   void emitForRange(const sema::ForRangeStmt &s);
   void emitForEach(const sema::ForEachStmt &s);
   void emitWhile(const sema::WhileStmt &s);
