@@ -414,10 +414,12 @@ void FunctionEmitter::emitWhile(const sema::WhileStmt &s) {
   b.CreateBr(header);
   b.SetInsertPoint(header);
   cache_.clear();
+  // Marked before the condition, so what it allocates is freed with the
+  // iteration too.
+  llvm::Value *mark = release ? b.CreateCall(m_.arenaMark, {ctx_}) : nullptr;
   b.CreateCondBr(b.CreateICmpNE(emit(*s.condition).scalar, b.getInt8(0)), body,
                  exit);
   b.SetInsertPoint(body);
-  llvm::Value *mark = release ? b.CreateCall(m_.arenaMark, {ctx_}) : nullptr;
   emitBlock(*s.body);
   if (!terminated()) {
     if (mark)
