@@ -214,6 +214,21 @@ SyntaxErrorStrategy::singleTokenDeletion(antlr4::Parser *parser) {
   return DefaultErrorStrategy::singleTokenDeletion(parser);
 }
 
+bool SyntaxErrorStrategy::reportMissingConstruct(const IntervalSet &expected,
+                                                 SourceRange where,
+                                                 const std::string &found) {
+  switch (classify(expected)) {
+  case Expectation::Declaration:
+    diags_.report(where, DiagId::ExpectedDeclaration).arg(found);
+    return true;
+  case Expectation::Statement:
+    diags_.report(where, DiagId::ExpectedStatement).arg(found);
+    return true;
+  default:
+    return false;
+  }
+}
+
 bool SyntaxErrorStrategy::startReport(antlr4::Token *offending) {
   if (offending->getTokenIndex() == lastErrorToken_)
     return false;
@@ -258,20 +273,16 @@ void SyntaxErrorStrategy::reportExpected(antlr4::Parser *parser,
                          found));
     return;
   }
+  if (reportMissingConstruct(expected, where, found))
+    return;
   switch (classify(expected)) {
-  case Expectation::Declaration:
-    diags_.report(where, DiagId::ExpectedDeclaration).arg(found);
-    return;
-  case Expectation::Statement:
-    diags_.report(where, DiagId::ExpectedStatement).arg(found);
-    return;
   case Expectation::Expression:
     diags_.report(where, DiagId::ExpectedExpression).arg("").arg(found);
     return;
   case Expectation::Type:
     diags_.report(where, DiagId::ExpectedType).arg("").arg(found);
     return;
-  case Expectation::Tokens:
+  default: // tokens; declarations and statements were reported above
     break;
   }
   if (expected.size() == 1 &&
@@ -351,16 +362,8 @@ void SyntaxErrorStrategy::reportUnwantedToken(antlr4::Parser *parser) {
   SourceRange where = tokenRange(sm_, file_, t);
   std::string found = describeToken(t, sm_.text(file_));
   IntervalSet expected = getExpectedTokens(parser);
-  switch (classify(expected)) {
-  case Expectation::Declaration:
-    diags_.report(where, DiagId::ExpectedDeclaration).arg(found);
+  if (reportMissingConstruct(expected, where, found))
     return;
-  case Expectation::Statement:
-    diags_.report(where, DiagId::ExpectedStatement).arg(found);
-    return;
-  default:
-    break;
-  }
   std::string tail = inWhat(parser->getContext());
   if (expected.size() <= 3)
     tail += "; expected " + listTokens(expected);

@@ -53,6 +53,9 @@ private:
   // Counts a new error at `offending`; false if one was already reported
   // there (recovery often trips twice on the same token).
   bool startReport(antlr4::Token *offending);
+  // A declaration or a statement was expected: reports it, returns true.
+  bool reportMissingConstruct(const antlr4::misc::IntervalSet &expected,
+                              SourceRange where, const std::string &found);
   // At end of file inside a bracket: reports which bracket is open.
   bool reportEndInsideBracket(antlr4::Parser *parser, antlr4::Token *offending);
   // After a failed multi-token prediction: the innermost bracket opened

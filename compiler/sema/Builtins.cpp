@@ -106,10 +106,8 @@ const Type *Checker::typeArgument(const ast::CallExpr &e,
     return required ? types_.error() : nullptr;
   }
   if (e.typeArgs.size() > 1) {
-    diags_.report(e.typeArgs[1]->range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg("1 type argument")
-        .arg(static_cast<int64_t>(e.typeArgs.size()));
+    reportArgumentCount(e.typeArgs[1]->range(), name, "1 type argument",
+                        e.typeArgs.size());
     return types_.error();
   }
   return resolveType(*e.typeArgs[0], current_ ? current_->bindings : nullptr,
@@ -174,10 +172,7 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
   auto arity = [&](size_t n) {
     if (args.size() == n)
       return true;
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(e.range(), name, n, args.size());
     return false;
   };
   auto wrong = [&](size_t i, const char *needs) {

@@ -20,6 +20,21 @@ std::vector<ExprPtr> Checker::positionalArgs(const ast::CallExpr &e,
   return args;
 }
 
+void Checker::reportArgumentCount(SourceRange call, const std::string &callee,
+                                  size_t takes, size_t given) {
+  reportArgumentCount(
+      call, callee,
+      std::to_string(takes) + (takes == 1 ? " argument" : " arguments"), given);
+}
+
+void Checker::reportArgumentCount(SourceRange call, const std::string &callee,
+                                  const std::string &takes, size_t given) {
+  diags_.report(call, DiagId::ArgumentCount)
+      .arg(callee)
+      .arg(takes)
+      .arg(static_cast<int64_t>(given));
+}
+
 bool Checker::rejectPlacedArguments(const std::vector<ExprPtr> &args,
                                     const std::string &callee,
                                     SourceRange call) {
@@ -164,11 +179,7 @@ ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
   if (!ok)
     return errorExpr(e.range());
   if (given != decl.params.size()) {
-    size_t n = decl.params.size();
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
-        .arg(static_cast<int64_t>(given));
+    reportArgumentCount(e.range(), name, decl.params.size(), given);
     return errorExpr(e.range());
   }
   for (const ExprPtr &a : args)

@@ -96,6 +96,11 @@ private:
                  SourceRange requestedAt);
   // Checks `args` against `fn`'s parameters (arity, types, literal
   // adaptation); `what` names the callee in messages.
+  // "'f' takes 2 arguments, 1 given" (or what `takes` says it takes).
+  void reportArgumentCount(SourceRange call, const std::string &callee,
+                           size_t takes, size_t given);
+  void reportArgumentCount(SourceRange call, const std::string &callee,
+                           const std::string &takes, size_t given);
   bool checkArguments(const Function &fn, std::vector<ExprPtr> &args,
                       SourceRange call, const std::string &what);
 

@@ -156,11 +156,8 @@ const Function *Checker::functionArgument(
   if (!decl)
     return nullptr;
   if (decl->params.size() != params.size()) {
-    size_t n = decl->params.size();
-    diags_.report(fnExpr->range, DiagId::ArgumentCount)
-        .arg(decl->name.name)
-        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
-        .arg(static_cast<int64_t>(params.size()));
+    reportArgumentCount(fnExpr->range, decl->name.name, decl->params.size(),
+                        params.size());
     return nullptr;
   }
   Bindings bindings;
@@ -227,10 +224,7 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
   auto arity = [&](size_t n) {
     if (args.size() == n)
       return true;
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(e.range(), name, n, args.size());
     return false;
   };
   auto result = [&](const Type *t, std::vector<ExprPtr> operands) {
@@ -307,10 +301,8 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
 ExprPtr Checker::checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args) {
   const std::string name = "federated_map";
   if (args.size() < 2) {
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg("a function and at least one argument")
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(e.range(), name, "a function and at least one argument",
+                        args.size());
     return errorExpr(e.range());
   }
   const Expr *atServer = nullptr, *atClients = nullptr;
@@ -371,10 +363,7 @@ ExprPtr Checker::checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args) {
 ExprPtr Checker::checkZip(const ast::CallExpr &e, std::vector<ExprPtr> args) {
   const std::string name = "federated_zip";
   if (args.size() < 2) {
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg("at least 2 arguments")
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(e.range(), name, "at least 2 arguments", args.size());
     return errorExpr(e.range());
   }
   std::vector<const Type *> members;
@@ -432,10 +421,7 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
                                   std::vector<ExprPtr> args) {
   std::string name = intrinsicName(i);
   if (args.size() != 1) {
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg("1 argument")
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(e.range(), name, "1 argument", args.size());
     return errorExpr(e.range());
   }
   Expr &x = *args[0];
@@ -508,10 +494,9 @@ ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
                                 std::vector<ExprPtr> args) {
   const std::string name = "federated_aggregate";
   if (args.size() != 5) {
-    diags_.report(e.range(), DiagId::ArgumentCount)
-        .arg(name)
-        .arg("5 arguments (value, zero, accumulate, merge, report)")
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(e.range(), name,
+                        "5 arguments (value, zero, accumulate, merge, report)",
+                        args.size());
     return errorExpr(e.range());
   }
   Expr &x = *args[0];

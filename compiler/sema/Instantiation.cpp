@@ -220,11 +220,7 @@ bool Checker::inferBindings(
 bool Checker::checkArguments(const Function &fn, std::vector<ExprPtr> &args,
                              SourceRange call, const std::string &what) {
   if (args.size() != fn.params.size()) {
-    size_t n = fn.params.size();
-    diags_.report(call, DiagId::ArgumentCount)
-        .arg(what)
-        .arg(std::to_string(n) + (n == 1 ? " argument" : " arguments"))
-        .arg(static_cast<int64_t>(args.size()));
+    reportArgumentCount(call, what, fn.params.size(), args.size());
     return false;
   }
   bool ok = true;
