@@ -32,6 +32,20 @@ FunctionEmitter::FunctionEmitter(ModuleEmitter &m, const sema::Function &fn)
     lets_[p] = unflatten(p->type, leaves, next);
 }
 
+FunctionEmitter::FunctionEmitter(ModuleEmitter &m, const sema::Function &scope,
+                                 llvm::Function *f)
+    : m_(m), fn_(scope), f_(f), b(m.context) {
+  b.SetInsertPoint(llvm::BasicBlock::Create(m.context, "entry", f_));
+  ctx_ = f_->getArg(0);
+}
+
+void FunctionEmitter::returnFailure() {
+  if (f_->getReturnType()->isVoidTy())
+    b.CreateRetVoid();
+  else
+    b.CreateRet(llvm::Constant::getNullValue(f_->getReturnType()));
+}
+
 void FunctionEmitter::at(SourceRange r) {
   if (llvm::DISubprogram *sp = m_.subprogram(fn_))
     b.SetCurrentDebugLocation(m_.location(r.begin, sp));
@@ -65,7 +79,7 @@ void FunctionEmitter::returnIfFailed() {
   auto *ok = llvm::BasicBlock::Create(m_.context, "ok", f_);
   b.CreateCondBr(b.CreateICmpNE(flag, b.getInt32(0)), bad, ok);
   b.SetInsertPoint(bad);
-  b.CreateRet(llvm::Constant::getNullValue(f_->getReturnType()));
+  returnFailure();
   b.SetInsertPoint(ok);
 }
 
@@ -84,7 +98,7 @@ void FunctionEmitter::check(llvm::Value *ok, SourceRange r,
   b.CreateCall(m_.fail,
                {ctx_, message, b.CreateSExtOrTrunc(got, b.getInt64Ty()),
                 b.CreateSExtOrTrunc(expected, b.getInt64Ty())});
-  b.CreateRet(llvm::Constant::getNullValue(f_->getReturnType()));
+  returnFailure();
   b.SetInsertPoint(cont);
 }
 
@@ -395,7 +409,13 @@ Value FunctionEmitter::emitUncached(const sema::Expr &e) {
     const sema::Local *local = cast<sema::RefExpr>(e).local;
     if (auto it = lets_.find(local); it != lets_.end())
       return it->second;
-    return readVar(vars_.at(local));
+    if (auto it = vars_.find(local); it != vars_.end())
+      return readVar(it->second);
+    // Only in a stage function: an unplaced value of a federated fn.
+    throw Unsupported{e.range, "an unplaced value computed from '" +
+                                   local->name +
+                                   "' inside a federated fn (compute it in a "
+                                   "local fn and pass it to federated_map)"};
   }
   case sema::Expr::Kind::ConstRef:
     return emit(*cast<sema::RefExpr>(e).constant->value);

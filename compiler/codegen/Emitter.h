@@ -6,6 +6,7 @@
 
 #include "basic/DiagnosticEngine.h"
 #include "basic/SourceManager.h"
+#include "lower/Plan.h"
 #include "sema/TypedAST.h"
 
 #include <llvm/IR/DIBuilder.h>
@@ -46,8 +47,10 @@ public:
   ModuleEmitter(const sema::Program &program, llvm::LLVMContext &context,
                 const SourceManager &sm, const std::string &moduleName);
 
-  // Emits every local fn instance and its entry point.
-  std::unique_ptr<llvm::Module> emit(DiagnosticEngine &diags);
+  // Emits every local fn instance and its entry point, then the stage
+  // functions and the plan table of `plans` (EmitStages.cpp).
+  std::unique_ptr<llvm::Module> emit(DiagnosticEngine &diags,
+                                     const std::vector<lower::Plan> &plans);
 
   llvm::LLVMContext &context;
   const SourceManager &sm;
@@ -75,8 +78,14 @@ public:
   llvm::FunctionCallee arenaAlloc, arenaMark, arenaRelease, fail, matmulF32,
       matmulF64, randomNormalF32, randomNormalF64;
 
+  // Slot <-> leaf conversions of the fixed-signature entry points (abi.h).
+  static llvm::Value *fromSlot(llvm::IRBuilder<> &b, llvm::Value *slot,
+                               llvm::Type *leaf);
+  static llvm::Value *toSlot(llvm::IRBuilder<> &b, llvm::Value *leaf);
+
 private:
   void declareRuntime();
+  void emitPlans(const std::vector<lower::Plan> &plans);
   llvm::Function *declare(const sema::Function &fn);
   void emitEntry(const sema::Function &fn);
   std::map<const sema::Function *, llvm::Function *> functions_;
@@ -103,7 +112,15 @@ using FusedPtr = std::unique_ptr<Fused>;
 class FunctionEmitter {
 public:
   FunctionEmitter(ModuleEmitter &m, const sema::Function &fn);
+  // For a stage function `f` of federated fn `scope` (EmitStages.cpp).
+  FunctionEmitter(ModuleEmitter &m, const sema::Function &scope,
+                  llvm::Function *f);
   void emitBody();
+
+private:
+  friend class StageEmitter;
+  // Returns from the function reporting failure (the flag is already set).
+  void returnFailure();
 
 private:
   // --- values (EmitExprs.cpp) ---------------------------------------------

@@ -170,6 +170,33 @@ llvm::Function *ModuleEmitter::declare(const sema::Function &fn) {
   return f;
 }
 
+llvm::Value *ModuleEmitter::fromSlot(llvm::IRBuilder<> &b, llvm::Value *slot,
+                                     llvm::Type *t) {
+  if (t->isPointerTy())
+    return b.CreateIntToPtr(slot, t);
+  if (t->isFloatTy())
+    return b.CreateBitCast(b.CreateTrunc(slot, b.getInt32Ty()), t);
+  if (t->isDoubleTy())
+    return b.CreateBitCast(slot, t);
+  return b.CreateTrunc(slot, t);
+}
+
+llvm::Value *ModuleEmitter::toSlot(llvm::IRBuilder<> &b, llvm::Value *leaf) {
+  llvm::Type *t = leaf->getType();
+  auto *i64 = b.getInt64Ty();
+  if (t->isPointerTy())
+    return b.CreatePtrToInt(leaf, i64);
+  if (t->isFloatTy())
+    return b.CreateZExt(b.CreateBitCast(leaf, b.getInt32Ty()), i64);
+  if (t->isDoubleTy())
+    return b.CreateBitCast(leaf, i64);
+  if (t->isIntegerTy(8))
+    return b.CreateZExt(leaf, i64);
+  if (t->isIntegerTy(64))
+    return leaf;
+  return b.CreateSExt(leaf, i64);
+}
+
 void ModuleEmitter::emitEntry(const sema::Function &fn) {
   auto *ptr = llvm::PointerType::getUnqual(context);
   auto *i64 = llvm::Type::getInt64Ty(context);
@@ -182,40 +209,21 @@ void ModuleEmitter::emitEntry(const sema::Function &fn) {
   std::vector<llvm::Value *> args{entry->getArg(0)};
   // Slots -> leaves.
   for (unsigned i = 1; i < callee->arg_size(); ++i) {
-    llvm::Type *t = callee->getArg(i)->getType();
     llvm::Value *slot = b.CreateLoad(
         i64, b.CreateConstInBoundsGEP1_64(i64, entry->getArg(1), i - 1));
-    if (t->isPointerTy())
-      args.push_back(b.CreateIntToPtr(slot, t));
-    else if (t->isFloatTy())
-      args.push_back(b.CreateBitCast(b.CreateTrunc(slot, b.getInt32Ty()), t));
-    else if (t->isDoubleTy())
-      args.push_back(b.CreateBitCast(slot, t));
-    else
-      args.push_back(b.CreateTrunc(slot, t));
+    args.push_back(fromSlot(b, slot, callee->getArg(i)->getType()));
   }
   llvm::Value *result = b.CreateCall(callee, args);
   auto *resultTy = cast<llvm::StructType>(callee->getReturnType());
-  for (unsigned i = 0; i < resultTy->getNumElements(); ++i) {
-    llvm::Value *leaf = b.CreateExtractValue(result, i);
-    llvm::Type *t = leaf->getType();
-    llvm::Value *slot;
-    if (t->isPointerTy())
-      slot = b.CreatePtrToInt(leaf, i64);
-    else if (t->isFloatTy())
-      slot = b.CreateZExt(b.CreateBitCast(leaf, b.getInt32Ty()), i64);
-    else if (t->isDoubleTy())
-      slot = b.CreateBitCast(leaf, i64);
-    else if (t->isIntegerTy(8))
-      slot = b.CreateZExt(leaf, i64);
-    else
-      slot = b.CreateSExt(leaf, i64);
-    b.CreateStore(slot, b.CreateConstInBoundsGEP1_64(i64, entry->getArg(2), i));
-  }
+  for (unsigned i = 0; i < resultTy->getNumElements(); ++i)
+    b.CreateStore(toSlot(b, b.CreateExtractValue(result, i)),
+                  b.CreateConstInBoundsGEP1_64(i64, entry->getArg(2), i));
   b.CreateRetVoid();
 }
 
-std::unique_ptr<llvm::Module> ModuleEmitter::emit(DiagnosticEngine &diags) {
+std::unique_ptr<llvm::Module>
+ModuleEmitter::emit(DiagnosticEngine &diags,
+                    const std::vector<lower::Plan> &plans) {
   std::vector<const sema::Function *> locals;
   for (const auto &fn : program.functions)
     if (!fn->isFederated && fn->body)
@@ -227,6 +235,14 @@ std::unique_ptr<llvm::Module> ModuleEmitter::emit(DiagnosticEngine &diags) {
     try {
       FunctionEmitter(*this, *fn).emitBody();
       emitEntry(*fn);
+    } catch (const Unsupported &u) {
+      diags.report(u.where, DiagId::UnsupportedInCodegen).arg(u.what);
+      ok = false;
+    }
+  }
+  if (ok) {
+    try {
+      emitPlans(plans);
     } catch (const Unsupported &u) {
       diags.report(u.where, DiagId::UnsupportedInCodegen).arg(u.what);
       ok = false;

@@ -27,7 +27,7 @@ generateModule(const sema::Program &program, llvm::LLVMContext &context,
   codegen::ModuleEmitter emitter(program, context, sm, name);
   if (debugInfo)
     emitter.enableDebugInfo();
-  return emitter.emit(diags);
+  return emitter.emit(diags, lower::buildPlans(program));
 }
 
 std::unique_ptr<llvm::TargetMachine>

@@ -7,6 +7,7 @@
 #include "basic/VerifyDiagnosticConsumer.h"
 #include "codegen/Codegen.h"
 #include "driver/CallCommand.h"
+#include "driver/Linker.h"
 #include "lower/Plan.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
@@ -57,6 +58,9 @@ struct Options {
   bool call = false;
   std::string callFunction;
   std::vector<std::string> callArgs;
+  // `fedc run FILE [-- ARG...]`
+  bool run = false;
+  std::vector<std::string> runArgs;
 };
 
 // Clang-style single-dash spellings, mapped to the long options CLI11 parses.
@@ -144,6 +148,9 @@ FileId loadInput(SourceManager &sm, DiagnosticEngine &diags,
 }
 
 // --emit=llvm|bc|asm|obj: the optimized module of every local fn.
+// The exit status of the program `fedc run` ran.
+int runStatus = 0;
+
 bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
               const sema::Program &program, const SourceManager &sm,
               DiagnosticEngine &diags) {
@@ -158,6 +165,32 @@ bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
     return false;
   optimizeModule(*module, *target, codegenOptions.optLevel);
   std::string stem = std::filesystem::path(o.input).stem().string();
+  if (o.emit == "exe") {
+    if (!program.process && !program.main) {
+      diags.report(SourceLoc(), DiagId::NothingToRun);
+      return false;
+    }
+    llvm::SmallString<128> object, exe;
+    llvm::sys::fs::createTemporaryFile("fedc-" + stem, "o", object);
+    std::string output = o.output.empty() ? stem : o.output;
+    if (o.run) {
+      llvm::sys::fs::createTemporaryFile("fedc-" + stem, "exe", exe);
+      output = exe.str().str();
+    }
+    bool ok =
+        writeMachineCode(*module, *target, OutputKind::Object,
+                         object.str().str(), diags) &&
+        linkExecutable(o.argv0, object.str().str(), output,
+                       usesVectorMath(llvm::Triple(module->getTargetTriple())),
+                       diags);
+    llvm::sys::fs::remove(object);
+    if (!ok || !o.run)
+      return ok;
+    int status = runExecutable(output, o.runArgs, diags);
+    llvm::sys::fs::remove(exe);
+    runStatus = status;
+    return status >= 0;
+  }
   if (o.emit == "asm" || o.emit == "obj") {
     std::string path = !o.output.empty() ? o.output
                        : o.emit == "asm" ? "-"
@@ -239,10 +272,7 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
   if (o.call)
     return driver::callFunction(*program, sm, diags, codegenOptions,
                                 o.callFunction, o.callArgs, std::cout);
-  if (o.emit == "llvm" || o.emit == "bc" || o.emit == "asm" || o.emit == "obj")
-    return emitCode(o, codegenOptions, *program, sm, diags);
-  diags.report(SourceLoc(), DiagId::UnsupportedEmit).arg(o.emit);
-  return false;
+  return emitCode(o, codegenOptions, *program, sm, diags);
 }
 
 } // namespace
@@ -255,8 +285,10 @@ int run(int argc, const char *const *argv) {
   app.add_option("-o", o.output, "Write the output to this file");
   app.add_option("--emit", o.emit,
                  "Stop after a phase and print its result: tokens, ast, "
-                 "typed, plan, llvm, bc, asm, obj, exe. 'fedc call FILE FN "
-                 "ARGS...' runs a local fn through the JIT")
+                 "typed, plan, llvm, bc, asm, obj, exe (the default: a program "
+                 "linked with libfedrt). 'fedc run FILE -- ARGS...' builds "
+                 "and runs it; 'fedc call FILE FN ARGS...' runs a local fn "
+                 "through the JIT")
       ->check(CLI::IsMember({"tokens", "ast", "typed", "plan", "llvm", "bc",
                              "asm", "obj", "exe"}));
   app.add_flag("--syntax-only", o.syntaxOnly,
@@ -303,6 +335,15 @@ int run(int argc, const char *const *argv) {
     args = options;
     args.push_back(positional[0]);
     o.emit = "exe";
+  } else if (!args.empty() && args[0] == "run") {
+    // fedc run [options] FILE [-- ARG...]: ARGs go to the program.
+    args.erase(args.begin());
+    auto dashes = std::find(args.begin(), args.end(), "--");
+    if (dashes != args.end()) {
+      o.runArgs.assign(dashes + 1, args.end());
+      args.erase(dashes, args.end());
+    }
+    o.run = true;
   }
   std::reverse(args.begin(), args.end()); // CLI11 takes them in reverse
   try {
@@ -318,8 +359,9 @@ int run(int argc, const char *const *argv) {
   }
 
   o.explicitEmit = app.count("--emit") > 0;
-  if (o.call && o.explicitEmit) {
-    std::cerr << "fedc: error: 'fedc call' takes no --emit\n";
+  if ((o.call || o.run) && o.explicitEmit) {
+    std::cerr << "fedc: error: 'fedc " << (o.call ? "call" : "run")
+              << "' takes no --emit\n";
     return 1;
   }
   o.argv0 = argc > 0 ? argv[0] : "fedc";
@@ -343,6 +385,8 @@ int run(int argc, const char *const *argv) {
   if (!file)
     return 1;
   bool ok = compile(o, sm, diags, file);
+  if (ok && !diags.hasErrors() && o.run)
+    return runStatus;
   return ok && !diags.hasErrors() ? 0 : 1;
 }
 

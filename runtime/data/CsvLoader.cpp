@@ -1,3 +1,6 @@
+// CSV client files (docs/runtime-data.md), and the text helpers the JSON
+// Lines loader shares.
+#include "TextInput.h"
 #include "fedrt/Data.h"
 
 #include <zlib.h>
@@ -61,9 +64,11 @@ std::vector<std::string> split(const std::string &line) {
   }
 }
 
-// Parses `text` as `e` into `out` (elementSize(e) bytes). False if it is not
-// a complete value of that type (or out of its range).
-bool parse(const std::string &text, Element e, unsigned char *out) {
+} // namespace
+
+namespace detail {
+
+bool parseValue(const std::string &text, Element e, unsigned char *out) {
   const char *b = text.data(), *end = b + text.size();
   if (text.empty())
     return false;
@@ -113,20 +118,6 @@ bool parse(const std::string &text, Element e, unsigned char *out) {
   return false;
 }
 
-bool isNumber(const std::string &s) {
-  unsigned char scratch[8];
-  return parse(s, Element::F64, scratch);
-}
-
-struct GzFile {
-  gzFile file;
-  ~GzFile() {
-    if (file)
-      gzclose(file);
-  }
-};
-
-// One line (without its end); false at end of file.
 bool readLine(gzFile f, std::string &line) {
   line.clear();
   char buffer[4096];
@@ -140,6 +131,19 @@ bool readLine(gzFile f, std::string &line) {
     }
   }
   return !line.empty();
+}
+
+} // namespace detail
+
+namespace {
+
+using detail::GzFile;
+using detail::parseValue;
+using detail::readLine;
+
+bool isNumber(const std::string &s) {
+  unsigned char scratch[8];
+  return parseValue(s, Element::F64, scratch);
 }
 
 } // namespace
@@ -175,6 +179,17 @@ bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
         for (size_t i = 0; i < fields.size(); ++i)
           byName.emplace(fields[i], i);
         for (const Leaf &leaf : layout.leaves) {
+          if (leaf.name.empty()) { // a bare record: the first columns
+            for (int64_t k = 0; k < leaf.size; ++k)
+              source.push_back(static_cast<size_t>(k));
+            if (static_cast<size_t>(leaf.size) > fields.size()) {
+              error = path + ":" + std::to_string(lineNo) +
+                      ": expected at least " + std::to_string(leaf.size) +
+                      " columns";
+              return false;
+            }
+            continue;
+          }
           for (int64_t k = 0; k < leaf.size; ++k) {
             std::string column =
                 leaf.tensor ? leaf.name + std::to_string(k) : leaf.name;
@@ -207,12 +222,14 @@ bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
       for (int64_t k = 0; k < leaf.size; ++k, ++value) {
         size_t field = source[value];
         column.resize(column.size() + size);
-        if (!parse(fields[field], leaf.element,
-                   column.data() + column.size() - size)) {
+        if (!parseValue(fields[field], leaf.element,
+                        column.data() + column.size() - size)) {
           error = path + ":" + std::to_string(lineNo) + ":" +
                   std::to_string(field + 1) + ": expected " +
-                  elementName(leaf.element) + " for field '" + leaf.name +
-                  "', found '" + fields[field] + "'";
+                  elementName(leaf.element) +
+                  (leaf.name.empty() ? std::string()
+                                     : " for field '" + leaf.name + "'") +
+                  ", found '" + fields[field] + "'";
           return false;
         }
       }

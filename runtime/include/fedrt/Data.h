@@ -41,4 +41,10 @@ struct Columns {
 bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
              std::string &error);
 
+// Reads a JSON Lines file (plain or gzip): one object per line binding by
+// field name, or one array of the flattened record's values. Errors as
+// loadCsv, with the column where the offending value starts.
+bool loadJsonLines(const std::string &path, const RecordLayout &layout,
+                   Columns &out, std::string &error);
+
 } // namespace fedrt

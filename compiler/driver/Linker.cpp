@@ -1,0 +1,100 @@
+// The system C++ compiler driver links (it knows the C++ runtime and the
+// startup files); libfedrt is static so the program runs from anywhere.
+#include "driver/Linker.h"
+
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/Program.h>
+
+#include <filesystem>
+
+namespace fedc::driver {
+
+namespace {
+
+// build/bin/fedc -> build/lib; an installed prefix/bin/fedc -> prefix/lib.
+std::string runtimeDir(const std::string &argv0) {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
+  if (ec)
+    exe = std::filesystem::absolute(argv0, ec);
+  return (exe.parent_path().parent_path() / "lib").string();
+}
+
+} // namespace
+
+bool linkExecutable(const std::string &argv0, const std::string &object,
+                    const std::string &output, bool vectorMath,
+                    DiagnosticEngine &diags) {
+  std::string lib = runtimeDir(argv0);
+  std::string mainLib = lib + "/libfedrt_main.a",
+              coreLib = lib + "/libfedrt_core.a";
+  for (const std::string &a : {mainLib, coreLib})
+    if (!llvm::sys::fs::exists(a)) {
+      diags.report(SourceLoc(), DiagId::LinkError)
+          .arg(output)
+          .arg("the runtime library " + a + " is missing");
+      return false;
+    }
+  std::string linker;
+  for (const char *name : {"c++", "g++", "clang++-19", "clang++"})
+    if (auto found = llvm::sys::findProgramByName(name)) {
+      linker = *found;
+      break;
+    }
+  if (linker.empty()) {
+    diags.report(SourceLoc(), DiagId::LinkError)
+        .arg(output)
+        .arg("no C++ compiler driver (c++, g++ or clang++) on PATH");
+    return false;
+  }
+  std::vector<std::string> args{linker, object,      mainLib, coreLib,
+                                "-lz",  "-lpthread", "-o",    output};
+  if (vectorMath)
+    args.push_back("-lmvec");
+  args.push_back("-lm");
+  llvm::SmallString<128> log;
+  llvm::sys::fs::createTemporaryFile("fedc-link", "log", log);
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(log), llvm::StringRef(log)};
+  std::vector<llvm::StringRef> argv(args.begin(), args.end());
+  std::string error;
+  int status = llvm::sys::ExecuteAndWait(linker, argv, std::nullopt, redirects,
+                                         0, 0, &error);
+  // The linker's messages on one line, without the driver's own summary.
+  std::string text;
+  if (auto buffer = llvm::MemoryBuffer::getFile(log)) {
+    llvm::SmallVector<llvm::StringRef> lines;
+    (*buffer)->getBuffer().split(lines, '\n', -1, false);
+    for (llvm::StringRef line : lines)
+      if (!line.starts_with("collect2:") && !line.trim().empty())
+        text += (text.empty() ? "" : "; ") + line.trim().str();
+  }
+  llvm::sys::fs::remove(log);
+  if (status != 0) {
+    diags.report(SourceLoc(), DiagId::LinkError)
+        .arg(output)
+        .arg(!error.empty() ? error
+             : text.empty() ? "the linker failed"
+                            : text);
+    return false;
+  }
+  return true;
+}
+
+int runExecutable(const std::string &program,
+                  const std::vector<std::string> &args,
+                  DiagnosticEngine &diags) {
+  std::vector<llvm::StringRef> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string error;
+  int status =
+      llvm::sys::ExecuteAndWait(program, argv, std::nullopt, {}, 0, 0, &error);
+  if (status < 0) {
+    diags.report(SourceLoc(), DiagId::RunFailed).arg(program).arg(error);
+    return -1;
+  }
+  return status;
+}
+
+} // namespace fedc::driver

@@ -1,0 +1,142 @@
+// `main` of every compiled program: parses the plan table the program
+// carries and its command line, then simulates (one-shot main or process
+// rounds) or describes the plan.
+#include "Options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+extern "C" {
+extern const char fedrt_plan_text[];
+extern const fedrt::StageFn fedrt_plan_functions[];
+extern const uint64_t fedrt_plan_function_count;
+}
+
+namespace fedrt::cli {
+
+namespace {
+std::string programName = "program";
+}
+
+void reportError(const std::string &message) {
+  std::fprintf(stderr, "%s: error: %s\n", programName.c_str(), message.c_str());
+}
+
+} // namespace fedrt::cli
+
+int main(int argc, char **argv) {
+  using namespace fedrt;
+  using namespace fedrt::cli;
+  if (argc > 0) {
+    std::string self = argv[0];
+    programName = self.substr(self.find_last_of('/') + 1);
+  }
+  PlanTable plan;
+  std::string error;
+  if (!parsePlanTable(fedrt_plan_text, fedrt_plan_functions,
+                      fedrt_plan_function_count, plan, error)) {
+    reportError("corrupt plan table: " + error);
+    return 1;
+  }
+
+  Options o;
+  CLI::App app(plan.kind == PlanTable::Kind::Process
+                   ? "Runs the federated process '" + plan.processName +
+                         "' in simulation (init, then rounds of next)."
+                   : "Runs the federated computation 'main' once over the "
+                     "clients' data and prints its result as JSON.",
+               programName);
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  // A repeated option takes its last value, as in most tools.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--data", o.data,
+                 "Client data: a directory with one file per client (CSV or "
+                 "JSON Lines, gzip accepted), or one file split with "
+                 "--partition; NAME=PATH per input when there are several")
+      ->type_name("PATH")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--partition", o.partition,
+                 "Split --data FILE: iid | dirichlet:ALPHA | shards:K | "
+                 "by:COLUMN")
+      ->type_name("SPEC");
+  app.add_option("--clients", o.clients, "Number of clients of --partition")
+      ->check(CLI::Range(1, 100000000));
+  app.add_option("--eval-data", o.evalData,
+                 "Data for eval: a directory (one client per file) or one file "
+                 "(one client); default: the training clients")
+      ->type_name("PATH");
+  app.add_option("--rounds", o.rounds, "Rounds of next to run (total)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  app.add_option("--clients-per-round", o.clientsPerRound,
+                 "Clients sampled per round without replacement (0: all)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  app.add_option("--seed", o.seed, "Seed of the partition and the sampling");
+  app.add_option("--threads", o.threads,
+                 "Threads for client work (default: every core); results do "
+                 "not depend on it")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--eval-every", o.evalEvery,
+                 "Run eval every E rounds (and after the last; 0: only after "
+                 "the last)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  app.add_option("--metrics", o.metrics,
+                 "Append one JSON object per round to FILE.jsonl")
+      ->type_name("FILE");
+  app.add_flag_callback(
+      "--no-timing", [&o] { o.timing = false; },
+      "Leave wall_ms out of the metrics (for byte-identical files)");
+  app.add_flag("--print-state", o.printState,
+               "Print the final server state as JSON after the last round");
+  app.add_option("--checkpoint", o.checkpoint,
+                 "Write the server state to DIR/state.ckpt after every round")
+      ->type_name("DIR");
+  app.add_flag("--resume", o.resume, "Continue from the --checkpoint");
+  app.add_option("--progress", o.progress,
+                 "Progress line on stderr: auto (on a terminal) | always | "
+                 "never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_subcommand("simulate", "Run in simulation (the default)");
+  app.add_subcommand("describe",
+                     "Print the plan: computations, stages, types, parameter "
+                     "counts, fingerprint");
+  app.add_subcommand("serve", "Coordinate remote workers (not in this build)");
+  app.add_subcommand("worker",
+                     "Host clients for a coordinator (not in this build)");
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError &e) {
+    reportError(e.what());
+    return 2;
+  }
+  for (CLI::App *sub : app.get_subcommands())
+    o.command = sub->get_name();
+  if (o.command == "serve" || o.command == "worker") {
+    reportError("'" + o.command +
+                "' needs remote execution (runtime/net), which this build "
+                "does not have yet; run in simulation");
+    return 2;
+  }
+  if (o.command == "describe")
+    return describe(plan);
+  if (o.threads == 0)
+    o.threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  switch (plan.kind) {
+  case PlanTable::Kind::Process:
+    return runProcess(plan, o);
+  case PlanTable::Kind::Main:
+    return runMain(plan, o);
+  case PlanTable::Kind::None:
+    break;
+  }
+  reportError("this program has neither a process nor a federated fn main");
+  return 1;
+}

@@ -1,0 +1,256 @@
+// Owned values and their slot, JSON and checkpoint forms (fedrt/Value.h).
+#include "fedrt/Value.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+namespace fedrt {
+
+void Tensor::allocate(Element e, std::vector<int64_t> shape) {
+  element = e;
+  dims = std::move(shape);
+  count = 1;
+  for (int64_t d : dims)
+    count *= d;
+  size_t size = (bytes() + 63) / 64 * 64;
+  data.reset(
+      static_cast<unsigned char *>(std::aligned_alloc(64, size ? size : 64)));
+  if (!data)
+    throw std::bad_alloc();
+  std::memset(data.get(), 0, size ? size : 64);
+}
+
+double Tensor::get(int64_t i) const {
+  switch (element) {
+  case Element::F32:
+    return as<float>()[i];
+  case Element::F64:
+    return as<double>()[i];
+  case Element::I32:
+    return as<int32_t>()[i];
+  case Element::I64:
+    return static_cast<double>(as<int64_t>()[i]);
+  case Element::Bool:
+    return as<uint8_t>()[i];
+  }
+  return 0;
+}
+
+namespace {
+
+// Visits the tensor leaves of `type` in order.
+void forEachTensor(const TypeDesc &type,
+                   const std::function<void(const TypeDesc &)> &f) {
+  if (type.kind == TypeDesc::Kind::Tensor) {
+    f(type);
+    return;
+  }
+  for (const TypeDesc &c : type.children)
+    forEachTensor(c, f);
+}
+
+void appendNumber(const Tensor &t, int64_t i, std::string &out) {
+  char buf[64];
+  std::to_chars_result r{};
+  switch (t.element) {
+  case Element::F32: {
+    float v = t.as<float>()[i];
+    if (!std::isfinite(v)) {
+      out += std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+      return;
+    }
+    r = std::to_chars(buf, buf + sizeof buf, v);
+    break;
+  }
+  case Element::F64: {
+    double v = t.as<double>()[i];
+    if (!std::isfinite(v)) {
+      out += std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+      return;
+    }
+    r = std::to_chars(buf, buf + sizeof buf, v);
+    break;
+  }
+  case Element::I32:
+    r = std::to_chars(buf, buf + sizeof buf, t.as<int32_t>()[i]);
+    break;
+  case Element::I64:
+    r = std::to_chars(buf, buf + sizeof buf, t.as<int64_t>()[i]);
+    break;
+  case Element::Bool:
+    out += t.as<uint8_t>()[i] ? "true" : "false";
+    return;
+  }
+  out.append(buf, r.ptr);
+}
+
+void tensorJson(const Tensor &t, size_t dim, int64_t &index, std::string &out) {
+  if (dim == t.dims.size()) {
+    appendNumber(t, index++, out);
+    return;
+  }
+  out += '[';
+  for (int64_t k = 0; k < t.dims[dim]; ++k) {
+    if (k)
+      out += ", ";
+    tensorJson(t, dim + 1, index, out);
+  }
+  out += ']';
+}
+
+void json(const TypeDesc &type, const HostValue &v, size_t &leaf,
+          std::string &out) {
+  switch (type.kind) {
+  case TypeDesc::Kind::Tensor: {
+    int64_t index = 0;
+    tensorJson(v.leaves[leaf++], 0, index, out);
+    return;
+  }
+  case TypeDesc::Kind::Struct:
+    out += '{';
+    for (size_t i = 0; i < type.children.size(); ++i) {
+      out += (i ? ", \"" : "\"") + type.fields[i] + "\": ";
+      json(type.children[i], v, leaf, out);
+    }
+    out += '}';
+    return;
+  case TypeDesc::Kind::Tuple:
+    out += '[';
+    for (size_t i = 0; i < type.children.size(); ++i) {
+      if (i)
+        out += ", ";
+      json(type.children[i], v, leaf, out);
+    }
+    out += ']';
+    return;
+  case TypeDesc::Kind::Seq:
+    out += "null";
+    return;
+  }
+}
+
+} // namespace
+
+HostValue HostValue::zeros(const TypeDesc &type) {
+  HostValue v;
+  forEachTensor(type, [&](const TypeDesc &t) {
+    v.leaves.emplace_back();
+    v.leaves.back().allocate(t.element, t.dims);
+  });
+  return v;
+}
+
+HostValue HostValue::clone() const {
+  HostValue v;
+  for (const Tensor &t : leaves) {
+    v.leaves.emplace_back();
+    v.leaves.back().allocate(t.element, t.dims);
+    std::memcpy(v.leaves.back().data.get(), t.data.get(), t.bytes());
+  }
+  return v;
+}
+
+HostValue fromSlots(const TypeDesc &type, const uint64_t *slots, size_t &next) {
+  HostValue v;
+  forEachTensor(type, [&](const TypeDesc &t) {
+    v.leaves.emplace_back();
+    Tensor &out = v.leaves.back();
+    if (t.dims.empty()) {
+      out.allocate(t.element, {});
+      std::memcpy(out.data.get(), &slots[next++], elementSize(t.element));
+      return;
+    }
+    const void *data = reinterpret_cast<const void *>(slots[next++]);
+    std::vector<int64_t> dims;
+    for (size_t k = 0; k < t.dims.size(); ++k)
+      dims.push_back(static_cast<int64_t>(slots[next++]));
+    out.allocate(t.element, dims);
+    if (out.bytes())
+      std::memcpy(out.data.get(), data, out.bytes());
+  });
+  return v;
+}
+
+void toSlots(const TypeDesc &type, const HostValue &v,
+             std::vector<uint64_t> &slots) {
+  size_t leaf = 0;
+  forEachTensor(type, [&](const TypeDesc &t) {
+    const Tensor &x = v.leaves[leaf++];
+    if (t.dims.empty()) {
+      uint64_t slot = 0;
+      std::memcpy(&slot, x.data.get(), elementSize(t.element));
+      if (t.element == Element::I32) // abi.h: i32 sign-extended
+        slot = static_cast<uint64_t>(static_cast<int64_t>(x.as<int32_t>()[0]));
+      slots.push_back(slot);
+      return;
+    }
+    slots.push_back(reinterpret_cast<uint64_t>(x.data.get()));
+    for (int64_t d : x.dims)
+      slots.push_back(static_cast<uint64_t>(d));
+  });
+}
+
+std::string toJson(const TypeDesc &type, const HostValue &v) {
+  std::string out;
+  size_t leaf = 0;
+  json(type, v, leaf, out);
+  return out;
+}
+
+void serialize(const HostValue &v, std::string &out) {
+  auto put = [&](uint64_t x) {
+    out.append(reinterpret_cast<const char *>(&x), sizeof x);
+  };
+  put(v.leaves.size());
+  for (const Tensor &t : v.leaves) {
+    put(static_cast<uint64_t>(t.element));
+    put(t.dims.size());
+    for (int64_t d : t.dims)
+      put(static_cast<uint64_t>(d));
+    out.append(reinterpret_cast<const char *>(t.data.get()), t.bytes());
+  }
+}
+
+bool deserialize(const TypeDesc &type, const std::string &in, size_t &pos,
+                 HostValue &out, std::string &error) {
+  auto get = [&](uint64_t &x) {
+    if (in.size() - pos < sizeof x)
+      return false;
+    std::memcpy(&x, in.data() + pos, sizeof x);
+    pos += sizeof x;
+    return true;
+  };
+  HostValue expected = HostValue::zeros(type);
+  uint64_t count = 0;
+  if (!get(count) || count != expected.leaves.size()) {
+    error = "the saved state does not have the layout " + type.str();
+    return false;
+  }
+  for (Tensor &t : expected.leaves) {
+    uint64_t element = 0, rank = 0;
+    if (!get(element) || !get(rank) || element != uint64_t(t.element) ||
+        rank != t.dims.size()) {
+      error = "the saved state does not have the layout " + type.str();
+      return false;
+    }
+    for (int64_t d : t.dims) {
+      uint64_t saved = 0;
+      if (!get(saved) || saved != uint64_t(d)) {
+        error = "the saved state does not have the layout " + type.str();
+        return false;
+      }
+    }
+    if (in.size() - pos < t.bytes()) {
+      error = "the saved state is truncated";
+      return false;
+    }
+    std::memcpy(t.data.get(), in.data() + pos, t.bytes());
+    pos += t.bytes();
+  }
+  out = std::move(expected);
+  return true;
+}
+
+} // namespace fedrt

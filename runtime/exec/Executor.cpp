@@ -1,0 +1,227 @@
+// The executor (fedrt/Executor.h).
+#include "fedrt/Executor.h"
+#include "fedrt/Aggregator.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace fedrt {
+
+namespace {
+
+std::string failure(const Context &ctx) {
+  return ctx.what + " (got " + std::to_string(ctx.got) + ", expected " +
+         std::to_string(ctx.expected) + ")";
+}
+
+int64_t valueBytes(const TypeDesc &t) {
+  if (t.kind == TypeDesc::Kind::Tensor)
+    return t.elements() * static_cast<int64_t>(elementSize(t.element));
+  int64_t n = 0;
+  for (const TypeDesc &c : t.children)
+    n += valueBytes(c);
+  return n;
+}
+
+using Partials = std::vector<PartialAggregate>;
+
+} // namespace
+
+Executor::Executor(int threads) : threads_(threads < 1 ? 1 : threads) {
+  for (int i = 0; i < threads_; ++i)
+    contexts_.push_back(std::make_unique<Context>());
+}
+
+Executor::~Executor() = default;
+
+size_t Executor::blockSize(size_t clients) {
+  return clients <= 64 ? 1 : (clients + 63) / 64;
+}
+
+bool Executor::run(const Computation &comp,
+                   const std::vector<const HostValue *> &server,
+                   const std::vector<const ClientDataset *> &clients,
+                   const std::vector<int64_t> &cohort,
+                   std::vector<HostValue> &results, std::string &error,
+                   RunStats *stats) {
+  std::vector<const Computation::Input *> serverInputs, clientInputs;
+  for (const Computation::Input &in : comp.inputs)
+    (in.clients ? clientInputs : serverInputs).push_back(&in);
+  std::vector<uint64_t> serverSlots;
+  for (size_t i = 0; i < serverInputs.size(); ++i)
+    toSlots(serverInputs[i]->type, *server[i], serverSlots);
+  std::vector<HostValue> aggregated;
+  std::vector<const TypeDesc *> aggregatedTypes;
+
+  auto callServer = [&](StageFn fn, const std::vector<const TypeDesc *> &outs,
+                        std::vector<HostValue> &values) {
+    std::vector<uint64_t> in = serverSlots;
+    for (size_t i = 0; i < aggregated.size(); ++i)
+      toSlots(*aggregatedTypes[i], aggregated[i], in);
+    size_t count = 1;
+    for (const TypeDesc *t : outs)
+      count += t->slots();
+    std::vector<uint64_t> out(count, 0);
+    reset(serverContext_);
+    fn(&serverContext_, in.data(), out.data());
+    if (serverContext_.failed) {
+      error = "server: " + failure(serverContext_);
+      return false;
+    }
+    size_t next = 0;
+    for (const TypeDesc *t : outs)
+      values.push_back(fromSlots(*t, out.data(), next));
+    reset(serverContext_);
+    return true;
+  };
+
+  for (const Stage &stage : comp.stages) {
+    // Server prepare: the broadcasts, then the zeros of custom aggregations.
+    std::vector<const TypeDesc *> outs;
+    for (const TypeDesc &t : stage.broadcasts)
+      outs.push_back(&t);
+    for (const Aggregation &a : stage.aggregations)
+      if (a.kind == Aggregation::Kind::Custom)
+        outs.push_back(&a.accumulator);
+    std::vector<HostValue> prepared;
+    if (!callServer(stage.server, outs, prepared))
+      return false;
+    std::vector<uint64_t> broadcastSlots;
+    for (size_t i = 0; i < stage.broadcasts.size(); ++i)
+      toSlots(stage.broadcasts[i], prepared[i], broadcastSlots);
+    std::vector<const HostValue *> zeros;
+    size_t nextZero = stage.broadcasts.size();
+    for (const Aggregation &a : stage.aggregations)
+      zeros.push_back(a.kind == Aggregation::Kind::Custom
+                          ? &prepared[nextZero++]
+                          : nullptr);
+    auto freshPartials = [&] {
+      Partials p;
+      for (size_t i = 0; i < stage.aggregations.size(); ++i)
+        p.emplace_back(stage.aggregations[i], zeros[i]);
+      return p;
+    };
+    size_t outSlots = 1;
+    for (const Aggregation &a : stage.aggregations)
+      outSlots +=
+          a.value.slots() + (a.kind == Aggregation::Kind::WeightedMean ? 1 : 0);
+
+    // Client work: blocks of the cohort, merged in block order.
+    size_t block = blockSize(cohort.size());
+    size_t blocks = (cohort.size() + block - 1) / block;
+    std::atomic<size_t> nextBlock{0};
+    std::mutex mutex;
+    std::map<size_t, Partials> done; // finished blocks awaiting their turn
+    size_t merged = 0;
+    std::optional<Partials> total;
+    std::string firstError;
+    size_t firstErrorClient = SIZE_MAX;
+    std::atomic<bool> stop{false};
+
+    auto work = [&](Context &ctx) {
+      std::vector<uint64_t> in, out(outSlots, 0);
+      std::string localError;
+      while (!stop.load()) {
+        size_t b = nextBlock.fetch_add(1);
+        if (b >= blocks)
+          return;
+        Partials partial = freshPartials();
+        size_t failedAt = SIZE_MAX;
+        for (size_t k = b * block; k < std::min(cohort.size(), (b + 1) * block);
+             ++k) {
+          auto client = static_cast<size_t>(cohort[k]);
+          in = broadcastSlots;
+          for (const ClientDataset *d : clients)
+            d->slots(client, in);
+          reset(ctx);
+          stage.client(&ctx, in.data(), out.data());
+          std::string name = clients.empty()
+                                 ? "client " + std::to_string(client)
+                                 : "client '" + clients[0]->names[client] + "'";
+          if (ctx.failed) {
+            localError = name + ": " + failure(ctx);
+            failedAt = k;
+            break;
+          }
+          size_t next = 0;
+          bool ok = true;
+          for (PartialAggregate &p : partial)
+            if (!(ok = p.add(out.data(), next, ctx, name, localError)))
+              break;
+          if (!ok) {
+            failedAt = k;
+            break;
+          }
+        }
+        reset(ctx);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failedAt != SIZE_MAX) {
+          if (failedAt < firstErrorClient) {
+            firstErrorClient = failedAt;
+            firstError = localError;
+          }
+          stop = true;
+          return;
+        }
+        done.emplace(b, std::move(partial));
+        while (!done.empty() && done.begin()->first == merged) {
+          Partials next = std::move(done.begin()->second);
+          done.erase(done.begin());
+          ++merged;
+          if (!total) {
+            total = std::move(next);
+            continue;
+          }
+          for (size_t i = 0; i < next.size(); ++i)
+            if (!(*total)[i].merge(next[i], ctx, localError)) {
+              firstError = localError;
+              firstErrorClient = 0;
+              stop = true;
+              return;
+            }
+        }
+      }
+    };
+    size_t threads = std::min<size_t>(static_cast<size_t>(threads_), blocks);
+    if (threads <= 1) {
+      work(*contexts_[0]);
+    } else {
+      std::vector<std::thread> pool;
+      for (size_t t = 0; t < threads; ++t)
+        pool.emplace_back(work, std::ref(*contexts_[t]));
+      for (std::thread &t : pool)
+        t.join();
+    }
+    if (!firstError.empty()) {
+      error = firstError;
+      return false;
+    }
+    if (!total)
+      total = freshPartials();
+    for (size_t i = 0; i < stage.aggregations.size(); ++i) {
+      HostValue result;
+      if (!(*total)[i].report(result, serverContext_, error))
+        return false;
+      aggregated.push_back(std::move(result));
+      aggregatedTypes.push_back(&stage.aggregations[i].result);
+    }
+    if (stats) {
+      stats->clientRuns += static_cast<int64_t>(cohort.size());
+      for (const TypeDesc &t : stage.broadcasts)
+        stats->bytesDown += valueBytes(t) * static_cast<int64_t>(cohort.size());
+      for (const Aggregation &a : stage.aggregations)
+        stats->bytesUp +=
+            valueBytes(a.value) * static_cast<int64_t>(cohort.size());
+    }
+  }
+  std::vector<const TypeDesc *> outs;
+  for (const TypeDesc &t : comp.results)
+    outs.push_back(&t);
+  results.clear();
+  return callServer(comp.update, outs, results);
+}
+
+} // namespace fedrt
