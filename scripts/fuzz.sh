@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the front-end fuzzer with clang + libFuzzer + ASan/UBSan and runs it
+# Builds the front-end and data-loader fuzzers with clang + libFuzzer + ASan/UBSan and runs it
 # for a bounded time. Usage: scripts/fuzz.sh [BUILD_DIR] [SECONDS]
 # Seeds: every .fed file in the tree. A crash leaves its input in
 # BUILD_DIR/artifacts; add it to test/fuzz/regressions/ with a fix.
@@ -12,7 +12,7 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang-19 CXX=clang++-19 cmake -S . -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDC_FUZZ=ON
 fi
-cmake --build "$build" --target fedc_frontend_fuzzer
+cmake --build "$build" --target fedc_frontend_fuzzer fedrt_data_fuzzer
 
 corpus="$build/corpus"
 mkdir -p "$corpus" "$build/artifacts"
@@ -23,3 +23,13 @@ cp test/fuzz/regressions/* "$corpus/" 2>/dev/null || true
   -dict=test/fuzz/fed.dict -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
   -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build/artifacts/"
+
+# The data loaders, for a third of the time (at least 10 s).
+data_corpus="$build/data-corpus"
+mkdir -p "$data_corpus"
+cp test/fuzz/data-regressions/* "$data_corpus/"
+git ls-files 'examples/data/*.csv' 'test/Run/Inputs/*' | head -50 |
+  while read -r f; do cp "$f" "$data_corpus/seed-$(echo "$f" | tr / _)"; done
+"$build/bin/fedrt_data_fuzzer" "$data_corpus" -max_len=4096 -timeout=10 \
+  -max_total_time="$(( seconds / 3 > 10 ? seconds / 3 : 10 ))" \
+  -print_final_stats=1 -artifact_prefix="$build/artifacts/data-"

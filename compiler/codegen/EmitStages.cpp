@@ -173,6 +173,16 @@ private:
     Value v;
     switch (n->kind) {
     case Node::Kind::Constant:
+      // Unplaced lets of the federated fn the expression may read; bound
+      // once per stage fn, in binding order (pure, so order is all).
+      if (!localsBound_) {
+        localsBound_ = true;
+        for (const auto &[local, node] : plan_.unplacedLocals)
+          if (!fe_.lets_.count(local))
+            fe_.lets_[local] = eval(node);
+        if (auto it = values_.find(n); it != values_.end())
+          return it->second; // `n` was one of them
+      }
       fe_.at(range(n));
       v = fe_.emit(*n->expr);
       break;
@@ -207,6 +217,7 @@ private:
   FunctionEmitter fe_;
   llvm::Value *in_, *out_;
   uint64_t nextIn_ = 0, nextOut_ = 0;
+  bool localsBound_ = false;
   std::map<const Node *, Value> values_;
 };
 

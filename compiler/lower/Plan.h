@@ -59,6 +59,9 @@ struct Plan {
   std::vector<Node *> serverUpdate; // after the last aggregation
   std::vector<Node *> results;      // the returned value(s)
   uint64_t fingerprint = 0;         // of the plan's structure and types
+  // The unplaced lets (and parameters of inlined fns) of federated fns, in
+  // binding order: what Constant expressions may read.
+  std::vector<std::pair<const sema::Local *, Node *>> unplacedLocals;
   std::vector<std::unique_ptr<Node>> nodes;
 };
 

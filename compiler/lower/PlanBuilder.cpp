@@ -80,6 +80,8 @@ private:
         if (n->name.empty())
           n->name = let->local->name;
         frame[let->local] = n;
+        if (n->kind == Node::Kind::Constant)
+          plan_.unplacedLocals.emplace_back(let->local, n);
       } else if (const auto *ret = dyn_cast<sema::ReturnStmt>(s.get())) {
         if (ret->value)
           result = value(*ret->value);
@@ -98,8 +100,12 @@ private:
     case Expr::Kind::Call: {
       const auto &call = cast<sema::CallExpr>(e);
       std::map<const sema::Local *, Node *> frame;
-      for (size_t i = 0; i < call.args.size(); ++i)
-        frame[call.callee->params[i]] = value(*call.args[i]);
+      for (size_t i = 0; i < call.args.size(); ++i) {
+        Node *arg = value(*call.args[i]);
+        frame[call.callee->params[i]] = arg;
+        if (arg->kind == Node::Kind::Constant)
+          plan_.unplacedLocals.emplace_back(call.callee->params[i], arg);
+      }
       return inlineBody(*call.callee, frame);
     }
     case Expr::Kind::Member: {

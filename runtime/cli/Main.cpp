@@ -42,6 +42,20 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  // CLI11's own range checks misreport a non-number as out of range.
+  auto count = [](int64_t lo, int64_t hi = int64_t(1) << 50) {
+    return CLI::Validator(
+        [lo, hi](std::string &text) -> std::string {
+          bool digits =
+              !text.empty() && text.size() < 19 &&
+              text.find_first_not_of("0123456789") == std::string::npos;
+          if (!digits || std::stoll(text) < lo || std::stoll(text) > hi)
+            return "expected an integer from " + std::to_string(lo) + " to " +
+                   std::to_string(hi) + ", found '" + text + "'";
+          return "";
+        },
+        "INT");
+  };
   Options o;
   CLI::App app(plan.kind == PlanTable::Kind::Process
                    ? "Runs the federated process '" + plan.processName +
@@ -63,25 +77,26 @@ int main(int argc, char **argv) {
                  "by:COLUMN")
       ->type_name("SPEC");
   app.add_option("--clients", o.clients, "Number of clients of --partition")
-      ->check(CLI::Range(1, 100000000));
+      ->check(count(1, 100000000));
   app.add_option("--eval-data", o.evalData,
                  "Data for eval: a directory (one client per file) or one file "
                  "(one client); default: the training clients")
       ->type_name("PATH");
   app.add_option("--rounds", o.rounds, "Rounds of next to run (total)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      ->check(count(0));
   app.add_option("--clients-per-round", o.clientsPerRound,
                  "Clients sampled per round without replacement (0: all)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
-  app.add_option("--seed", o.seed, "Seed of the partition and the sampling");
+      ->check(count(0));
+  app.add_option("--seed", o.seed, "Seed of the partition and the sampling")
+      ->check(count(0));
   app.add_option("--threads", o.threads,
                  "Threads for client work (default: every core); results do "
                  "not depend on it")
-      ->check(CLI::Range(1, 1024));
+      ->check(count(1, 1024));
   app.add_option("--eval-every", o.evalEvery,
                  "Run eval every E rounds (and after the last; 0: only after "
                  "the last)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      ->check(count(0));
   app.add_option("--metrics", o.metrics,
                  "Append one JSON object per round to FILE.jsonl")
       ->type_name("FILE");
@@ -106,6 +121,13 @@ int main(int argc, char **argv) {
   app.add_subcommand("worker",
                      "Host clients for a coordinator (not in this build)");
   app.require_subcommand(0, 1);
+  if (argc > 1 &&
+      (std::string(argv[1]) == "serve" || std::string(argv[1]) == "worker")) {
+    reportError("'" + std::string(argv[1]) +
+                "' needs remote execution (runtime/net), which this build "
+                "does not have yet; run in simulation");
+    return 2;
+  }
   app.fallthrough();
   try {
     app.parse(argc, argv);
@@ -118,12 +140,6 @@ int main(int argc, char **argv) {
   }
   for (CLI::App *sub : app.get_subcommands())
     o.command = sub->get_name();
-  if (o.command == "serve" || o.command == "worker") {
-    reportError("'" + o.command +
-                "' needs remote execution (runtime/net), which this build "
-                "does not have yet; run in simulation");
-    return 2;
-  }
   if (o.command == "describe")
     return describe(plan);
   if (o.threads == 0)

@@ -58,7 +58,7 @@ void appendNumber(const Tensor &t, int64_t i, std::string &out) {
   case Element::F32: {
     float v = t.as<float>()[i];
     if (!std::isfinite(v)) {
-      out += std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+      out += std::isnan(v) ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"");
       return;
     }
     r = std::to_chars(buf, buf + sizeof buf, v);
@@ -67,7 +67,7 @@ void appendNumber(const Tensor &t, int64_t i, std::string &out) {
   case Element::F64: {
     double v = t.as<double>()[i];
     if (!std::isfinite(v)) {
-      out += std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+      out += std::isnan(v) ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"");
       return;
     }
     r = std::to_chars(buf, buf + sizeof buf, v);

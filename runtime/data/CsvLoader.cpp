@@ -1,4 +1,4 @@
-// CSV client files (docs/runtime-data.md), and the text helpers the JSON
+// CSV client files (docs/runtime.md, "Data"), and the text helpers the JSON
 // Lines loader shares.
 #include "TextInput.h"
 #include "fedrt/Data.h"

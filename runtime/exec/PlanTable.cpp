@@ -203,6 +203,7 @@ uint64_t PlanTable::fingerprint() const {
 
 bool parsePlanTable(const char *text, const StageFn *functions,
                     size_t functionCount, PlanTable &out, std::string &error) {
+  out = PlanTable{};
   std::istringstream in(text);
   std::string line;
   int lineNo = 0;

@@ -1,6 +1,6 @@
 // Client datasets: a client's file read into the column layout generated
 // code reads (abi.h: one column per record leaf). Records bind to files by
-// the rules of docs/runtime-data.md.
+// the rules of docs/runtime.md, "Data".
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,341 @@
+// Sampling, checkpoints, JSON Lines and client directories, the plan
+// table parser and value printing of libfedrt.
+#include "fedrt/Checkpoint.h"
+#include "fedrt/ClientData.h"
+#include "fedrt/Sampling.h"
+#include "fedrt/Value.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace fedrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test.
+std::string scratch(const std::string &name) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("fedrt_rt_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string write(const std::string &dir, const std::string &name,
+                  const std::string &text) {
+  std::string path = (fs::path(dir) / name).string();
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+TypeDesc type(const std::string &text) {
+  TypeDesc t;
+  std::string error;
+  EXPECT_TRUE(parseType(text, t, error)) << error;
+  return t;
+}
+
+// --- sampling ---------------------------------------------------------------
+
+TEST(SamplingTest, DistinctAscendingDeterministicPerRound) {
+  std::vector<int64_t> population;
+  for (int i = 0; i < 100; ++i)
+    population.push_back(i * 2); // not 0..n-1: members are returned
+  std::vector<int64_t> a = sampleCohort(population, 10, 42, 3);
+  ASSERT_EQ(a.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(std::set<int64_t>(a.begin(), a.end()).size(), 10u);
+  for (int64_t x : a)
+    EXPECT_EQ(x % 2, 0);
+  EXPECT_EQ(a, sampleCohort(population, 10, 42, 3));
+  EXPECT_NE(a, sampleCohort(population, 10, 42, 4));
+  EXPECT_NE(a, sampleCohort(population, 10, 43, 3));
+  EXPECT_EQ(sampleCohort(population, 100, 1, 1), population);
+  EXPECT_EQ(sampleCohort(population, 1000, 1, 1), population);
+  EXPECT_EQ(sampleCohort(population, -1, 1, 1), population);
+  EXPECT_TRUE(sampleCohort(population, 0, 1, 1).empty());
+}
+
+TEST(SamplingTest, EveryClientIsSampledAboutEquallyOften) {
+  std::vector<int64_t> population(50);
+  for (int i = 0; i < 50; ++i)
+    population[i] = i;
+  std::vector<int> counts(50, 0);
+  for (int round = 1; round <= 5000; ++round)
+    for (int64_t c : sampleCohort(population, 10, 9, round))
+      ++counts[static_cast<size_t>(c)];
+  // Expected 1000 each; binomial sd ~28.
+  for (int c : counts) {
+    EXPECT_GT(c, 880);
+    EXPECT_LT(c, 1120);
+  }
+}
+
+// --- checkpoints
+// --------------------------------------------------------------
+
+Checkpoint sample(const TypeDesc &t) {
+  Checkpoint c;
+  c.fingerprint = 0xfeedULL;
+  c.seed = 5;
+  c.round = 17;
+  c.state = HostValue::zeros(t);
+  for (int64_t k = 0; k < c.state.leaves[0].count; ++k)
+    c.state.leaves[0].as<float>()[k] = static_cast<float>(k) * 0.5f;
+  c.state.leaves[1].as<int32_t>()[0] = -3;
+  return c;
+}
+
+TEST(CheckpointTest, RoundTripsAndLeavesNoTemporaryFile) {
+  std::string dir = scratch("ckpt_roundtrip") + "/nested/dir";
+  TypeDesc t = type("S{w:f32[3,2],n:i32}");
+  std::string error;
+  ASSERT_TRUE(writeCheckpoint(dir, sample(t), error)) << error;
+  ASSERT_TRUE(writeCheckpoint(dir, sample(t), error)) << error; // replaces
+  EXPECT_FALSE(fs::exists(checkpointPath(dir) + ".tmp"));
+  Checkpoint back;
+  ASSERT_TRUE(readCheckpoint(dir, t, 0xfeed, back, error)) << error;
+  EXPECT_EQ(back.round, 17);
+  EXPECT_EQ(back.seed, 5u);
+  EXPECT_EQ(back.state.leaves[0].as<float>()[5], 2.5f);
+  EXPECT_EQ(back.state.leaves[1].as<int32_t>()[0], -3);
+}
+
+TEST(CheckpointTest, RefusesOtherProgramsCorruptionAndOtherLayouts) {
+  std::string dir = scratch("ckpt_refuse");
+  TypeDesc t = type("S{w:f32[3,2],n:i32}");
+  std::string error;
+  Checkpoint back;
+  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_NE(error.find("no checkpoint to resume from"), std::string::npos);
+  ASSERT_TRUE(writeCheckpoint(dir, sample(t), error));
+  EXPECT_FALSE(readCheckpoint(dir, t, 0xbeef, back, error));
+  EXPECT_NE(error.find("written by another program (plan fingerprint "
+                       "000000000000feed, this program's is "
+                       "000000000000beef)"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(
+      readCheckpoint(dir, type("S{w:f32[2,3],n:i32}"), 0xfeed, back, error));
+  EXPECT_NE(error.find("does not have the layout"), std::string::npos);
+  // Flip one byte of the state: the checksum catches it.
+  std::string path = checkpointPath(dir);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(40);
+  f.put('\x7f');
+  f.close();
+  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_NE(error.find("corrupt"), std::string::npos);
+  write(dir, "state.ckpt", "hello");
+  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_NE(error.find("not a fedc checkpoint"), std::string::npos);
+}
+
+TEST(CheckpointTest, UnwritableDirectoryIsAnError) {
+  std::string dir = scratch("ckpt_unwritable");
+  std::string file = write(dir, "file", "x");
+  std::string error;
+  EXPECT_FALSE(writeCheckpoint(file + "/sub",
+                               sample(type("S{w:f32[3,2],n:i32}")), error));
+  EXPECT_NE(error.find("cannot create the checkpoint directory"),
+            std::string::npos);
+}
+
+// --- JSON Lines
+// ---------------------------------------------------------------
+
+RecordLayout exampleLayout() {
+  return recordLayout(type("E{x:f32[2,2],y:i32}"));
+}
+
+TEST(JsonLinesTest, ObjectsBindByNameNestedArraysRowMajor) {
+  std::string dir = scratch("jsonl_ok");
+  std::string path =
+      write(dir, "c.jsonl",
+            "{\"y\": 3, \"x\": [[1, 2], [3.5, -4e1]], \"id\": \"a\"}\n"
+            "\n"
+            "[5, 6, 7, 8, 9]\n");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(loadJsonLines(path, exampleLayout(), c, error)) << error;
+  ASSERT_EQ(c.records, 2);
+  const auto *x = reinterpret_cast<const float *>(c.columns[0].data());
+  const auto *y = reinterpret_cast<const int32_t *>(c.columns[1].data());
+  EXPECT_EQ(x[2], 3.5f);
+  EXPECT_EQ(x[3], -40.0f);
+  EXPECT_EQ(y[0], 3);
+  EXPECT_EQ(x[7], 8.0f);
+  EXPECT_EQ(y[1], 9);
+}
+
+TEST(JsonLinesTest, NestedObjectsBindToNestedStructs) {
+  std::string dir = scratch("jsonl_nested");
+  std::string path = write(dir, "c.jsonl", "{\"p\": {\"a\": 1.5, \"b\": 2}}\n");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(
+      loadJsonLines(path, recordLayout(type("R{p:P{a:f32,b:i64}}")), c, error))
+      << error;
+  EXPECT_EQ(reinterpret_cast<const float *>(c.columns[0].data())[0], 1.5f);
+  EXPECT_EQ(reinterpret_cast<const int64_t *>(c.columns[1].data())[0], 2);
+}
+
+std::string jsonlError(const std::string &line) {
+  std::string dir = scratch("jsonl_err");
+  std::string path =
+      write(dir, "bad.jsonl", "{\"x\": [1,2,3,4], \"y\": 0}\n" + line + "\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadJsonLines(path, exampleLayout(), c, error));
+  return error.substr(error.find("bad.jsonl"));
+}
+
+TEST(JsonLinesTest, EveryErrorNamesFileLineAndColumn) {
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4]}"),
+            "bad.jsonl:2:1: missing field 'y'");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3], \"y\": 1}"),
+            "bad.jsonl:2:8: expected 4 values for field 'x', found 3");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1.5}"),
+            "bad.jsonl:2:23: expected i32 for field 'y', found '1.5'");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,\"3\",4], \"y\": 1}"),
+            "bad.jsonl:2:12: expected f32 for field 'x', found '3'");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4] \"y\": 1}"),
+            "bad.jsonl:2:17: expected '}'");
+  EXPECT_EQ(jsonlError("[1, 2, 3]"),
+            "bad.jsonl:2:1: expected 5 values, found 3");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1} trailing"),
+            "bad.jsonl:2:26: unexpected text after the record");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1, \"y\": 2}"),
+            "bad.jsonl:2:31: duplicate key 'y'");
+  EXPECT_EQ(jsonlError(std::string(40, '[')),
+            "bad.jsonl:2:34: nested too deeply");
+}
+
+// --- client directories and partitions
+// -------------------------------------------
+
+TEST(ClientDataTest, DirectoryIsOneClientPerFileSortedByName) {
+  std::string dir = scratch("clients_dir");
+  write(dir, "b.csv", "v\n1\n2\n");
+  write(dir, "a.jsonl", "{\"v\": 5}\n");
+  write(dir, ".hidden", "ignored");
+  ClientDataset d;
+  std::string error;
+  ASSERT_TRUE(
+      loadClients(type("seq<f32>"), DataSource{dir, "", 0, 0}, d, error))
+      << error;
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d.names[0], "a.jsonl");
+  EXPECT_EQ(d.clients[0].records, 1);
+  EXPECT_EQ(d.clients[1].records, 2);
+  std::vector<uint64_t> slots;
+  d.slots(1, slots);
+  ASSERT_EQ(slots.size(), 2u);
+  EXPECT_EQ(slots[0], 2u);
+  EXPECT_EQ(reinterpret_cast<const float *>(slots[1])[1], 2.0f);
+}
+
+TEST(ClientDataTest, SingleRecordClientsPassTheirValue) {
+  std::string dir = scratch("clients_single");
+  write(dir, "a.csv", "t\n-7\n");
+  write(dir, "b.csv", "t\n1\n2\n");
+  ClientDataset d;
+  std::string error;
+  EXPECT_FALSE(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d, error));
+  EXPECT_EQ(error, "b.csv: a client value of type i32 is one record, found 2");
+  fs::remove(fs::path(dir) / "b.csv");
+  ASSERT_TRUE(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d, error));
+  std::vector<uint64_t> slots;
+  d.slots(0, slots);
+  EXPECT_EQ(static_cast<int64_t>(slots[0]), -7); // sign-extended (abi.h)
+}
+
+TEST(ClientDataTest, PartitionErrorsAreClear) {
+  std::string dir = scratch("clients_partition");
+  std::string file = write(dir, "all.csv", "x,y\n1,0\n2,1\n3,0\n4,1\n");
+  ClientDataset d;
+  std::string error;
+  TypeDesc t = type("seq<E{x:f32,y:i32}>");
+  ASSERT_TRUE(loadClients(t, DataSource{file, "iid", 2, 1}, d, error)) << error;
+  EXPECT_EQ(d.size(), 2u);
+  EXPECT_EQ(d.clients[0].records + d.clients[1].records, 4);
+  ASSERT_TRUE(loadClients(t, DataSource{file, "by:y", 0, 1}, d, error))
+      << error;
+  EXPECT_EQ(d.size(), 2u);
+  EXPECT_FALSE(loadClients(t, DataSource{file, "iid", 0, 1}, d, error));
+  EXPECT_EQ(error, "--partition iid needs --clients N (N >= 1)");
+  EXPECT_FALSE(loadClients(t, DataSource{file, "by:z", 0, 1}, d, error));
+  EXPECT_EQ(error, "--partition by:z: the record has no scalar field 'z'");
+  EXPECT_FALSE(loadClients(
+      type("seq<E{x:f32,w:f32}>"),
+      DataSource{write(dir, "w.csv", "x,w\n1,2\n"), "dirichlet:0.5", 2, 1}, d,
+      error));
+  EXPECT_NE(error.find("needs an integer label field ('y' or 'label')"),
+            std::string::npos);
+  EXPECT_FALSE(loadClients(t, DataSource{file, "zipf", 2, 1}, d, error));
+  EXPECT_FALSE(loadClients(t, DataSource{dir + "/nope", "", 0, 1}, d, error));
+  EXPECT_NE(error.find("nope: no such file or directory"), std::string::npos);
+  EXPECT_FALSE(loadClients(t, DataSource{dir, "iid", 2, 1}, d, error));
+  EXPECT_NE(error.find("--partition splits one file, not a directory"),
+            std::string::npos);
+  std::string empty = scratch("clients_empty_dir");
+  EXPECT_FALSE(loadClients(t, DataSource{empty, "", 0, 1}, d, error));
+  EXPECT_NE(error.find("no client files"), std::string::npos);
+}
+
+// --- plan table and values
+// ---------------------------------------------------------
+
+TEST(PlanTableTest, TypesRoundTripAndMalformedOnesAreRefused) {
+  for (const char *text :
+       {"f32", "i64[?,3]", "M{w:f32[64,10],b:f32[10]}", "(f32,(i32,bool[2]))",
+        "seq<E{x:f32[64],y:i32}>", "E{}"}) {
+    EXPECT_EQ(type(text).str(), text);
+  }
+  EXPECT_EQ(type("M{w:f32[64,10],b:f32[10]}").slots(), 5u);
+  EXPECT_EQ(type("seq<E{x:f32[64],y:i32}>").slots(), 3u);
+  TypeDesc t;
+  std::string error;
+  for (const char *bad : {"", "f32[", "f32[x]", "M{w f32}", "(f32", "seq<f32",
+                          "f32 junk", "f32[1234567890123]"})
+    EXPECT_FALSE(parseType(bad, t, error)) << bad;
+  PlanTable plan;
+  StageFn none[1] = {nullptr};
+  EXPECT_FALSE(parsePlanTable("fedrt-plan 2\n", none, 1, plan, error));
+  EXPECT_FALSE(
+      parsePlanTable("fedrt-plan 1\nmain m\ncomputation m 1\nupdate 7\nend\n",
+                     none, 1, plan, error));
+  EXPECT_EQ(error, "plan table line 4: bad function index");
+  EXPECT_FALSE(parsePlanTable("fedrt-plan 1\nmain m\n", none, 1, plan, error));
+  EXPECT_EQ(error, "plan table line 2: main is missing");
+}
+
+TEST(ValueTest, JsonIsShortestRoundTripAndShaped) {
+  TypeDesc t = type("S{a:f32[2,2],b:(i32,bool),c:f64}");
+  HostValue v = HostValue::zeros(t);
+  float a[4] = {0.1f, 1e-8f, -2.5f, 3};
+  std::memcpy(v.leaves[0].data.get(), a, sizeof a);
+  v.leaves[1].as<int32_t>()[0] = -7;
+  v.leaves[2].as<uint8_t>()[0] = 1;
+  v.leaves[3].as<double>()[0] = 0.1;
+  EXPECT_EQ(
+      toJson(t, v),
+      "{\"a\": [[0.1, 1e-08], [-2.5, 3]], \"b\": [-7, true], \"c\": 0.1}");
+  std::string bytes;
+  serialize(v, bytes);
+  HostValue back;
+  size_t pos = 0;
+  std::string error;
+  ASSERT_TRUE(deserialize(t, bytes, pos, back, error));
+  EXPECT_EQ(toJson(t, back), toJson(t, v));
+  EXPECT_EQ(pos, bytes.size());
+}
+
+} // namespace
+} // namespace fedrt
