@@ -85,12 +85,11 @@ PartialAggregate::PartialAggregate(const Aggregation &agg,
     custom_ = zero->clone();
     return;
   }
-  std::vector<const TypeDesc *> leaves;
-  tensorLeaves(agg.value, leaves);
-  real_.resize(leaves.size());
-  whole_.resize(leaves.size());
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    auto n = static_cast<size_t>(leaves[i]->elements());
+  tensorLeaves(agg.value, leaves_);
+  real_.resize(leaves_.size());
+  whole_.resize(leaves_.size());
+  for (size_t i = 0; i < leaves_.size(); ++i) {
+    auto n = static_cast<size_t>(leaves_[i]->elements());
     double realStart = 0;
     int64_t wholeStart = 0;
     if (agg.kind == Kind::Min) {
@@ -100,52 +99,51 @@ PartialAggregate::PartialAggregate(const Aggregation &agg,
       realStart = -std::numeric_limits<double>::infinity();
       wholeStart = std::numeric_limits<int64_t>::min();
     }
-    if (isReal(leaves[i]->element))
+    if (isReal(leaves_[i]->element))
       real_[i].assign(n, realStart);
     else
       whole_[i].assign(n, wholeStart);
   }
 }
 
-bool PartialAggregate::add(const uint64_t *slots, size_t &next, Context &ctx,
-                           const std::string &client, std::string &error) {
-  ++clients_;
-  if (agg_.kind == Kind::Custom) {
+size_t PartialAggregate::slots() const {
+  return agg_.value.slots() + (agg_.kind == Kind::WeightedMean ? 1 : 0);
+}
+
+bool PartialAggregate::addCustom(const uint64_t *const *clients, size_t count,
+                                 size_t offset, Context &ctx,
+                                 std::string &error) {
+  size_t width = agg_.value.slots();
+  for (size_t c = 0; c < count; ++c) {
     std::vector<uint64_t> in;
     toSlots(agg_.accumulator, custom_, in);
-    size_t first = next;
-    next += agg_.value.slots();
-    in.insert(in.end(), slots + first, slots + next);
+    in.insert(in.end(), clients[c] + offset, clients[c] + offset + width);
     HostValue updated;
     if (!callEntry(agg_.accumulate, in, agg_.accumulator, updated, ctx, error))
       return false;
     custom_ = std::move(updated);
-    return true;
   }
-  std::vector<const TypeDesc *> leaves;
-  tensorLeaves(agg_.value, leaves);
-  std::vector<uint64_t> scalars(leaves.size());
-  std::vector<const void *> data(leaves.size());
-  for (size_t i = 0; i < leaves.size(); ++i)
-    data[i] = leafData(*leaves[i], slots, next, scalars[i]);
-  double w = 1;
-  if (agg_.kind == Kind::WeightedMean) {
-    float weight;
-    uint32_t bits = static_cast<uint32_t>(slots[next++]);
-    std::memcpy(&weight, &bits, sizeof weight);
-    if (!std::isfinite(weight) || weight < 0) {
-      error = client + ": the weight of federated_mean is " +
-              std::to_string(weight) + "; weights must be finite and >= 0";
-      return false;
-    }
-    w = weight;
-  }
-  weight_ += w;
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    const TypeDesc &t = *leaves[i];
-    int64_t n = t.elements();
-    if (isReal(t.element)) {
-      Eigen::Map<Eigen::ArrayXd> acc(real_[i].data(), n);
+  return true;
+}
+
+// acc[k] = op(acc[k], x_c[k]) for every client c in order. Sums walk the
+// leaf in tiles of 2048 elements (16 KiB of float64, L1-resident) with the
+// clients inner, so each element sees the clients in the same order as one
+// client at a time would: bit-identical, but the partial is read and
+// written once per batch instead of once per client.
+void PartialAggregate::addReals(size_t leaf,
+                                const std::vector<const void *> &data,
+                                const std::vector<double> &weights) {
+  const TypeDesc &t = *leaves_[leaf];
+  int64_t n = t.elements();
+  bool f32 = t.element == Element::F32;
+  constexpr int64_t kTile = 2048;
+  for (int64_t start = 0; start < n; start += kTile) {
+    int64_t len = std::min(kTile, n - start);
+    Eigen::Map<Eigen::ArrayXd> acc(real_[leaf].data() + start, len);
+    for (size_t c = 0; c < data.size(); ++c) {
+      const void *base =
+          static_cast<const char *>(data[c]) + start * (f32 ? 4 : 8);
       auto fold = [&](const auto &x) {
         switch (agg_.kind) {
         case Kind::Min:
@@ -155,43 +153,45 @@ bool PartialAggregate::add(const uint64_t *slots, size_t &next, Context &ctx,
           acc = acc.max(x);
           break;
         case Kind::WeightedMean:
-          acc += w * x;
+          acc += weights[c] * x;
           break;
         default:
           acc += x;
           break;
         }
       };
-      if (t.element == Element::F32)
-        fold(view<float>(data[i], n).cast<double>());
+      if (f32)
+        fold(view<float>(base, len).template cast<double>());
       else
-        fold(view<double>(data[i], n));
-      if (agg_.kind != Kind::Min && agg_.kind != Kind::Max &&
-          !acc.isFinite().all()) {
-        error = client + ": " + kindName(agg_.kind) +
-                " received a value that is not finite (NaN or infinity)";
-        return false;
-      }
-      continue;
+        fold(view<double>(base, len));
     }
-    int64_t *acc = whole_[i].data();
+  }
+}
+
+bool PartialAggregate::addIntegers(
+    size_t leaf, const std::vector<const void *> &data,
+    const std::function<std::string(size_t)> &name, std::string &error) {
+  const TypeDesc &t = *leaves_[leaf];
+  int64_t n = t.elements();
+  int64_t *acc = whole_[leaf].data();
+  for (size_t c = 0; c < data.size(); ++c) {
     for (int64_t k = 0; k < n; ++k) {
       int64_t x = 0;
       switch (t.element) {
       case Element::I32:
-        x = static_cast<const int32_t *>(data[i])[k];
+        x = static_cast<const int32_t *>(data[c])[k];
         break;
       case Element::I64:
-        x = static_cast<const int64_t *>(data[i])[k];
+        x = static_cast<const int64_t *>(data[c])[k];
         break;
       default:
-        x = static_cast<const uint8_t *>(data[i])[k];
+        x = static_cast<const uint8_t *>(data[c])[k];
         break;
       }
       if (agg_.kind == Kind::SecureSum &&
           (x < 0 ||
            (agg_.bitwidth < 63 && x >= (int64_t(1) << agg_.bitwidth)))) {
-        error = client + ": federated_secure_sum value " + std::to_string(x) +
+        error = name(c) + ": federated_secure_sum value " + std::to_string(x) +
                 " is outside [0, 2^" + std::to_string(agg_.bitwidth) + ")";
         return false;
       }
@@ -204,6 +204,70 @@ bool PartialAggregate::add(const uint64_t *slots, size_t &next, Context &ctx,
         return false;
       }
     }
+  }
+  return true;
+}
+
+bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
+                           size_t offset, Context &ctx,
+                           const std::function<std::string(size_t)> &name,
+                           std::string &error) {
+  clients_ += static_cast<int64_t>(count);
+  if (agg_.kind == Kind::Custom)
+    return addCustom(clients, count, offset, ctx, error);
+  // Each client's leaf pointers (scalars point into a copy of their slot).
+  std::vector<uint64_t> scalars(count * leaves_.size());
+  std::vector<std::vector<const void *>> data(leaves_.size(),
+                                              std::vector<const void *>(count));
+  std::vector<double> weights(count, 1.0);
+  for (size_t c = 0; c < count; ++c) {
+    size_t next = offset;
+    for (size_t i = 0; i < leaves_.size(); ++i) {
+      uint64_t &scalar = scalars[c * leaves_.size() + i];
+      data[i][c] = leafData(*leaves_[i], clients[c], next, scalar);
+    }
+    if (agg_.kind == Kind::WeightedMean) {
+      float weight;
+      auto bits = static_cast<uint32_t>(clients[c][next]);
+      std::memcpy(&weight, &bits, sizeof weight);
+      if (!std::isfinite(weight) || weight < 0) {
+        error = name(c) + ": the weight of federated_mean is " +
+                std::to_string(weight) + "; weights must be finite and >= 0";
+        return false;
+      }
+      weights[c] = weight;
+    }
+    weight_ += weights[c];
+  }
+  for (size_t i = 0; i < leaves_.size(); ++i) {
+    if (!isReal(leaves_[i]->element)) {
+      if (!addIntegers(i, data[i], name, error))
+        return false;
+      continue;
+    }
+    addReals(i, data[i], weights);
+    if (agg_.kind == Kind::Min || agg_.kind == Kind::Max)
+      continue;
+    Eigen::Map<const Eigen::ArrayXd> acc(
+        real_[i].data(), static_cast<Eigen::Index>(real_[i].size()));
+    if (acc.isFinite().all())
+      continue;
+    // Name the first client whose value is not finite.
+    const TypeDesc &t = *leaves_[i];
+    size_t culprit = 0;
+    for (size_t c = 0; c < count; ++c) {
+      bool finite =
+          t.element == Element::F32
+              ? view<float>(data[i][c], t.elements()).isFinite().all()
+              : view<double>(data[i][c], t.elements()).isFinite().all();
+      if (!finite) {
+        culprit = c;
+        break;
+      }
+    }
+    error = name(culprit) + ": " + kindName(agg_.kind) +
+            " received a value that is not finite (NaN or infinity)";
+    return false;
   }
   return true;
 }

@@ -2,6 +2,7 @@
 #include "fedrt/Executor.h"
 #include "fedrt/Aggregator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -121,8 +122,32 @@ bool Executor::run(const Computation &comp,
     size_t firstErrorClient = SIZE_MAX;
     std::atomic<bool> stop{false};
 
+    // Clients whose values are folded together (their outputs stay in the
+    // thread's arena until then): up to 32, at most ~256 MiB of values.
+    // Results do not depend on it (PartialAggregate::add).
+    int64_t valueSize = 1;
+    for (const Aggregation &a : stage.aggregations)
+      valueSize += valueBytes(a.value);
+    size_t batch = static_cast<size_t>(
+        std::clamp<int64_t>((int64_t(256) << 20) / valueSize, 1, 32));
+    std::vector<size_t> offsets;
+    {
+      size_t offset = 0;
+      for (size_t i = 0; i < stage.aggregations.size(); ++i) {
+        offsets.push_back(offset);
+        offset += PartialAggregate(stage.aggregations[i], zeros[i]).slots();
+      }
+    }
+    auto clientName = [&](size_t client) {
+      return clients.empty() ? "client " + std::to_string(client)
+                             : "client '" + clients[0]->names[client] + "'";
+    };
+
     auto work = [&](Context &ctx) {
-      std::vector<uint64_t> in, out(outSlots, 0);
+      std::vector<uint64_t> in;
+      std::vector<std::vector<uint64_t>> outs(batch,
+                                              std::vector<uint64_t>(outSlots));
+      std::vector<const uint64_t *> outPointers(batch);
       std::string localError;
       while (!stop.load()) {
         size_t b = nextBlock.fetch_add(1);
@@ -130,31 +155,35 @@ bool Executor::run(const Computation &comp,
           return;
         Partials partial = freshPartials();
         size_t failedAt = SIZE_MAX;
-        for (size_t k = b * block; k < std::min(cohort.size(), (b + 1) * block);
-             ++k) {
-          auto client = static_cast<size_t>(cohort[k]);
-          in = broadcastSlots;
-          for (const ClientDataset *d : clients)
-            d->slots(client, in);
+        size_t end = std::min(cohort.size(), (b + 1) * block);
+        for (size_t first = b * block; first < end && failedAt == SIZE_MAX;
+             first += batch) {
+          size_t count = std::min(batch, end - first);
           reset(ctx);
-          stage.client(&ctx, in.data(), out.data());
-          std::string name = clients.empty()
-                                 ? "client " + std::to_string(client)
-                                 : "client '" + clients[0]->names[client] + "'";
-          if (ctx.failed) {
-            localError = name + ": " + failure(ctx);
-            failedAt = k;
-            break;
-          }
-          size_t next = 0;
-          bool ok = true;
-          for (PartialAggregate &p : partial)
-            if (!(ok = p.add(out.data(), next, ctx, name, localError)))
+          for (size_t c = 0; c < count; ++c) {
+            auto client = static_cast<size_t>(cohort[first + c]);
+            in = broadcastSlots;
+            for (const ClientDataset *d : clients)
+              d->slots(client, in);
+            stage.client(&ctx, in.data(), outs[c].data());
+            if (ctx.failed) {
+              localError = clientName(client) + ": " + failure(ctx);
+              failedAt = first + c;
               break;
-          if (!ok) {
-            failedAt = k;
-            break;
+            }
+            outPointers[c] = outs[c].data();
           }
+          if (failedAt != SIZE_MAX)
+            break;
+          auto name = [&](size_t c) {
+            return clientName(static_cast<size_t>(cohort[first + c]));
+          };
+          for (size_t i = 0; i < partial.size(); ++i)
+            if (!partial[i].add(outPointers.data(), count, offsets[i], ctx,
+                                name, localError)) {
+              failedAt = first;
+              break;
+            }
         }
         reset(ctx);
         std::lock_guard<std::mutex> lock(mutex);

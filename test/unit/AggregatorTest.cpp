@@ -322,6 +322,41 @@ TEST(AggregatorTest, CustomAggregateRunsInTheSameDeterministicTree) {
   EXPECT_EQ(std::memcmp(&got[0], &got[2], 8), 0);
 }
 
+TEST(AggregatorTest, BatchFoldIsBitIdenticalToOneAtATime) {
+  Aggregation agg;
+  agg.kind = Aggregation::Kind::WeightedMean;
+  std::string error;
+  ASSERT_TRUE(parseType("f32[5000]", agg.value, error)); // > one tile
+  agg.result = agg.value;
+  std::mt19937 gen(3);
+  std::uniform_real_distribution<float> dist(-1e3f, 1e3f);
+  std::vector<std::vector<float>> values(9, std::vector<float>(5000));
+  std::vector<std::vector<uint64_t>> slots;
+  for (auto &v : values) {
+    for (float &x : v)
+      x = dist(gen);
+    float w = std::abs(dist(gen));
+    uint32_t bits;
+    std::memcpy(&bits, &w, 4);
+    slots.push_back({reinterpret_cast<uint64_t>(v.data()), 5000, bits});
+  }
+  std::vector<const uint64_t *> all;
+  for (auto &s : slots)
+    all.push_back(s.data());
+  Context ctx;
+  auto name = [](size_t c) { return "c" + std::to_string(c); };
+  PartialAggregate batched(agg, nullptr), single(agg, nullptr);
+  ASSERT_TRUE(batched.add(all.data(), all.size(), 0, ctx, name, error));
+  for (const uint64_t *one : all)
+    ASSERT_TRUE(single.add(&one, 1, 0, ctx, name, error));
+  HostValue a, b;
+  ASSERT_TRUE(batched.report(a, ctx, error));
+  ASSERT_TRUE(single.report(b, ctx, error));
+  EXPECT_EQ(std::memcmp(a.leaves[0].data.get(), b.leaves[0].data.get(),
+                        a.leaves[0].bytes()),
+            0);
+}
+
 TEST(AggregatorTest, PartialsMergeLikeOneFold) {
   Aggregation agg;
   agg.kind = Aggregation::Kind::Max;
@@ -333,11 +368,11 @@ TEST(AggregatorTest, PartialsMergeLikeOneFold) {
   double x[2] = {1, -5}, y[2] = {-2, 7};
   uint64_t sx[3] = {reinterpret_cast<uint64_t>(x), 2},
            sy[3] = {reinterpret_cast<uint64_t>(y), 2};
-  size_t next = 0;
-  ASSERT_TRUE(a.add(sx, next, ctx, "a", error));
-  EXPECT_EQ(next, 2u);
-  next = 0;
-  ASSERT_TRUE(b.add(sy, next, ctx, "b", error));
+  auto name = [](size_t c) { return "c" + std::to_string(c); };
+  const uint64_t *first[] = {sx}, *second[] = {sy};
+  EXPECT_EQ(a.slots(), 2u);
+  ASSERT_TRUE(a.add(first, 1, 0, ctx, name, error));
+  ASSERT_TRUE(b.add(second, 1, 0, ctx, name, error));
   ASSERT_TRUE(a.merge(b, ctx, error));
   HostValue out;
   ASSERT_TRUE(a.report(out, ctx, error));

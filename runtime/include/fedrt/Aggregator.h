@@ -11,6 +11,7 @@
 #include "fedrt/Plan.h"
 #include "fedrt/Value.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,18 @@ public:
   // `zero` is the starting accumulator of a custom aggregation (else null).
   PartialAggregate(const Aggregation &agg, const HostValue *zero);
 
-  // Folds in one client's value: `slots` as its client fn wrote them,
-  // starting at `next` (advanced past the value, and the weight of a
-  // weighted mean). `client` names the client in errors.
-  bool add(const uint64_t *slots, size_t &next, Context &ctx,
-           const std::string &client, std::string &error);
+  // The slots one client's value takes in its client fn's output (the
+  // value, and the weight of a weighted mean).
+  size_t slots() const;
+
+  // Folds in `count` clients' values, in order: client c's value starts
+  // at clients[c][offset] (slots as its client fn wrote them). The result
+  // is bit-identical to folding them one at a time; sums and means are
+  // tiled so the float64 partial stays in cache while all the batch's
+  // values stream through it once. `name(c)` names client c in errors.
+  bool add(const uint64_t *const *clients, size_t count, size_t offset,
+           Context &ctx, const std::function<std::string(size_t)> &name,
+           std::string &error);
   // this = this merged with `other` (other folded later in the order).
   bool merge(const PartialAggregate &other, Context &ctx, std::string &error);
   // The aggregate of everything folded in.
@@ -34,7 +42,16 @@ public:
   int64_t clients() const { return clients_; }
 
 private:
+  bool addCustom(const uint64_t *const *clients, size_t count, size_t offset,
+                 Context &ctx, std::string &error);
+  bool addIntegers(size_t leaf, const std::vector<const void *> &data,
+                   const std::function<std::string(size_t)> &name,
+                   std::string &error);
+  void addReals(size_t leaf, const std::vector<const void *> &data,
+                const std::vector<double> &weights);
+
   const Aggregation &agg_;
+  std::vector<const TypeDesc *> leaves_;    // tensor leaves of the value
   std::vector<std::vector<double>> real_;   // per float leaf (else empty)
   std::vector<std::vector<int64_t>> whole_; // per integer/bool leaf
   double weight_ = 0;
