@@ -78,9 +78,32 @@ bool callEntry(StageFn fn, const std::vector<uint64_t> &in, const TypeDesc &out,
 
 } // namespace
 
+std::vector<double> BufferPool::take(size_t n) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // The smallest free buffer that is large enough.
+  size_t best = free_.size();
+  for (size_t i = 0; i < free_.size(); ++i)
+    if (free_[i].capacity() >= n &&
+        (best == free_.size() || free_[i].capacity() < free_[best].capacity()))
+      best = i;
+  if (best == free_.size())
+    return std::vector<double>(n);
+  std::vector<double> buffer = std::move(free_[best]);
+  free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+  buffer.resize(n);
+  return buffer;
+}
+
+void BufferPool::give(std::vector<double> &&buffer) {
+  if (buffer.capacity() == 0)
+    return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_.push_back(std::move(buffer));
+}
+
 PartialAggregate::PartialAggregate(const Aggregation &agg,
-                                   const HostValue *zero)
-    : agg_(agg) {
+                                   const HostValue *zero, BufferPool *pool)
+    : agg_(agg), pool_(pool) {
   if (agg.kind == Kind::Custom) {
     custom_ = zero->clone();
     return;
@@ -90,20 +113,23 @@ PartialAggregate::PartialAggregate(const Aggregation &agg,
   whole_.resize(leaves_.size());
   for (size_t i = 0; i < leaves_.size(); ++i) {
     auto n = static_cast<size_t>(leaves_[i]->elements());
-    double realStart = 0;
-    int64_t wholeStart = 0;
-    if (agg.kind == Kind::Min) {
-      realStart = std::numeric_limits<double>::infinity();
-      wholeStart = std::numeric_limits<int64_t>::max();
-    } else if (agg.kind == Kind::Max) {
-      realStart = -std::numeric_limits<double>::infinity();
-      wholeStart = std::numeric_limits<int64_t>::min();
+    if (isReal(leaves_[i]->element)) {
+      real_[i] = pool ? pool->take(n) : std::vector<double>(n);
+      continue;
     }
-    if (isReal(leaves_[i]->element))
-      real_[i].assign(n, realStart);
-    else
-      whole_[i].assign(n, wholeStart);
+    int64_t start = 0;
+    if (agg.kind == Kind::Min)
+      start = std::numeric_limits<int64_t>::max();
+    else if (agg.kind == Kind::Max)
+      start = std::numeric_limits<int64_t>::min();
+    whole_[i].assign(n, start);
   }
+}
+
+PartialAggregate::~PartialAggregate() {
+  if (pool_)
+    for (std::vector<double> &buffer : real_)
+      pool_->give(std::move(buffer));
 }
 
 size_t PartialAggregate::slots() const {
@@ -126,46 +152,116 @@ bool PartialAggregate::addCustom(const uint64_t *const *clients, size_t count,
   return true;
 }
 
-// acc[k] = op(acc[k], x_c[k]) for every client c in order. Sums walk the
-// leaf in tiles of 2048 elements (16 KiB of float64, L1-resident) with the
-// clients inner, so each element sees the clients in the same order as one
-// client at a time would: bit-identical, but the partial is read and
-// written once per batch instead of once per client.
-void PartialAggregate::addReals(size_t leaf,
+// The fold kernels: plain loops the compiler vectorizes (f32 -> f64
+// conversion and multiply-add; this file is built with -O3).
+//
+// Sums and means fold G clients per pass over the partial: for each
+// element, a = acc[k]; a += w_0 x_0[k]; ...; a += w_G-1 x_G-1[k] — the same
+// operations in the same order as G passes of one client, so the result is
+// bit-identical whatever the grouping, but the partial is read and written
+// once per G clients. The first client of a partial initializes it.
+template <int G, class T>
+void foldGroup(double *__restrict acc, const T *const *x, const double *w,
+               int64_t n, bool first) {
+  const T *p[G];
+  double wg[G];
+  for (int g = 0; g < G; ++g) {
+    p[g] = x[g];
+    wg[g] = w[g];
+  }
+  if (first) {
+    for (int64_t k = 0; k < n; ++k) {
+      double a = wg[0] * static_cast<double>(p[0][k]);
+      for (int g = 1; g < G; ++g)
+        a += wg[g] * static_cast<double>(p[g][k]);
+      acc[k] = a;
+    }
+    return;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    double a = acc[k];
+    for (int g = 0; g < G; ++g)
+      a += wg[g] * static_cast<double>(p[g][k]);
+    acc[k] = a;
+  }
+}
+
+// Whether no element is NaN or infinite: an exponent of all ones, tested
+// on the bits so the loop vectorizes.
+bool allFinite(const double *a, int64_t n) {
+  constexpr uint64_t kExponent = 0x7ff0000000000000ull;
+  uint64_t bad = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    uint64_t bits;
+    std::memcpy(&bits, &a[k], 8);
+    bad |= static_cast<uint64_t>((bits & kExponent) == kExponent);
+  }
+  return bad == 0;
+}
+
+template <class T>
+void foldMin(double *__restrict acc, const T *__restrict x, int64_t n,
+             bool first) {
+  for (int64_t k = 0; k < n; ++k)
+    acc[k] = first ? static_cast<double>(x[k])
+                   : std::min(acc[k], static_cast<double>(x[k]));
+}
+template <class T>
+void foldMax(double *__restrict acc, const T *__restrict x, int64_t n,
+             bool first) {
+  for (int64_t k = 0; k < n; ++k)
+    acc[k] = first ? static_cast<double>(x[k])
+                   : std::max(acc[k], static_cast<double>(x[k]));
+}
+
+// Folds every client of the batch, in order, tile by tile: a tile of the
+// partial (16384 elements, 128 KiB: L2-resident) meets each client's matching
+// slice. False if a sum or mean became NaN or infinite (checked per tile
+// while it is in cache).
+template <class T>
+bool foldTiles(Aggregation::Kind kind, double *acc, int64_t n,
+               const std::vector<const void *> &data,
+               const std::vector<double> &weights, bool started) {
+  constexpr int64_t kTile = 16384;
+  bool sums = kind != Kind::Min && kind != Kind::Max;
+  std::vector<const T *> x(data.size());
+  std::vector<double> w(data.size(), 1.0);
+  if (kind == Kind::WeightedMean)
+    w = weights;
+  for (int64_t start = 0; start < n; start += kTile) {
+    int64_t len = std::min(kTile, n - start);
+    double *a = acc + start;
+    for (size_t c = 0; c < data.size(); ++c)
+      x[c] = static_cast<const T *>(data[c]) + start;
+    bool first = !started;
+    size_t c = 0;
+    if (!sums) {
+      for (; c < data.size(); ++c, first = false)
+        kind == Kind::Min ? foldMin(a, x[c], len, first)
+                          : foldMax(a, x[c], len, first);
+      continue;
+    }
+    for (; c + 8 <= data.size(); c += 8, first = false)
+      foldGroup<8>(a, &x[c], &w[c], len, first);
+    for (; c + 4 <= data.size(); c += 4, first = false)
+      foldGroup<4>(a, &x[c], &w[c], len, first);
+    for (; c < data.size(); ++c, first = false)
+      foldGroup<1>(a, &x[c], &w[c], len, first);
+    if (!allFinite(a, len))
+      return false;
+  }
+  return true;
+}
+
+bool PartialAggregate::addReals(size_t leaf,
                                 const std::vector<const void *> &data,
                                 const std::vector<double> &weights) {
   const TypeDesc &t = *leaves_[leaf];
-  int64_t n = t.elements();
-  bool f32 = t.element == Element::F32;
-  constexpr int64_t kTile = 2048;
-  for (int64_t start = 0; start < n; start += kTile) {
-    int64_t len = std::min(kTile, n - start);
-    Eigen::Map<Eigen::ArrayXd> acc(real_[leaf].data() + start, len);
-    for (size_t c = 0; c < data.size(); ++c) {
-      const void *base =
-          static_cast<const char *>(data[c]) + start * (f32 ? 4 : 8);
-      auto fold = [&](const auto &x) {
-        switch (agg_.kind) {
-        case Kind::Min:
-          acc = acc.min(x);
-          break;
-        case Kind::Max:
-          acc = acc.max(x);
-          break;
-        case Kind::WeightedMean:
-          acc += weights[c] * x;
-          break;
-        default:
-          acc += x;
-          break;
-        }
-      };
-      if (f32)
-        fold(view<float>(base, len).template cast<double>());
-      else
-        fold(view<double>(base, len));
-    }
-  }
+  if (t.element == Element::F32)
+    return foldTiles<float>(agg_.kind, real_[leaf].data(), t.elements(), data,
+                            weights, started_);
+  return foldTiles<double>(agg_.kind, real_[leaf].data(), t.elements(), data,
+                           weights, started_);
 }
 
 bool PartialAggregate::addIntegers(
@@ -245,12 +341,7 @@ bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
         return false;
       continue;
     }
-    addReals(i, data[i], weights);
-    if (agg_.kind == Kind::Min || agg_.kind == Kind::Max)
-      continue;
-    Eigen::Map<const Eigen::ArrayXd> acc(
-        real_[i].data(), static_cast<Eigen::Index>(real_[i].size()));
-    if (acc.isFinite().all())
+    if (addReals(i, data[i], weights))
       continue;
     // Name the first client whose value is not finite.
     const TypeDesc &t = *leaves_[i];
@@ -269,6 +360,7 @@ bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
             " received a value that is not finite (NaN or infinity)";
     return false;
   }
+  started_ = started_ || count > 0;
   return true;
 }
 
@@ -286,11 +378,17 @@ bool PartialAggregate::merge(const PartialAggregate &other, Context &ctx,
     return true;
   }
   weight_ += other.weight_;
+  bool copy = !started_;
+  started_ = started_ || other.started_;
   for (size_t i = 0; i < real_.size(); ++i) {
     auto n = static_cast<Eigen::Index>(real_[i].size());
     Eigen::Map<Eigen::ArrayXd> a(real_[i].data(), n);
     Eigen::Map<const Eigen::ArrayXd> b(other.real_[i].data(), n);
-    if (agg_.kind == Kind::Min)
+    if (!other.started_)
+      ; // nothing folded there
+    else if (copy)
+      a = b;
+    else if (agg_.kind == Kind::Min)
       a = a.min(b);
     else if (agg_.kind == Kind::Max)
       a = a.max(b);
@@ -334,6 +432,8 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
     Tensor &t = out.leaves[i];
     auto n = static_cast<Eigen::Index>(t.count);
     if (isReal(t.element)) {
+      if (!started_)
+        continue; // a sum over no clients: zeros
       Eigen::Map<const Eigen::ArrayXd> acc(real_[i].data(), n);
       if (t.element == Element::F32) {
         Eigen::Map<Eigen::ArrayXf> r(t.as<float>(), n);

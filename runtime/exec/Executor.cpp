@@ -39,7 +39,7 @@ Executor::Executor(int threads) : threads_(threads < 1 ? 1 : threads) {
 Executor::~Executor() = default;
 
 size_t Executor::blockSize(size_t clients) {
-  return clients <= 64 ? 1 : (clients + 63) / 64;
+  return clients <= 16 ? 1 : (clients + 15) / 16;
 }
 
 bool Executor::run(const Computation &comp,
@@ -102,7 +102,7 @@ bool Executor::run(const Computation &comp,
     auto freshPartials = [&] {
       Partials p;
       for (size_t i = 0; i < stage.aggregations.size(); ++i)
-        p.emplace_back(stage.aggregations[i], zeros[i]);
+        p.emplace_back(stage.aggregations[i], zeros[i], &pool_);
       return p;
     };
     size_t outSlots = 1;
@@ -133,9 +133,10 @@ bool Executor::run(const Computation &comp,
     std::vector<size_t> offsets;
     {
       size_t offset = 0;
-      for (size_t i = 0; i < stage.aggregations.size(); ++i) {
+      for (const Aggregation &a : stage.aggregations) {
         offsets.push_back(offset);
-        offset += PartialAggregate(stage.aggregations[i], zeros[i]).slots();
+        offset += a.value.slots() +
+                  (a.kind == Aggregation::Kind::WeightedMean ? 1 : 0);
       }
     }
     auto clientName = [&](size_t client) {

@@ -193,7 +193,7 @@ TEST(AggregatorTest, WeightedMeanOf10000ClientsMatchesFloat64To1e6) {
 }
 
 TEST(AggregatorTest, ResultsAreBitIdenticalForAnyThreadCount) {
-  for (int n : {1, 7, 64, 65, 1000}) {
+  for (int n : {1, 7, 16, 17, 64, 65, 1000}) {
     ClientDataset d = floatClients(n, 33, 7);
     PlanTable plan = parse(weightedMeanPlan(33));
     std::vector<std::vector<float>> outputs;
@@ -214,9 +214,9 @@ TEST(AggregatorTest, ResultsAreBitIdenticalForAnyThreadCount) {
 
 TEST(AggregatorTest, BlocksDependOnlyOnTheCohortSize) {
   EXPECT_EQ(Executor::blockSize(10), 1u);
-  EXPECT_EQ(Executor::blockSize(64), 1u);
-  EXPECT_EQ(Executor::blockSize(65), 2u);
-  EXPECT_EQ(Executor::blockSize(1000000), 15625u);
+  EXPECT_EQ(Executor::blockSize(16), 1u);
+  EXPECT_EQ(Executor::blockSize(17), 2u);
+  EXPECT_EQ(Executor::blockSize(1000000), 62500u);
 }
 
 int64_t runInt(const std::string &kind, const std::vector<int64_t> &values,

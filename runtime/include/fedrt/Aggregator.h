@@ -12,15 +12,33 @@
 #include "fedrt/Value.h"
 
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace fedrt {
 
+// float64 partial buffers reused across blocks and rounds: a large model's
+// partials would otherwise cost fresh pages (and their faults) each time.
+class BufferPool {
+public:
+  // A buffer of n doubles; its contents are unspecified.
+  std::vector<double> take(size_t n);
+  void give(std::vector<double> &&buffer);
+
+private:
+  std::mutex mutex_;
+  std::vector<std::vector<double>> free_;
+};
+
 class PartialAggregate {
 public:
   // `zero` is the starting accumulator of a custom aggregation (else null).
-  PartialAggregate(const Aggregation &agg, const HostValue *zero);
+  // Float buffers come from `pool` when given, and go back to it.
+  PartialAggregate(const Aggregation &agg, const HostValue *zero,
+                   BufferPool *pool = nullptr);
+  PartialAggregate(PartialAggregate &&) = default;
+  ~PartialAggregate();
 
   // The slots one client's value takes in its client fn's output (the
   // value, and the weight of a weighted mean).
@@ -47,12 +65,17 @@ private:
   bool addIntegers(size_t leaf, const std::vector<const void *> &data,
                    const std::function<std::string(size_t)> &name,
                    std::string &error);
-  void addReals(size_t leaf, const std::vector<const void *> &data,
+  // False if a sum became NaN or infinite.
+  bool addReals(size_t leaf, const std::vector<const void *> &data,
                 const std::vector<double> &weights);
 
   const Aggregation &agg_;
-  std::vector<const TypeDesc *> leaves_;    // tensor leaves of the value
-  std::vector<std::vector<double>> real_;   // per float leaf (else empty)
+  BufferPool *pool_ = nullptr;
+  std::vector<const TypeDesc *> leaves_; // tensor leaves of the value
+  // Per float leaf (else empty); undefined until the first client is
+  // folded in (`started_`), which initializes it.
+  std::vector<std::vector<double>> real_;
+  bool started_ = false;
   std::vector<std::vector<int64_t>> whole_; // per integer/bool leaf
   double weight_ = 0;
   int64_t clients_ = 0;

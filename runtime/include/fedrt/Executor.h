@@ -7,6 +7,7 @@
 // O(threads x model), not O(clients x model).
 #pragma once
 
+#include "fedrt/Aggregator.h"
 #include "fedrt/ClientData.h"
 #include "fedrt/Context.h"
 #include "fedrt/Plan.h"
@@ -40,13 +41,14 @@ public:
            const std::vector<int64_t> &cohort, std::vector<HostValue> &results,
            std::string &error, RunStats *stats = nullptr);
 
-  // Clients per block for a cohort of `clients` (at most 64 blocks).
+  // Clients per block for a cohort of `clients` (at most 16 blocks).
   static size_t blockSize(size_t clients);
 
 private:
   int threads_;
   std::vector<std::unique_ptr<Context>> contexts_; // one per thread
   Context serverContext_;
+  BufferPool pool_; // partial aggregates' buffers, reused across rounds
 };
 
 } // namespace fedrt
