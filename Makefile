@@ -22,13 +22,13 @@ build: configure
 	cmake --build $(BUILD_DIR)
 
 # Builds everything and runs the flagship example: FedAvg on the digits
-# data split Dirichlet(0.5) over 100 simulated clients, 10 per round, with
-# evaluation every 10 rounds.
+# data split Dirichlet(0.5) over 100 simulated clients, 10 per round, for
+# 100 rounds with evaluation every 20.
 run: build
 	$(BUILD_DIR)/bin/fedc $(EXAMPLE) -o $(BUILD_DIR)/fedavg
 	$(BUILD_DIR)/fedavg --data examples/data/digits.csv.gz \
 	  --partition dirichlet:0.5 --clients 100 --clients-per-round 10 \
-	  --rounds 50 --eval-every 10 --seed 1 --progress always
+	  --rounds 100 --eval-every 20 --seed 1 --progress always
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure

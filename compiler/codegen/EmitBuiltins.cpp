@@ -217,13 +217,19 @@ Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
   auto exp = [&](llvm::Value *v) {
     return b.CreateIntrinsic(llvm::Intrinsic::exp, {et}, {v});
   };
-  // Numerically stable: subtract each row's maximum. The passes run over
-  // the whole block, not row by row, so short rows (10 classes) still
-  // vectorize; sums are sequential per row (deterministic).
+  // Numerically stable: subtract each row's maximum. exp runs as one flat
+  // pass over the whole block with nothing but the exp in it, so short rows
+  // (10 classes) still vectorize through the vector math library; the other
+  // passes are row by row; sums are sequential per row (deterministic).
   llvm::Value *maxes = alloc(k, rows);
-  llvm::Value *sums = alloc(k, rows);
-  loop(rows, [&](llvm::Value *r) {
-    llvm::Value *base = b.CreateMul(r, width);
+  auto rowLoop =
+      [&](const std::function<void(llvm::Value *, llvm::Value *)> &body) {
+        loop(rows, [&](llvm::Value *r) {
+          llvm::Value *base = b.CreateMul(r, width);
+          body(r, base);
+        });
+      };
+  rowLoop([&](llvm::Value *r, llvm::Value *base) {
     llvm::Value *slot = entryAlloca(et);
     b.CreateStore(llvm::ConstantFP::getInfinity(et, true), slot);
     loop(width, [&](llvm::Value *j) {
@@ -231,14 +237,16 @@ Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
       llvm::Value *cur = b.CreateLoad(et, slot);
       b.CreateStore(b.CreateSelect(b.CreateFCmpOGT(v, cur), v, cur), slot);
     });
-    store(b.CreateLoad(et, slot), maxes, r);
+    llvm::Value *m = b.CreateLoad(et, slot);
+    store(m, maxes, r);
+    loop(width, [&](llvm::Value *j) {
+      llvm::Value *i = b.CreateAdd(base, j);
+      store(b.CreateFSub(load(k, x.data, i), m), out.data, i);
+    });
   });
-  loop(total, [&](llvm::Value *i) {
-    llvm::Value *m = load(k, maxes, b.CreateUDiv(i, width));
-    store(exp(b.CreateFSub(load(k, x.data, i), m)), out.data, i);
-  });
-  loop(rows, [&](llvm::Value *r) {
-    llvm::Value *base = b.CreateMul(r, width);
+  loop(total,
+       [&](llvm::Value *i) { store(exp(load(k, out.data, i)), out.data, i); });
+  rowLoop([&](llvm::Value *r, llvm::Value *base) {
     llvm::Value *slot = entryAlloca(et);
     b.CreateStore(llvm::ConstantFP::get(et, 0.0), slot);
     loop(width, [&](llvm::Value *j) {
@@ -247,18 +255,17 @@ Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
                     slot);
     });
     llvm::Value *sum = b.CreateLoad(et, slot);
-    store(log ? b.CreateIntrinsic(llvm::Intrinsic::log, {et}, {sum})
-              : b.CreateFDiv(llvm::ConstantFP::get(et, 1.0), sum),
-          sums, r);
-  });
-  loop(total, [&](llvm::Value *i) {
-    llvm::Value *row = b.CreateUDiv(i, width);
-    llvm::Value *s = load(k, sums, row);
-    llvm::Value *v =
-        log ? b.CreateFSub(
-                  b.CreateFSub(load(k, x.data, i), load(k, maxes, row)), s)
-            : b.CreateFMul(load(k, out.data, i), s);
-    store(v, out.data, i);
+    llvm::Value *scale =
+        log ? b.CreateIntrinsic(llvm::Intrinsic::log, {et}, {sum})
+            : b.CreateFDiv(llvm::ConstantFP::get(et, 1.0), sum);
+    llvm::Value *m = load(k, maxes, r);
+    loop(width, [&](llvm::Value *j) {
+      llvm::Value *i = b.CreateAdd(base, j);
+      llvm::Value *v =
+          log ? b.CreateFSub(b.CreateFSub(load(k, x.data, i), m), scale)
+              : b.CreateFMul(load(k, out.data, i), scale);
+      store(v, out.data, i);
+    });
   });
   return out;
 }

@@ -68,15 +68,17 @@ int main(int argc, char **argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data", o.data,
                  "Client data: a directory with one file per client (CSV or "
-                 "JSON Lines, gzip accepted), or one file split with "
-                 "--partition; NAME=PATH per input when there are several")
+                 "JSON Lines, gzip accepted), one file split with --partition, "
+                 "or synthetic:R (R generated records per client, with "
+                 "--clients); NAME=PATH per input when there are several")
       ->type_name("PATH")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--partition", o.partition,
                  "Split --data FILE: iid | dirichlet:ALPHA | shards:K | "
                  "by:COLUMN")
       ->type_name("SPEC");
-  app.add_option("--clients", o.clients, "Number of clients of --partition")
+  app.add_option("--clients", o.clients,
+                 "Number of clients of --partition or synthetic data")
       ->check(count(1, 100000000));
   app.add_option("--eval-data", o.evalData,
                  "Data for eval: a directory (one client per file) or one file "
@@ -105,6 +107,11 @@ int main(int argc, char **argv) {
       "Leave wall_ms out of the metrics (for byte-identical files)");
   app.add_flag("--print-state", o.printState,
                "Print the final server state as JSON after the last round");
+  app.add_option("--dump-partition", o.dumpPartition,
+                 "Write every client's records (indices into the --data file "
+                 "with --partition) and every round's cohort to FILE.json, "
+                 "so another implementation can train the same clients")
+      ->type_name("FILE");
   app.add_option("--checkpoint", o.checkpoint,
                  "Write the server state to DIR/state.ckpt after every round")
       ->type_name("DIR");

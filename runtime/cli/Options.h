@@ -27,6 +27,7 @@ struct Options {
   std::string progress = "auto"; // auto | always | never
   bool timing = true;            // wall_ms in metrics
   bool printState = false;       // the final state as JSON on stdout
+  std::string dumpPartition;     // clients' records and cohorts as JSON
 };
 
 // Prints "PROGRAM: error: MESSAGE" on stderr.

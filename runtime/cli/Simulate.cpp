@@ -83,7 +83,7 @@ std::vector<int64_t> eligible(const std::vector<ClientDataset> &data,
   for (size_t c = 0; c < data[0].size(); ++c) {
     bool hasData = true;
     for (const ClientDataset &d : data)
-      hasData = hasData && d.clients[c].records > 0;
+      hasData = hasData && !d.empty(c);
     if (hasData)
       clients.push_back(static_cast<int64_t>(c));
     else
@@ -123,6 +123,45 @@ void appendFields(const TypeDesc &type, const HostValue &v,
     out += ", \"" + prefix + type.fields[i] + "\": " + value;
     shown += "  " + prefix + type.fields[i] + " " + value;
   }
+}
+
+// {"clients": [[record, ...], ...], "cohorts": [[client, ...], ...]}:
+// each client's source records (with --partition; else its record count)
+// and the cohort of rounds 1..R.
+bool dumpPartition(const std::string &path, const ClientDataset &data,
+                   const std::vector<int64_t> &population, const Options &o,
+                   std::string &error) {
+  std::ofstream out(path);
+  if (!out) {
+    error = path + ": cannot write the partition";
+    return false;
+  }
+  out << "{\"clients\": [";
+  for (size_t c = 0; c < data.size(); ++c) {
+    out << (c ? ",\n" : "\n");
+    if (c < data.sourceRecords.size()) {
+      out << "[";
+      for (size_t r = 0; r < data.sourceRecords[c].size(); ++r)
+        out << (r ? ", " : "") << data.sourceRecords[c][r];
+      out << "]";
+    } else {
+      out << (data.empty(c)           ? 0
+              : data.syntheticClients ? data.syntheticRecords
+                                      : data.clients[c].records);
+    }
+  }
+  out << "],\n\"cohorts\": [";
+  for (int64_t round = 1; round <= o.rounds; ++round) {
+    std::vector<int64_t> cohort = sampleCohort(
+        population, o.clientsPerRound == 0 ? -1 : o.clientsPerRound, o.seed,
+        round);
+    out << (round > 1 ? ",\n[" : "\n[");
+    for (size_t i = 0; i < cohort.size(); ++i)
+      out << (i ? ", " : "") << cohort[i];
+    out << "]";
+  }
+  out << "]}\n";
+  return static_cast<bool>(out);
 }
 
 } // namespace
@@ -189,6 +228,9 @@ int runProcess(const PlanTable &plan, const Options &o) {
   }
   if (o.resume && o.checkpoint.empty())
     return fail("--resume needs --checkpoint DIR");
+  if (!o.dumpPartition.empty() &&
+      !dumpPartition(o.dumpPartition, train[0], population, o, error))
+    return fail(error);
 
   Executor executor(o.threads);
   std::vector<HostValue> results;

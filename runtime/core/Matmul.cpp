@@ -6,12 +6,65 @@
 
 namespace {
 
+// Products with few columns (a client's mini-batch against a 10-class
+// model: 16 x 64 x 10) where GEMM's packing and blocking cost more than
+// the arithmetic: B is packed once into a zero-padded [k, 16] panel and each
+// row of C accumulates in one 16-lane vector.
+template <typename T>
+bool narrowMatmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta,
+                  const T *b, bool tb, T *c) {
+  constexpr int64_t kLanes = 16, kMaxDepth = 256;
+  if (n > kLanes || k > kMaxDepth)
+    return false;
+  alignas(64) T panel[kMaxDepth * kLanes];
+  for (int64_t p = 0; p < k; ++p)
+    for (int64_t j = 0; j < kLanes; ++j)
+      panel[p * kLanes + j] = j < n ? (tb ? b[j * k + p] : b[p * n + j]) : T(0);
+  // Four rows at a time: four independent accumulators (registers) keep the
+  // FMA units busy instead of waiting on one dependency chain.
+  using Lane = Eigen::Array<T, kLanes, 1>;
+  using Row = Eigen::Map<const Lane, Eigen::Aligned64>;
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    Lane acc0 = Lane::Zero(), acc1 = Lane::Zero(), acc2 = Lane::Zero(),
+         acc3 = Lane::Zero();
+    for (int64_t p = 0; p < k; ++p) {
+      Row row(panel + p * kLanes);
+      const T *x = ta ? a + p * m + i : a + i * k + p;
+      int64_t step = ta ? 1 : k;
+      acc0 += x[0] * row;
+      acc1 += x[step] * row;
+      acc2 += x[2 * step] * row;
+      acc3 += x[3 * step] * row;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      c[(i + 0) * n + j] = acc0[j];
+      c[(i + 1) * n + j] = acc1[j];
+      c[(i + 2) * n + j] = acc2[j];
+      c[(i + 3) * n + j] = acc3[j];
+    }
+  }
+  for (; i < m; ++i) {
+    alignas(64) T acc[kLanes] = {};
+    for (int64_t p = 0; p < k; ++p) {
+      T av = ta ? a[p * m + i] : a[i * k + p];
+      for (int64_t j = 0; j < kLanes; ++j)
+        acc[j] += av * panel[p * kLanes + j];
+    }
+    for (int64_t j = 0; j < n; ++j)
+      c[i * n + j] = acc[j];
+  }
+  return true;
+}
+
 template <typename T>
 void matmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
             bool tb, T *c) {
   using Matrix =
       Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Map = Eigen::Map<const Matrix>;
+  if (narrowMatmul(m, n, k, a, ta, b, tb, c))
+    return;
   Eigen::Map<Matrix> C(c, m, n);
   // A stored [k, m] when transposed; B stored [n, k].
   Map A(a, ta ? k : m, ta ? m : k);

@@ -96,8 +96,79 @@ bool loadFile(const std::string &path, const RecordLayout &layout, Columns &out,
   return loadCsv(path, layout, out, error);
 }
 
-void ClientDataset::slots(size_t i, std::vector<uint64_t> &out) const {
-  const Columns &c = clients[i];
+size_t ClientDataset::size() const {
+  return syntheticClients ? static_cast<size_t>(syntheticClients)
+                          : clients.size();
+}
+
+std::string ClientDataset::name(size_t i) const {
+  return syntheticClients ? "synthetic client " + std::to_string(i) : names[i];
+}
+
+bool ClientDataset::empty(size_t i) const {
+  return syntheticClients ? syntheticRecords == 0 : clients[i].records == 0;
+}
+
+namespace {
+
+uint64_t splitmix64(uint64_t &state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Client `client`'s records: every value from a generator seeded by
+// (seed, client), so any thread produces the same data.
+void generate(const RecordLayout &layout, int64_t records, uint64_t seed,
+              size_t client, Columns &out) {
+  out.records = records;
+  out.columns.resize(layout.leaves.size());
+  uint64_t state = seed ^ (0x632be59bd9b4e019ull * (client + 1));
+  for (size_t j = 0; j < layout.leaves.size(); ++j) {
+    const Leaf &leaf = layout.leaves[j];
+    int64_t n = records * leaf.size;
+    out.columns[j].resize(static_cast<size_t>(n) * elementSize(leaf.element));
+    unsigned char *p = out.columns[j].data();
+    for (int64_t k = 0; k < n; ++k) {
+      uint64_t r = splitmix64(state);
+      double unit = static_cast<double>(r >> 11) * 0x1.0p-53;
+      switch (leaf.element) {
+      case Element::F32: {
+        float v = static_cast<float>(unit);
+        std::memcpy(p + 4 * k, &v, 4);
+        break;
+      }
+      case Element::F64:
+        std::memcpy(p + 8 * k, &unit, 8);
+        break;
+      case Element::I32: {
+        auto v = static_cast<int32_t>(r % 10);
+        std::memcpy(p + 4 * k, &v, 4);
+        break;
+      }
+      case Element::I64: {
+        auto v = static_cast<int64_t>(r % 10);
+        std::memcpy(p + 8 * k, &v, 8);
+        break;
+      }
+      case Element::Bool:
+        p[k] = static_cast<unsigned char>(r & 1);
+        break;
+      }
+    }
+  }
+}
+
+} // namespace
+
+void ClientDataset::slots(size_t i, std::vector<uint64_t> &out,
+                          Columns *scratch) const {
+  if (syntheticClients) {
+    generate(layout, type.kind == TypeDesc::Kind::Seq ? syntheticRecords : 1,
+             syntheticSeed, i, *scratch);
+  }
+  const Columns &c = syntheticClients ? *scratch : clients[i];
   if (type.kind == TypeDesc::Kind::Seq) {
     out.push_back(static_cast<uint64_t>(c.records));
     for (const auto &column : c.columns)
@@ -139,6 +210,20 @@ bool loadClients(const TypeDesc &type, const DataSource &source,
   out.record = type.kind == TypeDesc::Kind::Seq ? type.children[0] : type;
   out.layout = recordLayout(out.record);
   bool single = type.kind != TypeDesc::Kind::Seq;
+  if (source.path.rfind("synthetic:", 0) == 0) {
+    std::string records = source.path.substr(10);
+    if (records.empty() || records.size() > 9 ||
+        records.find_first_not_of("0123456789") != std::string::npos ||
+        source.clients < 1) {
+      error = "--data synthetic:R needs a record count R (0 to 999999999) "
+              "and --clients N";
+      return false;
+    }
+    out.syntheticClients = source.clients;
+    out.syntheticRecords = std::stoll(records);
+    out.syntheticSeed = source.seed;
+    return true;
+  }
   std::error_code ec;
   if (fs::is_directory(source.path, ec)) {
     if (!source.partition.empty()) {
@@ -237,6 +322,7 @@ bool loadClients(const TypeDesc &type, const DataSource &source,
         break;
       }
       }
+      out.sourceRecords = parts;
       for (size_t c = 0; c < parts.size(); ++c) {
         out.clients.push_back(gather(all, out.layout, parts[c]));
         out.names.push_back("client " + std::to_string(c));

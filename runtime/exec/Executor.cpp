@@ -141,7 +141,7 @@ bool Executor::run(const Computation &comp,
     }
     auto clientName = [&](size_t client) {
       return clients.empty() ? "client " + std::to_string(client)
-                             : "client '" + clients[0]->names[client] + "'";
+                             : "client '" + clients[0]->name(client) + "'";
     };
 
     auto work = [&](Context &ctx) {
@@ -149,6 +149,8 @@ bool Executor::run(const Computation &comp,
       std::vector<std::vector<uint64_t>> outs(batch,
                                               std::vector<uint64_t>(outSlots));
       std::vector<const uint64_t *> outPointers(batch);
+      // Generated data of synthetic clients, per client of the batch.
+      std::vector<Columns> scratch(batch * clients.size());
       std::string localError;
       while (!stop.load()) {
         size_t b = nextBlock.fetch_add(1);
@@ -164,8 +166,8 @@ bool Executor::run(const Computation &comp,
           for (size_t c = 0; c < count; ++c) {
             auto client = static_cast<size_t>(cohort[first + c]);
             in = broadcastSlots;
-            for (const ClientDataset *d : clients)
-              d->slots(client, in);
+            for (size_t j = 0; j < clients.size(); ++j)
+              clients[j]->slots(client, in, &scratch[c * clients.size() + j]);
             stage.client(&ctx, in.data(), outs[c].data());
             if (ctx.failed) {
               localError = clientName(client) + ": " + failure(ctx);

@@ -17,15 +17,30 @@ struct ClientDataset {
   RecordLayout layout;            // of R
   std::vector<std::string> names; // per client: its file, or "client N"
   std::vector<Columns> clients;
+  // With a partition: client i's records' line order in the source file
+  // (0-based data records), for --dump-partition.
+  std::vector<std::vector<int64_t>> sourceRecords;
+  // A synthetic dataset (`--data synthetic:R`) holds no records: client i's
+  // R records are generated when it runs, from (seed, i) — memory does not
+  // grow with the number of clients.
+  int64_t syntheticClients = 0, syntheticRecords = 0;
+  uint64_t syntheticSeed = 0;
 
-  size_t size() const { return clients.size(); }
+  size_t size() const;
+  std::string name(size_t i) const;
+  bool empty(size_t i) const; // holds no records
   // Appends client i's slots (abi.h): a seq's record count and column
-  // pointers, or the single record's leaves.
-  void slots(size_t i, std::vector<uint64_t> &out) const;
+  // pointers, or the single record's leaves. A synthetic client's records
+  // are generated into `scratch`, which must outlive the slots' use.
+  void slots(size_t i, std::vector<uint64_t> &out,
+             Columns *scratch = nullptr) const;
 };
 
 struct DataSource {
-  std::string path;      // a directory, or a file with `partition`
+  // A directory, a file (with `partition`), or synthetic:R (with
+  // `clients`): R uniform records per client, floats in [0, 1), integers
+  // in [0, 10).
+  std::string path;
   std::string partition; // empty for a directory; iid|dirichlet:A|...
   int clients = 0;       // --clients for a partition
   uint64_t seed = 0;     // for the partition
