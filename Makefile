@@ -35,7 +35,7 @@ test: build
 
 # Benchmarks against their peers (bench/); they report ratios, never fail.
 bench: build
-	/usr/bin/python3 bench/run_codegen_bench.py $(BUILD_DIR)
+	/usr/bin/python3 bench/run_bench.py $(BUILD_DIR)
 
 # Fuzzes the front end for FUZZ_SECONDS (libFuzzer + ASan, built with clang).
 fuzz: deps

@@ -14,7 +14,7 @@ PACKAGES=(
   libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
   # the debug-info test steps through a .fed fn
   gdb g++
 )

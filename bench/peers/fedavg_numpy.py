@@ -21,7 +21,7 @@ def main():
     epochs, batch, lr = int(epochs), int(batch), np.float32(float(lr))
     with gzip.open(digits, "rt") as f:
         data = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    x_all = data[:, :64].astype(np.float32) / np.float32(16)  # as the example scales pixels
+    x_all = data[:, :64].astype(np.float32)
     y_all = data[:, 64].astype(np.int64)
     plan = json.load(open(partition))
     clients = [(x_all[idx], y_all[idx]) for idx in map(np.array, plan["clients"])]
@@ -39,7 +39,8 @@ def main():
             cw, cb = w.copy(), b.copy()
             for _ in range(epochs):
                 for s in range(0, len(y), batch):
-                    xb, yb = x[s:s + batch], y[s:s + batch]
+                    # The example scales each batch's pixels to [0, 1].
+                    xb, yb = x[s:s + batch] / np.float32(16), y[s:s + batch]
                     z = xb @ cw + cb
                     z = z - z.max(axis=1, keepdims=True)
                     p = np.exp(z)

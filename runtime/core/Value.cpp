@@ -5,8 +5,51 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <mutex>
 
 namespace fedrt {
+
+namespace {
+
+// Freed buffers of 1 MiB or more, by size, up to 1 GiB in all.
+struct LargeBlockCache {
+  std::mutex mutex;
+  std::multimap<size_t, unsigned char *> blocks;
+  size_t bytes = 0;
+  static constexpr size_t kMinimum = size_t(1) << 20, kLimit = size_t(1) << 30;
+
+  unsigned char *take(size_t size) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = blocks.find(size);
+    if (it == blocks.end())
+      return nullptr;
+    unsigned char *p = it->second;
+    blocks.erase(it);
+    bytes -= size;
+    return p;
+  }
+  bool give(unsigned char *p, size_t size) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (size < kMinimum || bytes + size > kLimit)
+      return false;
+    blocks.emplace(size, p);
+    bytes += size;
+    return true;
+  }
+};
+
+LargeBlockCache &largeBlocks() {
+  static auto *cache = new LargeBlockCache; // outlives every Tensor
+  return *cache;
+}
+
+} // namespace
+
+void Tensor::Release::operator()(unsigned char *p) const {
+  if (p && !largeBlocks().give(p, size))
+    std::free(p);
+}
 
 void Tensor::allocate(Element e, std::vector<int64_t> shape) {
   element = e;
@@ -14,12 +57,14 @@ void Tensor::allocate(Element e, std::vector<int64_t> shape) {
   count = 1;
   for (int64_t d : dims)
     count *= d;
-  size_t size = (bytes() + 63) / 64 * 64;
-  data.reset(
-      static_cast<unsigned char *>(std::aligned_alloc(64, size ? size : 64)));
-  if (!data)
+  size_t size = std::max<size_t>((bytes() + 63) / 64 * 64, 64);
+  unsigned char *p = largeBlocks().take(size);
+  if (!p)
+    p = static_cast<unsigned char *>(std::aligned_alloc(64, size));
+  if (!p)
     throw std::bad_alloc();
-  std::memset(data.get(), 0, size ? size : 64);
+  data = std::unique_ptr<unsigned char, Release>(p, Release{size});
+  std::memset(p, 0, size);
 }
 
 double Tensor::get(int64_t i) const {

@@ -18,10 +18,15 @@ namespace fedrt {
 struct Tensor {
   Element element = Element::F32;
   std::vector<int64_t> dims;
-  struct FreeDeleter {
-    void operator()(unsigned char *p) const { std::free(p); }
+  // Large buffers go back to a bounded cache for the next allocation of
+  // that size (next round's model): fresh pages cost a fault each.
+  struct Release {
+    // No default member initializer: GCC would then not see Release as
+    // default-constructible inside Tensor. Set whenever the pointer is.
+    size_t size;
+    void operator()(unsigned char *p) const;
   };
-  std::unique_ptr<unsigned char, FreeDeleter> data;
+  std::unique_ptr<unsigned char, Release> data;
   int64_t count = 0; // number of elements
 
   void allocate(Element e, std::vector<int64_t> shape);

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Runs every benchmark of bench/ against its peer in one run, prints the
+tables and rewrites bench/RESULTS.md (DESIGN.md §8):
+
+1. aggregation: libfedrt's weighted mean vs the machine's read bandwidth
+   (measured in the same run) and NumPy;
+2. end to end: FedAvg on digits vs a NumPy implementation of the same
+   algorithm (same clients, cohorts, init and order);
+3. scale: a federated-analytics round over 10^3 .. 10^6 synthetic clients;
+4. compile time of every example at -O0 and -O2;
+5. generated code vs Eigen (codegen_bench).
+
+usage: run_bench.py BUILD_DIR [--quick]"""
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"  # Debian's, with python3-numpy
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def timed(cmd):
+    """Wall seconds and peak RSS (KiB, GNU time's %M: the program's own
+    high-water mark, not that of the forked Python) of one run."""
+    with tempfile.NamedTemporaryFile(mode="r") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name] + cmd,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"{cmd[0]} failed: {proc.stderr}")
+        return wall, int(rss.read().strip().splitlines()[-1]), proc.stdout
+
+
+def machine():
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    flags = open("/proc/cpuinfo").read()
+    isa = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "SSE")
+    return f"{os.cpu_count()} cores, {model} ({isa}), {platform.system()} {platform.release()}"
+
+
+def table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(str(x) for x in r) + " |")
+    return "\n".join(lines)
+
+
+def aggregation(build, quick):
+    sizes = [(10, 10**4), (100, 10**4), (1000, 10**4), (10, 10**6), (100, 10**6), (10, 10**7)]
+    if quick:
+        sizes = sizes[:2]
+    rows = []
+    for n, p in sizes:
+        ours = json.loads(run([f"{build}/bin/agg_bench", str(n), str(p), "5"]).stdout)
+        peer = json.loads(run([PY, f"{ROOT}/bench/peers/aggregate_numpy.py", str(n), str(p), "5"]).stdout)
+        if abs(ours["checksum"] - peer["checksum"]) > 1e-5:
+            sys.exit(f"aggregation results differ at {n}x{p}: {ours['checksum']} vs {peer['checksum']}")
+        gb = ours["bytes"] / 1e9
+        read1, agg = gb / ours["read1_s"], gb / ours["aggregator_s"]
+        ex1, ex2 = gb / ours["executor1_s"], gb / ours["executor2_s"]
+        read2 = gb / ours["read2_s"]
+        rows.append([n, f"{p:.0e}".replace("+0", ""), f"{read1:.1f}", f"{agg:.1f}",
+                     f"{agg / read1:.0%}", f"{ex1:.1f}", f"{ex2:.1f}", f"{ex2 / ex1:.2f}",
+                     f"{read2 / read1:.2f}",
+                     f"{peer['average_s'] / ours['aggregator_s']:.1f}",
+                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}"])
+    headers = ["N", "P", "read GB/s (1 thread)", "aggregator GB/s", "of read",
+               "executor 1T GB/s", "executor 2T GB/s", "2T/1T", "read 2T/1T",
+               "× numpy.average", "× w @ X"]
+    return table(headers, rows)
+
+
+def end_to_end(build, quick):
+    rounds = 20 if quick else 200
+    work = tempfile.mkdtemp(prefix="fedc-bench-")
+    try:
+        src = open(f"{ROOT}/examples/fedavg.fed").read()
+        src5 = src.replace("const EPOCHS: i32 = 2;", "const EPOCHS: i32 = 5;")
+        assert src5 != src, "examples/fedavg.fed no longer declares EPOCHS = 2"
+        open(f"{work}/fedavg5.fed", "w").write(src5)
+        run([f"{build}/bin/fedc", f"{work}/fedavg5.fed", "-o", f"{work}/fedavg5"])
+        data = f"{ROOT}/examples/data/digits.csv.gz"
+        args = [f"{work}/fedavg5", "--data", data, "--partition", "dirichlet:0.5", "--clients", "50",
+                "--clients-per-round", "50", "--rounds", str(rounds), "--seed", "1", "--print-state",
+                "--dump-partition", f"{work}/partition.json", "--metrics", f"{work}/m.jsonl"]
+        results = {}
+        for threads in (1, 2):
+            best = None
+            for _ in range(3):
+                wall, _, out = timed(args + ["--threads", str(threads)])
+                best = wall if best is None else min(best, wall)
+            results[threads] = best
+        state = json.loads(out.splitlines()[-1])
+        accuracy = json.loads(out.splitlines()[0])["eval_accuracy"]
+        peer = run([PY, f"{ROOT}/bench/peers/fedavg_numpy.py", data, f"{work}/partition.json",
+                    "5", "16", "0.1"])
+        theirs = json.loads(peer.stdout)
+        numpy_s = float(peer.stderr.strip().splitlines()[-1])
+        diff = max(max(abs(a - b) for ra, rb in zip(state["w"], theirs["w"]) for a, b in zip(ra, rb)),
+                   max(abs(a - b) for a, b in zip(state["b"], theirs["b"])))
+        rows = [["fedc, 1 thread", f"{results[1]:.3f}", f"{numpy_s / results[1]:.1f}×"],
+                ["fedc, 2 threads (default)", f"{results[2]:.3f}", f"{numpy_s / results[2]:.1f}×"],
+                ["NumPy (training loop only)", f"{numpy_s:.3f}", "1.0×"]]
+        text = table(["implementation", "seconds", "speed-up"], rows)
+        text += (f"\n\n{rounds} rounds × 50 clients × 5 epochs, batch 16, lr 0.1; fedc's time is the "
+                 f"whole process (loading, partition, training, final evaluation). Final models: "
+                 f"max |Δ| = {diff:.2e} (target ≤ 1e-4); final accuracy {accuracy:.4f}.")
+        if diff > 1e-4:
+            text += " **The models disagree beyond 1e-4.**"
+        return text
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def scale(build, quick):
+    work = tempfile.mkdtemp(prefix="fedc-bench-")
+    try:
+        run([f"{build}/bin/fedc", f"{ROOT}/bench/analytics.fed", "-o", f"{work}/analytics"])
+        rows = []
+        counts = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
+        base = None
+        for n in counts:
+            wall, rss, out = timed([f"{work}/analytics", "--data", "synthetic:10", "--clients",
+                                    str(n), "--threads", "2"])
+            per = wall / n * 1e6
+            rows.append([f"{n:,}", f"{wall:.3f}", f"{per:.2f}", f"{rss / 1024:.1f}"])
+        return table(["clients per round", "seconds (whole process)", "µs per client",
+                      "peak RSS (MiB)"], rows)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compile_time(build, quick):
+    rows = []
+    examples = sorted(f for f in os.listdir(f"{ROOT}/examples") if f.endswith(".fed"))
+    with tempfile.TemporaryDirectory() as work:
+        for ex in examples:
+            times = []
+            for level in ("-O0", "-O2"):
+                best = min(timed([f"{build}/bin/fedc", level, "--emit=obj",
+                                  f"{ROOT}/examples/{ex}", "-o", f"{work}/x.o"])[0]
+                           for _ in range(3))
+                times.append(best)
+            link = min(timed([f"{build}/bin/fedc", f"{ROOT}/examples/{ex}", "-o",
+                              f"{work}/x"])[0] for _ in range(3))
+            rows.append([ex, f"{times[0]:.3f}", f"{times[1]:.3f}", f"{link:.3f}",
+                         "yes" if times[1] < 0.5 else "**no**"])
+    return table(["example", "-O0 obj (s)", "-O2 obj (s)", "-O2 executable (s)", "< 0.5 s at -O2"], rows)
+
+
+def codegen(build, quick):
+    out = run([PY, f"{ROOT}/bench/run_codegen_bench.py", build]).stdout.strip().splitlines()
+    rows = [l.split() for l in out[1:]]
+    return table(["kernel", "fedc (ns)", "Eigen (ns)", "fedc / Eigen"], rows)
+
+
+def main():
+    build = sys.argv[1]
+    quick = "--quick" in sys.argv
+    sections = [
+        ("Aggregation: weighted mean of N updates of P float32", aggregation),
+        ("End to end: FedAvg on digits vs NumPy", end_to_end),
+        ("Scale: federated analytics over synthetic clients", scale),
+        ("Compile time", compile_time),
+        ("Generated code vs Eigen", codegen),
+    ]
+    start = time.perf_counter()
+    report = []
+    for title, fn in sections:
+        t0 = time.perf_counter()
+        text = fn(build, quick)
+        print(f"\n## {title}\n\n{text}\n\n({time.perf_counter() - t0:.0f} s)", flush=True)
+        report.append((title, text))
+    total = time.perf_counter() - start
+    if quick:
+        return
+    with open(f"{ROOT}/bench/RESULTS.md") as f:
+        old = f.read()
+    notes = old.split("<!-- notes -->", 1)[1] if "<!-- notes -->" in old else ""
+    out = ["# Benchmark results", "",
+           f"Machine: {machine()}. Command: `make bench` "
+           f"(`{PY} bench/run_bench.py build`), {total:.0f} s in all; every ratio is "
+           f"taken within this one run. Rewritten by each `make bench`; the analysis "
+           f"below the tables is written by hand.", ""]
+    for title, text in report:
+        out += [f"## {title}", "", text, ""]
+    out += ["<!-- notes -->" + notes.rstrip() + "\n"]
+    with open(f"{ROOT}/bench/RESULTS.md", "w") as f:
+        f.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
