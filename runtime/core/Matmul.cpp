@@ -17,9 +17,17 @@ bool narrowMatmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta,
   if (n > kLanes || k > kMaxDepth)
     return false;
   alignas(64) T panel[kMaxDepth * kLanes];
-  for (int64_t p = 0; p < k; ++p)
+  for (int64_t p = 0; p < k; ++p) {
+    T *row = panel + p * kLanes;
     for (int64_t j = 0; j < kLanes; ++j)
-      panel[p * kLanes + j] = j < n ? (tb ? b[j * k + p] : b[p * n + j]) : T(0);
+      row[j] = T(0);
+    if (tb)
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = b[j * k + p];
+    else
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = b[p * n + j];
+  }
   // Four rows at a time: four independent accumulators (registers) keep the
   // FMA units busy instead of waiting on one dependency chain.
   using Lane = Eigen::Array<T, kLanes, 1>;
