@@ -224,10 +224,13 @@ Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
   llvm::Value *maxes = alloc(k, rows);
   auto rowLoop =
       [&](const std::function<void(llvm::Value *, llvm::Value *)> &body) {
-        loop(rows, [&](llvm::Value *r) {
-          llvm::Value *base = b.CreateMul(r, width);
-          body(r, base);
-        });
+        loop(
+            rows,
+            [&](llvm::Value *r) {
+              llvm::Value *base = b.CreateMul(r, width);
+              body(r, base);
+            },
+            /*vectorize=*/false);
       };
   rowLoop([&](llvm::Value *r, llvm::Value *base) {
     llvm::Value *slot = entryAlloca(et);

@@ -135,7 +135,8 @@ void FunctionEmitter::store(llvm::Value *v, llvm::Value *base,
 }
 
 void FunctionEmitter::loop(llvm::Value *count,
-                           const std::function<void(llvm::Value *)> &body) {
+                           const std::function<void(llvm::Value *)> &body,
+                           bool vectorize) {
   llvm::BasicBlock *before = b.GetInsertBlock();
   auto *header = llvm::BasicBlock::Create(m_.context, "loop", f_);
   auto *bodyBlock = llvm::BasicBlock::Create(m_.context, "loop.body", f_);
@@ -149,7 +150,19 @@ void FunctionEmitter::loop(llvm::Value *count,
   body(i);
   llvm::Value *next = b.CreateAdd(i, i64(1), "i.next", true, true);
   i->addIncoming(next, b.GetInsertBlock());
-  b.CreateBr(header);
+  llvm::BranchInst *latch = b.CreateBr(header);
+  if (!vectorize) {
+    // An outer loop of a row-major nest: vectorizing it would turn every
+    // access into a strided gather; the inner loop is the contiguous one.
+    llvm::LLVMContext &c = m_.context;
+    llvm::Metadata *width[] = {
+        llvm::MDString::get(c, "llvm.loop.vectorize.width"),
+        llvm::ConstantAsMetadata::get(b.getInt32(1))};
+    llvm::Metadata *ops[] = {nullptr, llvm::MDNode::get(c, width)};
+    llvm::MDNode *id = llvm::MDNode::getDistinct(c, ops);
+    id->replaceOperandWith(0, id);
+    latch->setMetadata(llvm::LLVMContext::MD_loop, id);
+  }
   b.SetInsertPoint(exit);
 }
 
@@ -162,11 +175,14 @@ void FunctionEmitter::loopNest(
       body(index);
       return;
     }
-    loop(dims[k], [&](llvm::Value *i) {
-      index.push_back(i);
-      level(k + 1);
-      index.pop_back();
-    });
+    loop(
+        dims[k],
+        [&](llvm::Value *i) {
+          index.push_back(i);
+          level(k + 1);
+          index.pop_back();
+        },
+        /*vectorize=*/k + 1 == dims.size());
   };
   level(0);
 }

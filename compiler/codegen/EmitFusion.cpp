@@ -173,7 +173,7 @@ std::vector<llvm::Value *> FunctionEmitter::shape(const Fused &n,
     for (size_t k = 0; k < dims.size(); ++k) {
       llvm::Value *&d = out[offset + k];
       llvm::Value *x = dims[k];
-      if (!d) {
+      if (!d || d == x) {
         d = x;
         continue;
       }
@@ -408,11 +408,49 @@ Value FunctionEmitter::materialize(const Fused &n, SourceRange r) {
   }
   std::vector<llvm::Value *> dims = shape(n, r);
   v.dims = dims;
-  v.data = alloc(n.element, elementCount(dims));
+  llvm::Value *count = elementCount(dims);
+  v.data = alloc(n.element, count);
+  if (flatLeaves(n, dims)) {
+    // One contiguous loop: vectorizes with plain loads whatever the rank.
+    loop(count, [&](llvm::Value *i) { store(elementAtFlat(n, i), v.data, i); });
+    return v;
+  }
   loopNest(dims, [&](const std::vector<llvm::Value *> &index) {
     store(elementAt(n, index, dims), v.data, linearIndex(dims, index));
   });
   return v;
+}
+
+bool FunctionEmitter::flatLeaves(const Fused &n,
+                                 const std::vector<llvm::Value *> &dims) const {
+  if (n.kind != Fused::Kind::Leaf) {
+    for (const FusedPtr &c : n.children)
+      if (!flatLeaves(*c, dims))
+        return false;
+    return true;
+  }
+  if (n.rank == 0)
+    return true;
+  if (n.leaf.dims.size() != dims.size())
+    return false;
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (n.leaf.dims[k] == dims[k])
+      continue;
+    auto *a = dyn_cast<llvm::ConstantInt>(n.leaf.dims[k]);
+    auto *b = dyn_cast<llvm::ConstantInt>(dims[k]);
+    if (!a || !b || a->getSExtValue() != b->getSExtValue())
+      return false;
+  }
+  return true;
+}
+
+llvm::Value *FunctionEmitter::elementAtFlat(const Fused &n, llvm::Value *i) {
+  if (n.kind == Fused::Kind::Leaf)
+    return n.rank == 0 ? n.leaf.scalar : load(n.element, n.leaf.data, i);
+  std::vector<llvm::Value *> args;
+  for (const FusedPtr &c : n.children)
+    args.push_back(elementAtFlat(*c, i));
+  return scalarOp(n, args);
 }
 
 Value FunctionEmitter::emitElementwise(const sema::Expr &e, const Type *t,

@@ -146,8 +146,10 @@ private:
   llvm::Value *elementCount(const std::vector<llvm::Value *> &dims);
   llvm::Value *load(ast::ScalarKind k, llvm::Value *base, llvm::Value *index);
   void store(llvm::Value *v, llvm::Value *base, llvm::Value *index);
-  // A loop `for (i = 0; i < count; ++i) body(i)`.
-  void loop(llvm::Value *count, const std::function<void(llvm::Value *)> &body);
+  // A loop `for (i = 0; i < count; ++i) body(i)`; `vectorize` false keeps
+  // LLVM from vectorizing it (outer loops of a nest).
+  void loop(llvm::Value *count, const std::function<void(llvm::Value *)> &body,
+            bool vectorize = true);
   void
   loopNest(const std::vector<llvm::Value *> &dims,
            const std::function<void(const std::vector<llvm::Value *> &)> &body);
@@ -175,6 +177,10 @@ private:
   llvm::Value *scalarOp(const Fused &n, const std::vector<llvm::Value *> &args);
   // Materializes a tree into a tensor (or scalar) value.
   Value materialize(const Fused &n, SourceRange r);
+  // Whether every leaf of `n` is a scalar or has exactly `dims` (no
+  // broadcasting): then one flat loop computes it.
+  bool flatLeaves(const Fused &n, const std::vector<llvm::Value *> &dims) const;
+  llvm::Value *elementAtFlat(const Fused &n, llvm::Value *i);
   // Materializes leaf `path` of elementwise `e`; whole structs leaf by leaf.
   Value emitElementwise(const sema::Expr &e, const Type *t,
                         std::vector<int> &path);

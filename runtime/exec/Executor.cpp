@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -31,9 +32,75 @@ using Partials = std::vector<PartialAggregate>;
 
 } // namespace
 
+// Threads started once per executor (a round's stage would otherwise pay
+// for starting them every time): run(n, job) runs job(0) on the caller and
+// job(1..n-1) on workers, and returns when all have finished.
+class WorkerPool {
+public:
+  explicit WorkerPool(size_t workers) {
+    for (size_t i = 1; i <= workers; ++i)
+      threads_.emplace_back([this, i] { serve(i); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (std::thread &t : threads_)
+      t.join();
+  }
+
+  void run(size_t n, const std::function<void(size_t)> &job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = &job;
+      active_ = n;
+      pending_ = n - 1;
+      ++generation_;
+    }
+    start_.notify_all();
+    job(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+  }
+
+private:
+  void serve(size_t index) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(size_t)> *job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_)
+          return;
+        seen = generation_;
+        if (index >= active_)
+          continue;
+        job = job_;
+      }
+      (*job)(index);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0)
+        done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  const std::function<void(size_t)> *job_ = nullptr;
+  size_t active_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
 Executor::Executor(int threads) : threads_(threads < 1 ? 1 : threads) {
   for (int i = 0; i < threads_; ++i)
     contexts_.push_back(std::make_unique<Context>());
+  if (threads_ > 1)
+    workers_ = std::make_unique<WorkerPool>(static_cast<size_t>(threads_ - 1));
 }
 
 Executor::~Executor() = default;
@@ -218,15 +285,10 @@ bool Executor::run(const Computation &comp,
       }
     };
     size_t threads = std::min<size_t>(static_cast<size_t>(threads_), blocks);
-    if (threads <= 1) {
+    if (threads <= 1)
       work(*contexts_[0]);
-    } else {
-      std::vector<std::thread> pool;
-      for (size_t t = 0; t < threads; ++t)
-        pool.emplace_back(work, std::ref(*contexts_[t]));
-      for (std::thread &t : pool)
-        t.join();
-    }
+    else
+      workers_->run(threads, [&](size_t t) { work(*contexts_[t]); });
     if (!firstError.empty()) {
       error = firstError;
       return false;

@@ -25,6 +25,8 @@ struct RunStats {
   int64_t bytesUp = 0;    // aggregated value bytes x clients
 };
 
+class WorkerPool;
+
 class Executor {
 public:
   explicit Executor(int threads);
@@ -47,6 +49,7 @@ public:
 private:
   int threads_;
   std::vector<std::unique_ptr<Context>> contexts_; // one per thread
+  std::unique_ptr<WorkerPool> workers_;            // threads_ - 1 workers
   Context serverContext_;
   BufferPool pool_; // partial aggregates' buffers, reused across rounds
 };
