@@ -68,7 +68,7 @@ def aggregation(build, quick):
         sizes = sizes[:2]
     rows = []
     for n, p in sizes:
-        ours = json.loads(run([f"{build}/bin/agg_bench", str(n), str(p), "5"]).stdout)
+        ours = json.loads(run([f"{build}/bin/agg_bench", str(n), str(p), "10"]).stdout)
         peer = json.loads(run([PY, f"{ROOT}/bench/peers/aggregate_numpy.py", str(n), str(p), "5"]).stdout)
         if abs(ours["checksum"] - peer["checksum"]) > 1e-5:
             sys.exit(f"aggregation results differ at {n}x{p}: {ours['checksum']} vs {peer['checksum']}")

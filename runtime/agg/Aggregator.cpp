@@ -427,7 +427,9 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
             " clients sum to zero";
     return false;
   }
-  out = HostValue::zeros(agg_.value);
+  // Every element is written below, except a sum over no clients (zeros).
+  out = started_ ? HostValue::uninitialized(agg_.value)
+                 : HostValue::zeros(agg_.value);
   for (size_t i = 0; i < out.leaves.size(); ++i) {
     Tensor &t = out.leaves[i];
     auto n = static_cast<Eigen::Index>(t.count);

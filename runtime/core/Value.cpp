@@ -51,7 +51,7 @@ void Tensor::Release::operator()(unsigned char *p) const {
     std::free(p);
 }
 
-void Tensor::allocate(Element e, std::vector<int64_t> shape) {
+void Tensor::allocate(Element e, std::vector<int64_t> shape, bool zero) {
   element = e;
   dims = std::move(shape);
   count = 1;
@@ -64,7 +64,8 @@ void Tensor::allocate(Element e, std::vector<int64_t> shape) {
   if (!p)
     throw std::bad_alloc();
   data = std::unique_ptr<unsigned char, Release>(p, Release{size});
-  std::memset(p, 0, size);
+  if (zero)
+    std::memset(p, 0, size);
 }
 
 double Tensor::get(int64_t i) const {
@@ -187,11 +188,20 @@ HostValue HostValue::zeros(const TypeDesc &type) {
   return v;
 }
 
+HostValue HostValue::uninitialized(const TypeDesc &type) {
+  HostValue v;
+  forEachTensor(type, [&](const TypeDesc &t) {
+    v.leaves.emplace_back();
+    v.leaves.back().allocate(t.element, t.dims, /*zero=*/false);
+  });
+  return v;
+}
+
 HostValue HostValue::clone() const {
   HostValue v;
   for (const Tensor &t : leaves) {
     v.leaves.emplace_back();
-    v.leaves.back().allocate(t.element, t.dims);
+    v.leaves.back().allocate(t.element, t.dims, /*zero=*/false);
     std::memcpy(v.leaves.back().data.get(), t.data.get(), t.bytes());
   }
   return v;
@@ -211,7 +221,7 @@ HostValue fromSlots(const TypeDesc &type, const uint64_t *slots, size_t &next) {
     std::vector<int64_t> dims;
     for (size_t k = 0; k < t.dims.size(); ++k)
       dims.push_back(static_cast<int64_t>(slots[next++]));
-    out.allocate(t.element, dims);
+    out.allocate(t.element, dims, /*zero=*/false);
     if (out.bytes())
       std::memcpy(out.data.get(), data, out.bytes());
   });

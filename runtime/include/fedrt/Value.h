@@ -29,7 +29,8 @@ struct Tensor {
   std::unique_ptr<unsigned char, Release> data;
   int64_t count = 0; // number of elements
 
-  void allocate(Element e, std::vector<int64_t> shape);
+  // Zero-filled unless `zero` is false (the caller writes every element).
+  void allocate(Element e, std::vector<int64_t> shape, bool zero = true);
   size_t bytes() const {
     return static_cast<size_t>(count) * elementSize(element);
   }
@@ -45,6 +46,8 @@ struct HostValue {
 
   // Zero-filled with the static shape of `type` (no `?` dims).
   static HostValue zeros(const TypeDesc &type);
+  // Shaped like zeros(type), contents unspecified (to be overwritten).
+  static HostValue uninitialized(const TypeDesc &type);
   HostValue clone() const;
 };
 
