@@ -100,12 +100,17 @@ def end_to_end(build, quick):
         args = [f"{work}/fedavg5", "--data", data, "--partition", "dirichlet:0.5", "--clients", "50",
                 "--clients-per-round", "50", "--rounds", str(rounds), "--seed", "1", "--print-state",
                 "--dump-partition", f"{work}/partition.json", "--metrics", f"{work}/m.jsonl"]
-        results = {}
+        results, rounds_only = {}, {}
         for threads in (1, 2):
             best = None
             for _ in range(3):
                 wall, _, out = timed(args + ["--threads", str(threads)])
-                best = wall if best is None else min(best, wall)
+                if best is None or wall < best:
+                    best = wall
+                    # The rounds alone (wall_ms of each round; the last
+                    # includes the final evaluation).
+                    rounds_only[threads] = sum(
+                        json.loads(l)["wall_ms"] for l in open(f"{work}/m.jsonl")) / 1e3
             results[threads] = best
         state = json.loads(out.splitlines()[-1])
         accuracy = json.loads(out.splitlines()[0])["eval_accuracy"]
@@ -115,12 +120,15 @@ def end_to_end(build, quick):
         numpy_s = float(peer.stderr.strip().splitlines()[-1])
         diff = max(max(abs(a - b) for ra, rb in zip(state["w"], theirs["w"]) for a, b in zip(ra, rb)),
                    max(abs(a - b) for a, b in zip(state["b"], theirs["b"])))
-        rows = [["fedc, 1 thread", f"{results[1]:.3f}", f"{numpy_s / results[1]:.1f}×"],
-                ["fedc, 2 threads (default)", f"{results[2]:.3f}", f"{numpy_s / results[2]:.1f}×"],
+        rows = [["fedc, 1 thread, whole process", f"{results[1]:.3f}", f"{numpy_s / results[1]:.1f}×"],
+                ["fedc, 1 thread, rounds only", f"{rounds_only[1]:.3f}", f"{numpy_s / rounds_only[1]:.1f}×"],
+                ["fedc, 2 threads (default), whole process", f"{results[2]:.3f}", f"{numpy_s / results[2]:.1f}×"],
+                ["fedc, 2 threads (default), rounds only", f"{rounds_only[2]:.3f}", f"{numpy_s / rounds_only[2]:.1f}×"],
                 ["NumPy (training loop only)", f"{numpy_s:.3f}", "1.0×"]]
         text = table(["implementation", "seconds", "speed-up"], rows)
-        text += (f"\n\n{rounds} rounds × 50 clients × 5 epochs, batch 16, lr 0.1; fedc's time is the "
-                 f"whole process (loading, partition, training, final evaluation). Final models: "
+        text += (f"\n\n{rounds} rounds × 50 clients × 5 epochs, batch 16, lr 0.1. The whole "
+                 f"process includes loading and partitioning the data, writing the partition "
+                 f"and the final evaluation; NumPy's time is its training loop alone. Final models: "
                  f"max |Δ| = {diff:.2e} (target ≤ 1e-4); final accuracy {accuracy:.4f}.")
         if diff > 1e-4:
             text += " **The models disagree beyond 1e-4.**"
