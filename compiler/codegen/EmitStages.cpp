@@ -307,8 +307,18 @@ void ModuleEmitter::emitPlans(const std::vector<lower::Plan> &plans) {
       StageEmitter c(*this, plan, client);
       for (const Node *bc : stage.broadcasts)
         c.bind(bc, bc->type);
-      for (const Node *in : clientInputs)
+      for (const Node *in : clientInputs) {
+        if (hasDynamicDim(in->type)) {
+          SourceRange where = plan.computation->decl->range();
+          for (const sema::Local *param : plan.computation->params)
+            if (param->name == in->name)
+              where = param->range;
+          throw Unsupported{where,
+                            "client data whose record has a '?' dimension (" +
+                                layoutOf(in->type) + ")"};
+        }
         c.bind(in, in->type);
+      }
       os << "stage " << index(server) << " " << index(client) << "\n";
       for (const Node *bc : stage.broadcasts)
         os << "broadcast " << layoutOf(bc->type) << "\n";

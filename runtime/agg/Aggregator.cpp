@@ -341,23 +341,39 @@ bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
         return false;
       continue;
     }
+    if (agg_.kind == Kind::Min || agg_.kind == Kind::Max) {
+      // NaN has no order: it would be kept or dropped depending on where it
+      // falls in a block. Refused, naming the client.
+      addReals(i, data[i], weights);
+      const TypeDesc &t = *leaves_[i];
+      for (size_t c = 0; c < count; ++c) {
+        bool nan = t.element == Element::F32
+                       ? view<float>(data[i][c], t.elements()).isNaN().any()
+                       : view<double>(data[i][c], t.elements()).isNaN().any();
+        if (nan) {
+          error = name(c) + ": " + kindName(agg_.kind) + " received NaN";
+          return false;
+        }
+      }
+      continue;
+    }
     if (addReals(i, data[i], weights))
       continue;
     // Name the first client whose value is not finite.
     const TypeDesc &t = *leaves_[i];
-    size_t culprit = 0;
     for (size_t c = 0; c < count; ++c) {
       bool finite =
           t.element == Element::F32
               ? view<float>(data[i][c], t.elements()).isFinite().all()
               : view<double>(data[i][c], t.elements()).isFinite().all();
       if (!finite) {
-        culprit = c;
-        break;
+        error = name(c) + ": " + kindName(agg_.kind) +
+                " received a value that is not finite (NaN or infinity)";
+        return false;
       }
     }
-    error = name(culprit) + ": " + kindName(agg_.kind) +
-            " received a value that is not finite (NaN or infinity)";
+    error = std::string(kindName(agg_.kind)) +
+            " overflows: a sum exceeds the range of f64";
     return false;
   }
   started_ = started_ || count > 0;
@@ -392,8 +408,14 @@ bool PartialAggregate::merge(const PartialAggregate &other, Context &ctx,
       a = a.min(b);
     else if (agg_.kind == Kind::Max)
       a = a.max(b);
-    else
+    else {
       a += b;
+      if (!allFinite(a.data(), n)) {
+        error = std::string(kindName(agg_.kind)) +
+                " overflows: a sum exceeds the range of f64";
+        return false;
+      }
+    }
     for (size_t k = 0; k < whole_[i].size(); ++k) {
       int64_t &x = whole_[i][k];
       int64_t y = other.whole_[i][k];
@@ -443,6 +465,12 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
           r = (acc / weight_).cast<float>();
         else
           r = acc.cast<float>();
+        if (agg_.kind != Kind::Min && agg_.kind != Kind::Max &&
+            !r.isFinite().all()) {
+          error = std::string(kindName(agg_.kind)) +
+                  " overflows: the result exceeds the range of f32";
+          return false;
+        }
       } else {
         Eigen::Map<Eigen::ArrayXd> r(t.as<double>(), n);
         r = mean ? (acc / weight_).eval() : acc.eval();

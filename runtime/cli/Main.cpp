@@ -152,13 +152,21 @@ int main(int argc, char **argv) {
   if (o.threads == 0)
     o.threads =
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  switch (plan.kind) {
-  case PlanTable::Kind::Process:
-    return runProcess(plan, o);
-  case PlanTable::Kind::Main:
-    return runMain(plan, o);
-  case PlanTable::Kind::None:
-    break;
+  try {
+    switch (plan.kind) {
+    case PlanTable::Kind::Process:
+      return runProcess(plan, o);
+    case PlanTable::Kind::Main:
+      return runMain(plan, o);
+    case PlanTable::Kind::None:
+      break;
+    }
+  } catch (const std::bad_alloc &) {
+    reportError("out of memory");
+    return 1;
+  } catch (const std::exception &e) {
+    reportError(e.what());
+    return 1;
   }
   reportError("this program has neither a process nor a federated fn main");
   return 1;

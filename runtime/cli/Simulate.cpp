@@ -164,6 +164,33 @@ bool dumpPartition(const std::string &path, const ClientDataset &data,
   return static_cast<bool>(out);
 }
 
+// On --resume, the metrics of rounds after the checkpoint (written before a
+// crash that came before their checkpoint) are dropped, so the file has
+// each round once.
+bool keepMetricsUpTo(const std::string &path, int64_t round,
+                     std::string &error) {
+  std::ifstream in(path);
+  if (!in)
+    return true; // nothing written yet
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    int64_t r = -1;
+    if (std::sscanf(line.c_str(), "{\"round\": %lld",
+                    reinterpret_cast<long long *>(&r)) == 1 &&
+        r <= round)
+      kept += line + "\n";
+  }
+  std::string temp = path + ".tmp";
+  std::ofstream out(temp, std::ios::trunc);
+  out << kept;
+  out.close();
+  if (!out || std::rename(temp.c_str(), path.c_str()) != 0) {
+    error = path + ": cannot rewrite the metrics file";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int runMain(const PlanTable &plan, const Options &o) {
@@ -211,6 +238,18 @@ int runProcess(const PlanTable &plan, const Options &o) {
   std::vector<int64_t> evalClients;
   if (plan.eval) {
     if (o.evalData.empty()) {
+      // The training clients, if eval reads the same kind of data.
+      const Computation::Input *trainIn = nullptr, *evalIn = nullptr;
+      for (const Computation::Input &in : plan.next->inputs)
+        if (in.clients)
+          trainIn = &in;
+      for (const Computation::Input &in : plan.eval->inputs)
+        if (in.clients)
+          evalIn = &in;
+      if (trainIn && evalIn && trainIn->type.str() != evalIn->type.str())
+        return fail("'" + plan.eval->name + "' takes " + evalIn->type.str() +
+                    " but the training data is " + trainIn->type.str() +
+                    "; give --eval-data");
       evalData.clear();
       evalClients = population;
     } else {
@@ -250,6 +289,19 @@ int runProcess(const PlanTable &plan, const Options &o) {
                   std::to_string(c.seed) + ", not " + std::to_string(o.seed));
     state = std::move(c.state);
     first = c.round + 1;
+    if (!o.metrics.empty() && !keepMetricsUpTo(o.metrics, c.round, error))
+      return fail(error);
+    if (c.round >= o.rounds) {
+      std::fprintf(stderr,
+                   "note: the checkpoint has completed %lld rounds; nothing "
+                   "to run for --rounds %lld\n",
+                   static_cast<long long>(c.round),
+                   static_cast<long long>(o.rounds));
+      std::cout << "{\"round\": " << c.round << "}\n";
+      if (o.printState)
+        std::cout << toJson(stateType, state) << "\n";
+      return 0;
+    }
   }
 
   std::ofstream metrics;

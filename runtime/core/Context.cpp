@@ -26,8 +26,27 @@ namespace fedrt {
 void reset(Context &ctx) {
   ctx.chunkIndex = 0;
   ctx.offset = 0;
+  ctx.base = 0;
   ctx.failed = 0;
   ctx.what.clear();
+}
+
+uint64_t arenaInUse(const Context &ctx) {
+  // Bytes handed out: what was used of each chunk left behind, not the
+  // chunks' sizes (those depend on earlier invocations).
+  uint64_t used = ctx.offset;
+  for (uint64_t i = 0; i < ctx.chunkIndex && i < ctx.leftAt.size(); ++i)
+    used += ctx.leftAt[i];
+  return used;
+}
+
+void trim(Context &ctx, uint64_t keep) {
+  reset(ctx);
+  uint64_t total = arenaCapacity(ctx);
+  while (!ctx.chunks.empty() && total > keep) {
+    total -= ctx.chunks.back().size;
+    ctx.chunks.pop_back();
+  }
 }
 
 uint64_t arenaCapacity(const Context &ctx) {
@@ -50,16 +69,23 @@ void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes) {
       ctx->offset += bytes;
       return p;
     }
+    ctx->leftAt.resize(ctx->chunks.size());
+    ctx->leftAt[ctx->chunkIndex] = ctx->offset;
     ++ctx->chunkIndex;
     ctx->offset = 0;
   }
-  if (bytes > ctx->limit || fedrt::arenaCapacity(*ctx) + bytes > ctx->limit) {
+  // The limit is on what this invocation uses (since `base`), not on what
+  // earlier ones left allocated, so it does not depend on history.
+  uint64_t used =
+      fedrt::arenaInUse(*ctx) - std::min(ctx->base, fedrt::arenaInUse(*ctx));
+  if (bytes > ctx->limit || used + bytes > ctx->limit) {
     fedrt_fail(ctx, "arena exhausted: bytes requested",
                static_cast<int64_t>(bytes), static_cast<int64_t>(ctx->limit));
     return scratch;
   }
   uint64_t size =
-      std::max(bytes, std::max(kMinChunk, fedrt::arenaCapacity(*ctx)));
+      std::max(bytes, std::min(std::max(kMinChunk, fedrt::arenaCapacity(*ctx)),
+                               ctx->limit - used));
   // aligned_alloc needs a size that is a multiple of the alignment.
   size = alignUp(size);
   auto *memory = static_cast<char *>(std::aligned_alloc(kAlignment, size));
@@ -71,6 +97,7 @@ void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes) {
   fedrt_context::Chunk chunk{
       std::unique_ptr<char, fedrt_context::FreeDeleter>(memory), size};
   ctx->chunks.push_back(std::move(chunk));
+  ctx->leftAt.resize(ctx->chunks.size());
   ctx->chunkIndex = ctx->chunks.size() - 1;
   ctx->offset = bytes;
   return ctx->chunks.back().memory.get();

@@ -3,6 +3,7 @@
 #include "fedrt/Partition.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -72,18 +73,34 @@ int64_t scalarAt(const Columns &c, const Leaf &leaf, size_t column,
   }
   case Element::Bool:
     return *p;
-  case Element::F32: {
-    float v;
-    std::memcpy(&v, p, 4);
-    return static_cast<int64_t>(v);
-  }
-  case Element::F64: {
-    double v;
-    std::memcpy(&v, p, 8);
-    return static_cast<int64_t>(v);
-  }
+  case Element::F32:
+  case Element::F64:
+    break; // labels are integer fields; keys of floats go through keyAt
   }
   return 0;
+}
+
+// The value of a scalar field as an exact key (by:COLUMN): floats in their
+// shortest round-trip form, so 0.2 and 0.7 stay distinct.
+std::string keyAt(const Columns &c, const Leaf &leaf, size_t column,
+                  int64_t record) {
+  const unsigned char *p =
+      c.columns[column].data() +
+      record * static_cast<int64_t>(elementSize(leaf.element));
+  char buf[64];
+  std::to_chars_result r{};
+  if (leaf.element == Element::F32) {
+    float v;
+    std::memcpy(&v, p, 4);
+    r = std::to_chars(buf, buf + sizeof buf, v);
+  } else if (leaf.element == Element::F64) {
+    double v;
+    std::memcpy(&v, p, 8);
+    r = std::to_chars(buf, buf + sizeof buf, v);
+  } else {
+    return std::to_string(scalarAt(c, leaf, column, record));
+  }
+  return std::string(buf, r.ptr);
 }
 
 } // namespace
@@ -212,10 +229,10 @@ bool loadClients(const TypeDesc &type, const DataSource &source,
   bool single = type.kind != TypeDesc::Kind::Seq;
   if (source.path.rfind("synthetic:", 0) == 0) {
     std::string records = source.path.substr(10);
-    if (records.empty() || records.size() > 9 ||
+    if (records.empty() || records.size() > 8 ||
         records.find_first_not_of("0123456789") != std::string::npos ||
         source.clients < 1) {
-      error = "--data synthetic:R needs a record count R (0 to 999999999) "
+      error = "--data synthetic:R needs a record count R (0 to 99999999) "
               "and --clients N";
       return false;
     }
@@ -316,8 +333,7 @@ bool loadClients(const TypeDesc &type, const DataSource &source,
         }
         std::vector<std::string> keys;
         for (int64_t r = 0; r < all.records; ++r)
-          keys.push_back(std::to_string(
-              scalarAt(all, out.layout.leaves[column], column, r)));
+          keys.push_back(keyAt(all, out.layout.leaves[column], column, r));
         parts = partitionBy(keys);
         break;
       }

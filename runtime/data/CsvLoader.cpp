@@ -78,7 +78,10 @@ bool parseValue(const std::string &text, Element e, unsigned char *out) {
     char *stop = nullptr;
     errno = 0;
     double v = std::strtod(text.c_str(), &stop);
-    if (stop != text.c_str() + text.size() || errno == ERANGE || std::isnan(v))
+    // Out of range is an overflow (a subnormal result is fine); NaN and
+    // infinities are not data.
+    if (stop != text.c_str() + text.size() || !std::isfinite(v) ||
+        (errno == ERANGE && std::fabs(v) > 1.0))
       return false;
     if (e == Element::F32) {
       float f = static_cast<float>(v);
@@ -118,19 +121,59 @@ bool parseValue(const std::string &text, Element e, unsigned char *out) {
   return false;
 }
 
-bool readLine(gzFile f, std::string &line) {
+namespace {
+// zlib's message without the path it prefixes ("path: unexpected end of
+// file"): the caller names the file.
+std::string zlibMessage(gzFile f) {
+  int code = 0;
+  std::string message = gzerror(f, &code);
+  size_t colon = message.rfind(": ");
+  return colon == std::string::npos ? message : message.substr(colon + 2);
+}
+} // namespace
+
+bool LineReader::next(std::string &line) {
   line.clear();
-  char buffer[4096];
-  while (gzgets(f, buffer, sizeof buffer)) {
-    line += buffer;
-    if (!line.empty() && line.back() == '\n') {
-      line.pop_back();
-      if (!line.empty() && line.back() == '\r')
-        line.pop_back();
-      return true;
+  if (!error_.empty())
+    return false;
+  for (;;) {
+    size_t end = buffer_.find('\n', pos_);
+    if (end == std::string::npos && !eof_) {
+      buffer_.erase(0, pos_);
+      pos_ = 0;
+      char block[65536];
+      int n = gzread(file_, block, sizeof block);
+      if (n < 0) {
+        error_ = std::string(" read error: ") + zlibMessage(file_);
+        return false;
+      }
+      if (n == 0) {
+        eof_ = true;
+        int code = 0;
+        gzerror(file_, &code);
+        if (code != Z_OK && code != Z_STREAM_END) {
+          error_ = std::string(" read error: ") + zlibMessage(file_);
+          return false;
+        }
+      }
+      buffer_.append(block, static_cast<size_t>(n));
+      continue;
     }
+    if (end == std::string::npos && pos_ == buffer_.size())
+      return false; // end of file
+    size_t stop = end == std::string::npos ? buffer_.size() : end;
+    line.assign(buffer_, pos_, stop - pos_);
+    pos_ = end == std::string::npos ? buffer_.size() : end + 1;
+    ++lines_;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.find('\0') != std::string::npos) {
+      error_ = std::to_string(lines_) + ": a NUL byte (not a text file?)";
+      line.clear();
+      return false;
+    }
+    return true;
   }
-  return !line.empty();
 }
 
 } // namespace detail
@@ -138,8 +181,8 @@ bool readLine(gzFile f, std::string &line) {
 namespace {
 
 using detail::GzFile;
+using detail::LineReader;
 using detail::parseValue;
-using detail::readLine;
 
 bool isNumber(const std::string &s) {
   unsigned char scratch[8];
@@ -163,7 +206,8 @@ bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
   int64_t lineNo = 0;
   bool first = true;
   size_t expectedFields = static_cast<size_t>(layout.width());
-  while (readLine(f.file, line)) {
+  LineReader reader(f.file);
+  while (reader.next(line)) {
     ++lineNo;
     if (trim(line).empty())
       continue;
@@ -236,13 +280,9 @@ bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
     }
     ++out.records;
   }
-  if (gzeof(f.file) == 0) {
-    int code = 0;
-    const char *message = gzerror(f.file, &code);
-    if (code != Z_OK && code != Z_STREAM_END) {
-      error = path + ": read error: " + message;
-      return false;
-    }
+  if (!reader.error().empty()) {
+    error = path + ":" + reader.error();
+    return false;
   }
   return true;
 }

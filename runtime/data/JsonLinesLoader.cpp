@@ -175,7 +175,8 @@ bool loadJsonLines(const std::string &path, const RecordLayout &layout,
   out.columns.resize(layout.leaves.size());
   std::string line;
   int64_t lineNo = 0;
-  while (detail::readLine(f.file, line)) {
+  detail::LineReader reader(f.file);
+  while (reader.next(line)) {
     ++lineNo;
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
@@ -241,10 +242,8 @@ bool loadJsonLines(const std::string &path, const RecordLayout &layout,
     }
     ++out.records;
   }
-  int code = 0;
-  const char *message = gzerror(f.file, &code);
-  if (code != Z_OK && code != Z_STREAM_END) {
-    error = path + ": read error: " + message;
+  if (!reader.error().empty()) {
+    error = path + ":" + reader.error();
     return false;
   }
   return true;

@@ -22,7 +22,25 @@ struct GzFile {
   }
 };
 
-// One line (without its end); false at end of file.
-bool readLine(gzFile f, std::string &line);
+// Lines of a plain or gzip file, read in blocks (gzread), so a NUL byte is
+// seen rather than silently ending a line.
+class LineReader {
+public:
+  explicit LineReader(gzFile f) : file_(f) {}
+  // One line (without its end); false at the end of the file or on an
+  // error (then error() says which).
+  bool next(std::string &line);
+  // Empty, or why reading stopped early: a read or decompression error
+  // (a truncated gzip stream), or a NUL byte on line `line`.
+  const std::string &error() const { return error_; }
+
+private:
+  gzFile file_;
+  std::string buffer_;
+  size_t pos_ = 0;
+  bool eof_ = false;
+  int64_t lines_ = 0;
+  std::string error_;
+};
 
 } // namespace fedrt::detail

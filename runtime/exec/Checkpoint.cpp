@@ -124,6 +124,11 @@ bool readCheckpoint(const std::string &dir, const TypeDesc &state,
   get(out.fingerprint);
   get(out.seed);
   get(round);
+  if (round > (uint64_t(1) << 40)) {
+    error = path + ": the checkpoint is corrupt (round " +
+            std::to_string(round) + ")";
+    return false;
+  }
   out.round = static_cast<int64_t>(round);
   if (out.fingerprint != fingerprint) {
     error = path +
@@ -136,6 +141,10 @@ bool readCheckpoint(const std::string &dir, const TypeDesc &state,
   std::string body = data.substr(0, data.size() - 8);
   if (!deserialize(state, body, pos, out.state, error)) {
     error = path + ": " + error;
+    return false;
+  }
+  if (pos != body.size()) {
+    error = path + ": the checkpoint is corrupt (data after the state)";
     return false;
   }
   return true;

@@ -197,6 +197,7 @@ bool Executor::run(const Computation &comp,
       valueSize += valueBytes(a.value);
     size_t batch = static_cast<size_t>(
         std::clamp<int64_t>((int64_t(256) << 20) / valueSize, 1, 32));
+    constexpr uint64_t kBatchArena = uint64_t(256) << 20;
     std::vector<size_t> offsets;
     {
       size_t offset = 0;
@@ -211,7 +212,7 @@ bool Executor::run(const Computation &comp,
                              : "client '" + clients[0]->name(client) + "'";
     };
 
-    auto work = [&](Context &ctx) {
+    auto workBlocks = [&](Context &ctx) {
       std::vector<uint64_t> in;
       std::vector<std::vector<uint64_t>> outs(batch,
                                               std::vector<uint64_t>(outSlots));
@@ -226,15 +227,20 @@ bool Executor::run(const Computation &comp,
         Partials partial = freshPartials();
         size_t failedAt = SIZE_MAX;
         size_t end = std::min(cohort.size(), (b + 1) * block);
-        for (size_t first = b * block; first < end && failedAt == SIZE_MAX;
-             first += batch) {
-          size_t count = std::min(batch, end - first);
+        size_t first = b * block;
+        while (first < end && failedAt == SIZE_MAX) {
+          size_t count = 0;
           reset(ctx);
-          for (size_t c = 0; c < count; ++c) {
+          // Up to `batch` clients; fewer once their temporaries pass
+          // kBatchArena (folding early changes no result).
+          while (count < batch && first + count < end &&
+                 (count == 0 || arenaInUse(ctx) < kBatchArena)) {
+            size_t c = count;
             auto client = static_cast<size_t>(cohort[first + c]);
             in = broadcastSlots;
             for (size_t j = 0; j < clients.size(); ++j)
               clients[j]->slots(client, in, &scratch[c * clients.size() + j]);
+            ctx.base = arenaInUse(ctx); // the arena limit is per client
             stage.client(&ctx, in.data(), outs[c].data());
             if (ctx.failed) {
               localError = clientName(client) + ": " + failure(ctx);
@@ -242,10 +248,11 @@ bool Executor::run(const Computation &comp,
               break;
             }
             outPointers[c] = outs[c].data();
+            ++count;
           }
           if (failedAt != SIZE_MAX)
             break;
-          auto name = [&](size_t c) {
+          auto name = [&, first](size_t c) {
             return clientName(static_cast<size_t>(cohort[first + c]));
           };
           for (size_t i = 0; i < partial.size(); ++i)
@@ -254,6 +261,7 @@ bool Executor::run(const Computation &comp,
               failedAt = first;
               break;
             }
+          first += count;
         }
         reset(ctx);
         std::lock_guard<std::mutex> lock(mutex);
@@ -284,6 +292,19 @@ bool Executor::run(const Computation &comp,
         }
       }
     };
+    auto work = [&](Context &ctx) {
+      try {
+        workBlocks(ctx);
+      } catch (const std::exception &e) {
+        // Out of memory for a client's data or values: an error, not an
+        // abort (threads must not let exceptions escape).
+        std::lock_guard<std::mutex> lock(mutex);
+        if (firstError.empty())
+          firstError = std::string("out of memory (") + e.what() + ")";
+        firstErrorClient = 0;
+        stop = true;
+      }
+    };
     size_t threads = std::min<size_t>(static_cast<size_t>(threads_), blocks);
     if (threads <= 1)
       work(*contexts_[0]);
@@ -311,6 +332,9 @@ bool Executor::run(const Computation &comp,
             valueBytes(a.value) * static_cast<int64_t>(cohort.size());
     }
   }
+  // A client that needed gigabytes of temporaries does not keep them.
+  for (auto &ctx : contexts_)
+    trim(*ctx, uint64_t(256) << 20);
   std::vector<const TypeDesc *> outs;
   for (const TypeDesc &t : comp.results)
     outs.push_back(&t);

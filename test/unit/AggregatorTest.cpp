@@ -357,6 +357,54 @@ TEST(AggregatorTest, BatchFoldIsBitIdenticalToOneAtATime) {
             0);
 }
 
+TEST(AggregatorTest, OverflowAndNaNAreErrorsNotSilentValues) {
+  Aggregation agg;
+  agg.kind = Aggregation::Kind::Sum;
+  std::string error;
+  ASSERT_TRUE(parseType("f64", agg.value, error));
+  agg.result = agg.value;
+  Context ctx;
+  auto name = [](size_t c) { return "c" + std::to_string(c); };
+  double huge = 1e308;
+  uint64_t slot;
+  std::memcpy(&slot, &huge, 8);
+  const uint64_t *one[] = {&slot}, *two[] = {&slot, &slot};
+  PartialAggregate a(agg, nullptr), b(agg, nullptr);
+  // Within one batch: an overflow, not a client's fault.
+  EXPECT_FALSE(a.add(two, 2, 0, ctx, name, error));
+  EXPECT_EQ(error, "federated_sum overflows: a sum exceeds the range of f64");
+  // Across partials: the merge checks too.
+  PartialAggregate c(agg, nullptr), d(agg, nullptr);
+  ASSERT_TRUE(c.add(one, 1, 0, ctx, name, error));
+  ASSERT_TRUE(d.add(one, 1, 0, ctx, name, error));
+  EXPECT_FALSE(c.merge(d, ctx, error));
+  // An f64 sum that does not fit the f32 result.
+  Aggregation small = agg;
+  ASSERT_TRUE(parseType("f32", small.value, error));
+  small.result = small.value;
+  float big = 3e38f;
+  uint64_t bigSlot = 0;
+  std::memcpy(&bigSlot, &big, 4);
+  const uint64_t *bigs[] = {&bigSlot, &bigSlot};
+  PartialAggregate e(small, nullptr);
+  ASSERT_TRUE(e.add(bigs, 2, 0, ctx, name, error));
+  HostValue out;
+  EXPECT_FALSE(e.report(out, ctx, error));
+  EXPECT_EQ(error,
+            "federated_sum overflows: the result exceeds the range of f32");
+  // NaN has no order: min refuses it, naming the client.
+  Aggregation lo = small;
+  lo.kind = Aggregation::Kind::Min;
+  float nan = NAN, x = 1;
+  uint64_t nanSlot = 0, xSlot = 0;
+  std::memcpy(&nanSlot, &nan, 4);
+  std::memcpy(&xSlot, &x, 4);
+  const uint64_t *mixed[] = {&xSlot, &nanSlot};
+  PartialAggregate f(lo, nullptr);
+  EXPECT_FALSE(f.add(mixed, 2, 0, ctx, name, error));
+  EXPECT_EQ(error, "c1: federated_min received NaN");
+}
+
 TEST(AggregatorTest, PartialsMergeLikeOneFold) {
   Aggregation agg;
   agg.kind = Aggregation::Kind::Max;

@@ -2,11 +2,13 @@
 // table parser and value printing of libfedrt.
 #include "fedrt/Checkpoint.h"
 #include "fedrt/ClientData.h"
+#include "fedrt/Context.h"
 #include "fedrt/Sampling.h"
 #include "fedrt/Value.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <filesystem>
@@ -335,6 +337,112 @@ TEST(ValueTest, JsonIsShortestRoundTripAndShaped) {
   ASSERT_TRUE(deserialize(t, bytes, pos, back, error));
   EXPECT_EQ(toJson(t, back), toJson(t, v));
   EXPECT_EQ(pos, bytes.size());
+}
+
+} // namespace
+} // namespace fedrt
+
+namespace fedrt {
+namespace {
+
+// --- hostile files and values (found by review)
+// ---------------------------------
+
+TEST(HostileDataTest, TruncatedGzipNulBytesAndNonFiniteValuesAreErrors) {
+  std::string dir = scratch("hostile");
+  RecordLayout layout = recordLayout(type("f64"));
+  // A gzip stream cut in half.
+  std::string text = "v\n";
+  for (int i = 0; i < 20000; ++i)
+    text += std::to_string(i) + "\n";
+  std::string gz = (fs::path(dir) / "whole.csv.gz").string();
+  gzFile w = gzopen(gz.c_str(), "wb");
+  gzwrite(w, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(w);
+  std::ifstream whole(gz, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(whole)), {});
+  std::string cut = write(dir, "cut.csv.gz", bytes.substr(0, bytes.size() / 2));
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv(cut, layout, c, error));
+  EXPECT_NE(error.find("cut.csv.gz: read error: unexpected end of file"),
+            std::string::npos)
+      << error;
+  // The same for JSON Lines ([value] per line).
+  std::string json;
+  for (int i = 0; i < 20000; ++i)
+    json += "[" + std::to_string(i) + "]\n";
+  std::string jgz = (fs::path(dir) / "whole.jsonl.gz").string();
+  w = gzopen(jgz.c_str(), "wb");
+  gzwrite(w, json.data(), static_cast<unsigned>(json.size()));
+  gzclose(w);
+  std::ifstream wholeJson(jgz, std::ios::binary);
+  std::string jbytes((std::istreambuf_iterator<char>(wholeJson)), {});
+  std::string cutJson =
+      write(dir, "cut.jsonl.gz", jbytes.substr(0, jbytes.size() / 2));
+  EXPECT_FALSE(loadJsonLines(cutJson, layout, c, error));
+  EXPECT_NE(error.find("read error: unexpected end of file"), std::string::npos)
+      << error;
+  std::string nul = write(dir, "nul.csv", std::string("v\n1\0junk\n2\n", 11));
+  EXPECT_FALSE(loadCsv(nul, layout, c, error));
+  EXPECT_NE(error.find("nul.csv:2: a NUL byte"), std::string::npos) << error;
+  EXPECT_TRUE(loadCsv(write(dir, "sub.csv", "v\n1e-310\n"), layout, c, error))
+      << error;
+  for (const char *bad : {"inf", "-inf", "nan", "1e999"}) {
+    EXPECT_FALSE(loadCsv(write(dir, "bad.csv", std::string("v\n") + bad + "\n"),
+                         layout, c, error))
+        << bad;
+    EXPECT_NE(error.find("expected f64"), std::string::npos) << error;
+  }
+}
+
+TEST(HostileDataTest, PartitionByFloatKeysKeepsDistinctValues) {
+  std::string dir = scratch("byfloat");
+  std::string file =
+      write(dir, "d.csv", "k,v\n0.2,1\n0.7,2\n1e30,3\n-1e30,4\n0.2,5\n");
+  ClientDataset d;
+  std::string error;
+  ASSERT_TRUE(loadClients(type("seq<R{k:f32,v:f32}>"),
+                          DataSource{file, "by:k", 0, 1}, d, error))
+      << error;
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_EQ(d.sourceRecords[0], (std::vector<int64_t>{0, 4}));
+}
+
+TEST(HostileDataTest, CheckpointRoundsAndTrailingBytesAreValidated) {
+  std::string dir = scratch("ckpt_hostile");
+  TypeDesc t = type("S{w:f32[3,2],n:i32}");
+  std::string error;
+  Checkpoint c = sample(t);
+  c.round = int64_t(1) << 41;
+  ASSERT_TRUE(writeCheckpoint(dir, c, error));
+  Checkpoint back;
+  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_NE(error.find("corrupt (round"), std::string::npos) << error;
+  // A smaller state layout leaves bytes after the state.
+  c = sample(t);
+  ASSERT_TRUE(writeCheckpoint(dir, c, error));
+  TypeDesc smaller = type("S{w:f32[3,2]}");
+  EXPECT_FALSE(readCheckpoint(dir, smaller, 0xfeed, back, error));
+}
+
+TEST(HostileDataTest, ArenaLimitDoesNotDependOnEarlierInvocations) {
+  Context ctx;
+  ctx.limit = uint64_t(64) << 20;
+  // An earlier invocation leaves chunks behind.
+  fedrt_arena_alloc(&ctx, uint64_t(40) << 20);
+  fedrt_arena_alloc(&ctx, uint64_t(20) << 20);
+  ASSERT_EQ(ctx.failed, 0);
+  reset(ctx);
+  // This one needs 10 + 50 MiB of the 64 MiB limit: fine whatever came
+  // before (chunks it skips over do not count).
+  fedrt_arena_alloc(&ctx, uint64_t(10) << 20);
+  fedrt_arena_alloc(&ctx, uint64_t(50) << 20);
+  EXPECT_EQ(ctx.failed, 0) << ctx.what;
+  fedrt_arena_alloc(&ctx, uint64_t(10) << 20);
+  EXPECT_EQ(ctx.failed, 1);
+  trim(ctx, uint64_t(1) << 20);
+  EXPECT_LE(arenaCapacity(ctx), uint64_t(1) << 20);
 }
 
 } // namespace

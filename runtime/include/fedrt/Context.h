@@ -24,8 +24,10 @@ struct fedrt_context {
   };
   std::vector<Chunk> chunks;
   uint64_t chunkIndex = 0;            // chunk being filled
+  std::vector<uint64_t> leftAt;       // per chunk: its offset when left
   uint64_t offset = 0;                // bytes used in it
   uint64_t limit = uint64_t(4) << 30; // total bytes one invocation may use
+  uint64_t base = 0; // arena bytes in use when the invocation started
 
   std::string what;
   int64_t got = 0, expected = 0;
@@ -39,5 +41,9 @@ using Context = fedrt_context;
 void reset(Context &ctx);
 // Total bytes the arena holds now.
 uint64_t arenaCapacity(const Context &ctx);
+// Bytes handed out since the last reset (chunks passed over included).
+uint64_t arenaInUse(const Context &ctx);
+// Resets, then frees chunks beyond the first `keep` bytes.
+void trim(Context &ctx, uint64_t keep);
 
 } // namespace fedrt
