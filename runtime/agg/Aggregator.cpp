@@ -199,6 +199,36 @@ bool allFinite(const double *a, int64_t n) {
   return bad == 0;
 }
 
+// a += b in one pass that also tells whether every sum stayed finite.
+bool addChecked(double *__restrict a, const double *__restrict b, int64_t n) {
+  constexpr uint64_t kExponent = 0x7ff0000000000000ull;
+  uint64_t bad = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    double v = a[k] + b[k];
+    a[k] = v;
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    bad |= static_cast<uint64_t>((bits & kExponent) == kExponent);
+  }
+  return bad == 0;
+}
+
+// r = float(acc / divisor) in one pass (correctly rounded: a division, not
+// a multiplication by the reciprocal); false if a value does not fit f32.
+bool narrowChecked(const double *__restrict acc, double divisor,
+                   float *__restrict r, int64_t n) {
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t bad = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    float v = static_cast<float>(acc[k] / divisor);
+    r[k] = v;
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bad |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+  }
+  return bad == 0;
+}
+
 template <class T>
 void foldMin(double *__restrict acc, const T *__restrict x, int64_t n,
              bool first) {
@@ -408,13 +438,10 @@ bool PartialAggregate::merge(const PartialAggregate &other, Context &ctx,
       a = a.min(b);
     else if (agg_.kind == Kind::Max)
       a = a.max(b);
-    else {
-      a += b;
-      if (!allFinite(a.data(), n)) {
-        error = std::string(kindName(agg_.kind)) +
-                " overflows: a sum exceeds the range of f64";
-        return false;
-      }
+    else if (!addChecked(a.data(), b.data(), n)) {
+      error = std::string(kindName(agg_.kind)) +
+              " overflows: a sum exceeds the range of f64";
+      return false;
     }
     for (size_t k = 0; k < whole_[i].size(); ++k) {
       int64_t &x = whole_[i][k];
@@ -460,13 +487,9 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
         continue; // a sum over no clients: zeros
       Eigen::Map<const Eigen::ArrayXd> acc(real_[i].data(), n);
       if (t.element == Element::F32) {
-        Eigen::Map<Eigen::ArrayXf> r(t.as<float>(), n);
-        if (mean)
-          r = (acc / weight_).cast<float>();
-        else
-          r = acc.cast<float>();
-        if (agg_.kind != Kind::Min && agg_.kind != Kind::Max &&
-            !r.isFinite().all()) {
+        bool finite =
+            narrowChecked(acc.data(), mean ? weight_ : 1.0, t.as<float>(), n);
+        if (agg_.kind != Kind::Min && agg_.kind != Kind::Max && !finite) {
           error = std::string(kindName(agg_.kind)) +
                   " overflows: the result exceeds the range of f32";
           return false;
