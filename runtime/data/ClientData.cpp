@@ -1,6 +1,7 @@
 // Client datasets from directories, single files and partitions.
 #include "fedrt/ClientData.h"
 #include "fedrt/Partition.h"
+#include "fedrt/SplitMix.h"
 
 #include <algorithm>
 #include <charconv>
@@ -127,13 +128,6 @@ bool ClientDataset::empty(size_t i) const {
 }
 
 namespace {
-
-uint64_t splitmix64(uint64_t &state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // Client `client`'s records: every value from a generator seeded by
 // (seed, client), so any thread produces the same data.

@@ -1,19 +1,13 @@
 // Cohort sampling: a partial Fisher-Yates shuffle driven by splitmix64
 // (fixed arithmetic, the same on every platform and library).
 #include "fedrt/Sampling.h"
+#include "fedrt/SplitMix.h"
 
 #include <algorithm>
 
 namespace fedrt {
 
 namespace {
-
-uint64_t splitmix64(uint64_t &state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // Uniform in [0, n) without modulo bias (Lemire's method, rejection).
 uint64_t below(uint64_t n, uint64_t &state) {
