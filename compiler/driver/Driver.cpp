@@ -28,6 +28,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -186,7 +187,7 @@ bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
     llvm::sys::fs::remove(object);
     if (!ok || !o.run)
       return ok;
-    int status = runExecutable(output, o.runArgs, diags);
+    int status = runExecutable(output, stem, o.runArgs, diags);
     llvm::sys::fs::remove(exe);
     runStatus = status;
     return status >= 0;
@@ -295,7 +296,12 @@ int run(int argc, const char *const *argv) {
                "Check the input and stop (-fsyntax-only)");
   app.add_flag("--verify", o.verify,
                "Check diagnostics against expected-* comments (-verify)");
-  app.add_option("-I", o.includePaths, "Add a module search path");
+  // One folder per -I (as in C compilers), so `-I dir file.fed` leaves the
+  // file to be the input.
+  app.add_option("-I", o.includePaths, "Add a module search path")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("-O", o.optLevel, "Optimization level 0-3")
       ->check(CLI::Range(0u, 3u));
   app.add_option("--color", o.color, "Colour diagnostics: auto, always, never")
@@ -318,11 +324,24 @@ int run(int argc, const char *const *argv) {
     args.erase(args.begin());
     std::vector<std::string> options;
     std::vector<std::string> positional;
-    for (const std::string &a : args) {
-      if (positional.size() < 2 && !a.empty() && a[0] == '-' && a != "-")
+    // Options before FN; those that take a separate value keep it.
+    static const std::set<std::string> kTakesValue = {"-I",
+                                                      "-O",
+                                                      "-o",
+                                                      "--target",
+                                                      "--color",
+                                                      "--error-limit",
+                                                      "--bracket-depth",
+                                                      "--emit"};
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string &a = args[i];
+      if (positional.size() < 2 && !a.empty() && a[0] == '-' && a != "-") {
         options.push_back(a);
-      else
+        if (kTakesValue.count(a) && i + 1 < args.size())
+          options.push_back(args[++i]);
+      } else {
         positional.push_back(a);
+      }
     }
     if (positional.size() < 2) {
       std::cerr << "fedc: error: usage: fedc call [options] FILE FN [ARG...] "

@@ -82,10 +82,10 @@ bool linkExecutable(const std::string &argv0, const std::string &object,
   return true;
 }
 
-int runExecutable(const std::string &program,
+int runExecutable(const std::string &program, const std::string &name,
                   const std::vector<std::string> &args,
                   DiagnosticEngine &diags) {
-  std::vector<llvm::StringRef> argv{program};
+  std::vector<llvm::StringRef> argv{name};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string error;
   int status =

@@ -15,9 +15,10 @@ bool linkExecutable(const std::string &argv0, const std::string &object,
                     const std::string &output, bool vectorMath,
                     DiagnosticEngine &diags);
 
-// Runs `program` with `args`, stdio inherited; its exit status, or -1
-// (reported) if it could not start.
-int runExecutable(const std::string &program,
+// Runs `program` as `name` (its argv[0], which its messages show) with
+// `args`, stdio inherited; its exit status, or -1 (reported) if it could
+// not start.
+int runExecutable(const std::string &program, const std::string &name,
                   const std::vector<std::string> &args,
                   DiagnosticEngine &diags);
 

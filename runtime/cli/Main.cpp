@@ -147,6 +147,17 @@ int main(int argc, char **argv) {
   }
   for (CLI::App *sub : app.get_subcommands())
     o.command = sub->get_name();
+  if (plan.kind == PlanTable::Kind::Main && o.command == "simulate")
+    for (const char *flag :
+         {"--rounds", "--clients-per-round", "--eval-every", "--eval-data",
+          "--metrics", "--no-timing", "--checkpoint", "--resume",
+          "--print-state", "--dump-partition", "--progress"})
+      if (app.count(flag) > 0) {
+        reportError(std::string(flag) +
+                    " applies to processes; this program runs its federated "
+                    "fn main once");
+        return 2;
+      }
   if (o.command == "describe")
     return describe(plan);
   if (o.threads == 0)

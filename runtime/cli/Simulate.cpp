@@ -91,9 +91,9 @@ std::vector<int64_t> eligible(const std::vector<ClientDataset> &data,
   }
   if (empty)
     std::fprintf(stderr,
-                 "note: %zu of %zu %s clients hold no records; they take no "
+                 "note: %zu of %zu %s%sclients hold no records; they take no "
                  "part\n",
-                 empty, data[0].size(), what);
+                 empty, data[0].size(), what, *what ? " " : "");
   return clients;
 }
 
