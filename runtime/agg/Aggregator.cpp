@@ -132,9 +132,7 @@ PartialAggregate::~PartialAggregate() {
       pool_->give(std::move(buffer));
 }
 
-size_t PartialAggregate::slots() const {
-  return agg_.value.slots() + (agg_.kind == Kind::WeightedMean ? 1 : 0);
-}
+size_t PartialAggregate::slots() const { return agg_.clientSlots(); }
 
 bool PartialAggregate::addCustom(const uint64_t *const *clients, size_t count,
                                  size_t offset, Context &ctx,
@@ -229,19 +227,14 @@ bool narrowChecked(const double *__restrict acc, double divisor,
   return bad == 0;
 }
 
-template <class T>
-void foldMin(double *__restrict acc, const T *__restrict x, int64_t n,
-             bool first) {
-  for (int64_t k = 0; k < n; ++k)
-    acc[k] = first ? static_cast<double>(x[k])
-                   : std::min(acc[k], static_cast<double>(x[k]));
-}
-template <class T>
-void foldMax(double *__restrict acc, const T *__restrict x, int64_t n,
-             bool first) {
-  for (int64_t k = 0; k < n; ++k)
-    acc[k] = first ? static_cast<double>(x[k])
-                   : std::max(acc[k], static_cast<double>(x[k]));
+// acc = min(acc, x) or max(acc, x); the first client initializes.
+template <bool Max, class T>
+void foldExtreme(double *__restrict acc, const T *__restrict x, int64_t n,
+                 bool first) {
+  for (int64_t k = 0; k < n; ++k) {
+    double v = static_cast<double>(x[k]);
+    acc[k] = first ? v : Max ? std::max(acc[k], v) : std::min(acc[k], v);
+  }
 }
 
 // Folds every client of the batch, in order, tile by tile: a tile of the
@@ -267,8 +260,8 @@ bool foldTiles(Aggregation::Kind kind, double *acc, int64_t n,
     size_t c = 0;
     if (!sums) {
       for (; c < data.size(); ++c, first = false)
-        kind == Kind::Min ? foldMin(a, x[c], len, first)
-                          : foldMax(a, x[c], len, first);
+        kind == Kind::Min ? foldExtreme<false>(a, x[c], len, first)
+                          : foldExtreme<true>(a, x[c], len, first);
       continue;
     }
     for (; c + 8 <= data.size(); c += 8, first = false)

@@ -361,8 +361,11 @@ int runProcess(const PlanTable &plan, const Options &o) {
     if (!fields.empty())
       lastMetrics = "{\"round\": " + std::to_string(round) + fields + "}";
     if (!o.checkpoint.empty()) {
-      Checkpoint c{plan.fingerprint(), o.seed, round, state.clone()};
-      if (!writeCheckpoint(o.checkpoint, c, error))
+      // The state moves through the checkpoint record, not copied.
+      Checkpoint c{plan.fingerprint(), o.seed, round, std::move(state)};
+      bool written = writeCheckpoint(o.checkpoint, c, error);
+      state = std::move(c.state);
+      if (!written)
         return fail(error);
     }
     if (!shown.empty())

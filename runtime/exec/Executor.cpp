@@ -174,8 +174,7 @@ bool Executor::run(const Computation &comp,
     };
     size_t outSlots = 1;
     for (const Aggregation &a : stage.aggregations)
-      outSlots +=
-          a.value.slots() + (a.kind == Aggregation::Kind::WeightedMean ? 1 : 0);
+      outSlots += a.clientSlots();
 
     // Client work: blocks of the cohort, merged in block order.
     size_t block = blockSize(cohort.size());
@@ -198,14 +197,10 @@ bool Executor::run(const Computation &comp,
     size_t batch = static_cast<size_t>(
         std::clamp<int64_t>((int64_t(256) << 20) / valueSize, 1, 32));
     constexpr uint64_t kBatchArena = uint64_t(256) << 20;
-    std::vector<size_t> offsets;
-    {
-      size_t offset = 0;
-      for (const Aggregation &a : stage.aggregations) {
-        offsets.push_back(offset);
-        offset += a.value.slots() +
-                  (a.kind == Aggregation::Kind::WeightedMean ? 1 : 0);
-      }
+    std::vector<size_t> offsets; // of each aggregation's value in `out`
+    for (size_t i = 0, offset = 0; i < stage.aggregations.size(); ++i) {
+      offsets.push_back(offset);
+      offset += stage.aggregations[i].clientSlots();
     }
     auto clientName = [&](size_t client) {
       return clients.empty() ? "client " + std::to_string(client)
@@ -324,7 +319,6 @@ bool Executor::run(const Computation &comp,
       aggregatedTypes.push_back(&stage.aggregations[i].result);
     }
     if (stats) {
-      stats->clientRuns += static_cast<int64_t>(cohort.size());
       for (const TypeDesc &t : stage.broadcasts)
         stats->bytesDown += valueBytes(t) * static_cast<int64_t>(cohort.size());
       for (const Aggregation &a : stage.aggregations)

@@ -20,9 +20,8 @@
 namespace fedrt {
 
 struct RunStats {
-  int64_t clientRuns = 0; // client fn invocations (clients x stages)
-  int64_t bytesDown = 0;  // broadcast bytes x clients
-  int64_t bytesUp = 0;    // aggregated value bytes x clients
+  int64_t bytesDown = 0; // broadcast bytes x clients
+  int64_t bytesUp = 0;   // aggregated value bytes x clients
 };
 
 class WorkerPool;

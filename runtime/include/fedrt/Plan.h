@@ -44,6 +44,12 @@ struct Aggregation {
   int bitwidth = 0;                                                // SecureSum
   StageFn accumulate = nullptr, merge = nullptr, report = nullptr; // Custom
   TypeDesc value, accumulator, result;
+
+  // The slots one client's value takes in its client fn's output: the
+  // value, then the weight of a weighted mean.
+  size_t clientSlots() const {
+    return value.slots() + (kind == Kind::WeightedMean ? 1 : 0);
+  }
 };
 
 struct Stage {
