@@ -6,7 +6,7 @@ FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 EXAMPLE     ?= examples/fedavg.fed
 
-.PHONY: all deps configure build run test bench fuzz format clean
+.PHONY: all deps configure build run test bench fuzz mutate format clean
 
 all: build
 
@@ -41,8 +41,15 @@ bench: build
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
+# Plants each bug of scripts/mutants.txt in a scratch copy (build-mutate/)
+# and runs the suite against it: every mutant must be caught. Slow (a
+# rebuild and a test run per mutant), so not part of `make test`.
+# MUTANTS="id ..." runs only those.
+mutate: deps
+	/usr/bin/python3 scripts/mutate.py $(MUTANTS)
+
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) build-mutate

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the front-end and data-loader fuzzers with clang + libFuzzer + ASan/UBSan and runs it
-# for a bounded time. Usage: scripts/fuzz.sh [BUILD_DIR] [SECONDS]
-# Seeds: every .fed file in the tree. A crash leaves its input in
-# BUILD_DIR/artifacts; add it to test/fuzz/regressions/ with a fix.
+# Builds the fuzzers with clang + libFuzzer + ASan/UBSan and runs each for a
+# bounded time. Usage: scripts/fuzz.sh [BUILD_DIR] [SECONDS_PER_FUZZER]
+# Seeds: every .fed file in the tree, the data files, and each target's
+# regressions. A crash leaves its input in BUILD_DIR/artifacts; add it to
+# the target's regression folder (test/fuzz/) with a fix. Exits non-zero
+# when a fuzzer finds a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
@@ -13,23 +15,24 @@ if [ ! -f "$build/build.ninja" ]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDC_FUZZ=ON
 fi
 cmake --build "$build" --target fedc_frontend_fuzzer fedrt_data_fuzzer
+mkdir -p "$build/artifacts"
 
+# The front end: lexer to machine code.
 corpus="$build/corpus"
-mkdir -p "$corpus" "$build/artifacts"
+mkdir -p "$corpus"
 git ls-files '*.fed' | while read -r f; do cp "$f" "$corpus/seed-$(echo "$f" | tr / _)"; done
 cp test/fuzz/regressions/* "$corpus/" 2>/dev/null || true
-
 "$build/bin/fedc_frontend_fuzzer" "$corpus" \
   -dict=test/fuzz/fed.dict -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
   -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build/artifacts/"
 
-# The data loaders, for a third of the time (at least 10 s).
+# The data loaders.
 data_corpus="$build/data-corpus"
 mkdir -p "$data_corpus"
 cp test/fuzz/data-regressions/* "$data_corpus/"
 git ls-files 'examples/data/*.csv' 'test/Run/Inputs/*' | head -50 |
-  while read -r f; do cp "$f" "$data_corpus/seed-$(echo "$f" | tr / _)"; done
+  while read -r f; do [ -f "$f" ] && cp "$f" "$data_corpus/seed-$(echo "$f" | tr / _)"; done
 "$build/bin/fedrt_data_fuzzer" "$data_corpus" -max_len=4096 -timeout=10 \
-  -max_total_time="$(( seconds / 3 > 10 ? seconds / 3 : 10 ))" \
-  -print_final_stats=1 -artifact_prefix="$build/artifacts/data-"
+  -max_total_time="$seconds" -print_final_stats=1 \
+  -artifact_prefix="$build/artifacts/data-"

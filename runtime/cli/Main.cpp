@@ -116,6 +116,9 @@ int main(int argc, char **argv) {
                  "Write the server state to DIR/state.ckpt after every round")
       ->type_name("DIR");
   app.add_flag("--resume", o.resume, "Continue from the --checkpoint");
+  app.add_flag("-v,--verbose", o.verbose,
+               "Print how each computation ran (clients, blocks, threads) on "
+               "stderr");
   app.add_option("--progress", o.progress,
                  "Progress line on stderr: auto (on a terminal) | always | "
                  "never")

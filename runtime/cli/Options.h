@@ -28,6 +28,7 @@ struct Options {
   bool timing = true;            // wall_ms in metrics
   bool printState = false;       // the final state as JSON on stdout
   std::string dumpPartition;     // clients' records and cohorts as JSON
+  bool verbose = false;          // per-round execution details on stderr
 };
 
 // Prints "PROGRAM: error: MESSAGE" on stderr.

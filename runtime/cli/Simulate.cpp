@@ -191,6 +191,15 @@ bool keepMetricsUpTo(const std::string &path, int64_t round,
   return true;
 }
 
+// --verbose: how a computation's client work was spread.
+void logRun(const Options &o, const std::string &what, size_t clients,
+            const RunStats &stats) {
+  if (o.verbose)
+    std::fprintf(stderr, "%s: %zu clients in %lld blocks on %lld threads\n",
+                 what.c_str(), clients, static_cast<long long>(stats.blocks),
+                 static_cast<long long>(stats.threadsUsed));
+}
+
 } // namespace
 
 int runMain(const PlanTable &plan, const Options &o) {
@@ -208,10 +217,13 @@ int runMain(const PlanTable &plan, const Options &o) {
   }
   Executor executor(o.threads);
   std::vector<HostValue> results;
-  if (!executor.run(main, {}, pointers(data), cohort, results, error)) {
+  RunStats stats;
+  if (!executor.run(main, {}, pointers(data), cohort, results, error,
+                    &stats)) {
     reportError(error);
     return 1;
   }
+  logRun(o, main.name, cohort.size(), stats);
   if (results.size() == 1) {
     std::cout << toJson(main.results[0], results[0]) << "\n";
   } else {
@@ -289,6 +301,9 @@ int runProcess(const PlanTable &plan, const Options &o) {
                   std::to_string(c.seed) + ", not " + std::to_string(o.seed));
     state = std::move(c.state);
     first = c.round + 1;
+    std::fprintf(stderr, "note: resuming after round %lld from %s\n",
+                 static_cast<long long>(c.round),
+                 checkpointPath(o.checkpoint).c_str());
     if (!o.metrics.empty() && !keepMetricsUpTo(o.metrics, c.round, error))
       return fail(error);
     if (c.round >= o.rounds) {
@@ -328,6 +343,7 @@ int runProcess(const PlanTable &plan, const Options &o) {
     if (!executor.run(*plan.next, {&state}, trainData, cohort, results, error,
                       &stats))
       return fail("round " + std::to_string(round) + ": " + error);
+    logRun(o, "round " + std::to_string(round), cohort.size(), stats);
     state = std::move(results[0]);
     std::string fields, shown;
     if (plan.next->results.size() > 1)

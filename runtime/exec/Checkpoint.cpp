@@ -1,6 +1,7 @@
 // Checkpoint files: "FEDCKPT1", fingerprint, seed, round, the serialized
 // state, then an FNV-1a checksum of everything before it.
 #include "fedrt/Checkpoint.h"
+#include "fedrt/Faults.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -76,9 +77,16 @@ bool writeCheckpoint(const std::string &dir, const Checkpoint &c,
     error = temp + ": " + std::strerror(errno);
     return false;
   }
-  bool ok = writeAll(fd, data) && ::fsync(fd) == 0;
+  // A crash part-way through the write (fault point "checkpoint-write")
+  // or before the rename ("checkpoint-rename") leaves the previous
+  // checkpoint as it was.
+  size_t half = data.size() / 2;
+  bool ok = writeAll(fd, data.substr(0, half));
+  faultPoint("checkpoint-write");
+  ok = ok && writeAll(fd, data.substr(half)) && ::fsync(fd) == 0;
   int saved = errno;
   ::close(fd);
+  faultPoint("checkpoint-rename");
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
     error = (ok ? path : temp) + ": " + std::strerror(ok ? errno : saved);
     ::unlink(temp.c_str());

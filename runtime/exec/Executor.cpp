@@ -179,7 +179,11 @@ bool Executor::run(const Computation &comp,
     // Client work: blocks of the cohort, merged in block order.
     size_t block = blockSize(cohort.size());
     size_t blocks = (cohort.size() + block - 1) / block;
-    std::atomic<size_t> nextBlock{0};
+    // Thread t starts with block t (so every thread of a run takes part),
+    // then takes the next unclaimed one.
+    size_t threads = std::min<size_t>(static_cast<size_t>(threads_), blocks);
+    std::atomic<size_t> nextBlock{threads};
+    std::atomic<size_t> threadsUsed{0};
     std::mutex mutex;
     std::map<size_t, Partials> done; // finished blocks awaiting their turn
     size_t merged = 0;
@@ -207,7 +211,7 @@ bool Executor::run(const Computation &comp,
                              : "client '" + clients[0]->name(client) + "'";
     };
 
-    auto workBlocks = [&](Context &ctx) {
+    auto workBlocks = [&](Context &ctx, size_t thread) {
       std::vector<uint64_t> in;
       std::vector<std::vector<uint64_t>> outs(batch,
                                               std::vector<uint64_t>(outSlots));
@@ -215,10 +219,14 @@ bool Executor::run(const Computation &comp,
       // Generated data of synthetic clients, per client of the batch.
       std::vector<Columns> scratch(batch * clients.size());
       std::string localError;
+      bool firstBlock = true;
       while (!stop.load()) {
-        size_t b = nextBlock.fetch_add(1);
+        size_t b = firstBlock ? thread : nextBlock.fetch_add(1);
         if (b >= blocks)
           return;
+        if (firstBlock)
+          threadsUsed.fetch_add(1);
+        firstBlock = false;
         Partials partial = freshPartials();
         size_t failedAt = SIZE_MAX;
         size_t end = std::min(cohort.size(), (b + 1) * block);
@@ -287,9 +295,9 @@ bool Executor::run(const Computation &comp,
         }
       }
     };
-    auto work = [&](Context &ctx) {
+    auto work = [&](Context &ctx, size_t thread) {
       try {
-        workBlocks(ctx);
+        workBlocks(ctx, thread);
       } catch (const std::exception &e) {
         // Out of memory for a client's data or values: an error, not an
         // abort (threads must not let exceptions escape).
@@ -300,11 +308,10 @@ bool Executor::run(const Computation &comp,
         stop = true;
       }
     };
-    size_t threads = std::min<size_t>(static_cast<size_t>(threads_), blocks);
     if (threads <= 1)
-      work(*contexts_[0]);
+      work(*contexts_[0], 0);
     else
-      workers_->run(threads, [&](size_t t) { work(*contexts_[t]); });
+      workers_->run(threads, [&](size_t t) { work(*contexts_[t], t); });
     if (!firstError.empty()) {
       error = firstError;
       return false;
@@ -319,6 +326,10 @@ bool Executor::run(const Computation &comp,
       aggregatedTypes.push_back(&stage.aggregations[i].result);
     }
     if (stats) {
+      stats->threadsUsed = std::max<int64_t>(
+          stats->threadsUsed, static_cast<int64_t>(threadsUsed.load()));
+      stats->blocks = std::max<int64_t>(stats->blocks,
+                                        static_cast<int64_t>(blocks));
       for (const TypeDesc &t : stage.broadcasts)
         stats->bytesDown += valueBytes(t) * static_cast<int64_t>(cohort.size());
       for (const Aggregation &a : stage.aggregations)

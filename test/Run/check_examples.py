@@ -3,7 +3,10 @@
 float64, straight from the example's data files), and compares it with
 the compiled program's output.
 
-usage: check_examples.py EXAMPLE DATA_DIR OUTPUT_FILE [ROUNDS]
+usage: check_examples.py EXAMPLE DATA_DIR OUTPUT_FILE [ROUNDS [W0 W1 W2 B]]
+
+fedsgd_linear takes the number of rounds and, optionally, the state it
+starts from (else zeros).
 """
 import csv
 import glob
@@ -63,6 +66,9 @@ def main():
         rounds = int(sys.argv[4])
         data_ = clients(os.path.join(data, "linear"))
         w, b, lr = np.zeros(3), 0.0, 0.05
+        if len(sys.argv) > 5:
+            start = [float(v) for v in sys.argv[5:9]]
+            w, b = np.array(start[:3], np.float32).astype(np.float64), float(np.float32(start[3]))
         for _ in range(rounds):
             gw, gb, total = np.zeros(3), 0.0, 0.0
             for c in data_:

@@ -1,7 +1,9 @@
 // libFuzzer target over the whole compiler up to LLVM IR: lexing, parsing
 // (with error recovery), AST lowering and printing, semantic analysis and
 // the typed dump, planning, code generation with the IR verifier, diagnostic
-// rendering, and the -verify directive parser, all on the same bytes.
+// rendering, and the -verify directive parser, all on the same bytes. When
+// replayed (ReplayMain.cpp, in `make test`), programs that compile are also
+// optimized at -O2 and written as machine code.
 #include "ast/ASTPrinter.h"
 #include "basic/DiagnosticEngine.h"
 #include "basic/SourceManager.h"
@@ -13,11 +15,15 @@
 #include "sema/Sema.h"
 
 #include <llvm/IR/LLVMContext.h>
+#include <llvm/Support/FileSystem.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
 #include <string>
+
+// True under ReplayMain.cpp; libFuzzer builds define none (weak: false).
+extern bool fedcFuzzReplay __attribute__((weak));
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   using namespace fedc;
@@ -45,7 +51,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       // Code generation verifies the module it builds; an invalid module or
       // an LLVM assertion would be a finding.
       llvm::LLVMContext context;
-      generateModule(*program, context, sm, diags, "fuzz");
+      std::unique_ptr<llvm::Module> m =
+          generateModule(*program, context, sm, diags, "fuzz");
+      if (m && &fedcFuzzReplay && fedcFuzzReplay) {
+        CodegenOptions codegen;
+        if (auto target = createTargetMachine(codegen, diags)) {
+          optimizeModule(*m, *target, 2);
+          writeMachineCode(*m, *target, OutputKind::Object, "/dev/null",
+                           diags);
+        }
+      }
     }
   }
 

@@ -81,6 +81,19 @@ TEST(CsvLoaderTest, BadValueNamesFileLineColumnAndType) {
   EXPECT_EQ(error, path + ":3:3: expected i32 for field 'y', found 'three'");
 }
 
+// Line numbers count every line of the file: blank lines (and CRLF ends)
+// before the bad row move it down.
+TEST(CsvLoaderTest, LineNumbersCountBlankLines) {
+  std::string path = writeFile("blank.csv", "x0,x1,y\r\n\n1,2,3\n\n\r\n\n1,2,x\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_EQ(error, path + ":7:3: expected i32 for field 'y', found 'x'");
+  path = writeFile("blank-noheader.csv", "\n\n1,2,3\n\n1,2\n");
+  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_EQ(error, path + ":5: expected 3 values, found 2");
+}
+
 TEST(CsvLoaderTest, OutOfRangeIntegerIsAnError) {
   std::string path = writeFile("range.csv", "1,2,99999999999\n");
   Columns c;

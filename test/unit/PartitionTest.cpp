@@ -77,6 +77,19 @@ TEST(PartitionTest, DirichletSkewsLabelsBySmallAlpha) {
   EXPECT_EQ(skewed, partitionDirichlet(y, 20, 0.05, 1));
 }
 
+// Every seeded split depends on its seed: the same seed gives the same
+// split, and each of several other seeds a different one.
+TEST(PartitionTest, EverySeededSplitDependsOnTheSeed) {
+  std::vector<int64_t> y = labels(600, 10);
+  for (uint64_t seed : {2u, 3u, 4u}) {
+    EXPECT_NE(partitionIid(600, 12, 1), partitionIid(600, 12, seed));
+    EXPECT_NE(partitionDirichlet(y, 12, 0.5, 1),
+              partitionDirichlet(y, 12, 0.5, seed));
+    EXPECT_NE(partitionShards(y, 12, 2, 1), partitionShards(y, 12, 2, seed));
+  }
+  EXPECT_EQ(partitionShards(y, 12, 2, 9), partitionShards(y, 12, 2, 9));
+}
+
 TEST(PartitionTest, ShardsGiveEachClientFewLabels) {
   std::vector<int64_t> y = labels(1000, 10);
   Assignment a = partitionShards(y, 50, 2, 3);

@@ -22,6 +22,8 @@ namespace fedrt {
 struct RunStats {
   int64_t bytesDown = 0; // broadcast bytes x clients
   int64_t bytesUp = 0;   // aggregated value bytes x clients
+  int64_t blocks = 0;      // most blocks of the cohort in one stage
+  int64_t threadsUsed = 0; // most threads that ran a block in one stage
 };
 
 class WorkerPool;

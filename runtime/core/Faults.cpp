@@ -1,0 +1,46 @@
+// Fault injection points (fedrt/Faults.h).
+#include "fedrt/Faults.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace fedrt {
+
+namespace {
+
+struct FaultSpec {
+  std::string point; // empty: no fault configured
+  long hit = 1;
+};
+
+const FaultSpec &spec() {
+  static const FaultSpec s = [] {
+    FaultSpec f;
+    const char *env = std::getenv("FEDRT_FAULT");
+    if (!env || !*env)
+      return f;
+    std::string text = env;
+    size_t colon = text.rfind(':');
+    f.point = text.substr(0, colon);
+    if (colon != std::string::npos)
+      f.hit = std::strtol(text.c_str() + colon + 1, nullptr, 10);
+    return f;
+  }();
+  return s;
+}
+
+} // namespace
+
+void faultPoint(const char *point) {
+  const FaultSpec &f = spec();
+  if (f.point.empty() || f.point != point)
+    return;
+  static std::atomic<long> hits{0};
+  if (hits.fetch_add(1) + 1 == f.hit)
+    std::raise(SIGKILL);
+}
+
+} // namespace fedrt

@@ -1,0 +1,15 @@
+// Fault injection for tests: named points in the runtime where a test can
+// make the process die as a crash would (SIGKILL), to prove that what was
+// written before survives. Inert unless the environment variable
+// FEDRT_FAULT names the point: `FEDRT_FAULT=checkpoint-rename:3` kills the
+// process the third time it reaches "checkpoint-rename" (`:N` defaults to
+// 1). Points are listed in docs/testing.md.
+#pragma once
+
+namespace fedrt {
+
+// Kills the process with SIGKILL if FEDRT_FAULT names `point` and this is
+// its Nth hit; otherwise returns at once.
+void faultPoint(const char *point);
+
+} // namespace fedrt
