@@ -7,6 +7,7 @@
 // usage: agg_bench N P [REPETITIONS]
 #include "fedrt/Aggregator.h"
 #include "fedrt/Executor.h"
+#include "plan.pb.h"
 
 #include <Eigen/Core>
 
@@ -82,22 +83,38 @@ int main(int argc, char **argv) {
   int64_t n = std::stoll(argv[1]), p = std::stoll(argv[2]);
   int reps = argc > 3 ? std::stoi(argv[3]) : 5;
   std::string t = "f32[" + std::to_string(p) + "]";
-  std::string text = "fedrt-plan 1\nmain main\ncomputation main 1\n"
-                     "input clients data " +
-                     t +
-                     "\nstage 0 1\n"
-                     "aggregate wmean\nvalue " +
-                     t + "\nresult " + t + "\nupdate 2\nresult " + t +
-                     "\nend\n";
+  // main(data) = federated_mean(data, weight: ...) over f32[p] values.
+  proto::Plan spec;
+  spec.set_version(proto::PLAN_VERSION_CURRENT);
+  spec.set_main("main");
+  proto::Computation *c = spec.add_computations();
+  c->set_name("main");
+  TypeDesc type = *parseType(t);
+  proto::Input *in = c->add_inputs();
+  in->set_name("data");
+  in->set_at_clients(true);
+  type.toProto(*in->mutable_type());
+  proto::Stage *st = c->add_stages();
+  st->set_client_fn(1);
+  proto::Aggregation *wmean = st->add_aggregations();
+  wmean->set_kind(proto::WEIGHTED_MEAN);
+  type.toProto(*wmean->mutable_value());
+  type.toProto(*wmean->mutable_result());
+  c->set_update_fn(2);
+  type.toProto(*c->add_results());
+  std::string serialized;
+  spec.SerializeToString(&serialized);
   const StageFn functions[] = {noServer, valueAndWeight, passThrough};
   PlanTable plan;
-  std::string error;
-  if (!parsePlanTable(text.c_str(), functions, 3, plan, error)) {
-    std::fprintf(stderr, "%s\n", error.c_str());
+  if (absl::Status s = loadPlan(serialized.data(), serialized.size(),
+                                functions, 3, plan);
+      !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 1;
   }
+  std::string error;
   ClientDataset data;
-  parseType(t, data.type, error);
+  data.type = type;
   data.record = data.type;
   data.layout = recordLayout(data.record);
   std::vector<const float *> x;

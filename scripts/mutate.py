@@ -175,12 +175,13 @@ def main():
                 status, detail = "build-failed", f"see {log}"
             else:
                 rc = subprocess.run(["ctest", "--test-dir", build, "--stop-on-failure",
-                                     "--timeout", "900"], cwd=src, env=env,
+                                     "--output-on-failure", "--timeout", "900"], cwd=src, env=env,
                                     stdout=open(log, "a"), stderr=subprocess.STDOUT).returncode
                 if rc != 0:
-                    failed = re.findall(r"\d+ - (\S+) \(Failed\)|FAIL: fedc :: (\S+)|\[  FAILED  \] (\S+)",
-                                        log.read_text())
-                    names = sorted({next(x for x in f if x) for f in failed})
+                    failed = re.findall(r"^\s+fedc :: (\S+)$|\[  FAILED  \] (\S+)$|"
+                                        r"\d+ - (\S+) \(Failed\)", log.read_text(), re.M)
+                    specific = {f[0] or f[1] for f in failed if f[0] or f[1]}
+                    names = sorted(specific or {f[2] for f in failed})
                     status, detail = "caught", ", ".join(names[:3])
                 else:
                     status, detail = "MISSED", "every test passed"

@@ -2,22 +2,6 @@
 
 namespace fedc::ast {
 
-const char *scalarName(ScalarKind k) {
-  switch (k) {
-  case ScalarKind::F32:
-    return "f32";
-  case ScalarKind::F64:
-    return "f64";
-  case ScalarKind::I32:
-    return "i32";
-  case ScalarKind::I64:
-    return "i64";
-  case ScalarKind::Bool:
-    return "bool";
-  }
-  return "?";
-}
-
 const char *placementName(Placement p) {
   return p == Placement::Server ? "SERVER" : "CLIENTS";
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "basic/SourceLocation.h"
+#include "fedrt/Types.h"
 
 #include <cstdint>
 #include <memory>
@@ -33,8 +34,10 @@ struct Ident {
   SourceRange range;
 };
 
-enum class ScalarKind { F32, F64, I32, I64, Bool };
-const char *scalarName(ScalarKind k);
+// Element types come from the table the runtime shares
+// (fedrt/Elements.def).
+using ScalarKind = fedrt::Element;
+inline const char *scalarName(ScalarKind k) { return fedrt::elementName(k); }
 
 enum class Placement { Server, Clients };
 const char *placementName(Placement p);

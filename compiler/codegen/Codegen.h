@@ -6,6 +6,7 @@
 
 #include "basic/DiagnosticEngine.h"
 #include "basic/SourceManager.h"
+#include "lower/Plan.h"
 #include "sema/TypedAST.h"
 
 #include <llvm/IR/LLVMContext.h>
@@ -23,9 +24,11 @@ struct CodegenOptions {
   bool debugInfo = false; // -g: DWARF lines of the .fed source
 };
 
-// Null after reporting an unsupported construct.
+// The module of `program`'s local fns and `lowered`'s stage functions and
+// plan table. Null after reporting an unsupported construct.
 std::unique_ptr<llvm::Module>
-generateModule(const sema::Program &program, llvm::LLVMContext &context,
+generateModule(const sema::Program &program,
+               const lower::LoweredProgram &lowered, llvm::LLVMContext &context,
                const SourceManager &sm, DiagnosticEngine &diags,
                const std::string &name, bool debugInfo = false);
 

@@ -32,13 +32,6 @@ FunctionEmitter::FunctionEmitter(ModuleEmitter &m, const sema::Function &fn)
     lets_[p] = unflatten(p->type, leaves, next);
 }
 
-FunctionEmitter::FunctionEmitter(ModuleEmitter &m, const sema::Function &scope,
-                                 llvm::Function *f)
-    : m_(m), fn_(scope), f_(f), b(m.context) {
-  b.SetInsertPoint(llvm::BasicBlock::Create(m.context, "entry", f_));
-  ctx_ = f_->getArg(0);
-}
-
 void FunctionEmitter::returnFailure() {
   if (f_->getReturnType()->isVoidTy())
     b.CreateRetVoid();
@@ -425,13 +418,7 @@ Value FunctionEmitter::emitUncached(const sema::Expr &e) {
     const sema::Local *local = cast<sema::RefExpr>(e).local;
     if (auto it = lets_.find(local); it != lets_.end())
       return it->second;
-    if (auto it = vars_.find(local); it != vars_.end())
-      return readVar(it->second);
-    // Only in a stage function: an unplaced value of a federated fn.
-    throw Unsupported{e.range, "an unplaced value computed from '" +
-                                   local->name +
-                                   "' inside a federated fn (compute it in a "
-                                   "local fn and pass it to federated_map)"};
+    return readVar(vars_.at(local));
   }
   case sema::Expr::Kind::ConstRef:
     return emit(*cast<sema::RefExpr>(e).constant->value);

@@ -47,10 +47,10 @@ public:
   ModuleEmitter(const sema::Program &program, llvm::LLVMContext &context,
                 const SourceManager &sm, const std::string &moduleName);
 
-  // Emits every local fn instance and its entry point, then the stage
-  // functions and the plan table of `plans` (EmitStages.cpp).
+  // Emits every local fn instance and stage function with its entry
+  // point, then the plan table (EmitPlanTable.cpp).
   std::unique_ptr<llvm::Module> emit(DiagnosticEngine &diags,
-                                     const std::vector<lower::Plan> &plans);
+                                     const lower::LoweredProgram &lowered);
 
   llvm::LLVMContext &context;
   const SourceManager &sm;
@@ -85,7 +85,7 @@ public:
 
 private:
   void declareRuntime();
-  void emitPlans(const std::vector<lower::Plan> &plans);
+  void emitPlanTable(const lower::LoweredProgram &lowered);
   llvm::Function *declare(const sema::Function &fn);
   void emitEntry(const sema::Function &fn);
   std::map<const sema::Function *, llvm::Function *> functions_;
@@ -112,13 +112,9 @@ using FusedPtr = std::unique_ptr<Fused>;
 class FunctionEmitter {
 public:
   FunctionEmitter(ModuleEmitter &m, const sema::Function &fn);
-  // For a stage function `f` of federated fn `scope` (EmitStages.cpp).
-  FunctionEmitter(ModuleEmitter &m, const sema::Function &scope,
-                  llvm::Function *f);
   void emitBody();
 
 private:
-  friend class StageEmitter;
   // Returns from the function reporting failure (the flag is already set).
   void returnFailure();
 

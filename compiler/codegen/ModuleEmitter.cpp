@@ -2,9 +2,13 @@
 // runtime's declarations, and one fixed-signature entry point per fn.
 #include "codegen/Emitter.h"
 
+#include "fedrt/abi.h"
+
 #include <llvm/IR/Verifier.h>
 
 #include <filesystem>
+#include <map>
+#include <type_traits>
 #include <llvm/Support/Casting.h>
 #include <llvm/Support/raw_ostream.h>
 
@@ -25,19 +29,13 @@ ModuleEmitter::ModuleEmitter(const sema::Program &program,
 }
 
 llvm::Type *ModuleEmitter::elementType(ast::ScalarKind k) const {
-  switch (k) {
-  case ast::ScalarKind::F32:
-    return llvm::Type::getFloatTy(context);
-  case ast::ScalarKind::F64:
-    return llvm::Type::getDoubleTy(context);
-  case ast::ScalarKind::I32:
-    return llvm::Type::getInt32Ty(context);
-  case ast::ScalarKind::I64:
-    return llvm::Type::getInt64Ty(context);
-  case ast::ScalarKind::Bool:
-    return llvm::Type::getInt8Ty(context);
-  }
-  return nullptr;
+  // From the element table: floats by width, everything else (bool
+  // included, as i8) an integer of the element's size.
+  size_t bits = 8 * fedrt::elementSize(k);
+  if (fedrt::isFloat(k))
+    return bits == 32 ? llvm::Type::getFloatTy(context)
+                      : llvm::Type::getDoubleTy(context);
+  return llvm::Type::getIntNTy(context, static_cast<unsigned>(bits));
 }
 
 void ModuleEmitter::leafTypes(const Type *t,
@@ -88,37 +86,51 @@ std::string ModuleEmitter::where(SourceRange r) const {
          std::to_string(p.column);
 }
 
+namespace {
+
+// The LLVM type of a C parameter or result type of abi.h.
+template <class T> llvm::Type *cType(llvm::LLVMContext &c) {
+  if constexpr (std::is_void_v<T>)
+    return llvm::Type::getVoidTy(c);
+  else if constexpr (std::is_pointer_v<T>)
+    return llvm::PointerType::getUnqual(c);
+  else if constexpr (std::is_same_v<T, float>)
+    return llvm::Type::getFloatTy(c);
+  else if constexpr (std::is_same_v<T, double>)
+    return llvm::Type::getDoubleTy(c);
+  else {
+    static_assert(std::is_integral_v<T>, "abi.h uses scalars and pointers");
+    return llvm::Type::getIntNTy(c, 8 * sizeof(T));
+  }
+}
+
+// The LLVM signature of a C function type of abi.h.
+template <class F> struct CSignature;
+template <class R, class... A> struct CSignature<R(A...)> {
+  static llvm::FunctionType *get(llvm::LLVMContext &c) {
+    return llvm::FunctionType::get(cType<R>(c), {cType<A>(c)...}, false);
+  }
+};
+
+} // namespace
+
 void ModuleEmitter::declareRuntime() {
-  auto *ptr = llvm::PointerType::getUnqual(context);
-  auto *i64 = llvm::Type::getInt64Ty(context);
-  auto *i32 = llvm::Type::getInt32Ty(context);
-  auto *voidTy = llvm::Type::getVoidTy(context);
-  arenaAlloc = module->getOrInsertFunction(
-      "fedrt_arena_alloc", llvm::FunctionType::get(ptr, {ptr, i64}, false));
-  arenaMark = module->getOrInsertFunction(
-      "fedrt_arena_mark", llvm::FunctionType::get(i64, {ptr}, false));
-  arenaRelease = module->getOrInsertFunction(
-      "fedrt_arena_release",
-      llvm::FunctionType::get(voidTy, {ptr, i64}, false));
-  fail = module->getOrInsertFunction(
-      "fedrt_fail",
-      llvm::FunctionType::get(voidTy, {ptr, ptr, i64, i64}, false));
-  matmulF32 = module->getOrInsertFunction(
-      "fedrt_matmul_f32",
-      llvm::FunctionType::get(voidTy, {i64, i64, i64, ptr, i32, ptr, i32, ptr},
-                              false));
-  matmulF64 = module->getOrInsertFunction(
-      "fedrt_matmul_f64",
-      llvm::FunctionType::get(voidTy, {i64, i64, i64, ptr, i32, ptr, i32, ptr},
-                              false));
-  randomNormalF32 = module->getOrInsertFunction(
-      "fedrt_random_normal_f32",
-      llvm::FunctionType::get(
-          voidTy, {i64, llvm::Type::getFloatTy(context), ptr, i64}, false));
-  randomNormalF64 = module->getOrInsertFunction(
-      "fedrt_random_normal_f64",
-      llvm::FunctionType::get(
-          voidTy, {i64, llvm::Type::getDoubleTy(context), ptr, i64}, false));
+  // Declared from abi.h's prototypes, so a signature change there changes
+  // what generated code calls.
+  std::map<std::string, llvm::FunctionCallee> runtime;
+#define FEDRT_DECLARE(name)                                                    \
+  runtime[#name] = module->getOrInsertFunction(                                \
+      #name, CSignature<decltype(::name)>::get(context));
+  FEDRT_RUNTIME_FUNCTIONS(FEDRT_DECLARE)
+#undef FEDRT_DECLARE
+  arenaAlloc = runtime.at("fedrt_arena_alloc");
+  arenaMark = runtime.at("fedrt_arena_mark");
+  arenaRelease = runtime.at("fedrt_arena_release");
+  fail = runtime.at("fedrt_fail");
+  matmulF32 = runtime.at("fedrt_matmul_f32");
+  matmulF64 = runtime.at("fedrt_matmul_f64");
+  randomNormalF32 = runtime.at("fedrt_random_normal_f32");
+  randomNormalF64 = runtime.at("fedrt_random_normal_f64");
   if (auto *f = dyn_cast<llvm::Function>(arenaAlloc.getCallee())) {
     f->addRetAttr(llvm::Attribute::NoAlias);
     f->addFnAttr(llvm::Attribute::NoUnwind);
@@ -223,11 +235,13 @@ void ModuleEmitter::emitEntry(const sema::Function &fn) {
 
 std::unique_ptr<llvm::Module>
 ModuleEmitter::emit(DiagnosticEngine &diags,
-                    const std::vector<lower::Plan> &plans) {
+                    const lower::LoweredProgram &lowered) {
   std::vector<const sema::Function *> locals;
   for (const auto &fn : program.functions)
     if (!fn->isFederated && fn->body)
       locals.push_back(fn.get());
+  for (const auto &fn : lowered.stageFunctions)
+    locals.push_back(fn.get());
   for (const sema::Function *fn : locals)
     declare(*fn);
   bool ok = true;
@@ -240,16 +254,9 @@ ModuleEmitter::emit(DiagnosticEngine &diags,
       ok = false;
     }
   }
-  if (ok) {
-    try {
-      emitPlans(plans);
-    } catch (const Unsupported &u) {
-      diags.report(u.where, DiagId::UnsupportedInCodegen).arg(u.what);
-      ok = false;
-    }
-  }
   if (!ok)
     return nullptr;
+  emitPlanTable(lowered);
   if (debug_)
     debug_->finalize();
   std::string errors;

@@ -21,13 +21,14 @@
 namespace fedc {
 
 std::unique_ptr<llvm::Module>
-generateModule(const sema::Program &program, llvm::LLVMContext &context,
+generateModule(const sema::Program &program,
+               const lower::LoweredProgram &lowered, llvm::LLVMContext &context,
                const SourceManager &sm, DiagnosticEngine &diags,
                const std::string &name, bool debugInfo) {
   codegen::ModuleEmitter emitter(program, context, sm, name);
   if (debugInfo)
     emitter.enableDebugInfo();
-  return emitter.emit(diags, lower::buildPlans(program));
+  return emitter.emit(diags, lowered);
 }
 
 std::unique_ptr<llvm::TargetMachine>

@@ -322,7 +322,8 @@ private:
 
 } // namespace
 
-bool callFunction(const sema::Program &program, const SourceManager &sm,
+bool callFunction(const sema::Program &program,
+                  const lower::LoweredProgram &lowered, const SourceManager &sm,
                   DiagnosticEngine &diags, const CodegenOptions &options,
                   const std::string &name, const std::vector<std::string> &args,
                   std::ostream &out) {
@@ -367,7 +368,7 @@ bool callFunction(const sema::Program &program, const SourceManager &sm,
 
   auto context = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> module =
-      generateModule(program, *context, sm, diags, "call");
+      generateModule(program, lowered, *context, sm, diags, "call");
   if (!module)
     return false;
   std::unique_ptr<llvm::TargetMachine> target =

@@ -15,7 +15,8 @@
 
 namespace fedc::driver {
 
-bool callFunction(const sema::Program &program, const SourceManager &sm,
+bool callFunction(const sema::Program &program,
+                  const lower::LoweredProgram &lowered, const SourceManager &sm,
                   DiagnosticEngine &diags, const CodegenOptions &options,
                   const std::string &name, const std::vector<std::string> &args,
                   std::ostream &out);

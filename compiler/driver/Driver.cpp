@@ -40,6 +40,19 @@ namespace {
 
 constexpr const char *kVersion = "0.1.0";
 
+// Where compilation stops (--emit=), in pipeline order.
+enum class Phase { Tokens, Ast, Typed, Plan, Llvm, Bitcode, Asm, Object, Exe };
+
+Phase phaseNamed(const std::string &emit) {
+  static const std::map<std::string, Phase> kPhases = {
+      {"tokens", Phase::Tokens}, {"ast", Phase::Ast},
+      {"typed", Phase::Typed},   {"plan", Phase::Plan},
+      {"llvm", Phase::Llvm},     {"bc", Phase::Bitcode},
+      {"asm", Phase::Asm},       {"obj", Phase::Object},
+      {"exe", Phase::Exe}};
+  return kPhases.at(emit);
+}
+
 struct Options {
   std::string input;
   std::string output;
@@ -148,32 +161,45 @@ FileId loadInput(SourceManager &sm, DiagnosticEngine &diags,
   return file;
 }
 
-// --emit=llvm|bc|asm|obj: the optimized module of every local fn.
-// The exit status of the program `fedc run` ran.
-int runStatus = 0;
+// The result of compiling: whether it succeeded, and for `fedc run` the
+// exit status of the program it ran.
+struct Outcome {
+  bool ok = false;
+  int runStatus = 0;
+};
 
-bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
-              const sema::Program &program, const SourceManager &sm,
-              DiagnosticEngine &diags) {
+// --emit=llvm|bc|asm|obj|exe: the optimized module, written out (and for
+// `fedc run`, linked and run).
+Outcome emitCode(const Options &o, Phase phase,
+                 const CodegenOptions &codegenOptions,
+                 const sema::Program &program,
+                 const lower::LoweredProgram &lowered, const SourceManager &sm,
+                 DiagnosticEngine &diags) {
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = generateModule(
-      program, context, sm, diags, o.input, codegenOptions.debugInfo);
+  std::unique_ptr<llvm::Module> module =
+      generateModule(program, lowered, context, sm, diags, o.input,
+                     codegenOptions.debugInfo);
   if (!module)
-    return false;
+    return {};
   std::unique_ptr<llvm::TargetMachine> target =
       createTargetMachine(codegenOptions, diags);
   if (!target)
-    return false;
+    return {};
   optimizeModule(*module, *target, codegenOptions.optLevel);
-  std::string stem = std::filesystem::path(o.input).stem().string();
-  if (o.emit == "exe") {
+  // Outputs are named after the input; from standard input, `a.out` and
+  // `a.o`/`a.bc` as C compilers do.
+  std::string stem = o.input == "-"
+                         ? std::string("a")
+                         : std::filesystem::path(o.input).stem().string();
+  if (phase == Phase::Exe) {
     if (!program.process && !program.main) {
       diags.report(SourceLoc(), DiagId::NothingToRun);
-      return false;
+      return {};
     }
     llvm::SmallString<128> object, exe;
     llvm::sys::fs::createTemporaryFile("fedc-" + stem, "o", object);
-    std::string output = o.output.empty() ? stem : o.output;
+    std::string output =
+        !o.output.empty() ? o.output : o.input == "-" ? "a.out" : stem;
     if (o.run) {
       llvm::sys::fs::createTemporaryFile("fedc-" + stem, "exe", exe);
       output = exe.str().str();
@@ -186,60 +212,63 @@ bool emitCode(const Options &o, const CodegenOptions &codegenOptions,
                        diags);
     llvm::sys::fs::remove(object);
     if (!ok || !o.run)
-      return ok;
+      return {ok};
     int status = runExecutable(output, stem, o.runArgs, diags);
     llvm::sys::fs::remove(exe);
-    runStatus = status;
-    return status >= 0;
+    return {status >= 0, status};
   }
-  if (o.emit == "asm" || o.emit == "obj") {
+  if (phase == Phase::Asm || phase == Phase::Object) {
+    bool assembly = phase == Phase::Asm;
     std::string path = !o.output.empty() ? o.output
-                       : o.emit == "asm" ? "-"
+                       : assembly        ? "-"
                                          : stem + ".o";
-    return writeMachineCode(*module, *target,
-                            o.emit == "asm" ? OutputKind::Assembly
-                                            : OutputKind::Object,
-                            path, diags);
+    return {writeMachineCode(*module, *target,
+                             assembly ? OutputKind::Assembly
+                                      : OutputKind::Object,
+                             path, diags)};
   }
-  std::string path = !o.output.empty()  ? o.output
-                     : o.emit == "llvm" ? "-"
-                                        : stem + ".bc";
+  std::string path = !o.output.empty()       ? o.output
+                     : phase == Phase::Llvm ? "-"
+                                             : stem + ".bc";
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
   if (ec) {
     diags.report(SourceLoc(), DiagId::OutputError).arg(path).arg(ec.message());
-    return false;
+    return {};
   }
-  if (o.emit == "llvm")
+  if (phase == Phase::Llvm)
     module->print(out, nullptr);
   else
     llvm::WriteBitcodeToFile(*module, out);
-  return true;
+  return {true};
 }
 
-// Runs the phases this build has; returns false when an error was reported.
-bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
-             FileId file) {
+// Runs the phases up to the stop point. -fsyntax-only, and -verify without
+// --emit, run every checking phase (through lowering) and print nothing;
+// -verify with --emit=tokens|ast|typed|plan also prints that dump.
+Outcome compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
+                FileId file) {
+  Phase stop = phaseNamed(o.emit);
+  if ((o.verify && !o.explicitEmit) || o.syntaxOnly)
+    stop = Phase::Plan;
+  bool dump = !o.syntaxOnly && (!o.verify || o.explicitEmit);
   ParseOptions parseOptions;
   parseOptions.bracketDepth = o.bracketDepth;
   parseOptions.maxLexicalErrors = o.verify ? 0 : o.errorLimit;
-  if (o.emit == "tokens" && !o.syntaxOnly && !o.verify) {
+  if (stop == Phase::Tokens && dump) {
     std::ostringstream text;
     bool ok = dumpTokens(sm, file, diags, text, parseOptions);
-    return writeOutput(o, text.str()) && ok;
+    return {writeOutput(o, text.str()) && ok};
   }
   std::unique_ptr<ast::Module> module =
       parseModule(sm, file, diags, parseOptions);
-  if (!module)
-    return false;
-  if (o.emit == "tokens" && !o.syntaxOnly)
-    return true;
-  if (o.emit == "ast" && !o.syntaxOnly) {
-    if (o.verify)
-      return true;
+  if (!module || stop == Phase::Tokens)
+    return {module != nullptr};
+  if (stop == Phase::Ast) {
     std::ostringstream text;
-    ast::printModule(*module, sm, text);
-    return writeOutput(o, text.str());
+    if (dump)
+      ast::printModule(*module, sm, text);
+    return {writeOutput(o, text.str())};
   }
   SemaOptions semaOptions;
   semaOptions.includePaths = o.includePaths;
@@ -248,32 +277,31 @@ bool compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
   std::unique_ptr<sema::Program> program =
       analyze(std::move(module), sm, diags, semaOptions);
   if (!program)
-    return false;
-  // -fsyntax-only stops here; so does -verify unless a stop point was named.
-  if (o.syntaxOnly || (o.verify && !o.explicitEmit))
-    return true;
-  if (o.emit == "typed") {
-    if (o.verify)
-      return true;
+    return {};
+  if (stop == Phase::Typed) {
     std::ostringstream text;
-    printProgram(*program, sm, text);
-    return writeOutput(o, text.str());
+    if (dump)
+      printProgram(*program, sm, text);
+    return {writeOutput(o, text.str())};
   }
-  if (o.emit == "plan") {
-    if (o.verify)
-      return true;
+  std::unique_ptr<lower::LoweredProgram> lowered =
+      lower::lowerProgram(*program, diags);
+  if (!lowered)
+    return {};
+  if (stop == Phase::Plan) {
     std::ostringstream text;
-    lower::printPlans(lower::buildPlans(*program), text);
-    return writeOutput(o, text.str());
+    if (dump)
+      lower::printPlan(*lowered, sm, text);
+    return {writeOutput(o, text.str())};
   }
   CodegenOptions codegenOptions;
   codegenOptions.optLevel = o.optLevel;
   codegenOptions.triple = o.target;
   codegenOptions.debugInfo = o.debugInfo;
   if (o.call)
-    return driver::callFunction(*program, sm, diags, codegenOptions,
-                                o.callFunction, o.callArgs, std::cout);
-  return emitCode(o, codegenOptions, *program, sm, diags);
+    return {driver::callFunction(*program, *lowered, sm, diags, codegenOptions,
+                                 o.callFunction, o.callArgs, std::cout)};
+  return emitCode(o, stop, codegenOptions, *program, *lowered, sm, diags);
 }
 
 } // namespace
@@ -403,10 +431,10 @@ int run(int argc, const char *const *argv) {
   FileId file = loadInput(sm, diags, o.input);
   if (!file)
     return 1;
-  bool ok = compile(o, sm, diags, file);
-  if (ok && !diags.hasErrors() && o.run)
-    return runStatus;
-  return ok && !diags.hasErrors() ? 0 : 1;
+  Outcome outcome = compile(o, sm, diags, file);
+  if (!outcome.ok || diags.hasErrors())
+    return 1;
+  return o.run ? outcome.runStatus : 0;
 }
 
 } // namespace fedc::driver

@@ -7,6 +7,7 @@
 #include <llvm/Support/Program.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace fedc::driver {
 
@@ -26,16 +27,32 @@ std::string runtimeDir(const std::string &argv0) {
 bool linkExecutable(const std::string &argv0, const std::string &object,
                     const std::string &output, bool vectorMath,
                     DiagnosticEngine &diags) {
+  // libfedrt.link (written by the build) lists the runtime's static
+  // libraries (relative to its folder) and the system libraries they use.
   std::string lib = runtimeDir(argv0);
-  std::string mainLib = lib + "/libfedrt_main.a",
-              coreLib = lib + "/libfedrt_core.a";
-  for (const std::string &a : {mainLib, coreLib})
-    if (!llvm::sys::fs::exists(a)) {
-      diags.report(SourceLoc(), DiagId::LinkError)
-          .arg(output)
-          .arg("the runtime library " + a + " is missing");
-      return false;
+  std::string listing = lib + "/libfedrt.link";
+  std::ifstream list(listing);
+  if (!list) {
+    diags.report(SourceLoc(), DiagId::LinkError)
+        .arg(output)
+        .arg("the runtime's link list " + listing + " is missing");
+    return false;
+  }
+  std::vector<std::string> runtime;
+  for (std::string line; std::getline(list, line);) {
+    if (line.empty())
+      continue;
+    if (line[0] != '-') {
+      line = lib + "/" + line;
+      if (!llvm::sys::fs::exists(line)) {
+        diags.report(SourceLoc(), DiagId::LinkError)
+            .arg(output)
+            .arg("the runtime library " + line + " is missing");
+        return false;
+      }
     }
+    runtime.push_back(line);
+  }
   std::string linker;
   for (const char *name : {"c++", "g++", "clang++-19", "clang++"})
     if (auto found = llvm::sys::findProgramByName(name)) {
@@ -48,8 +65,9 @@ bool linkExecutable(const std::string &argv0, const std::string &object,
         .arg("no C++ compiler driver (c++, g++ or clang++) on PATH");
     return false;
   }
-  std::vector<std::string> args{linker, object,      mainLib, coreLib,
-                                "-lz",  "-lpthread", "-o",    output};
+  std::vector<std::string> args{linker, object};
+  args.insert(args.end(), runtime.begin(), runtime.end());
+  args.insert(args.end(), {"-o", output});
   if (vectorMath)
     args.push_back("-lmvec");
   args.push_back("-lm");

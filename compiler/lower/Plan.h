@@ -1,11 +1,18 @@
-// The plan: each federated computation as a dataflow of placed values
-// (federated calls inlined), scheduled into stages — server prepare,
-// broadcast, client work, aggregation — one per broadcast -> aggregate round
-// trip, then a final server update (TFF's DistributeAggregateForm,
-// generalised). The output of compiler/lower and the input of the runtime's
-// executor.
+// The output of federated lowering: every federated fn as a dataflow of
+// placed values (federated calls inlined), scheduled into stages — server
+// prepare, broadcast, client work, aggregation — one per broadcast ->
+// aggregate round trip, then a final server update (TFF's
+// DistributeAggregateForm, generalised); for the computations the runtime
+// runs, the stage functions that compute each part (ordinary local fns,
+// synthesized here, which codegen compiles like any other) and the plan
+// table (plan.proto) that tells the runtime how to run them. Codegen and
+// `--emit=plan` read this one object; nothing is lowered twice.
 #pragma once
 
+#include "basic/DiagnosticEngine.h"
+#include "basic/SourceManager.h"
+#include "fedrt/Types.h"
+#include "plan.pb.h"
 #include "sema/TypedAST.h"
 
 #include <cstdint>
@@ -16,12 +23,12 @@
 
 namespace fedc::lower {
 
-// One value of the dataflow.
+// One value of a computation's dataflow.
 struct Node {
   enum class Kind {
     ServerInput, // a parameter at SERVER (or unplaced)
     ClientInput, // a parameter at CLIENTS (client data)
-    Constant,    // an unplaced expression, computed on the server
+    Constant,    // an unplaced expression (literals, consts, local fn calls)
     Value,       // federated_value
     Broadcast,
     Map, // federated_map (at CLIENTS or SERVER)
@@ -37,11 +44,14 @@ struct Node {
   const sema::Type *type = nullptr;
   bool atClients = false; // placed at CLIENTS (else SERVER or unplaced)
   std::vector<Node *> inputs;
-  const sema::Expr *expr = nullptr;         // the typed expression
-  const sema::Function *function = nullptr; // Map/Eval; Aggregate's report
-  sema::Intrinsic intrinsic = sema::Intrinsic::Value;
-  int index = -1; // Select: field or element index
-  int level = 0;  // aggregation round trips before it
+  // Map/Eval: the local fn applied. Aggregate (custom): its report.
+  const sema::Function *function = nullptr;
+  // Aggregate: how; Custom also names accumulate and merge.
+  fedrt::proto::AggregationKind aggregation = fedrt::proto::SUM;
+  const sema::Function *accumulate = nullptr, *merge = nullptr;
+  int bitwidth = 0; // secure sum
+  int index = -1;   // Select: field or element index
+  int level = 0;    // aggregation round trips before it
 };
 
 struct Stage {
@@ -50,29 +60,44 @@ struct Stage {
   std::vector<Node *> broadcasts; // server values sent to the clients
   std::vector<Node *> clientWork; // one fused client function, in order
   std::vector<Node *> aggregations;
+  // Of a computation the runtime runs: its stage functions.
+  const sema::Function *serverFn = nullptr, *clientFn = nullptr;
 };
 
-struct Plan {
-  const sema::Function *computation = nullptr;
-  std::vector<Node *> inputs; // in parameter order
+struct ComputationPlan {
+  const sema::Function *computation = nullptr; // the federated fn
+  std::vector<Node *> inputs;                  // in parameter order
   std::vector<Stage> stages;
   std::vector<Node *> serverUpdate; // after the last aggregation
   std::vector<Node *> results;      // the returned value(s)
-  uint64_t fingerprint = 0;         // of the plan's structure and types
-  // The unplaced lets (and parameters of inlined fns) of federated fns, in
-  // binding order: what Constant expressions may read.
-  std::vector<std::pair<const sema::Local *, Node *>> unplacedLocals;
+  const sema::Function *updateFn = nullptr; // if the runtime runs it
+  uint64_t fingerprint = 0; // of the plan, its types and its code
   std::vector<std::unique_ptr<Node>> nodes;
 };
 
-// Plans for every federated fn of `program`, in definition order.
-std::vector<Plan> buildPlans(const sema::Program &program);
+struct LoweredProgram {
+  std::vector<ComputationPlan> computations; // every federated fn, in order
+  // The stage functions synthesized for the computations the runtime runs
+  // (named `round.server0`, `round.client0`, ..., `round.update`).
+  std::vector<std::unique_ptr<sema::Function>> stageFunctions;
+  // What the runtime reads, and the functions its indices name (stage
+  // functions and custom aggregations' local fns).
+  fedrt::proto::Plan table;
+  std::vector<const sema::Function *> functionTable;
+};
 
-// `fedc --emit=plan`.
-void printPlans(const std::vector<Plan> &plans, std::ostream &out);
+// Lowers `program` (whose TypeContext gains the stage functions' tuple
+// types). Null after reporting an error.
+std::unique_ptr<LoweredProgram> lowerProgram(sema::Program &program,
+                                             DiagnosticEngine &diags);
 
-// The plan as text without its fingerprint line: what the fingerprint
-// hashes, so two programs with the same plan interoperate.
-std::string planBody(const Plan &plan);
+// `fedc --emit=plan`: each computation's dataflow by stage, then the stage
+// functions as typed code.
+void printPlan(const LoweredProgram &lowered, const SourceManager &sm,
+               std::ostream &out);
+
+// The runtime's view of a (member) type: placement dropped, structs
+// spelled out (`Model{w:f32[64,10],b:f32[10]}` as fedrt::TypeDesc::str).
+fedrt::TypeDesc layoutOf(const sema::Type *t);
 
 } // namespace fedc::lower

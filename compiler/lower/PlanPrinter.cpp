@@ -1,6 +1,8 @@
 // `fedc --emit=plan`: each federated computation's inputs, stages and
-// server update, one value per line.
+// server update, one value per line; then the stage functions synthesized
+// for the computations the runtime runs, as typed code.
 #include "lower/Plan.h"
+#include "sema/Sema.h"
 
 #include <llvm/Support/Casting.h>
 
@@ -42,19 +44,28 @@ std::string describe(const Node &n) {
     return fmt::format("{}.{}", ref(n.inputs[0]), n.index);
   case Node::Kind::Tuple:
     return "(" + refs(n.inputs) + ")";
-  case Node::Kind::Aggregate: {
-    std::string name = sema::intrinsicName(n.intrinsic);
-    if (n.intrinsic == sema::Intrinsic::Mean && n.inputs.size() > 1)
-      return name + "(" + ref(n.inputs[0]) + ", weight: " + ref(n.inputs[1]) +
+  case Node::Kind::Aggregate:
+    switch (n.aggregation) {
+    case fedrt::proto::WEIGHTED_MEAN:
+      return "federated_mean(" + ref(n.inputs[0]) +
+             ", weight: " + ref(n.inputs[1]) + ")";
+    case fedrt::proto::SECURE_SUM:
+      return fmt::format("federated_secure_sum({}, bitwidth: {})",
+                         refs(n.inputs), n.bitwidth);
+    case fedrt::proto::CUSTOM:
+      return "federated_aggregate(" + refs(n.inputs) +
+             ", accumulate: " + n.accumulate->name +
+             ", merge: " + n.merge->name + ", report: " + n.function->name +
              ")";
-    if (n.intrinsic == sema::Intrinsic::SecureSum)
-      return fmt::format("{}({}, bitwidth: {})", name, refs(n.inputs),
-                         llvm::cast<sema::IntrinsicCallExpr>(n.expr)->bitwidth);
-    if (n.intrinsic == sema::Intrinsic::Aggregate)
-      return name + "(" + refs(n.inputs) + ", report: " + n.function->name +
-             ")";
-    return name + "(" + refs(n.inputs) + ")";
-  }
+    case fedrt::proto::MEAN:
+      return "federated_mean(" + refs(n.inputs) + ")";
+    case fedrt::proto::MIN:
+      return "federated_min(" + refs(n.inputs) + ")";
+    case fedrt::proto::MAX:
+      return "federated_max(" + refs(n.inputs) + ")";
+    default:
+      return "federated_sum(" + refs(n.inputs) + ")";
+    }
   }
   return "?";
 }
@@ -66,10 +77,11 @@ void line(std::ostream &out, const Node &n, int indent) {
   out << " = " << describe(n) << " : " << sema::formatType(n.type) << "\n";
 }
 
-} // namespace
-
-std::string planBody(const Plan &plan) {
-  std::ostringstream out;
+void printComputation(const ComputationPlan &plan, std::ostream &out) {
+  size_t stages = plan.stages.size();
+  out << fmt::format("plan {}: {} stage{}, fingerprint {:016x}\n",
+                     plan.computation->name, stages, stages == 1 ? "" : "s",
+                     plan.fingerprint);
   for (const Node *in : plan.inputs)
     out << "  input " << ref(in) << ' ' << in->name << " : "
         << sema::formatType(in->type) << "\n";
@@ -96,16 +108,19 @@ std::string planBody(const Plan &plan) {
       line(out, *n, 4);
   }
   out << "  result " << refs(plan.results) << "\n";
-  return out.str();
 }
 
-void printPlans(const std::vector<Plan> &plans, std::ostream &out) {
-  for (const Plan &p : plans) {
-    size_t n = p.stages.size();
-    out << fmt::format("plan {}: {} stage{}, fingerprint {:016x}\n",
-                       p.computation->name, n, n == 1 ? "" : "s", p.fingerprint)
-        << planBody(p);
-  }
+} // namespace
+
+void printPlan(const LoweredProgram &lowered, const SourceManager &sm,
+               std::ostream &out) {
+  for (const ComputationPlan &p : lowered.computations)
+    printComputation(p, out);
+  if (lowered.stageFunctions.empty())
+    return;
+  out << "stage functions:\n";
+  for (const auto &fn : lowered.stageFunctions)
+    printFunction(*fn, &sm, out);
 }
 
 } // namespace fedc::lower

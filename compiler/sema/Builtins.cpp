@@ -163,7 +163,13 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
         .arg(name);
     return errorExpr(e.range());
   }
+  // len(batches(data, n)) counts batches: the one place besides a for loop
+  // where batches() may appear.
+  const ast::Expr *savedIterable = forIterable_;
+  if (b == Builtin::Len && e.args.size() == 1)
+    forIterable_ = e.args[0].value.get();
   std::vector<ExprPtr> args = positionalArgs(e, name);
+  forIterable_ = savedIterable;
   for (const ExprPtr &a : args)
     if (containsError(a->type))
       return errorExpr(e.range());
@@ -410,6 +416,10 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
     return make(types_.scalar(a->element));
   }
   case Builtin::Batches: {
+    if (&e != forIterable_) {
+      diags_.report(e.range(), DiagId::BatchesOutsideFor);
+      return errorExpr(e.range());
+    }
     if (!arity(2))
       return errorExpr(e.range());
     const auto *s = dyn_cast<SeqType>(args[0]->type);

@@ -113,6 +113,9 @@ private:
     std::map<std::string, SourceRange> laterBindings;
   };
   FunctionState *current_ = nullptr;
+  // The iterable of the `for` being checked, or len()'s argument: where
+  // batches() may appear.
+  const ast::Expr *forIterable_ = nullptr;
   bool inFederated() const { return current_ && current_->fn->isFederated; }
   Local *bindLocal(const ast::Ident &name, const Type *type, bool isMutable,
                    Local::Kind kind = Local::Kind::Binding);
@@ -185,6 +188,12 @@ private:
                                    const std::vector<SourceRange> &from,
                                    const Type *result, SourceRange call,
                                    const std::string &what);
+  // Reports a value whose member type has a `?` dimension where `what`
+  // moves it between server and clients. False if it reported.
+  bool requireStaticShape(const Expr &e, const Type *member,
+                          const std::string &what);
+  bool requireStaticShape(SourceRange where, const Type *member,
+                          const std::string &what);
   // Reports a value whose placement does not fit `expected`, with the fix.
   bool expectPlacement(ExprPtr &e, const Type *expected,
                        const std::string &where);
@@ -197,6 +206,9 @@ private:
   // --- processes (Processes.cpp) ---------------------------------------------
   const Function *processEntry(const ast::ProcessDecl &p,
                                const ast::ProcessEntry &entry);
+  // What the runtime moves when it runs `fn` (its placed inputs and
+  // results) needs static shapes.
+  void requireStaticComputation(const Function &fn);
 
   Program &program_;
   TypeContext &types_;

@@ -55,7 +55,32 @@ bool isRawData(const Type *t) {
   return p && isa<SeqType>(p->member);
 }
 
+bool staticDims(const TensorType *t) {
+  for (int64_t d : t->dims)
+    if (d == kDynamicDim)
+      return false;
+  return true;
+}
+
 } // namespace
+
+bool Checker::requireStaticShape(SourceRange where, const Type *member,
+                                 const std::string &what) {
+  if (containsError(member))
+    return true;
+  std::string leaf = firstOffendingLeaf(member, staticDims);
+  if (leaf.empty())
+    return true;
+  diags_.report(where, DiagId::DynamicShapeAcrossPlacements)
+      .arg(what)
+      .arg(describeLeaf(leaf, member));
+  return false;
+}
+
+bool Checker::requireStaticShape(const Expr &e, const Type *member,
+                                 const std::string &what) {
+  return requireStaticShape(e.range, member, what);
+}
 
 std::optional<Intrinsic> lookupIntrinsic(const std::string &name) {
   for (const IntrinsicName &i : kIntrinsics)
@@ -251,8 +276,10 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
       if (!fn)
         return errorExpr(e.range());
       // Each client evaluates for itself, so client results may differ.
-      return result(types_.placed(fn->result, p, p == Placement::Server),
-                    std::move(args));
+      auto call = result(types_.placed(fn->result, p, p == Placement::Server),
+                         std::move(args));
+      call->function = fn;
+      return call;
     }
     const Type *t = args[0]->type;
     if (containsPlaced(t) || isa<PlacementLiteralType>(t) ||
@@ -263,6 +290,9 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
       notePlacement(*args[0]);
       return errorExpr(e.range());
     }
+    if (p == Placement::Clients &&
+        !requireStaticShape(*args[0], t, name + "(..., CLIENTS)"))
+      return errorExpr(e.range());
     return result(types_.placed(t, p, true), std::move(args));
   }
   case Intrinsic::Broadcast: {
@@ -279,6 +309,8 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
       notePlacement(*args[0]);
       return errorExpr(e.range());
     }
+    if (!requireStaticShape(*args[0], p->member, name))
+      return errorExpr(e.range());
     return result(types_.placed(p->member, Placement::Clients, true),
                   std::move(args));
   }
@@ -357,6 +389,7 @@ ExprPtr Checker::checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args) {
       types_.placed(fn->result, p, allEqual || p == Placement::Server),
       e.range(), Intrinsic::Map, std::move(args));
   call->placementOrigin = e.range();
+  call->function = fn;
   return call;
 }
 
@@ -456,6 +489,8 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
       return errorExpr(e.range());
     }
   }
+  if (!requireStaticShape(x, member, name))
+    return errorExpr(e.range());
   auto call = std::make_unique<IntrinsicCallExpr>(
       types_.placed(member, Placement::Server, true), e.range(), i,
       std::move(args));
@@ -513,6 +548,9 @@ ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
     return errorExpr(e.range());
   }
   SourceRange zr = args[1]->range;
+  if (!requireStaticShape(x, p->member, name) ||
+      !requireStaticShape(*args[1], u, name + " (its zero)"))
+    return errorExpr(e.range());
   const Function *accumulate =
       functionArgument(args[2], {u, p->member}, {zr, x.range}, u, e.range(),
                        name + " (accumulate)");
@@ -530,6 +568,9 @@ ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
       types_.placed(report->result, Placement::Server, true), e.range(),
       Intrinsic::Aggregate, std::move(args));
   call->placementOrigin = e.range();
+  call->accumulate = accumulate;
+  call->merge = merge;
+  call->report = report;
   return call;
 }
 

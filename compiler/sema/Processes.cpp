@@ -36,6 +36,23 @@ bool isClientData(const Type *t) {
 
 } // namespace
 
+void Checker::requireStaticComputation(const Function &fn) {
+  std::string what = "running '" + fn.name + "'";
+  // (A seq's records are checked where the seq type is written.)
+  for (const Local *param : fn.params)
+    if (const auto *p = dyn_cast<PlacedType>(param->type);
+        p && !isa<SeqType>(p->member))
+      requireStaticShape(param->range, p->member, what);
+  std::vector<const Type *> results{fn.result};
+  if (const auto *tuple = dyn_cast<TupleType>(fn.result))
+    results = tuple->elements;
+  SourceRange where =
+      fn.decl->result ? fn.decl->result->range() : fn.decl->name.range;
+  for (const Type *r : results)
+    if (const auto *p = dyn_cast<PlacedType>(r))
+      requireStaticShape(where, p->member, what);
+}
+
 const Function *Checker::processEntry(const ast::ProcessDecl &p,
                                       const ast::ProcessEntry &entry) {
   const GlobalSymbol *g = lookupGlobal(entry.value.name);
@@ -78,6 +95,7 @@ void Checker::checkProcesses() {
           .arg("must return a value placed at SERVER (or a tuple of them), "
                "found " +
                formatType(fn->result));
+    requireStaticComputation(*fn);
     program_.main = fn;
   }
 
@@ -190,6 +208,9 @@ void Checker::checkProcesses() {
           process.eval = fn;
       }
     }
+    for (const Function *fn : {process.init, process.next, process.eval})
+      if (fn)
+        requireStaticComputation(*fn);
     program_.process = std::move(process);
   }
 }

@@ -33,5 +33,11 @@ std::unique_ptr<sema::Program> analyze(std::unique_ptr<ast::Module> root,
 // and placement.
 void printProgram(const sema::Program &program, const SourceManager &sm,
                   std::ostream &out);
+// One function or constant in the same form; without `sm` the locations
+// are left out (what fingerprints hash).
+void printFunction(const sema::Function &fn, const SourceManager *sm,
+                   std::ostream &out);
+void printConstant(const sema::Constant &c, const SourceManager *sm,
+                   std::ostream &out);
 
 } // namespace fedc

@@ -277,7 +277,9 @@ StmtPtr Checker::checkFor(const ast::Stmt &s) {
   } else {
     const auto &f = cast<ast::ForEachStmt>(s);
     auto out = std::make_unique<ForEachStmt>(s.range());
+    forIterable_ = f.iterable.get();
     out->iterable = check(*f.iterable);
+    forIterable_ = nullptr;
     const Type *element = types_.error();
     if (const auto *seq = dyn_cast<SeqType>(out->iterable->type))
       element = seq->element;

@@ -154,11 +154,21 @@ const Type *Checker::resolveTypeUnchecked(const ast::TypeExpr &type,
   case ast::TypeExpr::Kind::Seq: {
     const auto &t = cast<ast::SeqTypeExpr>(type);
     const Type *element = resolveTypeUnchecked(*t.element, bindings);
-    const char *why = containsSeq(element) ? "sequences do not nest"
-                      : containsPlaced(element)
-                          ? "placed values are not records"
-                      : containsFunction(element) ? "functions are not records"
-                                                  : nullptr;
+    auto staticDims = [](const TensorType *leaf) {
+      for (int64_t d : leaf->dims)
+        if (d == kDynamicDim)
+          return false;
+      return true;
+    };
+    const char *why =
+        containsSeq(element)        ? "sequences do not nest"
+        : containsPlaced(element)   ? "placed values are not records"
+        : containsFunction(element) ? "functions are not records"
+        : !containsError(element) &&
+                !firstOffendingLeaf(element, staticDims).empty()
+            ? "records are stored in columns of fixed width, so their "
+              "dimensions must be known at compile time ('?' is not)"
+            : nullptr;
     if (why) {
       diags_.report(t.element->range(), DiagId::InvalidSeqElement)
           .arg(formatType(element))

@@ -8,6 +8,7 @@
 #include "ast/AST.h"
 #include "sema/Types.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -207,6 +208,11 @@ public:
   std::vector<ExprPtr> args; // federated_mean's weight is args[1] when given
   bool weighted = false;
   int bitwidth = 0; // federated_secure_sum
+  // The local fn instances the call names: federated_map's and
+  // federated_eval's function; federated_aggregate's accumulate, merge and
+  // report (its value and zero stay args[0] and args[1]).
+  const Function *function = nullptr;
+  const Function *accumulate = nullptr, *merge = nullptr, *report = nullptr;
 };
 
 class CastExpr : public Expr {
@@ -362,6 +368,11 @@ public:
   static bool classof(const Stmt *s) { return s->kind() == Kind::Expr; }
   ExprPtr expr;
 };
+
+// A deep copy of `e` whose local references go through `locals` (lowering
+// moves unplaced expressions of federated fns into stage functions).
+using LocalMap = std::function<const Local *(const Local *)>;
+ExprPtr cloneExpr(const Expr &e, const LocalMap &locals);
 
 // ---------------------------------------------------------------------------
 

@@ -15,8 +15,17 @@ namespace {
 
 class TypedPrinter {
 public:
-  TypedPrinter(const SourceManager &sm, std::ostream &out)
+  // Without `sm`, locations are left out.
+  TypedPrinter(const SourceManager *sm, std::ostream &out)
       : sm_(sm), out_(out) {}
+
+  void constant(const Constant &c) {
+    out_ << "Const " << c.name << " : " << formatType(c.type) << "\n";
+    depth_ = 1;
+    if (c.value)
+      expr(*c.value);
+    depth_ = 0;
+  }
 
   void program(const Program &p) {
     for (const StructType *s : p.structs) {
@@ -26,12 +35,8 @@ public:
              << formatType(s->fields[i].type);
       out_ << " }\n";
     }
-    for (const auto &c : p.constants) {
-      out_ << "Const " << c->name << " : " << formatType(c->type) << "\n";
-      depth_ = 1;
-      expr(*c->value);
-      depth_ = 0;
-    }
+    for (const auto &c : p.constants)
+      constant(*c);
     for (const auto &fn : p.functions)
       function(*fn);
     if (p.process) {
@@ -52,8 +57,10 @@ public:
 
 private:
   std::string at(SourceRange r) {
-    PresumedLoc b = sm_.presumed(r.begin);
-    return fmt::format("<{}:{}>", b.line, b.column);
+    if (!sm_)
+      return "";
+    PresumedLoc b = sm_->presumed(r.begin);
+    return fmt::format(" <{}:{}>", b.line, b.column);
   }
   std::ostream &line() {
     out_ << std::string(2 * size_t{depth_}, ' ');
@@ -65,6 +72,7 @@ private:
     TypedPrinter &p;
   };
 
+public:
   void function(const Function &fn) {
     out_ << (fn.isFederated ? "FederatedFn " : "Fn ") << fn.name << "(";
     for (size_t i = 0; i < fn.params.size(); ++i)
@@ -76,6 +84,7 @@ private:
       stmt(*fn.body);
   }
 
+private:
   void stmt(const Stmt &s) {
     switch (s.kind()) {
     case Stmt::Kind::Block: {
@@ -262,13 +271,13 @@ private:
       what = "Error";
       break;
     }
-    line() << what << " : " << formatType(e.type) << " " << at(e.range) << "\n";
+    line() << what << " : " << formatType(e.type) << at(e.range) << "\n";
     Nest n(*this);
     for (const Expr *c : children)
       expr(*c);
   }
 
-  const SourceManager &sm_;
+  const SourceManager *sm_;
   std::ostream &out_;
   unsigned depth_ = 0;
 };
@@ -277,7 +286,17 @@ private:
 
 void printProgram(const Program &program, const SourceManager &sm,
                   std::ostream &out) {
-  TypedPrinter(sm, out).program(program);
+  TypedPrinter(&sm, out).program(program);
+}
+
+void printFunction(const Function &fn, const SourceManager *sm,
+                   std::ostream &out) {
+  TypedPrinter(sm, out).function(fn);
+}
+
+void printConstant(const Constant &c, const SourceManager *sm,
+                   std::ostream &out) {
+  TypedPrinter(sm, out).constant(c);
 }
 
 } // namespace fedc

@@ -53,7 +53,7 @@ int describe(const PlanTable &plan) {
     std::printf("no process and no federated fn main\n");
   }
   std::printf("fingerprint: %016llx\n",
-              static_cast<unsigned long long>(plan.fingerprint()));
+              static_cast<unsigned long long>(plan.fingerprint));
   for (const auto &c : plan.computations) {
     std::printf("\ncomputation %s: %zu stage%s, fingerprint %016llx\n",
                 c->name.c_str(), c->stages.size(),

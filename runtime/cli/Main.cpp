@@ -9,12 +9,6 @@
 #include <iostream>
 #include <thread>
 
-extern "C" {
-extern const char fedrt_plan_text[];
-extern const fedrt::StageFn fedrt_plan_functions[];
-extern const uint64_t fedrt_plan_function_count;
-}
-
 namespace fedrt::cli {
 
 namespace {
@@ -35,10 +29,11 @@ int main(int argc, char **argv) {
     programName = self.substr(self.find_last_of('/') + 1);
   }
   PlanTable plan;
-  std::string error;
-  if (!parsePlanTable(fedrt_plan_text, fedrt_plan_functions,
-                      fedrt_plan_function_count, plan, error)) {
-    reportError("corrupt plan table: " + error);
+  if (absl::Status s =
+          loadPlan(fedrt_plan_bytes, fedrt_plan_size, fedrt_plan_functions,
+                   fedrt_plan_function_count, plan);
+      !s.ok()) {
+    reportError("corrupt plan: " + std::string(s.message()));
     return 1;
   }
 

@@ -292,7 +292,7 @@ int runProcess(const PlanTable &plan, const Options &o) {
   int64_t first = 1;
   if (o.resume) {
     Checkpoint c;
-    if (!readCheckpoint(o.checkpoint, stateType, plan.fingerprint(), c, error))
+    if (!readCheckpoint(o.checkpoint, stateType, plan.fingerprint, c, error))
       return fail(error);
     if (c.seed != o.seed)
       return fail("the checkpoint in " + o.checkpoint +
@@ -378,7 +378,7 @@ int runProcess(const PlanTable &plan, const Options &o) {
       lastMetrics = "{\"round\": " + std::to_string(round) + fields + "}";
     if (!o.checkpoint.empty()) {
       // The state moves through the checkpoint record, not copied.
-      Checkpoint c{plan.fingerprint(), o.seed, round, std::move(state)};
+      Checkpoint c{plan.fingerprint, o.seed, round, std::move(state)};
       bool written = writeCheckpoint(o.checkpoint, c, error);
       state = std::move(c.state);
       if (!written)

@@ -11,6 +11,36 @@
 
 namespace fedrt {
 
+namespace {
+
+void flattenRecord(const TypeDesc &t, const std::string &name,
+                   RecordLayout &out) {
+  switch (t.kind) {
+  case TypeDesc::Kind::Tensor:
+    out.leaves.push_back(Leaf{name, t.element, t.elements(), !t.dims.empty()});
+    break;
+  case TypeDesc::Kind::Struct:
+  case TypeDesc::Kind::Tuple:
+    for (size_t i = 0; i < t.children.size(); ++i) {
+      std::string field =
+          t.kind == TypeDesc::Kind::Struct ? t.fields[i] : std::to_string(i);
+      flattenRecord(t.children[i], name.empty() ? field : name + "_" + field,
+                    out);
+    }
+    break;
+  case TypeDesc::Kind::Seq:
+    break; // sema rejects seqs inside records
+  }
+}
+
+} // namespace
+
+RecordLayout recordLayout(const TypeDesc &record) {
+  RecordLayout layout;
+  flattenRecord(record, "", layout);
+  return layout;
+}
+
 namespace fs = std::filesystem;
 
 namespace {

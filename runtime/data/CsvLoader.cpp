@@ -15,28 +15,6 @@
 
 namespace fedrt {
 
-const char *elementName(Element e) {
-  switch (e) {
-  case Element::F32:
-    return "f32";
-  case Element::F64:
-    return "f64";
-  case Element::I32:
-    return "i32";
-  case Element::I64:
-    return "i64";
-  case Element::Bool:
-    return "bool";
-  }
-  return "?";
-}
-
-size_t elementSize(Element e) {
-  return e == Element::F64 || e == Element::I64 ? 8
-         : e == Element::Bool                   ? 1
-                                                : 4;
-}
-
 int64_t RecordLayout::width() const {
   int64_t n = 0;
   for (const Leaf &l : leaves)

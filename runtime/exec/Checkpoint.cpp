@@ -2,6 +2,7 @@
 // state, then an FNV-1a checksum of everything before it.
 #include "fedrt/Checkpoint.h"
 #include "fedrt/Faults.h"
+#include "fedrt/Hash.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,15 +18,6 @@ namespace fedrt {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'E', 'D', 'C', 'K', 'P', 'T', '1'};
-
-uint64_t fnv(const std::string &s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(s[i]);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 void put(std::string &out, uint64_t x) {
   out.append(reinterpret_cast<const char *>(&x), sizeof x);
@@ -69,7 +61,7 @@ bool writeCheckpoint(const std::string &dir, const Checkpoint &c,
   put(data, c.seed);
   put(data, static_cast<uint64_t>(c.round));
   serialize(c.state, data);
-  put(data, fnv(data, data.size()));
+  put(data, fnv1a(data));
 
   std::string path = checkpointPath(dir), temp = path + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -119,7 +111,7 @@ bool readCheckpoint(const std::string &dir, const TypeDesc &state,
   }
   uint64_t checksum;
   std::memcpy(&checksum, data.data() + data.size() - 8, 8);
-  if (checksum != fnv(data, data.size() - 8)) {
+  if (checksum != fnv1a(std::string_view(data).substr(0, data.size() - 8))) {
     error = path + ": the checkpoint is corrupt (checksum mismatch)";
     return false;
   }

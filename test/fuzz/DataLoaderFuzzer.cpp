@@ -2,7 +2,7 @@
 // Lines file for a record with a tensor, a nested struct and every element
 // type, must load or fail with a message, never crash or hang.
 #include "fedrt/Data.h"
-#include "fedrt/Plan.h"
+#include "fedrt/Types.h"
 
 #include <unistd.h>
 
@@ -13,12 +13,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const std::string path =
       "/tmp/fedrt-data-fuzz-" + std::to_string(::getpid());
-  static fedrt::RecordLayout layout = [] {
-    fedrt::TypeDesc t;
-    std::string error;
-    fedrt::parseType("R{x:f32[2,2],p:P{a:f64,b:i64},y:i32,ok:bool}", t, error);
-    return fedrt::recordLayout(t);
-  }();
+  static fedrt::RecordLayout layout = fedrt::recordLayout(
+      *fedrt::parseType("R{x:f32[2,2],p:P{a:f64,b:i64},y:i32,ok:bool}"));
   FILE *f = std::fopen(path.c_str(), "wb");
   if (!f)
     return 0;
@@ -28,8 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string error;
   fedrt::loadCsv(path, layout, columns, error);
   fedrt::loadJsonLines(path, layout, columns, error);
-  fedrt::TypeDesc type;
-  fedrt::parseType(std::string(reinterpret_cast<const char *>(data), size),
-                   type, error);
+  (void)fedrt::parseType(
+      std::string_view(reinterpret_cast<const char *>(data), size));
   return 0;
 }

@@ -47,12 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     semaOptions.parse = options;
     if (auto program = analyze(std::move(module), sm, diags, semaOptions)) {
       printProgram(*program, sm, out);
-      lower::printPlans(lower::buildPlans(*program), out);
+      std::unique_ptr<lower::LoweredProgram> lowered =
+          lower::lowerProgram(*program, diags);
+      if (!lowered)
+        return 0;
+      lower::printPlan(*lowered, sm, out);
       // Code generation verifies the module it builds; an invalid module or
       // an LLVM assertion would be a finding.
       llvm::LLVMContext context;
       std::unique_ptr<llvm::Module> m =
-          generateModule(*program, context, sm, diags, "fuzz");
+          generateModule(*program, *lowered, context, sm, diags, "fuzz");
       if (m && &fedcFuzzReplay && fedcFuzzReplay) {
         CodegenOptions codegen;
         if (auto target = createTargetMachine(codegen, diags)) {

@@ -2,11 +2,13 @@
 // driven by hand-written stage functions through a parsed plan table.
 #include "fedrt/Aggregator.h"
 #include "fedrt/Executor.h"
+#include "plan.pb.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <random>
 
 namespace fedrt {
@@ -75,35 +77,87 @@ const StageFn kFunctions[] = {noServer,   valueAndWeight, passThrough,
                               scalar,     passScalar,     zeroServer,
                               accumulate, merge,          report};
 
-PlanTable parse(const std::string &text) {
-  PlanTable plan;
-  std::string error;
-  EXPECT_TRUE(parsePlanTable(text.c_str(), kFunctions, std::size(kFunctions),
-                             plan, error))
-      << error;
-  return plan;
+TypeDesc typeOf(const std::string &text) {
+  absl::StatusOr<TypeDesc> t = parseType(text);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *t : TypeDesc();
 }
 
-std::string weightedMeanPlan(int p) {
+void setType(proto::Type *out, const std::string &text) {
+  typeOf(text).toProto(*out);
+}
+
+// A one-shot main of one stage: client data of type `input`, one
+// aggregation, the result passed through by the update fn.
+struct OneStage {
+  std::string input;
+  int server = 0, client = 0, update = 0;
+  proto::AggregationKind kind = proto::SUM;
+  std::string value, result;
+  int bitwidth = 0;
+  std::string accumulator; // custom
+  int accumulate = 0, merge = 0, report = 0;
+};
+
+PlanTable load(const OneStage &o) {
+  proto::Plan plan;
+  plan.set_version(proto::PLAN_VERSION_CURRENT);
+  plan.set_main("main");
+  proto::Computation *c = plan.add_computations();
+  c->set_name("main");
+  c->set_fingerprint(0x0123456789abcdefull);
+  proto::Input *in = c->add_inputs();
+  in->set_name("data");
+  in->set_at_clients(true);
+  setType(in->mutable_type(), o.input);
+  proto::Stage *st = c->add_stages();
+  st->set_server_fn(o.server);
+  st->set_client_fn(o.client);
+  proto::Aggregation *a = st->add_aggregations();
+  a->set_kind(o.kind);
+  a->set_bitwidth(o.bitwidth);
+  setType(a->mutable_value(), o.value);
+  setType(a->mutable_result(), o.result);
+  if (o.kind == proto::CUSTOM) {
+    setType(a->mutable_accumulator(), o.accumulator);
+    a->set_accumulate_fn(o.accumulate);
+    a->set_merge_fn(o.merge);
+    a->set_report_fn(o.report);
+  }
+  c->set_update_fn(o.update);
+  setType(c->add_results(), o.result);
+  std::string bytes;
+  plan.SerializeToString(&bytes);
+  PlanTable table;
+  absl::Status s = loadPlan(bytes.data(), bytes.size(), kFunctions,
+                            std::size(kFunctions), table);
+  EXPECT_TRUE(s.ok()) << s;
+  return table;
+}
+
+PlanTable weightedMeanPlan(int p) {
   std::string t = "f32[" + std::to_string(p) + "]";
-  return "fedrt-plan 1\nmain main\ncomputation main 0123456789abcdef\n"
-         "input clients data " +
-         t + "\nstage 0 1\naggregate wmean\nvalue " + t + "\nresult " + t +
-         "\nupdate 2\nresult " + t + "\nend\n";
+  return load({t, 0, 1, 2, proto::WEIGHTED_MEAN, t, t});
 }
 
-std::string scalarPlan(const std::string &kind, const std::string &type) {
-  return "fedrt-plan 1\nmain main\ncomputation main 1\ninput clients data " +
-         type + "\nstage 0 3\naggregate " + kind + "\nvalue " + type +
-         "\nresult " + type + "\nupdate 4\nresult " + type + "\nend\n";
+PlanTable scalarPlan(const std::string &kind, const std::string &type) {
+  static const std::map<std::string, proto::AggregationKind> kinds = {
+      {"sum", proto::SUM},
+      {"min", proto::MIN},
+      {"max", proto::MAX},
+      {"mean", proto::MEAN},
+      {"secure_sum", proto::SECURE_SUM}};
+  std::string k = kind.substr(0, kind.find(' '));
+  int bitwidth = k == "secure_sum" ? std::stoi(kind.substr(kind.find(' ')))
+                                   : 0;
+  return load({type, 0, 3, 4, kinds.at(k), type, type, bitwidth});
 }
 
 // N clients, each one record of P floats (the first is in [0, 4), the
 // weight source).
 ClientDataset floatClients(int n, int p, uint64_t seed) {
   ClientDataset d;
-  std::string error;
-  EXPECT_TRUE(parseType("f32[" + std::to_string(p) + "]", d.type, error));
+  d.type = typeOf("f32[" + std::to_string(p) + "]");
   d.record = d.type;
   d.layout = recordLayout(d.record);
   std::mt19937_64 gen(seed);
@@ -124,8 +178,7 @@ ClientDataset floatClients(int n, int p, uint64_t seed) {
 
 ClientDataset intClients(const std::vector<int64_t> &values, Element e) {
   ClientDataset d;
-  std::string error;
-  EXPECT_TRUE(parseType(e == Element::I32 ? "i32" : "i64", d.type, error));
+  d.type = typeOf(e == Element::I32 ? "i32" : "i64");
   d.record = d.type;
   d.layout = recordLayout(d.record);
   for (int64_t v : values) {
@@ -154,7 +207,7 @@ std::vector<int64_t> everyone(size_t n) {
 TEST(AggregatorTest, WeightedMeanOf10000ClientsMatchesFloat64To1e6) {
   const int n = 10000, p = 257;
   ClientDataset d = floatClients(n, p, 1);
-  PlanTable plan = parse(weightedMeanPlan(p));
+  PlanTable plan = weightedMeanPlan(p);
   Executor executor(2);
   std::vector<HostValue> results;
   std::string error;
@@ -195,7 +248,7 @@ TEST(AggregatorTest, WeightedMeanOf10000ClientsMatchesFloat64To1e6) {
 TEST(AggregatorTest, ResultsAreBitIdenticalForAnyThreadCount) {
   for (int n : {1, 7, 16, 17, 64, 65, 1000}) {
     ClientDataset d = floatClients(n, 33, 7);
-    PlanTable plan = parse(weightedMeanPlan(33));
+    PlanTable plan = weightedMeanPlan(33);
     std::vector<std::vector<float>> outputs;
     for (int threads : {1, 2, 3, 8}) {
       Executor executor(threads);
@@ -222,7 +275,7 @@ TEST(AggregatorTest, BlocksDependOnlyOnTheCohortSize) {
 int64_t runInt(const std::string &kind, const std::vector<int64_t> &values,
                Element e, std::string &error, int threads = 2) {
   ClientDataset d = intClients(values, e);
-  PlanTable plan = parse(scalarPlan(kind, e == Element::I32 ? "i32" : "i64"));
+  PlanTable plan = scalarPlan(kind, e == Element::I32 ? "i32" : "i64");
   Executor executor(threads);
   std::vector<HostValue> results;
   if (!executor.run(*plan.main, {}, {&d}, everyone(values.size()), results,
@@ -248,6 +301,48 @@ TEST(AggregatorTest, IntegerSumMinMaxAreExact) {
   EXPECT_EQ(runInt("sum", values, Element::I64, error), sum);
 }
 
+// Float min and max over many clients (blocks of several clients, so the
+// fold kernel runs, not only the merge), against the values themselves.
+TEST(AggregatorTest, FloatMinMaxOverManyBlocks) {
+  for (Element e : {Element::F32, Element::F64}) {
+    ClientDataset d;
+    d.type = typeOf(e == Element::F32 ? "f32" : "f64");
+    d.record = d.type;
+    d.layout = recordLayout(d.record);
+    double lo = INFINITY, hi = -INFINITY;
+    for (int c = 0; c < 300; ++c) {
+      double v = std::sin(c * 0.37) * 1000.0 + (c == 151 ? 5000.0 : 0.0) -
+                 (c == 77 ? 5000.0 : 0.0);
+      Columns col;
+      col.records = 1;
+      col.columns.emplace_back(elementSize(e));
+      if (e == Element::F32) {
+        auto f = static_cast<float>(v);
+        std::memcpy(col.columns[0].data(), &f, 4);
+        v = f;
+      } else {
+        std::memcpy(col.columns[0].data(), &v, 8);
+      }
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      d.clients.push_back(std::move(col));
+      d.names.push_back("c" + std::to_string(c));
+    }
+    for (const char *kind : {"min", "max"}) {
+      PlanTable plan = scalarPlan(kind, elementName(e));
+      Executor executor(2);
+      std::vector<HostValue> results;
+      std::string error;
+      ASSERT_TRUE(executor.run(*plan.main, {}, {&d}, everyone(300), results,
+                               error))
+          << error;
+      EXPECT_EQ(results[0].leaves[0].get(0),
+                std::string(kind) == "min" ? lo : hi)
+          << kind << " of " << elementName(e);
+    }
+  }
+}
+
 TEST(AggregatorTest, I32SumOverflowIsAnError) {
   std::string error;
   EXPECT_EQ(runInt("sum", {INT32_MAX, 1}, Element::I32, error), INT64_MIN);
@@ -267,7 +362,7 @@ TEST(AggregatorTest, SecureSumChecksTheBitwidth) {
 TEST(AggregatorTest, MeanOverNoClientsAndZeroWeightsAreErrors) {
   std::string error;
   ClientDataset d = floatClients(4, 3, 1);
-  PlanTable plan = parse(weightedMeanPlan(3));
+  PlanTable plan = weightedMeanPlan(3);
   Executor executor(1);
   std::vector<HostValue> results;
   EXPECT_FALSE(executor.run(*plan.main, {}, {&d}, {}, results, error));
@@ -287,14 +382,15 @@ TEST(AggregatorTest, MeanOverNoClientsAndZeroWeightsAreErrors) {
 }
 
 TEST(AggregatorTest, CustomAggregateRunsInTheSameDeterministicTree) {
-  std::string text =
-      "fedrt-plan 1\nmain main\ncomputation main 1\ninput clients data f32\n"
-      "stage 5 3\naggregate custom 6 7 8\nvalue f32\naccumulator f64\n"
-      "result f64\nupdate 4\nresult f64\nend\n";
-  PlanTable plan = parse(text);
+  OneStage custom{"f32", 5, 3, 4, proto::CUSTOM, "f32", "f64"};
+  custom.accumulator = "f64";
+  custom.accumulate = 6;
+  custom.merge = 7;
+  custom.report = 8;
+  PlanTable plan = load(custom);
   ClientDataset d;
   std::string error;
-  ASSERT_TRUE(parseType("f32", d.type, error));
+  d.type = typeOf("f32");
   d.record = d.type;
   d.layout = recordLayout(d.record);
   double want = 0;
@@ -326,7 +422,7 @@ TEST(AggregatorTest, BatchFoldIsBitIdenticalToOneAtATime) {
   Aggregation agg;
   agg.kind = Aggregation::Kind::WeightedMean;
   std::string error;
-  ASSERT_TRUE(parseType("f32[5000]", agg.value, error)); // > one tile
+  agg.value = typeOf("f32[5000]"); // > one tile
   agg.result = agg.value;
   std::mt19937 gen(3);
   std::uniform_real_distribution<float> dist(-1e3f, 1e3f);
@@ -361,7 +457,7 @@ TEST(AggregatorTest, OverflowAndNaNAreErrorsNotSilentValues) {
   Aggregation agg;
   agg.kind = Aggregation::Kind::Sum;
   std::string error;
-  ASSERT_TRUE(parseType("f64", agg.value, error));
+  agg.value = typeOf("f64");
   agg.result = agg.value;
   Context ctx;
   auto name = [](size_t c) { return "c" + std::to_string(c); };
@@ -380,7 +476,7 @@ TEST(AggregatorTest, OverflowAndNaNAreErrorsNotSilentValues) {
   EXPECT_FALSE(c.merge(d, ctx, error));
   // An f64 sum that does not fit the f32 result.
   Aggregation small = agg;
-  ASSERT_TRUE(parseType("f32", small.value, error));
+  small.value = typeOf("f32");
   small.result = small.value;
   float big = 3e38f;
   uint64_t bigSlot = 0;
@@ -409,7 +505,7 @@ TEST(AggregatorTest, PartialsMergeLikeOneFold) {
   Aggregation agg;
   agg.kind = Aggregation::Kind::Max;
   std::string error;
-  ASSERT_TRUE(parseType("f64[2]", agg.value, error));
+  agg.value = typeOf("f64[2]");
   agg.result = agg.value;
   Context ctx;
   PartialAggregate a(agg, nullptr), b(agg, nullptr);

@@ -5,6 +5,7 @@
 #include "fedrt/Context.h"
 #include "fedrt/Sampling.h"
 #include "fedrt/Value.h"
+#include "plan.pb.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -37,10 +38,9 @@ std::string write(const std::string &dir, const std::string &name,
 }
 
 TypeDesc type(const std::string &text) {
-  TypeDesc t;
-  std::string error;
-  EXPECT_TRUE(parseType(text, t, error)) << error;
-  return t;
+  absl::StatusOr<TypeDesc> t = parseType(text);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *t : TypeDesc();
 }
 
 // --- sampling ---------------------------------------------------------------
@@ -302,20 +302,47 @@ TEST(PlanTableTest, TypesRoundTripAndMalformedOnesAreRefused) {
   }
   EXPECT_EQ(type("M{w:f32[64,10],b:f32[10]}").slots(), 5u);
   EXPECT_EQ(type("seq<E{x:f32[64],y:i32}>").slots(), 3u);
-  TypeDesc t;
-  std::string error;
   for (const char *bad : {"", "f32[", "f32[x]", "M{w f32}", "(f32", "seq<f32",
                           "f32 junk", "f32[1234567890123]"})
-    EXPECT_FALSE(parseType(bad, t, error)) << bad;
+    EXPECT_FALSE(parseType(bad).ok()) << bad;
+  // Every type survives plan.proto unchanged.
+  for (const char *text : {"f32", "i64[?,3]", "M{w:f32[64,10],b:(f64,bool)}",
+                           "seq<E{x:f32[64],y:i32}>"}) {
+    proto::Type p;
+    type(text).toProto(p);
+    absl::StatusOr<TypeDesc> back = TypeDesc::fromProto(p);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->str(), text);
+    EXPECT_TRUE(*back == type(text));
+  }
+  proto::Type unset;
+  EXPECT_FALSE(TypeDesc::fromProto(unset).ok());
+  proto::Type badElement;
+  badElement.mutable_tensor()->set_element(static_cast<proto::Element>(99));
+  EXPECT_FALSE(TypeDesc::fromProto(badElement).ok());
+
+  // Plans that are not this version's, or whose indices point nowhere, or
+  // that lack their entry computation, are refused with a reason.
   PlanTable plan;
   StageFn none[1] = {nullptr};
-  EXPECT_FALSE(parsePlanTable("fedrt-plan 2\n", none, 1, plan, error));
-  EXPECT_FALSE(
-      parsePlanTable("fedrt-plan 1\nmain m\ncomputation m 1\nupdate 7\nend\n",
-                     none, 1, plan, error));
-  EXPECT_EQ(error, "plan table line 4: bad function index");
-  EXPECT_FALSE(parsePlanTable("fedrt-plan 1\nmain m\n", none, 1, plan, error));
-  EXPECT_EQ(error, "plan table line 2: main is missing");
+  auto loadText = [&](proto::Plan p) {
+    std::string bytes;
+    p.SerializeToString(&bytes);
+    return loadPlan(bytes.data(), bytes.size(), none, 1, plan);
+  };
+  proto::Plan p;
+  EXPECT_NE(loadText(p).message().find("plan version 0"), std::string::npos);
+  p.set_version(proto::PLAN_VERSION_CURRENT);
+  p.set_main("m");
+  EXPECT_EQ(loadText(p).message(), "computation 'm' is missing");
+  proto::Computation *c = p.add_computations();
+  c->set_name("m");
+  c->set_update_fn(7);
+  EXPECT_EQ(loadText(p).message(),
+            "computation 'm': function index 7 is out of range");
+  c->set_update_fn(0);
+  EXPECT_TRUE(loadText(p).ok());
+  EXPECT_FALSE(loadPlan("\xff\xff", 2, none, 1, plan).ok());
 }
 
 TEST(ValueTest, JsonIsShortestRoundTripAndShaped) {

@@ -13,7 +13,7 @@
 namespace fedrt {
 
 struct Checkpoint {
-  uint64_t fingerprint = 0; // PlanTable::fingerprint()
+  uint64_t fingerprint = 0; // PlanTable::fingerprint
   uint64_t seed = 0;
   int64_t round = 0; // rounds completed
   HostValue state;

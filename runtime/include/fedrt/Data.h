@@ -3,15 +3,14 @@
 // the rules of docs/runtime.md, "Data".
 #pragma once
 
+#include "fedrt/Types.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace fedrt {
 
-enum class Element { F32, F64, I32, I64, Bool };
-const char *elementName(Element e);
-size_t elementSize(Element e);
 
 // One leaf of a record type, in declaration order: `x` of `x: f32[64]` has
 // size 64 and binds to columns x0..x63; `y: i32` has size 1 and binds to y.
@@ -26,6 +25,10 @@ struct RecordLayout {
   std::vector<Leaf> leaves;
   int64_t width() const; // number of scalar values per record
 };
+
+// The record layout client data binds to for a seq's record or a
+// single-record client value; nested fields are named `outer_inner`.
+RecordLayout recordLayout(const TypeDesc &record);
 
 // A client's data as columns: columns[j] holds records × leaves[j].size
 // elements of leaves[j].element, little-endian.

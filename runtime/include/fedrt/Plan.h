@@ -1,10 +1,10 @@
-// The plan table a compiled program carries (docs/abi.md, "Plan table"):
-// its computations, their stages, the layouts of the values that cross
-// between server and clients, and the stage functions, parsed once at
-// start-up from the text and function array codegen emits.
+// The plan a compiled program carries (plan.proto; docs/abi.md, "The
+// plan"): its computations, their stages, the layouts of the values that
+// cross between server and clients, and the stage functions, read once at
+// start-up from the bytes and the function table codegen emits.
 #pragma once
 
-#include "fedrt/Data.h"
+#include "fedrt/Types.h"
 #include "fedrt/abi.h"
 
 #include <cstdint>
@@ -14,31 +14,11 @@
 
 namespace fedrt {
 
-// A value type as the plan spells it: `Model{w:f32[64,10],b:f32[10]}`.
-struct TypeDesc {
-  enum class Kind { Tensor, Struct, Tuple, Seq } kind = Kind::Tensor;
-  Element element = Element::F32;  // Tensor
-  std::vector<int64_t> dims;       // Tensor; -1 for `?`
-  std::string name;                // Struct
-  std::vector<std::string> fields; // Struct
-  std::vector<TypeDesc> children;  // Struct, Tuple: members; Seq: record
-
-  int64_t elements() const; // Tensor: product of dims
-  // The 8-byte slots the value occupies in a stage function's in/out array.
-  size_t slots() const;
-  std::string str() const;
-};
-
-// Parses a layout; false with `error` on malformed text.
-bool parseType(const std::string &text, TypeDesc &out, std::string &error);
-
-// The record layout client data binds to (Data.h) for a seq's record or a
-// single-record client value; nested fields are named `outer_inner`.
-RecordLayout recordLayout(const TypeDesc &record);
-
-using StageFn = void (*)(fedrt_context *, const uint64_t *, uint64_t *);
+// Every compiled function the plan names has the entry-point signature.
+using StageFn = fedrt_entry_fn;
 
 struct Aggregation {
+  // plan.proto's AggregationKind, in its order.
   enum class Kind { Mean, WeightedMean, Sum, Min, Max, SecureSum, Custom };
   Kind kind = Kind::Sum;
   int bitwidth = 0;                                                // SecureSum
@@ -51,6 +31,9 @@ struct Aggregation {
     return value.slots() + (kind == Kind::WeightedMean ? 1 : 0);
   }
 };
+
+// The intrinsic an aggregation kind comes from: "federated_mean".
+const char *aggregationName(Aggregation::Kind kind);
 
 struct Stage {
   StageFn server = nullptr, client = nullptr;
@@ -78,13 +61,16 @@ struct PlanTable {
   const Computation *init = nullptr, *next = nullptr, *eval = nullptr,
                     *main = nullptr;
   std::vector<std::unique_ptr<Computation>> computations;
+  std::vector<std::string> functionNames; // by index in the function table
+  uint64_t fingerprint = 0;               // of the whole program
 
-  // Of the whole program: every computation's fingerprint combined.
-  uint64_t fingerprint() const;
+  const Computation *find(const std::string &name) const;
 };
 
-// Parses `text` against `functions` (the entries its lines index).
-bool parsePlanTable(const char *text, const StageFn *functions,
-                    size_t functionCount, PlanTable &out, std::string &error);
+// Reads a serialized fedrt.proto.Plan against `functions` (the entries its
+// indices refer to). InvalidArgument for bytes that do not parse, another
+// plan version, an index out of range or a missing process computation.
+absl::Status loadPlan(const void *bytes, size_t size, const StageFn *functions,
+                      size_t functionCount, PlanTable &out);
 
 } // namespace fedrt

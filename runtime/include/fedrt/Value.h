@@ -4,7 +4,7 @@
 // of stage functions (abi.h), prints as JSON and serializes for checkpoints.
 #pragma once
 
-#include "fedrt/Plan.h"
+#include "fedrt/Types.h"
 
 #include <cstdint>
 #include <cstdlib>

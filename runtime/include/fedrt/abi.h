@@ -39,6 +39,11 @@ extern "C" {
 
 typedef struct fedrt_context fedrt_context;
 
+/* The entry-point signature: every local fn's fedrt_entry_<name>, and every
+ * function the plan's function table holds. */
+typedef void (*fedrt_entry_fn)(fedrt_context *ctx, const uint64_t *args,
+                               uint64_t *results);
+
 /* Bump allocation from the invocation's arena; 64-byte aligned, never
  * null (exhaustion reports an error and returns a small scratch block). */
 void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes);
@@ -71,8 +76,28 @@ void fedrt_random_normal_f32(int64_t seed, float stddev, float *out, int64_t n);
 void fedrt_random_normal_f64(int64_t seed, double stddev, double *out,
                              int64_t n);
 
+/* What codegen emits into every program (docs/abi.md, "The plan"): the
+ * serialized fedrt.proto.Plan (plan.proto) and the function table its
+ * indices refer to. */
+extern const uint8_t fedrt_plan_bytes[];
+extern const uint64_t fedrt_plan_size;
+extern const fedrt_entry_fn fedrt_plan_functions[];
+extern const uint64_t fedrt_plan_function_count;
+
 #ifdef __cplusplus
 }
+
+/* The runtime functions generated code calls, for codegen to declare from
+ * the prototypes above (X(name) per function). */
+#define FEDRT_RUNTIME_FUNCTIONS(X)                                             \
+  X(fedrt_arena_alloc)                                                         \
+  X(fedrt_arena_mark)                                                          \
+  X(fedrt_arena_release)                                                       \
+  X(fedrt_fail)                                                                \
+  X(fedrt_matmul_f32)                                                          \
+  X(fedrt_matmul_f64)                                                          \
+  X(fedrt_random_normal_f32)                                                   \
+  X(fedrt_random_normal_f64)
 #endif
 
 #endif /* FEDRT_ABI_H */

@@ -1,18 +1,17 @@
-// Builds the plan of each federated fn: the dataflow of placed values with
-// federated calls inlined, then the schedule. A value's level is the
+// Builds each federated fn's dataflow of placed values with federated calls
+// inlined, then its schedule. A value's level is the
 // number of aggregations on its longest input path; stage k runs the client
 // work whose aggregations produce level k + 1, after broadcasting what it
 // reads. Client values needed in a later stage are recomputed there from
 // the client's data and the broadcasts (local fns are pure), so clients
 // keep no state between stages.
-#include "lower/Plan.h"
+#include "lower/Lowering.h"
 
 #include <llvm/Support/Casting.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 
 namespace fedc::lower {
 
@@ -29,9 +28,10 @@ bool placedAtClients(const sema::Type *t) {
   return p && p->placement == ast::Placement::Clients;
 }
 
-class PlanBuilder {
+class DataflowBuilder {
 public:
-  explicit PlanBuilder(Plan &plan) : plan_(plan) {}
+  DataflowBuilder(ComputationPlan &plan, DataflowSources &sources)
+      : plan_(plan), sources_(sources) {}
 
   void build(const sema::Function &fn) {
     plan_.computation = &fn;
@@ -41,6 +41,7 @@ public:
                                               : Node::Kind::ServerInput,
                      p->type, nullptr, {});
       n->name = p->name;
+      sources_.ranges[n] = p->range;
       frame[p] = n;
       plan_.inputs.push_back(n);
     }
@@ -59,8 +60,12 @@ private:
     n->kind = kind;
     n->id = static_cast<int>(plan_.nodes.size());
     n->type = type;
-    n->expr = expr;
     n->atClients = placedAtClients(type);
+    if (expr) {
+      sources_.ranges[n.get()] = expr->range;
+      if (kind == Node::Kind::Constant)
+        sources_.constants[n.get()] = expr;
+    }
     n->inputs = std::move(inputs);
     for (Node *in : n->inputs)
       n->level = std::max(n->level, in->level);
@@ -81,7 +86,7 @@ private:
           n->name = let->local->name;
         frame[let->local] = n;
         if (n->kind == Node::Kind::Constant)
-          plan_.unplacedLocals.emplace_back(let->local, n);
+          sources_.unplacedLocals.emplace_back(let->local, n);
       } else if (const auto *ret = dyn_cast<sema::ReturnStmt>(s.get())) {
         if (ret->value)
           result = value(*ret->value);
@@ -104,7 +109,7 @@ private:
         Node *arg = value(*call.args[i]);
         frame[call.callee->params[i]] = arg;
         if (arg->kind == Node::Kind::Constant)
-          plan_.unplacedLocals.emplace_back(call.callee->params[i], arg);
+          sources_.unplacedLocals.emplace_back(call.callee->params[i], arg);
       }
       return inlineBody(*call.callee, frame);
     }
@@ -143,10 +148,6 @@ private:
   Node *intrinsic(const sema::IntrinsicCallExpr &call) {
     using sema::Intrinsic;
     std::vector<Node *> inputs;
-    const sema::Function *fn = nullptr;
-    auto functionOf = [](const Expr &x) {
-      return cast<sema::RefExpr>(x).function;
-    };
     Node::Kind kind = Node::Kind::Aggregate;
     switch (call.intrinsic) {
     case Intrinsic::Value:
@@ -159,23 +160,20 @@ private:
       break;
     case Intrinsic::Map:
       kind = Node::Kind::Map;
-      fn = functionOf(*call.args[0]);
       for (size_t i = 1; i < call.args.size(); ++i)
         inputs.push_back(value(*call.args[i]));
       break;
     case Intrinsic::Eval:
       kind = Node::Kind::Eval;
-      fn = functionOf(*call.args[0]);
       break;
     case Intrinsic::Zip:
       kind = Node::Kind::Zip;
       for (const sema::ExprPtr &a : call.args)
         inputs.push_back(value(*a));
       break;
-    case Intrinsic::Aggregate:
+    case Intrinsic::Aggregate: // the value and the zero
       inputs.push_back(value(*call.args[0]));
       inputs.push_back(value(*call.args[1]));
-      fn = functionOf(*call.args[4]);
       break;
     default: // sum, mean (value[, weight]), min, max, secure sum
       for (const sema::ExprPtr &a : call.args)
@@ -183,9 +181,33 @@ private:
       break;
     }
     Node *n = make(kind, call.type, &call, inputs);
-    n->intrinsic = call.intrinsic;
-    n->function = fn;
+    n->function = call.intrinsic == Intrinsic::Aggregate ? call.report
+                                                          : call.function;
+    if (kind == Node::Kind::Aggregate) {
+      n->aggregation = aggregationKind(call);
+      n->accumulate = call.accumulate;
+      n->merge = call.merge;
+      n->bitwidth = call.bitwidth;
+    }
     return n;
+  }
+
+  static fedrt::proto::AggregationKind
+  aggregationKind(const sema::IntrinsicCallExpr &call) {
+    switch (call.intrinsic) {
+    case sema::Intrinsic::Mean:
+      return call.weighted ? fedrt::proto::WEIGHTED_MEAN : fedrt::proto::MEAN;
+    case sema::Intrinsic::Min:
+      return fedrt::proto::MIN;
+    case sema::Intrinsic::Max:
+      return fedrt::proto::MAX;
+    case sema::Intrinsic::SecureSum:
+      return fedrt::proto::SECURE_SUM;
+    case sema::Intrinsic::Aggregate:
+      return fedrt::proto::CUSTOM;
+    default:
+      return fedrt::proto::SUM;
+    }
   }
 
   // The client nodes stage work needs for `roots`, in dependency order;
@@ -238,7 +260,7 @@ private:
         size_t k = static_cast<size_t>(n->level - 1);
         plan_.stages[k].aggregations.push_back(n);
         clientClosure({n->inputs[0]}, work[k], broadcasts[k]);
-        if (n->intrinsic == sema::Intrinsic::Mean && n->inputs.size() > 1)
+        if (n->aggregation == fedrt::proto::WEIGHTED_MEAN)
           clientClosure({n->inputs[1]}, work[k], broadcasts[k]);
       } else if (n->atClients) {
         if (std::find(plan_.results.begin(), plan_.results.end(), n) !=
@@ -263,61 +285,16 @@ private:
     }
   }
 
-  Plan &plan_;
+  ComputationPlan &plan_;
+  DataflowSources &sources_;
   std::vector<std::map<const sema::Local *, Node *> *> frames_;
 };
 
-// A type with every struct spelled out: `Example{x:f32[64],y:i32}`.
-std::string layout(const sema::Type *t) {
-  if (const auto *st = dyn_cast<sema::StructType>(t)) {
-    std::string s = st->name + "{";
-    for (size_t i = 0; i < st->fields.size(); ++i)
-      s += (i ? "," : "") + st->fields[i].name + ":" +
-           layout(st->fields[i].type);
-    return s + "}";
-  }
-  if (const auto *tuple = dyn_cast<sema::TupleType>(t)) {
-    std::string s = "(";
-    for (size_t i = 0; i < tuple->elements.size(); ++i)
-      s += (i ? "," : "") + layout(tuple->elements[i]);
-    return s + ")";
-  }
-  if (const auto *seq = dyn_cast<sema::SeqType>(t))
-    return "seq<" + layout(seq->element) + ">";
-  if (const auto *p = dyn_cast<sema::PlacedType>(t))
-    return std::string(p->allEqual ? "" : "{") + layout(p->member) +
-           (p->allEqual ? "@" : "}@") + ast::placementName(p->placement);
-  return sema::formatType(t);
-}
-
-// FNV-1a over the plan's canonical text and the layout of every value:
-// equal plans, equal fingerprints.
-uint64_t fingerprint(const std::string &text) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 } // namespace
 
-std::vector<Plan> buildPlans(const sema::Program &program) {
-  std::vector<Plan> plans;
-  for (const auto &fn : program.functions) {
-    if (!fn->isFederated || !fn->body)
-      continue;
-    plans.emplace_back();
-    PlanBuilder(plans.back()).build(*fn);
-  }
-  for (Plan &p : plans) {
-    std::string text = planBody(p);
-    for (const auto &n : p.nodes)
-      text += layout(n->type) + "\n";
-    p.fingerprint = fingerprint(text);
-  }
-  return plans;
+void buildDataflow(const sema::Function &fn, ComputationPlan &plan,
+                   DataflowSources &sources) {
+  DataflowBuilder(plan, sources).build(fn);
 }
 
 } // namespace fedc::lower
