@@ -6,7 +6,9 @@
 //
 // usage: agg_bench N P [REPETITIONS]
 #include "fedrt/Aggregator.h"
+#include "fedrt/ClientData.h"
 #include "fedrt/Executor.h"
+#include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
 
 #include <Eigen/Core>
@@ -159,15 +161,18 @@ int main(int argc, char **argv) {
   BufferPool pool; // as the executor keeps one across rounds
   double aggregator = best(reps, [&] {
     PartialAggregate partial(agg, nullptr, &pool);
-    partial.add(pointers.data(), pointers.size(), 0, ctx, name, error);
-    partial.report(mean, ctx, error);
+    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    mean = *partial.report(ctx);
   });
   auto executorTime = [&](int threads) {
-    Executor executor(threads);
-    std::vector<HostValue> results;
+    ThreadTeam team(threads);
+    LocalBackend clients(team, {&data});
+    Executor executor(clients);
     return best(reps, [&] {
-      if (!executor.run(*plan.main, {}, {&data}, cohort, results, error)) {
-        std::fprintf(stderr, "%s\n", error.c_str());
+      absl::StatusOr<std::vector<HostValue>> r =
+          executor.run(*plan.main, {}, cohort);
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(r.status().message()).c_str());
         std::exit(1);
       }
     });

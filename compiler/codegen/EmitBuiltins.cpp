@@ -83,7 +83,7 @@ Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
   return out;
 }
 
-Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
+Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
   const sema::Expr &arg = *e.args[0];
   const auto *in = cast<sema::TensorType>(arg.type);
   FusedPtr tree = build(arg, {});
@@ -202,7 +202,8 @@ Value FunctionEmitter::emitReduction(const sema::BuiltinCallExpr &e) {
   return out;
 }
 
-Value FunctionEmitter::emitSoftmax(const sema::BuiltinCallExpr &e, bool log) {
+Value FunctionEmitter::lowerSoftmax(const sema::BuiltinCallExpr &e) {
+  bool log = e.builtin == sema::Builtin::LogSoftmax;
   Value x = emit(*e.args[0]);
   const auto *t = cast<sema::TensorType>(e.type);
   ast::ScalarKind k = t->element;
@@ -335,211 +336,220 @@ llvm::Value *FunctionEmitter::squaredNorm(const Type *t, const Value &v) {
 }
 
 Value FunctionEmitter::emitBuiltin(const sema::BuiltinCallExpr &e) {
-  switch (e.builtin) {
-  case sema::Builtin::Zeros:
-    return zerosLike(e.typeArg, 0.0);
-  case sema::Builtin::Ones:
-    return zerosLike(e.typeArg, 1.0);
-  case sema::Builtin::Fill: {
-    // Every leaf of T filled with the (scalar) value.
-    llvm::Value *value = emit(*e.args[0]).scalar;
-    std::function<Value(const Type *)> filled = [&](const Type *t) -> Value {
-      Value v;
-      if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
-        // Sema gave the value T's common element type.
-        llvm::Value *x = value;
-        if (tensor->isScalar()) {
-          v.scalar = x;
-          return v;
-        }
-        for (int64_t d : tensor->dims)
-          v.dims.push_back(i64(d));
-        llvm::Value *count = elementCount(v.dims);
-        v.data = alloc(tensor->element, count);
-        loop(count, [&](llvm::Value *i) { store(x, v.data, i); });
+  // Each builtin's lowering, from the table (sema/Builtins.def).
+  using Lowering = Value (FunctionEmitter::*)(const sema::BuiltinCallExpr &);
+  static constexpr Lowering kLowerings[] = {
+#define BUILTIN(Name, spelling, TypeArg, Axis, Typing, Lowering)               \
+  &FunctionEmitter::lower##Lowering,
+#include "sema/Builtins.def"
+  };
+  return (this->*kLowerings[static_cast<size_t>(e.builtin)])(e);
+}
+
+Value FunctionEmitter::lowerConstructor(const sema::BuiltinCallExpr &e) {
+  return zerosLike(e.typeArg, e.builtin == sema::Builtin::Ones ? 1.0 : 0.0);
+}
+
+Value FunctionEmitter::lowerElementwise(const sema::BuiltinCallExpr &e) {
+  std::vector<int> path;
+  return emitElementwise(e, e.type, path);
+}
+
+Value FunctionEmitter::lowerFill(const sema::BuiltinCallExpr &e) {
+  // Every leaf of T filled with the (scalar) value.
+  llvm::Value *value = emit(*e.args[0]).scalar;
+  std::function<Value(const Type *)> filled = [&](const Type *t) -> Value {
+    Value v;
+    if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+      // Sema gave the value T's common element type.
+      llvm::Value *x = value;
+      if (tensor->isScalar()) {
+        v.scalar = x;
         return v;
       }
-      if (const auto *st = dyn_cast<sema::StructType>(t))
-        for (const sema::Field &f : st->fields)
-          v.fields.push_back(filled(f.type));
-      if (const auto *tuple = dyn_cast<sema::TupleType>(t))
-        for (const Type *x : tuple->elements)
-          v.fields.push_back(filled(x));
+      for (int64_t d : tensor->dims)
+        v.dims.push_back(i64(d));
+      llvm::Value *count = elementCount(v.dims);
+      v.data = alloc(tensor->element, count);
+      loop(count, [&](llvm::Value *i) { store(x, v.data, i); });
       return v;
-    };
-    return filled(e.typeArg);
-  }
-  case sema::Builtin::RandomNormal: {
-    llvm::Value *seed = b.CreateSExt(emit(*e.args[0]).scalar, b.getInt64Ty());
-    llvm::Value *stddev = emit(*e.args[1]).scalar;
-    int64_t leaf = 0;
-    return randomNormal(e.typeArg, seed, stddev, leaf);
-  }
-  case sema::Builtin::Sum:
-  case sema::Builtin::Mean:
-  case sema::Builtin::ReduceMax:
-  case sema::Builtin::ReduceMin:
-  case sema::Builtin::Argmax:
-    return emitReduction(e);
-  case sema::Builtin::Softmax:
-    return emitSoftmax(e, false);
-  case sema::Builtin::LogSoftmax:
-    return emitSoftmax(e, true);
-  case sema::Builtin::OneHot: {
-    Value labels = emit(*e.args[0]);
-    const auto *lt = cast<sema::TensorType>(e.args[0]->type);
-    llvm::Value *classes =
-        b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
-    Value out;
-    out.dims = labels.dims;
-    out.dims.push_back(classes);
-    llvm::Value *count = elementCount(labels.dims);
-    out.data = alloc(ast::ScalarKind::F32, b.CreateMul(count, classes));
-    llvm::Value *zero = constant(ast::ScalarKind::F32, 0.0);
-    llvm::Value *one = constant(ast::ScalarKind::F32, 1.0);
-    loop(count, [&](llvm::Value *i) {
-      llvm::Value *label =
-          lt->isScalar() ? labels.scalar : load(lt->element, labels.data, i);
-      label = b.CreateSExt(label, b.getInt64Ty());
-      // Labels outside [0, n) give an all-zero row, as in TensorFlow.
-      loop(classes, [&](llvm::Value *j) {
-        store(b.CreateSelect(b.CreateICmpEQ(label, j), one, zero), out.data,
-              b.CreateAdd(b.CreateMul(i, classes), j));
-      });
-    });
-    return out;
-  }
-  case sema::Builtin::Transpose: {
-    Value x = emit(*e.args[0]);
-    const auto *t = cast<sema::TensorType>(e.type);
-    Value out;
-    out.dims = {x.dims[1], x.dims[0]};
-    out.data = alloc(t->element, elementCount(out.dims));
-    loopNest(out.dims, [&](const std::vector<llvm::Value *> &idx) {
-      store(load(t->element, x.data, linearIndex(x.dims, {idx[1], idx[0]})),
-            out.data, linearIndex(out.dims, idx));
-    });
-    return out;
-  }
-  case sema::Builtin::Reshape: {
-    Value x = emit(*e.args[0]);
-    const auto *to = cast<sema::TensorType>(e.typeArg);
-    Value out;
-    out.data = x.data;
-    llvm::Value *known = i64(1);
-    int dynamicAt = -1;
-    for (size_t k = 0; k < to->rank(); ++k) {
-      if (to->dims[k] == sema::kDynamicDim) {
-        dynamicAt = static_cast<int>(k);
-        out.dims.push_back(nullptr);
-      } else {
-        out.dims.push_back(i64(to->dims[k]));
-        known = b.CreateMul(known, out.dims.back());
-      }
     }
-    llvm::Value *total = elementCount(x.dims);
-    if (dynamicAt >= 0) {
-      check(b.CreateICmpEQ(b.CreateURem(total, known), i64(0)), e.range,
-            "reshape: element count does not divide", total, known);
-      out.dims[static_cast<size_t>(dynamicAt)] = b.CreateUDiv(total, known);
+    if (const auto *st = dyn_cast<sema::StructType>(t))
+      for (const sema::Field &f : st->fields)
+        v.fields.push_back(filled(f.type));
+    if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+      for (const Type *x : tuple->elements)
+        v.fields.push_back(filled(x));
+    return v;
+  };
+  return filled(e.typeArg);
+}
+
+Value FunctionEmitter::lowerRandomNormal(const sema::BuiltinCallExpr &e) {
+  llvm::Value *seed = b.CreateSExt(emit(*e.args[0]).scalar, b.getInt64Ty());
+  llvm::Value *stddev = emit(*e.args[1]).scalar;
+  int64_t leaf = 0;
+  return randomNormal(e.typeArg, seed, stddev, leaf);
+}
+
+Value FunctionEmitter::lowerOneHot(const sema::BuiltinCallExpr &e) {
+  Value labels = emit(*e.args[0]);
+  const auto *lt = cast<sema::TensorType>(e.args[0]->type);
+  llvm::Value *classes =
+      b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  Value out;
+  out.dims = labels.dims;
+  out.dims.push_back(classes);
+  llvm::Value *count = elementCount(labels.dims);
+  out.data = alloc(ast::ScalarKind::F32, b.CreateMul(count, classes));
+  llvm::Value *zero = constant(ast::ScalarKind::F32, 0.0);
+  llvm::Value *one = constant(ast::ScalarKind::F32, 1.0);
+  loop(count, [&](llvm::Value *i) {
+    llvm::Value *label =
+        lt->isScalar() ? labels.scalar : load(lt->element, labels.data, i);
+    label = b.CreateSExt(label, b.getInt64Ty());
+    // Labels outside [0, n) give an all-zero row, as in TensorFlow.
+    loop(classes, [&](llvm::Value *j) {
+      store(b.CreateSelect(b.CreateICmpEQ(label, j), one, zero), out.data,
+            b.CreateAdd(b.CreateMul(i, classes), j));
+    });
+  });
+  return out;
+}
+
+Value FunctionEmitter::lowerTranspose(const sema::BuiltinCallExpr &e) {
+  Value x = emit(*e.args[0]);
+  const auto *t = cast<sema::TensorType>(e.type);
+  Value out;
+  out.dims = {x.dims[1], x.dims[0]};
+  out.data = alloc(t->element, elementCount(out.dims));
+  loopNest(out.dims, [&](const std::vector<llvm::Value *> &idx) {
+    store(load(t->element, x.data, linearIndex(x.dims, {idx[1], idx[0]})),
+          out.data, linearIndex(out.dims, idx));
+  });
+  return out;
+}
+
+Value FunctionEmitter::lowerReshape(const sema::BuiltinCallExpr &e) {
+  Value x = emit(*e.args[0]);
+  const auto *to = cast<sema::TensorType>(e.typeArg);
+  Value out;
+  out.data = x.data;
+  llvm::Value *known = i64(1);
+  int dynamicAt = -1;
+  for (size_t k = 0; k < to->rank(); ++k) {
+    if (to->dims[k] == sema::kDynamicDim) {
+      dynamicAt = static_cast<int>(k);
+      out.dims.push_back(nullptr);
     } else {
-      check(b.CreateICmpEQ(total, known), e.range, "reshape: element count",
-            total, known);
+      out.dims.push_back(i64(to->dims[k]));
+      known = b.CreateMul(known, out.dims.back());
     }
+  }
+  llvm::Value *total = elementCount(x.dims);
+  if (dynamicAt >= 0) {
+    check(b.CreateICmpEQ(b.CreateURem(total, known), i64(0)), e.range,
+          "reshape: element count does not divide", total, known);
+    out.dims[static_cast<size_t>(dynamicAt)] = b.CreateUDiv(total, known);
+  } else {
+    check(b.CreateICmpEQ(total, known), e.range, "reshape: element count",
+          total, known);
+  }
+  return out;
+}
+
+Value FunctionEmitter::lowerRows(const sema::BuiltinCallExpr &e) {
+  Value v;
+  v.scalar = b.CreateTrunc(emit(*e.args[0]).dims[0], b.getInt32Ty());
+  return v;
+}
+
+Value FunctionEmitter::lowerLen(const sema::BuiltinCallExpr &e) {
+  Value s = emit(*e.args[0]);
+  llvm::Value *n = s.length;
+  if (s.batchSize) // ceil(len / n)
+    n = b.CreateUDiv(b.CreateAdd(n, b.CreateSub(s.batchSize, i64(1))),
+                     s.batchSize);
+  Value v;
+  v.scalar = b.CreateTrunc(n, b.getInt32Ty());
+  return v;
+}
+
+Value FunctionEmitter::lowerNorm(const sema::BuiltinCallExpr &e) {
+  Value v;
+  llvm::Value *sq = squaredNorm(e.args[0]->type, emit(*e.args[0]));
+  v.scalar = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
+  return v;
+}
+
+Value FunctionEmitter::lowerClipByNorm(const sema::BuiltinCallExpr &e) {
+  const Type *t = e.args[0]->type;
+  Value x = emit(*e.args[0]);
+  llvm::Value *c = emit(*e.args[1]).scalar;
+  llvm::Value *sq = squaredNorm(t, x);
+  llvm::Value *norm =
+      b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
+  // scale = c / norm when norm > c, else 1.
+  llvm::Value *scale =
+      b.CreateSelect(b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
+                     llvm::ConstantFP::get(norm->getType(), 1.0));
+  std::function<Value(const Type *, const Value &)> scaled =
+      [&](const Type *ft, const Value &fv) -> Value {
+    if (const auto *tensor = dyn_cast<sema::TensorType>(ft)) {
+      auto leaf = leafNode(fv, ft);
+      auto mul = std::make_unique<Fused>();
+      mul->kind = Fused::Kind::Binary;
+      mul->op = ast::BinaryOp::Mul;
+      mul->element = mul->operandElement = tensor->element;
+      mul->rank = tensor->rank();
+      mul->children.push_back(std::move(leaf));
+      auto factor = std::make_unique<Fused>();
+      factor->leaf.scalar =
+          b.CreateFPCast(scale, m_.elementType(tensor->element));
+      factor->element = tensor->element;
+      mul->children.push_back(std::move(factor));
+      return materialize(*mul, e.range);
+    }
+    Value out;
+    if (const auto *s = dyn_cast<sema::StructType>(ft))
+      for (size_t i = 0; i < s->fields.size(); ++i)
+        out.fields.push_back(scaled(s->fields[i].type, fv.fields[i]));
+    if (const auto *tuple = dyn_cast<sema::TupleType>(ft))
+      for (size_t i = 0; i < tuple->elements.size(); ++i)
+        out.fields.push_back(scaled(tuple->elements[i], fv.fields[i]));
     return out;
-  }
-  case sema::Builtin::Rows: {
-    Value v;
-    v.scalar = b.CreateTrunc(emit(*e.args[0]).dims[0], b.getInt32Ty());
-    return v;
-  }
-  case sema::Builtin::Len: {
-    Value s = emit(*e.args[0]);
-    llvm::Value *n = s.length;
-    if (s.batchSize) // ceil(len / n)
-      n = b.CreateUDiv(b.CreateAdd(n, b.CreateSub(s.batchSize, i64(1))),
-                       s.batchSize);
-    Value v;
-    v.scalar = b.CreateTrunc(n, b.getInt32Ty());
-    return v;
-  }
-  case sema::Builtin::Norm: {
-    Value v;
-    llvm::Value *sq = squaredNorm(e.args[0]->type, emit(*e.args[0]));
-    v.scalar = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
-    return v;
-  }
-  case sema::Builtin::ClipByNorm: {
-    const Type *t = e.args[0]->type;
-    Value x = emit(*e.args[0]);
-    llvm::Value *c = emit(*e.args[1]).scalar;
-    llvm::Value *sq = squaredNorm(t, x);
-    llvm::Value *norm =
-        b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
-    // scale = c / norm when norm > c, else 1.
-    llvm::Value *scale =
-        b.CreateSelect(b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
-                       llvm::ConstantFP::get(norm->getType(), 1.0));
-    std::function<Value(const Type *, const Value &)> scaled =
-        [&](const Type *ft, const Value &fv) -> Value {
-      if (const auto *tensor = dyn_cast<sema::TensorType>(ft)) {
-        auto leaf = leafNode(fv, ft);
-        auto mul = std::make_unique<Fused>();
-        mul->kind = Fused::Kind::Binary;
-        mul->op = static_cast<int>(ast::BinaryOp::Mul);
-        mul->element = mul->operandElement = tensor->element;
-        mul->rank = tensor->rank();
-        mul->children.push_back(std::move(leaf));
-        auto factor = std::make_unique<Fused>();
-        factor->leaf.scalar =
-            b.CreateFPCast(scale, m_.elementType(tensor->element));
-        factor->element = tensor->element;
-        mul->children.push_back(std::move(factor));
-        return materialize(*mul, e.range);
-      }
-      Value out;
-      if (const auto *s = dyn_cast<sema::StructType>(ft))
-        for (size_t i = 0; i < s->fields.size(); ++i)
-          out.fields.push_back(scaled(s->fields[i].type, fv.fields[i]));
-      if (const auto *tuple = dyn_cast<sema::TupleType>(ft))
-        for (size_t i = 0; i < tuple->elements.size(); ++i)
-          out.fields.push_back(scaled(tuple->elements[i], fv.fields[i]));
-      return out;
-    };
-    return scaled(t, x);
-  }
-  case sema::Builtin::Dot: {
-    Value x = emit(*e.args[0]), y = emit(*e.args[1]);
-    const auto *t = cast<sema::TensorType>(e.type);
-    check(b.CreateICmpEQ(x.dims[0], y.dims[0]), e.range, "dot: lengths differ",
-          y.dims[0], x.dims[0]);
-    llvm::Type *et = m_.elementType(t->element);
-    llvm::Value *slot = entryAlloca(et);
-    b.CreateStore(llvm::Constant::getNullValue(et), slot);
-    bool isFloat = et->isFloatingPointTy();
-    loop(x.dims[0], [&](llvm::Value *i) {
-      llvm::Value *p = isFloat ? b.CreateFMul(load(t->element, x.data, i),
-                                              load(t->element, y.data, i))
-                               : b.CreateMul(load(t->element, x.data, i),
-                                             load(t->element, y.data, i));
-      llvm::Value *cur = b.CreateLoad(et, slot);
-      b.CreateStore(isFloat ? b.CreateFAdd(cur, p) : b.CreateAdd(cur, p), slot);
-    });
-    Value v;
-    v.scalar = b.CreateLoad(et, slot);
-    return v;
-  }
-  case sema::Builtin::Batches: {
-    Value s = emit(*e.args[0]);
-    s.batchSize = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
-    check(b.CreateICmpSGT(s.batchSize, i64(0)), e.range,
-          "batch size must be positive", s.batchSize, i64(1));
-    return s;
-  }
-  default:
-    throw Unsupported{e.range, std::string("the builtin ") +
-                                   sema::builtinName(e.builtin)};
-  }
+  };
+  return scaled(t, x);
+}
+
+Value FunctionEmitter::lowerDot(const sema::BuiltinCallExpr &e) {
+  Value x = emit(*e.args[0]), y = emit(*e.args[1]);
+  const auto *t = cast<sema::TensorType>(e.type);
+  check(b.CreateICmpEQ(x.dims[0], y.dims[0]), e.range, "dot: lengths differ",
+        y.dims[0], x.dims[0]);
+  llvm::Type *et = m_.elementType(t->element);
+  llvm::Value *slot = entryAlloca(et);
+  b.CreateStore(llvm::Constant::getNullValue(et), slot);
+  bool isFloat = et->isFloatingPointTy();
+  loop(x.dims[0], [&](llvm::Value *i) {
+    llvm::Value *p = isFloat ? b.CreateFMul(load(t->element, x.data, i),
+                                            load(t->element, y.data, i))
+                             : b.CreateMul(load(t->element, x.data, i),
+                                           load(t->element, y.data, i));
+    llvm::Value *cur = b.CreateLoad(et, slot);
+    b.CreateStore(isFloat ? b.CreateFAdd(cur, p) : b.CreateAdd(cur, p), slot);
+  });
+  Value v;
+  v.scalar = b.CreateLoad(et, slot);
+  return v;
+}
+
+Value FunctionEmitter::lowerBatches(const sema::BuiltinCallExpr &e) {
+  Value s = emit(*e.args[0]);
+  s.batchSize = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  check(b.CreateICmpSGT(s.batchSize, i64(0)), e.range,
+        "batch size must be positive", s.batchSize, i64(1));
+  return s;
 }
 
 } // namespace fedc::codegen

@@ -9,6 +9,8 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/Support/Casting.h>
 
+#include <string_view>
+
 namespace fedc::codegen {
 
 using llvm::cast;
@@ -17,22 +19,14 @@ using llvm::isa;
 
 namespace {
 
+// The builtins the table (sema/Builtins.def) lowers as Elementwise.
 bool isElementwiseBuiltin(sema::Builtin b) {
-  switch (b) {
-  case sema::Builtin::Exp:
-  case sema::Builtin::Log:
-  case sema::Builtin::Sqrt:
-  case sema::Builtin::Abs:
-  case sema::Builtin::Tanh:
-  case sema::Builtin::Sigmoid:
-  case sema::Builtin::Relu:
-  case sema::Builtin::Pow:
-  case sema::Builtin::Minimum:
-  case sema::Builtin::Maximum:
-    return true;
-  default:
-    return false;
-  }
+  static constexpr bool kElementwise[] = {
+#define BUILTIN(Name, spelling, TypeArg, Axis, Typing, Lowering)               \
+  std::string_view(#Lowering) == "Elementwise",
+#include "sema/Builtins.def"
+  };
+  return kElementwise[static_cast<size_t>(b)];
 }
 
 // The type of leaf `path` of `t`.
@@ -99,7 +93,7 @@ FusedPtr FunctionEmitter::build(const sema::Expr &e,
   auto operand = [&](const sema::Expr &x) {
     return build(x, isAggregate(x.type) ? path : std::vector<int>{});
   };
-  auto node = [&](Fused::Kind kind, int op) {
+  auto node = [&](Fused::Kind kind, Fused::Op op) {
     auto n = std::make_unique<Fused>();
     n->kind = kind;
     n->op = op;
@@ -126,7 +120,7 @@ FusedPtr FunctionEmitter::build(const sema::Expr &e,
     break;
   case sema::Expr::Kind::Unary: {
     const auto &u = cast<sema::UnaryExpr>(e);
-    auto n = node(Fused::Kind::Unary, static_cast<int>(u.op));
+    auto n = node(Fused::Kind::Unary, u.op);
     n->children.push_back(operand(*u.operand));
     return n;
   }
@@ -134,14 +128,14 @@ FusedPtr FunctionEmitter::build(const sema::Expr &e,
     const auto &bin = cast<sema::BinaryExpr>(e);
     if (bin.op == ast::BinaryOp::MatMul)
       break;
-    auto n = node(Fused::Kind::Binary, static_cast<int>(bin.op));
+    auto n = node(Fused::Kind::Binary, bin.op);
     n->children.push_back(operand(*bin.lhs));
     n->children.push_back(operand(*bin.rhs));
     n->operandElement = n->children[0]->element;
     return n;
   }
   case sema::Expr::Kind::Cast: {
-    auto n = node(Fused::Kind::Cast, 0);
+    auto n = node(Fused::Kind::Cast, {});
     n->children.push_back(operand(*cast<sema::CastExpr>(e).operand));
     n->operandElement = n->children[0]->element;
     return n;
@@ -150,7 +144,7 @@ FusedPtr FunctionEmitter::build(const sema::Expr &e,
     const auto &call = cast<sema::BuiltinCallExpr>(e);
     if (!isElementwiseBuiltin(call.builtin))
       break;
-    auto n = node(Fused::Kind::Math, static_cast<int>(call.builtin));
+    auto n = node(Fused::Kind::Math, call.builtin);
     for (const sema::ExprPtr &a : call.args)
       n->children.push_back(operand(*a));
     return n;
@@ -244,7 +238,7 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
   };
   switch (n.kind) {
   case Fused::Kind::Unary:
-    switch (static_cast<ast::UnaryOp>(n.op)) {
+    switch (std::get<ast::UnaryOp>(n.op)) {
     case ast::UnaryOp::Neg:
       return isFloat ? b.CreateFNeg(args[0]) : b.CreateNeg(args[0]);
     case ast::UnaryOp::Plus:
@@ -256,7 +250,7 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
   case Fused::Kind::Binary: {
     llvm::Value *x = args[0], *y = args[1];
     bool operandFloat = m_.elementType(n.operandElement)->isFloatingPointTy();
-    switch (static_cast<ast::BinaryOp>(n.op)) {
+    switch (std::get<ast::BinaryOp>(n.op)) {
     case ast::BinaryOp::Add:
       return isFloat ? b.CreateFAdd(x, y) : b.CreateAdd(x, y);
     case ast::BinaryOp::Sub:
@@ -265,7 +259,7 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
       return isFloat ? b.CreateFMul(x, y) : b.CreateMul(x, y);
     case ast::BinaryOp::Div:
     case ast::BinaryOp::Rem: {
-      bool div = static_cast<ast::BinaryOp>(n.op) == ast::BinaryOp::Div;
+      bool div = std::get<ast::BinaryOp>(n.op) == ast::BinaryOp::Div;
       if (isFloat)
         return div ? b.CreateFDiv(x, y) : b.CreateFRem(x, y);
       // Integer division by zero is undefined in LLVM: divide by 1 instead
@@ -324,7 +318,7 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
   case Fused::Kind::Math: {
     llvm::Value *x = args[0];
     llvm::Value *one = isFloat ? llvm::ConstantFP::get(t, 1.0) : nullptr;
-    switch (static_cast<sema::Builtin>(n.op)) {
+    switch (std::get<sema::Builtin>(n.op)) {
     case sema::Builtin::Exp:
       return intrinsic(llvm::Intrinsic::exp, {x});
     case sema::Builtin::Log:

@@ -290,7 +290,7 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
       return rhs;
     auto n = std::make_unique<Fused>();
     n->kind = Fused::Kind::Binary;
-    n->op = static_cast<int>(op);
+    n->op = op;
     n->children.push_back(leafNode(cur, leafType));
     n->element = n->operandElement = n->children[0]->element;
     n->rank = n->children[0]->rank;

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace fedc::codegen {
@@ -100,7 +101,10 @@ private:
 struct Fused {
   enum class Kind { Leaf, Unary, Binary, Cast, Math } kind = Kind::Leaf;
   Value leaf; // Kind::Leaf
-  int op = 0; // ast::UnaryOp/BinaryOp, sema::Builtin
+  // Unary: ast::UnaryOp; Binary: ast::BinaryOp; Math: the builtin.
+  using Op = std::variant<std::monostate, ast::UnaryOp, ast::BinaryOp,
+                          sema::Builtin>;
+  Op op;
   ast::ScalarKind element = ast::ScalarKind::F32; // of the result
   ast::ScalarKind operandElement = ast::ScalarKind::F32;
   std::vector<std::unique_ptr<Fused>> children;
@@ -182,10 +186,24 @@ private:
                         std::vector<int> &path);
 
   // --- builtins (EmitBuiltins.cpp) ------------------------------------------
+  // Dispatches on the table's Lowering column (sema/Builtins.def).
   Value emitBuiltin(const sema::BuiltinCallExpr &e);
+  Value lowerConstructor(const sema::BuiltinCallExpr &e);
+  Value lowerFill(const sema::BuiltinCallExpr &e);
+  Value lowerRandomNormal(const sema::BuiltinCallExpr &e);
+  Value lowerElementwise(const sema::BuiltinCallExpr &e);
+  Value lowerReduction(const sema::BuiltinCallExpr &e);
+  Value lowerSoftmax(const sema::BuiltinCallExpr &e);
+  Value lowerOneHot(const sema::BuiltinCallExpr &e);
+  Value lowerTranspose(const sema::BuiltinCallExpr &e);
+  Value lowerReshape(const sema::BuiltinCallExpr &e);
+  Value lowerRows(const sema::BuiltinCallExpr &e);
+  Value lowerLen(const sema::BuiltinCallExpr &e);
+  Value lowerNorm(const sema::BuiltinCallExpr &e);
+  Value lowerClipByNorm(const sema::BuiltinCallExpr &e);
+  Value lowerDot(const sema::BuiltinCallExpr &e);
+  Value lowerBatches(const sema::BuiltinCallExpr &e);
   Value emitMatMul(const sema::BinaryExpr &e);
-  Value emitReduction(const sema::BuiltinCallExpr &e);
-  Value emitSoftmax(const sema::BuiltinCallExpr &e, bool log);
   llvm::Value *squaredNorm(const Type *t, const Value &v);
 
   // --- statements (EmitStmts.cpp) -------------------------------------------

@@ -146,68 +146,54 @@ private:
   }
 
   Node *intrinsic(const sema::IntrinsicCallExpr &call) {
-    using sema::Intrinsic;
+    // Each intrinsic's node and aggregation kind, from the table.
+    struct Lowering {
+      Node::Kind node;
+      const char *kind; // plan.proto's AggregationKind name, or "NONE"
+    };
+    static constexpr Lowering kLowering[] = {
+#define INTRINSIC(Name, spelling, named, Typing, NodeKind, AggKind)            \
+  {Node::Kind::NodeKind, #AggKind},
+#include "sema/Intrinsics.def"
+    };
+    const Lowering &how = kLowering[static_cast<size_t>(call.intrinsic)];
     std::vector<Node *> inputs;
-    Node::Kind kind = Node::Kind::Aggregate;
-    switch (call.intrinsic) {
-    case Intrinsic::Value:
-      kind = Node::Kind::Value;
-      inputs.push_back(value(*call.args[0]));
-      break;
-    case Intrinsic::Broadcast:
-      kind = Node::Kind::Broadcast;
-      inputs.push_back(value(*call.args[0]));
-      break;
-    case Intrinsic::Map:
-      kind = Node::Kind::Map;
+    switch (how.node) {
+    case Node::Kind::Map: // the function is call.function, not an input
       for (size_t i = 1; i < call.args.size(); ++i)
         inputs.push_back(value(*call.args[i]));
       break;
-    case Intrinsic::Eval:
-      kind = Node::Kind::Eval;
+    case Node::Kind::Eval:
       break;
-    case Intrinsic::Zip:
-      kind = Node::Kind::Zip;
-      for (const sema::ExprPtr &a : call.args)
-        inputs.push_back(value(*a));
-      break;
-    case Intrinsic::Aggregate: // the value and the zero
+    case Node::Kind::Value:
+    case Node::Kind::Broadcast: // the value (federated_value's placement
+                                // literal is not an input)
       inputs.push_back(value(*call.args[0]));
-      inputs.push_back(value(*call.args[1]));
       break;
-    default: // sum, mean (value[, weight]), min, max, secure sum
+    default:
+      if (call.intrinsic == sema::Intrinsic::Aggregate) {
+        // The value and the zero; the functions are fields of the call.
+        inputs.push_back(value(*call.args[0]));
+        inputs.push_back(value(*call.args[1]));
+        break;
+      }
+      // zip's values; an aggregation's value (and a mean's weight).
       for (const sema::ExprPtr &a : call.args)
         inputs.push_back(value(*a));
       break;
     }
-    Node *n = make(kind, call.type, &call, inputs);
-    n->function = call.intrinsic == Intrinsic::Aggregate ? call.report
-                                                          : call.function;
-    if (kind == Node::Kind::Aggregate) {
-      n->aggregation = aggregationKind(call);
+    Node *n = make(how.node, call.type, &call, inputs);
+    n->function = call.intrinsic == sema::Intrinsic::Aggregate ? call.report
+                                                                : call.function;
+    if (how.node == Node::Kind::Aggregate) {
+      fedrt::proto::AggregationKind_Parse(how.kind, &n->aggregation);
+      if (n->aggregation == fedrt::proto::MEAN && call.weighted)
+        n->aggregation = fedrt::proto::WEIGHTED_MEAN;
       n->accumulate = call.accumulate;
       n->merge = call.merge;
       n->bitwidth = call.bitwidth;
     }
     return n;
-  }
-
-  static fedrt::proto::AggregationKind
-  aggregationKind(const sema::IntrinsicCallExpr &call) {
-    switch (call.intrinsic) {
-    case sema::Intrinsic::Mean:
-      return call.weighted ? fedrt::proto::WEIGHTED_MEAN : fedrt::proto::MEAN;
-    case sema::Intrinsic::Min:
-      return fedrt::proto::MIN;
-    case sema::Intrinsic::Max:
-      return fedrt::proto::MAX;
-    case sema::Intrinsic::SecureSum:
-      return fedrt::proto::SECURE_SUM;
-    case sema::Intrinsic::Aggregate:
-      return fedrt::proto::CUSTOM;
-    default:
-      return fedrt::proto::SUM;
-    }
   }
 
   // The client nodes stage work needs for `roots`, in dependency order;

@@ -12,6 +12,7 @@
 
 #include <llvm/Support/Casting.h>
 
+#include <algorithm>
 #include <set>
 
 namespace fedc::lower {

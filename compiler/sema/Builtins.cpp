@@ -15,53 +15,31 @@ using llvm::isa;
 
 namespace {
 
-struct BuiltinName {
+enum TypeArgRule { NoTypeArgument, TypeArgument };
+enum AxisRule { NoAxis, Axis };
+
+struct BuiltinInfo {
   const char *name;
   Builtin builtin;
+  TypeArgRule typeArgument;
+  AxisRule axis;
 };
 
-constexpr std::array<BuiltinName, 30> kBuiltins = {{
-    {"zeros", Builtin::Zeros},
-    {"ones", Builtin::Ones},
-    {"fill", Builtin::Fill},
-    {"random_normal", Builtin::RandomNormal},
-    {"exp", Builtin::Exp},
-    {"log", Builtin::Log},
-    {"sqrt", Builtin::Sqrt},
-    {"abs", Builtin::Abs},
-    {"tanh", Builtin::Tanh},
-    {"sigmoid", Builtin::Sigmoid},
-    {"relu", Builtin::Relu},
-    {"pow", Builtin::Pow},
-    {"min", Builtin::Minimum},
-    {"max", Builtin::Maximum},
-    {"sum", Builtin::Sum},
-    {"mean", Builtin::Mean},
-    {"max", Builtin::ReduceMax}, // max(x) with one argument reduces
-    {"min", Builtin::ReduceMin},
-    {"argmax", Builtin::Argmax},
-    {"softmax", Builtin::Softmax},
-    {"log_softmax", Builtin::LogSoftmax},
-    {"one_hot", Builtin::OneHot},
-    {"transpose", Builtin::Transpose},
-    {"reshape", Builtin::Reshape},
-    {"rows", Builtin::Rows},
-    {"len", Builtin::Len},
-    {"norm", Builtin::Norm},
-    {"clip_by_norm", Builtin::ClipByNorm},
-    {"dot", Builtin::Dot},
-    {"batches", Builtin::Batches},
-}};
+constexpr BuiltinInfo kBuiltins[] = {
+#define BUILTIN(Name, spelling, TypeArg, AxisArg, Typing, Lowering)            \
+  {spelling, Builtin::Name, TypeArg, AxisArg},
+#include "sema/Builtins.def"
+};
+
+const BuiltinInfo &info(Builtin b) {
+  return kBuiltins[static_cast<size_t>(b)];
+}
 
 bool takesTypeArgument(Builtin b) {
-  return b == Builtin::Zeros || b == Builtin::Ones || b == Builtin::Fill ||
-         b == Builtin::RandomNormal || b == Builtin::Reshape;
+  return info(b).typeArgument == TypeArgument;
 }
 
-bool takesAxis(Builtin b) {
-  return b == Builtin::Sum || b == Builtin::Mean || b == Builtin::ReduceMax ||
-         b == Builtin::ReduceMin || b == Builtin::Argmax;
-}
+bool takesAxis(Builtin b) { return info(b).axis == Axis; }
 
 int64_t elementCount(const TensorType *t) {
   int64_t n = 1;
@@ -76,18 +54,13 @@ int64_t elementCount(const TensorType *t) {
 } // namespace
 
 std::optional<Builtin> lookupBuiltin(const std::string &name) {
-  for (const BuiltinName &b : kBuiltins)
+  for (const BuiltinInfo &b : kBuiltins)
     if (name == b.name)
       return b.builtin;
   return std::nullopt;
 }
 
-const char *builtinName(Builtin b) {
-  for (const BuiltinName &n : kBuiltins)
-    if (n.builtin == b)
-      return n.name;
-  return "?";
-}
+const char *builtinName(Builtin b) { return info(b).name; }
 
 ExprPtr Checker::elementMismatch(SourceRange r, const TensorType *a,
                                  const TensorType *c) {
@@ -140,6 +113,32 @@ std::optional<int> Checker::axisArgument(const ast::CallExpr &e,
   return std::nullopt;
 }
 
+bool Checker::arity(BuiltinCall &call, size_t n) {
+  if (call.args.size() == n)
+    return true;
+  reportArgumentCount(call.e.range(), call.name, n, call.args.size());
+  return false;
+}
+
+ExprPtr Checker::wrongArgument(BuiltinCall &call, size_t i,
+                               const char *needs) {
+  diags_.report(call.args[i]->range, DiagId::InvalidTypeForBuiltin)
+      .arg(call.name)
+      .arg(needs)
+      .arg(formatType(call.args[i]->type));
+  return errorExpr(call.e.range());
+}
+
+std::unique_ptr<BuiltinCallExpr> Checker::makeBuiltin(BuiltinCall &call,
+                                                      const Type *result) {
+  return std::make_unique<BuiltinCallExpr>(result, call.e.range(), call.b,
+                                           std::move(call.args));
+}
+
+const TensorType *Checker::tensorArg(BuiltinCall &call, size_t i) {
+  return dyn_cast<TensorType>(call.args[i]->type);
+}
+
 ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
   std::string name = cast<ast::NameExpr>(*e.callee).name;
   size_t positional = 0;
@@ -175,269 +174,277 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
       return errorExpr(e.range());
   if (rejectPlacedArguments(args, name, e.range()))
     return errorExpr(e.range());
-  auto arity = [&](size_t n) {
-    if (args.size() == n)
-      return true;
-    reportArgumentCount(e.range(), name, n, args.size());
-    return false;
+  // Each builtin's typing rule, from the table.
+  using TypingRule = ExprPtr (Checker::*)(BuiltinCall &);
+  static constexpr TypingRule kRules[] = {
+#define BUILTIN(Name, spelling, TypeArg, Axis, Typing, Lowering)               \
+  &Checker::type##Typing,
+#include "sema/Builtins.def"
   };
-  auto wrong = [&](size_t i, const char *needs) {
-    diags_.report(args[i]->range, DiagId::InvalidTypeForBuiltin)
-        .arg(name)
-        .arg(needs)
-        .arg(formatType(args[i]->type));
-    return errorExpr(e.range());
-  };
-  auto make = [&](const Type *result) {
-    return std::make_unique<BuiltinCallExpr>(result, e.range(), b,
-                                             std::move(args));
-  };
-  auto tensorArg = [&](size_t i) {
-    return dyn_cast<TensorType>(args[i]->type);
-  };
-  const TensorType *f32 = types_.scalar(ScalarKind::F32);
-  const TensorType *i32 = types_.scalar(ScalarKind::I32);
+  BuiltinCall call{e, b, name, std::move(args)};
+  return (this->*kRules[static_cast<size_t>(b)])(call);
+}
 
-  switch (b) {
-  case Builtin::Zeros:
-  case Builtin::Ones:
-  case Builtin::Fill:
-  case Builtin::RandomNormal: {
-    const Type *t = typeArgument(e, name, true);
-    if (t->isError())
-      return errorExpr(e.range());
-    const TensorType *element = commonElement(types_, t);
-    bool staticShape = firstOffendingLeaf(t, [](const TensorType *leaf) {
-                         return elementCount(leaf) >= 0;
-                       }).empty();
-    if (!isNumeric(t) || !element || !staticShape) {
+
+ExprPtr Checker::typeConstructor(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  const std::string &name = call.name;
+  Builtin b = call.b;
+  const Type *t = typeArgument(e, name, true);
+  if (t->isError())
+    return errorExpr(e.range());
+  const TensorType *element = commonElement(types_, t);
+  bool staticShape = firstOffendingLeaf(t, [](const TensorType *leaf) {
+                       return elementCount(leaf) >= 0;
+                     }).empty();
+  if (!isNumeric(t) || !element || !staticShape) {
+    diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
+        .arg(name)
+        .arg("a numeric type with static dimensions")
+        .arg(formatType(t));
+    return errorExpr(e.range());
+  }
+  size_t n = b == Builtin::Fill ? 1 : b == Builtin::RandomNormal ? 2 : 0;
+  if (!arity(call, n))
+    return errorExpr(e.range());
+  if (b == Builtin::Fill && !expectType(args[0], element, "fill value"))
+    return errorExpr(e.range());
+  if (b == Builtin::RandomNormal) {
+    if (!isFloating(t)) {
       diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
           .arg(name)
-          .arg("a numeric type with static dimensions")
+          .arg("a floating-point type")
           .arg(formatType(t));
       return errorExpr(e.range());
     }
-    size_t n = b == Builtin::Fill ? 1 : b == Builtin::RandomNormal ? 2 : 0;
-    if (!arity(n))
+    if (!expectType(args[0], types_.scalar(ScalarKind::I64), "seed") ||
+        !expectType(args[1], element, "stddev"))
       return errorExpr(e.range());
-    if (b == Builtin::Fill && !expectType(args[0], element, "fill value"))
-      return errorExpr(e.range());
-    if (b == Builtin::RandomNormal) {
-      if (!isFloating(t)) {
-        diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
-            .arg(name)
-            .arg("a floating-point type")
-            .arg(formatType(t));
-        return errorExpr(e.range());
-      }
-      if (!expectType(args[0], types_.scalar(ScalarKind::I64), "seed") ||
-          !expectType(args[1], element, "stddev"))
-        return errorExpr(e.range());
-    }
-    auto call = make(t);
-    call->typeArg = t;
-    return call;
   }
-  case Builtin::Exp:
-  case Builtin::Log:
-  case Builtin::Sqrt:
-  case Builtin::Tanh:
-  case Builtin::Sigmoid:
-  case Builtin::Abs:
-  case Builtin::Relu:
-  case Builtin::Softmax:
-  case Builtin::LogSoftmax: {
-    if (!arity(1))
-      return errorExpr(e.range());
-    bool needsFloat = b != Builtin::Abs && b != Builtin::Relu;
-    adapt(args[0], f32);
-    const TensorType *t = tensorArg(0);
-    bool vectorNeeded = b == Builtin::Softmax || b == Builtin::LogSoftmax;
-    if (!t || t->isBool() || (needsFloat && !t->isFloat()) ||
-        (vectorNeeded && t->isScalar()))
-      return wrong(0, vectorNeeded ? "a floating-point tensor of rank >= 1"
-                      : needsFloat ? "a floating-point tensor"
-                                   : "a numeric tensor");
-    return make(t);
+  auto typed = makeBuiltin(call, t);
+  typed->typeArg = t;
+  return typed;
+}
+
+ExprPtr Checker::typeUnaryMath(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  Builtin b = call.b;
+  const TensorType *f32 = types_.scalar(ScalarKind::F32);
+  if (!arity(call, 1))
+    return errorExpr(e.range());
+  bool needsFloat = b != Builtin::Abs && b != Builtin::Relu;
+  adapt(args[0], f32);
+  const TensorType *t = tensorArg(call, 0);
+  bool vectorNeeded = b == Builtin::Softmax || b == Builtin::LogSoftmax;
+  if (!t || t->isBool() || (needsFloat && !t->isFloat()) ||
+      (vectorNeeded && t->isScalar()))
+    return wrongArgument(call, 0, vectorNeeded ? "a floating-point tensor of rank >= 1"
+                    : needsFloat ? "a floating-point tensor"
+                                 : "a numeric tensor");
+  return makeBuiltin(call, t);
+}
+
+ExprPtr Checker::typeBinaryMath(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  if (!arity(call, 2))
+    return errorExpr(e.range());
+  const TensorType *a = tensorArg(call, 0), *c = tensorArg(call, 1);
+  if (!a || a->isBool())
+    return wrongArgument(call, 0, "a numeric tensor");
+  if (!c || c->isBool())
+    return wrongArgument(call, 1, "a numeric tensor");
+  adapt(args[0], types_.scalar(c->element));
+  adapt(args[1], types_.scalar(cast<TensorType>(args[0]->type)->element));
+  a = tensorArg(call, 0);
+  c = tensorArg(call, 1);
+  if (a->element != c->element) {
+    return elementMismatch(e.range(), a, c);
   }
-  case Builtin::Pow:
-  case Builtin::Minimum:
-  case Builtin::Maximum: {
-    if (!arity(2))
-      return errorExpr(e.range());
-    const TensorType *a = tensorArg(0), *c = tensorArg(1);
-    if (!a || a->isBool())
-      return wrong(0, "a numeric tensor");
-    if (!c || c->isBool())
-      return wrong(1, "a numeric tensor");
-    adapt(args[0], types_.scalar(c->element));
-    adapt(args[1], types_.scalar(cast<TensorType>(args[0]->type)->element));
-    a = tensorArg(0);
-    c = tensorArg(1);
-    if (a->element != c->element) {
-      return elementMismatch(e.range(), a, c);
-    }
-    std::optional<std::vector<int64_t>> dims = broadcast(a, c, e.range());
-    if (!dims)
-      return errorExpr(e.range());
-    return make(types_.tensor(a->element, *dims));
+  std::optional<std::vector<int64_t>> dims = broadcast(a, c, e.range());
+  if (!dims)
+    return errorExpr(e.range());
+  return makeBuiltin(call, types_.tensor(a->element, *dims));
+}
+
+ExprPtr Checker::typeReduction(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  Builtin b = call.b;
+  if (!arity(call, 1))
+    return errorExpr(e.range());
+  const TensorType *t = tensorArg(call, 0);
+  if (!t || t->isBool() || (b == Builtin::Mean && !t->isFloat()) ||
+      (b == Builtin::Argmax && t->isScalar()))
+    return wrongArgument(call, 0, b == Builtin::Mean     ? "a floating-point tensor"
+                    : b == Builtin::Argmax ? "a numeric tensor of rank >= 1"
+                                           : "a numeric tensor");
+  ExprPtr axisExpr;
+  std::optional<int> axis = axisArgument(e, t, axisExpr);
+  if (axisExpr && !axis)
+    return errorExpr(e.range());
+  ScalarKind element = b == Builtin::Argmax ? ScalarKind::I32 : t->element;
+  std::vector<int64_t> dims;
+  if (axis) {
+    dims = t->dims;
+    dims.erase(dims.begin() + *axis);
   }
-  case Builtin::Sum:
-  case Builtin::Mean:
-  case Builtin::ReduceMax:
-  case Builtin::ReduceMin:
-  case Builtin::Argmax: {
-    if (!arity(1))
-      return errorExpr(e.range());
-    const TensorType *t = tensorArg(0);
-    if (!t || t->isBool() || (b == Builtin::Mean && !t->isFloat()) ||
-        (b == Builtin::Argmax && t->isScalar()))
-      return wrong(0, b == Builtin::Mean     ? "a floating-point tensor"
-                      : b == Builtin::Argmax ? "a numeric tensor of rank >= 1"
-                                             : "a numeric tensor");
-    ExprPtr axisExpr;
-    std::optional<int> axis = axisArgument(e, t, axisExpr);
-    if (axisExpr && !axis)
-      return errorExpr(e.range());
-    ScalarKind element = b == Builtin::Argmax ? ScalarKind::I32 : t->element;
-    std::vector<int64_t> dims;
-    if (axis) {
-      dims = t->dims;
-      dims.erase(dims.begin() + *axis);
-    }
-    auto call = make(types_.tensor(element, dims));
-    call->axis = axis;
-    return call;
+  auto typed = makeBuiltin(call, types_.tensor(element, dims));
+  typed->axis = axis;
+  return typed;
+}
+
+ExprPtr Checker::typeOneHot(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  const TensorType *i32 = types_.scalar(ScalarKind::I32);
+  if (!arity(call, 2))
+    return errorExpr(e.range());
+  const TensorType *labels = tensorArg(call, 0);
+  if (!labels || !labels->isInteger())
+    return wrongArgument(call, 0, "an integer tensor of labels");
+  if (!expectType(args[1], i32, "number of classes"))
+    return errorExpr(e.range());
+  std::optional<int64_t> n = integerConstant(*args[1]);
+  if (n && *n <= 0) {
+    diags_.report(args[1]->range, DiagId::InvalidDimension).arg(*n);
+    return errorExpr(e.range());
   }
-  case Builtin::OneHot: {
-    if (!arity(2))
-      return errorExpr(e.range());
-    const TensorType *labels = tensorArg(0);
-    if (!labels || !labels->isInteger())
-      return wrong(0, "an integer tensor of labels");
-    if (!expectType(args[1], i32, "number of classes"))
-      return errorExpr(e.range());
-    std::optional<int64_t> n = integerConstant(*args[1]);
-    if (n && *n <= 0) {
-      diags_.report(args[1]->range, DiagId::InvalidDimension).arg(*n);
-      return errorExpr(e.range());
-    }
-    std::vector<int64_t> dims = labels->dims;
-    dims.push_back(n.value_or(kDynamicDim));
-    return make(types_.tensor(ScalarKind::F32, dims));
+  std::vector<int64_t> dims = labels->dims;
+  dims.push_back(n.value_or(kDynamicDim));
+  return makeBuiltin(call, types_.tensor(ScalarKind::F32, dims));
+}
+
+ExprPtr Checker::typeTranspose(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  if (!arity(call, 1))
+    return errorExpr(e.range());
+  const TensorType *t = tensorArg(call, 0);
+  if (!t || t->rank() != 2)
+    return wrongArgument(call, 0, "a matrix");
+  return makeBuiltin(call, types_.tensor(t->element, {t->dims[1], t->dims[0]}));
+}
+
+ExprPtr Checker::typeReshape(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  const std::string &name = call.name;
+  const Type *target = typeArgument(e, name, true);
+  if (target->isError() || !arity(call, 1))
+    return errorExpr(e.range());
+  const TensorType *t = tensorArg(call, 0);
+  const auto *to = dyn_cast<TensorType>(target);
+  if (!t)
+    return wrongArgument(call, 0, "a tensor");
+  if (!to || to->element != t->element) {
+    diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
+        .arg(name)
+        .arg(("a tensor type of " + std::string(ast::scalarName(t->element)))
+                 .c_str())
+        .arg(formatType(target));
+    return errorExpr(e.range());
   }
-  case Builtin::Transpose: {
-    if (!arity(1))
-      return errorExpr(e.range());
-    const TensorType *t = tensorArg(0);
-    if (!t || t->rank() != 2)
-      return wrong(0, "a matrix");
-    return make(types_.tensor(t->element, {t->dims[1], t->dims[0]}));
+  int64_t from = elementCount(t), into = elementCount(to);
+  if (from >= 0 && into >= 0 && from != into) {
+    diags_.report(e.range(), DiagId::ReshapeSizeMismatch)
+        .arg(formatType(t))
+        .arg(from)
+        .arg(formatType(to))
+        .arg(into);
+    return errorExpr(e.range());
   }
-  case Builtin::Reshape: {
-    const Type *target = typeArgument(e, name, true);
-    if (target->isError() || !arity(1))
-      return errorExpr(e.range());
-    const TensorType *t = tensorArg(0);
-    const auto *to = dyn_cast<TensorType>(target);
-    if (!t)
-      return wrong(0, "a tensor");
-    if (!to || to->element != t->element) {
-      diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
-          .arg(name)
-          .arg(("a tensor type of " + std::string(ast::scalarName(t->element)))
-                   .c_str())
-          .arg(formatType(target));
-      return errorExpr(e.range());
-    }
-    int64_t from = elementCount(t), into = elementCount(to);
-    if (from >= 0 && into >= 0 && from != into) {
-      diags_.report(e.range(), DiagId::ReshapeSizeMismatch)
-          .arg(formatType(t))
-          .arg(from)
-          .arg(formatType(to))
-          .arg(into);
-      return errorExpr(e.range());
-    }
-    auto call = make(to);
-    call->typeArg = to;
-    return call;
+  auto typed = makeBuiltin(call, to);
+  typed->typeArg = to;
+  return typed;
+}
+
+ExprPtr Checker::typeRows(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  const TensorType *i32 = types_.scalar(ScalarKind::I32);
+  if (!arity(call, 1))
+    return errorExpr(e.range());
+  const TensorType *t = tensorArg(call, 0);
+  if (!t || t->isScalar())
+    return wrongArgument(call, 0, "a tensor of rank >= 1");
+  return makeBuiltin(call, i32);
+}
+
+ExprPtr Checker::typeLen(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  const TensorType *i32 = types_.scalar(ScalarKind::I32);
+  if (!arity(call, 1))
+    return errorExpr(e.range());
+  if (!isa<SeqType>(args[0]->type))
+    return wrongArgument(call, 0, "a seq<T>");
+  return makeBuiltin(call, i32);
+}
+
+ExprPtr Checker::typeNorm(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  Builtin b = call.b;
+  if (!arity(call, b == Builtin::Norm ? 1 : 2))
+    return errorExpr(e.range());
+  const Type *t = args[0]->type;
+  const TensorType *element = commonElement(types_, t);
+  if (!isFloating(t) || !element)
+    return wrongArgument(call, 0, "a floating-point tensor or struct");
+  if (b == Builtin::Norm)
+    return makeBuiltin(call, element);
+  if (!expectType(args[1], element, "clip norm"))
+    return errorExpr(e.range());
+  return makeBuiltin(call, t);
+}
+
+ExprPtr Checker::typeDot(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  if (!arity(call, 2))
+    return errorExpr(e.range());
+  const TensorType *a = tensorArg(call, 0), *c = tensorArg(call, 1);
+  if (!a || a->rank() != 1 || a->isBool())
+    return wrongArgument(call, 0, "a numeric vector");
+  if (!c || c->rank() != 1 || c->isBool())
+    return wrongArgument(call, 1, "a numeric vector");
+  if (a->element != c->element) {
+    return elementMismatch(e.range(), a, c);
   }
-  case Builtin::Rows: {
-    if (!arity(1))
-      return errorExpr(e.range());
-    const TensorType *t = tensorArg(0);
-    if (!t || t->isScalar())
-      return wrong(0, "a tensor of rank >= 1");
-    return make(i32);
+  if (a->dims[0] != c->dims[0] && a->dims[0] != kDynamicDim &&
+      c->dims[0] != kDynamicDim) {
+    diags_.report(e.range(), DiagId::ShapeMismatch)
+        .arg(formatType(a))
+        .arg(formatType(c))
+        .arg(0)
+        .arg(a->dims[0])
+        .arg(c->dims[0]);
+    return errorExpr(e.range());
   }
-  case Builtin::Len: {
-    if (!arity(1))
-      return errorExpr(e.range());
-    if (!isa<SeqType>(args[0]->type))
-      return wrong(0, "a seq<T>");
-    return make(i32);
+  return makeBuiltin(call, types_.scalar(a->element));
+}
+
+ExprPtr Checker::typeBatches(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  const TensorType *i32 = types_.scalar(ScalarKind::I32);
+  if (&e != forIterable_) {
+    diags_.report(e.range(), DiagId::BatchesOutsideFor);
+    return errorExpr(e.range());
   }
-  case Builtin::Norm:
-  case Builtin::ClipByNorm: {
-    if (!arity(b == Builtin::Norm ? 1 : 2))
-      return errorExpr(e.range());
-    const Type *t = args[0]->type;
-    const TensorType *element = commonElement(types_, t);
-    if (!isFloating(t) || !element)
-      return wrong(0, "a floating-point tensor or struct");
-    if (b == Builtin::Norm)
-      return make(element);
-    if (!expectType(args[1], element, "clip norm"))
-      return errorExpr(e.range());
-    return make(t);
+  if (!arity(call, 2))
+    return errorExpr(e.range());
+  const auto *s = dyn_cast<SeqType>(args[0]->type);
+  if (!s)
+    return wrongArgument(call, 0, "a seq<T>");
+  if (!expectType(args[1], i32, "batch size"))
+    return errorExpr(e.range());
+  if (std::optional<int64_t> n = integerConstant(*args[1]); n && *n <= 0) {
+    diags_.report(args[1]->range, DiagId::InvalidDimension).arg(*n);
+    return errorExpr(e.range());
   }
-  case Builtin::Dot: {
-    if (!arity(2))
-      return errorExpr(e.range());
-    const TensorType *a = tensorArg(0), *c = tensorArg(1);
-    if (!a || a->rank() != 1 || a->isBool())
-      return wrong(0, "a numeric vector");
-    if (!c || c->rank() != 1 || c->isBool())
-      return wrong(1, "a numeric vector");
-    if (a->element != c->element) {
-      return elementMismatch(e.range(), a, c);
-    }
-    if (a->dims[0] != c->dims[0] && a->dims[0] != kDynamicDim &&
-        c->dims[0] != kDynamicDim) {
-      diags_.report(e.range(), DiagId::ShapeMismatch)
-          .arg(formatType(a))
-          .arg(formatType(c))
-          .arg(0)
-          .arg(a->dims[0])
-          .arg(c->dims[0]);
-      return errorExpr(e.range());
-    }
-    return make(types_.scalar(a->element));
-  }
-  case Builtin::Batches: {
-    if (&e != forIterable_) {
-      diags_.report(e.range(), DiagId::BatchesOutsideFor);
-      return errorExpr(e.range());
-    }
-    if (!arity(2))
-      return errorExpr(e.range());
-    const auto *s = dyn_cast<SeqType>(args[0]->type);
-    if (!s)
-      return wrong(0, "a seq<T>");
-    if (!expectType(args[1], i32, "batch size"))
-      return errorExpr(e.range());
-    if (std::optional<int64_t> n = integerConstant(*args[1]); n && *n <= 0) {
-      diags_.report(args[1]->range, DiagId::InvalidDimension).arg(*n);
-      return errorExpr(e.range());
-    }
-    const Type *batch = types_.batchOf(s->element);
-    if (!batch)
-      return wrong(0, "a sequence of numeric records");
-    return make(types_.seq(batch));
-  }
-  }
-  return errorExpr(e.range());
+  const Type *batch = types_.batchOf(s->element);
+  if (!batch)
+    return wrongArgument(call, 0, "a sequence of numeric records");
+  return makeBuiltin(call, types_.seq(batch));
 }
 
 } // namespace fedc::sema

@@ -151,7 +151,36 @@ private:
                              const std::string &callee, SourceRange call);
 
   // --- builtins (Builtins.cpp) -----------------------------------------------
+  // A builtin call being typed: its arguments checked, not yet consumed.
+  struct BuiltinCall {
+    const ast::CallExpr &e;
+    Builtin b;
+    std::string name;
+    std::vector<ExprPtr> args;
+  };
+  // Named and type arguments by the table (Builtins.def), then the
+  // builtin's typing rule.
   ExprPtr checkBuiltin(const ast::CallExpr &e, Builtin b);
+  // The typing rules, one per family (the table's Typing column).
+  ExprPtr typeConstructor(BuiltinCall &call);
+  ExprPtr typeUnaryMath(BuiltinCall &call);
+  ExprPtr typeBinaryMath(BuiltinCall &call);
+  ExprPtr typeReduction(BuiltinCall &call);
+  ExprPtr typeOneHot(BuiltinCall &call);
+  ExprPtr typeTranspose(BuiltinCall &call);
+  ExprPtr typeReshape(BuiltinCall &call);
+  ExprPtr typeRows(BuiltinCall &call);
+  ExprPtr typeLen(BuiltinCall &call);
+  ExprPtr typeNorm(BuiltinCall &call);
+  ExprPtr typeDot(BuiltinCall &call);
+  ExprPtr typeBatches(BuiltinCall &call);
+  // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
+  // typed call; argument i as a tensor (or null).
+  bool arity(BuiltinCall &call, size_t n);
+  ExprPtr wrongArgument(BuiltinCall &call, size_t i, const char *needs);
+  std::unique_ptr<BuiltinCallExpr> makeBuiltin(BuiltinCall &call,
+                                               const Type *result);
+  const TensorType *tensorArg(BuiltinCall &call, size_t i);
   const Type *typeArgument(const ast::CallExpr &e, const std::string &name,
                            bool required);
   ExprPtr elementMismatch(SourceRange r, const TensorType *a,
@@ -171,12 +200,24 @@ private:
   void collectBindings(const ast::BlockStmt &b);
 
   // --- federated code (FederatedExprs.cpp) ----------------------------------
+  // Named and type arguments by the table (Intrinsics.def), then the
+  // intrinsic's typing rule (the table's Typing column).
   ExprPtr checkIntrinsic(const ast::CallExpr &e, Intrinsic i);
-  ExprPtr checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args);
+  ExprPtr checkPlacing(const ast::CallExpr &e, Intrinsic i,
+                       std::vector<ExprPtr> args);
+  ExprPtr checkBroadcast(const ast::CallExpr &e, Intrinsic i,
+                         std::vector<ExprPtr> args);
+  ExprPtr checkMap(const ast::CallExpr &e, Intrinsic i,
+                   std::vector<ExprPtr> args);
   ExprPtr checkAggregation(const ast::CallExpr &e, Intrinsic i,
                            std::vector<ExprPtr> args);
-  ExprPtr checkAggregate(const ast::CallExpr &e, std::vector<ExprPtr> args);
-  ExprPtr checkZip(const ast::CallExpr &e, std::vector<ExprPtr> args);
+  ExprPtr checkAggregate(const ast::CallExpr &e, Intrinsic i,
+                         std::vector<ExprPtr> args);
+  ExprPtr checkZip(const ast::CallExpr &e, Intrinsic i,
+                   std::vector<ExprPtr> args);
+  std::unique_ptr<IntrinsicCallExpr> intrinsicCall(const ast::CallExpr &e,
+                                                   Intrinsic i, const Type *t,
+                                                   std::vector<ExprPtr> args);
   // The local fn named by `e` (an intrinsic's function argument), or null
   // after reporting why not.
   const ast::FnDecl *localFnArgument(const Expr &e, const std::string &what);

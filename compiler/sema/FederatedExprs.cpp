@@ -17,24 +17,17 @@ using llvm::isa;
 
 namespace {
 
-struct IntrinsicName {
+struct IntrinsicInfo {
   const char *name;
   Intrinsic intrinsic;
+  const char *namedArgument; // "" when it takes none
 };
 
-constexpr std::array<IntrinsicName, 11> kIntrinsics = {{
-    {"federated_value", Intrinsic::Value},
-    {"federated_broadcast", Intrinsic::Broadcast},
-    {"federated_map", Intrinsic::Map},
-    {"federated_zip", Intrinsic::Zip},
-    {"federated_sum", Intrinsic::Sum},
-    {"federated_mean", Intrinsic::Mean},
-    {"federated_min", Intrinsic::Min},
-    {"federated_max", Intrinsic::Max},
-    {"federated_aggregate", Intrinsic::Aggregate},
-    {"federated_secure_sum", Intrinsic::SecureSum},
-    {"federated_eval", Intrinsic::Eval},
-}};
+constexpr IntrinsicInfo kIntrinsics[] = {
+#define INTRINSIC(Name, spelling, named, Typing, Node, Kind)                   \
+  {spelling, Intrinsic::Name, named},
+#include "sema/Intrinsics.def"
+};
 
 // `'trained' ({Model}@CLIENTS)` for a name, else just the type.
 std::string describeValue(const Expr &e) {
@@ -83,17 +76,14 @@ bool Checker::requireStaticShape(const Expr &e, const Type *member,
 }
 
 std::optional<Intrinsic> lookupIntrinsic(const std::string &name) {
-  for (const IntrinsicName &i : kIntrinsics)
+  for (const IntrinsicInfo &i : kIntrinsics)
     if (name == i.name)
       return i.intrinsic;
   return std::nullopt;
 }
 
 const char *intrinsicName(Intrinsic i) {
-  for (const IntrinsicName &n : kIntrinsics)
-    if (n.intrinsic == i)
-      return n.name;
-  return "?";
+  return kIntrinsics[static_cast<size_t>(i)].name;
 }
 
 void Checker::notePlacement(const Expr &e) {
@@ -233,8 +223,7 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
   }
   for (const ast::Arg &a : e.args) {
     bool allowed =
-        (a.name && a.name->name == "weight" && i == Intrinsic::Mean) ||
-        (a.name && a.name->name == "bitwidth" && i == Intrinsic::SecureSum);
+        a.name && a.name->name == kIntrinsics[static_cast<size_t>(i)].namedArgument;
     if (a.name && !allowed) {
       diags_.report(a.name->range, DiagId::UnknownNamedArgument)
           .arg(name)
@@ -246,91 +235,93 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
   for (const ExprPtr &a : args)
     if (containsError(a->type))
       return errorExpr(e.range());
-  auto arity = [&](size_t n) {
-    if (args.size() == n)
-      return true;
-    reportArgumentCount(e.range(), name, n, args.size());
-    return false;
+  // Each intrinsic's typing rule, from the table.
+  using TypingRule =
+      ExprPtr (Checker::*)(const ast::CallExpr &, Intrinsic, std::vector<ExprPtr>);
+  static constexpr TypingRule kRules[] = {
+#define INTRINSIC(Name, spelling, named, Typing, Node, Kind) &Checker::check##Typing,
+#include "sema/Intrinsics.def"
   };
-  auto result = [&](const Type *t, std::vector<ExprPtr> operands) {
-    auto call = std::make_unique<IntrinsicCallExpr>(t, e.range(), i,
-                                                    std::move(operands));
-    call->placementOrigin = e.range();
-    return call;
-  };
-
-  switch (i) {
-  case Intrinsic::Value:
-  case Intrinsic::Eval: {
-    if (!arity(2))
-      return errorExpr(e.range());
-    const auto *where = dyn_cast<RefExpr>(args[1].get());
-    if (!where || where->kind() != Expr::Kind::PlacementRef) {
-      diags_.report(args[1]->range, DiagId::ExpectedPlacementLiteral).arg(name);
-      return errorExpr(e.range());
-    }
-    Placement p = where->placement;
-    if (i == Intrinsic::Eval) {
-      const Function *fn =
-          functionArgument(args[0], {}, {}, nullptr, e.range(), name);
-      if (!fn)
-        return errorExpr(e.range());
-      // Each client evaluates for itself, so client results may differ.
-      auto call = result(types_.placed(fn->result, p, p == Placement::Server),
-                         std::move(args));
-      call->function = fn;
-      return call;
-    }
-    const Type *t = args[0]->type;
-    if (containsPlaced(t) || isa<PlacementLiteralType>(t) ||
-        isa<FunctionType>(t) || args[0]->kind() == Expr::Kind::FunctionRef) {
-      diags_.report(args[0]->range, DiagId::ExpectedUnplacedValue)
-          .arg(name)
-          .arg(describeValue(*args[0]));
-      notePlacement(*args[0]);
-      return errorExpr(e.range());
-    }
-    if (p == Placement::Clients &&
-        !requireStaticShape(*args[0], t, name + "(..., CLIENTS)"))
-      return errorExpr(e.range());
-    return result(types_.placed(t, p, true), std::move(args));
-  }
-  case Intrinsic::Broadcast: {
-    if (!arity(1))
-      return errorExpr(e.range());
-    if (rejectRawData(*args[0], "broadcast"))
-      return errorExpr(e.range());
-    const auto *p = dyn_cast<PlacedType>(args[0]->type);
-    if (!p || p->placement != Placement::Server) {
-      diags_.report(args[0]->range, DiagId::ExpectedPlacedValue)
-          .arg(name)
-          .arg("SERVER")
-          .arg(describeValue(*args[0]));
-      notePlacement(*args[0]);
-      return errorExpr(e.range());
-    }
-    if (!requireStaticShape(*args[0], p->member, name))
-      return errorExpr(e.range());
-    return result(types_.placed(p->member, Placement::Clients, true),
-                  std::move(args));
-  }
-  case Intrinsic::Map:
-    return checkMap(e, std::move(args));
-  case Intrinsic::Zip:
-    return checkZip(e, std::move(args));
-  case Intrinsic::Aggregate:
-    return checkAggregate(e, std::move(args));
-  case Intrinsic::Sum:
-  case Intrinsic::Mean:
-  case Intrinsic::Min:
-  case Intrinsic::Max:
-  case Intrinsic::SecureSum:
-    return checkAggregation(e, i, std::move(args));
-  }
-  return errorExpr(e.range());
+  return (this->*kRules[static_cast<size_t>(i)])(e, i, std::move(args));
 }
 
-ExprPtr Checker::checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args) {
+std::unique_ptr<IntrinsicCallExpr>
+Checker::intrinsicCall(const ast::CallExpr &e, Intrinsic i, const Type *t,
+                       std::vector<ExprPtr> operands) {
+  auto call =
+      std::make_unique<IntrinsicCallExpr>(t, e.range(), i, std::move(operands));
+  call->placementOrigin = e.range();
+  return call;
+}
+
+// federated_value(x, P) and federated_eval(f, P).
+ExprPtr Checker::checkPlacing(const ast::CallExpr &e, Intrinsic i,
+                              std::vector<ExprPtr> args) {
+  std::string name = intrinsicName(i);
+  if (args.size() != 2) {
+    reportArgumentCount(e.range(), name, 2, args.size());
+    return errorExpr(e.range());
+  }
+  const auto *where = dyn_cast<RefExpr>(args[1].get());
+  if (!where || where->kind() != Expr::Kind::PlacementRef) {
+    diags_.report(args[1]->range, DiagId::ExpectedPlacementLiteral).arg(name);
+    return errorExpr(e.range());
+  }
+  Placement p = where->placement;
+  if (i == Intrinsic::Eval) {
+    const Function *fn =
+        functionArgument(args[0], {}, {}, nullptr, e.range(), name);
+    if (!fn)
+      return errorExpr(e.range());
+    // Each client evaluates for itself, so client results may differ.
+    auto call = intrinsicCall(
+        e, i, types_.placed(fn->result, p, p == Placement::Server),
+        std::move(args));
+    call->function = fn;
+    return call;
+  }
+  const Type *t = args[0]->type;
+  if (containsPlaced(t) || isa<PlacementLiteralType>(t) ||
+      isa<FunctionType>(t) || args[0]->kind() == Expr::Kind::FunctionRef) {
+    diags_.report(args[0]->range, DiagId::ExpectedUnplacedValue)
+        .arg(name)
+        .arg(describeValue(*args[0]));
+    notePlacement(*args[0]);
+    return errorExpr(e.range());
+  }
+  if (p == Placement::Clients &&
+      !requireStaticShape(*args[0], t, name + "(..., CLIENTS)"))
+    return errorExpr(e.range());
+  return intrinsicCall(e, i, types_.placed(t, p, true), std::move(args));
+}
+
+ExprPtr Checker::checkBroadcast(const ast::CallExpr &e, Intrinsic i,
+                                std::vector<ExprPtr> args) {
+  std::string name = intrinsicName(i);
+  if (args.size() != 1) {
+    reportArgumentCount(e.range(), name, 1, args.size());
+    return errorExpr(e.range());
+  }
+  if (rejectRawData(*args[0], "broadcast"))
+    return errorExpr(e.range());
+  const auto *p = dyn_cast<PlacedType>(args[0]->type);
+  if (!p || p->placement != Placement::Server) {
+    diags_.report(args[0]->range, DiagId::ExpectedPlacedValue)
+        .arg(name)
+        .arg("SERVER")
+        .arg(describeValue(*args[0]));
+    notePlacement(*args[0]);
+    return errorExpr(e.range());
+  }
+  if (!requireStaticShape(*args[0], p->member, name))
+    return errorExpr(e.range());
+  return intrinsicCall(e, i,
+                       types_.placed(p->member, Placement::Clients, true),
+                       std::move(args));
+}
+
+ExprPtr Checker::checkMap(const ast::CallExpr &e, Intrinsic,
+                          std::vector<ExprPtr> args) {
   const std::string name = "federated_map";
   if (args.size() < 2) {
     reportArgumentCount(e.range(), name, "a function and at least one argument",
@@ -393,7 +384,8 @@ ExprPtr Checker::checkMap(const ast::CallExpr &e, std::vector<ExprPtr> args) {
   return call;
 }
 
-ExprPtr Checker::checkZip(const ast::CallExpr &e, std::vector<ExprPtr> args) {
+ExprPtr Checker::checkZip(const ast::CallExpr &e, Intrinsic,
+                          std::vector<ExprPtr> args) {
   const std::string name = "federated_zip";
   if (args.size() < 2) {
     reportArgumentCount(e.range(), name, "at least 2 arguments", args.size());
@@ -525,7 +517,7 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
   return call;
 }
 
-ExprPtr Checker::checkAggregate(const ast::CallExpr &e,
+ExprPtr Checker::checkAggregate(const ast::CallExpr &e, Intrinsic,
                                 std::vector<ExprPtr> args) {
   const std::string name = "federated_aggregate";
   if (args.size() != 5) {

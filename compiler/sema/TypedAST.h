@@ -33,51 +33,14 @@ struct Local {
 };
 
 enum class Builtin {
-  Zeros,
-  Ones,
-  Fill,
-  RandomNormal,
-  Exp,
-  Log,
-  Sqrt,
-  Abs,
-  Tanh,
-  Sigmoid,
-  Relu,
-  Pow,
-  Minimum, // elementwise min(a, b)
-  Maximum, // elementwise max(a, b)
-  Sum,
-  Mean,
-  ReduceMax,
-  ReduceMin,
-  Argmax,
-  Softmax,
-  LogSoftmax,
-  OneHot,
-  Transpose,
-  Reshape,
-  Rows,
-  Len,
-  Norm,
-  ClipByNorm,
-  Dot,
-  Batches
+#define BUILTIN(Name, spelling, TypeArg, Axis, Typing, Lowering) Name,
+#include "sema/Builtins.def"
 };
 const char *builtinName(Builtin b);
 
 enum class Intrinsic {
-  Value,
-  Broadcast,
-  Map,
-  Zip,
-  Sum,
-  Mean,
-  Min,
-  Max,
-  Aggregate,
-  SecureSum,
-  Eval
+#define INTRINSIC(Name, spelling, named, Typing, Node, Kind) Name,
+#include "sema/Intrinsics.def"
 };
 const char *intrinsicName(Intrinsic i);
 

@@ -25,24 +25,7 @@ void tensorLeaves(const TypeDesc &t, std::vector<const TypeDesc *> &out) {
       tensorLeaves(c, out);
 }
 
-const char *kindName(Kind k) {
-  switch (k) {
-  case Kind::Mean:
-  case Kind::WeightedMean:
-    return "federated_mean";
-  case Kind::Sum:
-    return "federated_sum";
-  case Kind::Min:
-    return "federated_min";
-  case Kind::Max:
-    return "federated_max";
-  case Kind::SecureSum:
-    return "federated_secure_sum";
-  case Kind::Custom:
-    return "federated_aggregate";
-  }
-  return "aggregation";
-}
+const char *kindName(Kind k) { return aggregationName(k); }
 
 // Reads a scalar slot or a tensor pointer (+ dims) and returns the data.
 const void *leafData(const TypeDesc &t, const uint64_t *slots, size_t &next,
@@ -62,18 +45,15 @@ Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> view(const void *p,
   return {static_cast<const T *>(p), static_cast<Eigen::Index>(n)};
 }
 
-bool callEntry(StageFn fn, const std::vector<uint64_t> &in, const TypeDesc &out,
-               HostValue &result, Context &ctx, std::string &error) {
+absl::StatusOr<HostValue> callEntry(StageFn fn,
+                                    const std::vector<uint64_t> &in,
+                                    const TypeDesc &out, Context &ctx) {
   std::vector<uint64_t> slots(out.slots() + 1, 0);
   fn(&ctx, in.data(), slots.data());
-  if (ctx.failed) {
-    error = ctx.what + " (got " + std::to_string(ctx.got) + ", expected " +
-            std::to_string(ctx.expected) + ")";
-    return false;
-  }
+  if (ctx.failed)
+    return absl::InvalidArgumentError(failureMessage(ctx));
   size_t next = 0;
-  result = fromSlots(out, slots.data(), next);
-  return true;
+  return fromSlots(out, slots.data(), next);
 }
 
 } // namespace
@@ -134,20 +114,24 @@ PartialAggregate::~PartialAggregate() {
 
 size_t PartialAggregate::slots() const { return agg_.clientSlots(); }
 
-bool PartialAggregate::addCustom(const uint64_t *const *clients, size_t count,
-                                 size_t offset, Context &ctx,
-                                 std::string &error) {
+absl::Status PartialAggregate::addCustom(const uint64_t *const *clients,
+                                         size_t count, size_t offset,
+                                         Context &ctx, size_t *culprit) {
   size_t width = agg_.value.slots();
   for (size_t c = 0; c < count; ++c) {
     std::vector<uint64_t> in;
     toSlots(agg_.accumulator, custom_, in);
     in.insert(in.end(), clients[c] + offset, clients[c] + offset + width);
-    HostValue updated;
-    if (!callEntry(agg_.accumulate, in, agg_.accumulator, updated, ctx, error))
-      return false;
-    custom_ = std::move(updated);
+    absl::StatusOr<HostValue> updated =
+        callEntry(agg_.accumulate, in, agg_.accumulator, ctx);
+    if (!updated.ok()) {
+      if (culprit)
+        *culprit = c;
+      return updated.status();
+    }
+    custom_ = *std::move(updated);
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // The fold kernels: plain loops the compiler vectorizes (f32 -> f64
@@ -287,9 +271,9 @@ bool PartialAggregate::addReals(size_t leaf,
                            weights, started_);
 }
 
-bool PartialAggregate::addIntegers(
+absl::Status PartialAggregate::addIntegers(
     size_t leaf, const std::vector<const void *> &data,
-    const std::function<std::string(size_t)> &name, std::string &error) {
+    const std::function<std::string(size_t)> &name, size_t *culprit) {
   const TypeDesc &t = *leaves_[leaf];
   int64_t n = t.elements();
   int64_t *acc = whole_[leaf].data();
@@ -310,30 +294,42 @@ bool PartialAggregate::addIntegers(
       if (agg_.kind == Kind::SecureSum &&
           (x < 0 ||
            (agg_.bitwidth < 63 && x >= (int64_t(1) << agg_.bitwidth)))) {
-        error = name(c) + ": federated_secure_sum value " + std::to_string(x) +
-                " is outside [0, 2^" + std::to_string(agg_.bitwidth) + ")";
-        return false;
+        if (culprit)
+          *culprit = c;
+        return absl::InvalidArgumentError(
+            name(c) + ": federated_secure_sum value " + std::to_string(x) +
+            " is outside [0, 2^" + std::to_string(agg_.bitwidth) + ")");
       }
       if (agg_.kind == Kind::Min)
         acc[k] = std::min(acc[k], x);
       else if (agg_.kind == Kind::Max)
         acc[k] = std::max(acc[k], x);
       else if (__builtin_add_overflow(acc[k], x, &acc[k])) {
-        error = std::string(kindName(agg_.kind)) + " overflows i64";
-        return false;
+        if (culprit)
+          *culprit = SIZE_MAX;
+        return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
+                                          " overflows i64");
       }
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
-                           size_t offset, Context &ctx,
-                           const std::function<std::string(size_t)> &name,
-                           std::string &error) {
+absl::Status
+PartialAggregate::add(const uint64_t *const *clients, size_t count,
+                      size_t offset, Context &ctx,
+                      const std::function<std::string(size_t)> &name,
+                      size_t *culprit) {
+  auto blame = [&](size_t c, const std::string &message) {
+    if (culprit)
+      *culprit = c;
+    return absl::InvalidArgumentError(message);
+  };
+  if (count == 0) // nothing to fold (and the partial may be uninitialized)
+    return absl::OkStatus();
   clients_ += static_cast<int64_t>(count);
   if (agg_.kind == Kind::Custom)
-    return addCustom(clients, count, offset, ctx, error);
+    return addCustom(clients, count, offset, ctx, culprit);
   // Each client's leaf pointers (scalars point into a copy of their slot).
   std::vector<uint64_t> scalars(count * leaves_.size());
   std::vector<std::vector<const void *>> data(leaves_.size(),
@@ -349,19 +345,18 @@ bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
       float weight;
       auto bits = static_cast<uint32_t>(clients[c][next]);
       std::memcpy(&weight, &bits, sizeof weight);
-      if (!std::isfinite(weight) || weight < 0) {
-        error = name(c) + ": the weight of federated_mean is " +
-                std::to_string(weight) + "; weights must be finite and >= 0";
-        return false;
-      }
+      if (!std::isfinite(weight) || weight < 0)
+        return blame(c, name(c) + ": the weight of federated_mean is " +
+                            std::to_string(weight) +
+                            "; weights must be finite and >= 0");
       weights[c] = weight;
     }
     weight_ += weights[c];
   }
   for (size_t i = 0; i < leaves_.size(); ++i) {
     if (!isReal(leaves_[i]->element)) {
-      if (!addIntegers(i, data[i], name, error))
-        return false;
+      if (absl::Status s = addIntegers(i, data[i], name, culprit); !s.ok())
+        return s;
       continue;
     }
     if (agg_.kind == Kind::Min || agg_.kind == Kind::Max) {
@@ -373,10 +368,9 @@ bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
         bool nan = t.element == Element::F32
                        ? view<float>(data[i][c], t.elements()).isNaN().any()
                        : view<double>(data[i][c], t.elements()).isNaN().any();
-        if (nan) {
-          error = name(c) + ": " + kindName(agg_.kind) + " received NaN";
-          return false;
-        }
+        if (nan)
+          return blame(c, name(c) + ": " + kindName(agg_.kind) +
+                              " received NaN");
       }
       continue;
     }
@@ -389,32 +383,31 @@ bool PartialAggregate::add(const uint64_t *const *clients, size_t count,
           t.element == Element::F32
               ? view<float>(data[i][c], t.elements()).isFinite().all()
               : view<double>(data[i][c], t.elements()).isFinite().all();
-      if (!finite) {
-        error = name(c) + ": " + kindName(agg_.kind) +
-                " received a value that is not finite (NaN or infinity)";
-        return false;
-      }
+      if (!finite)
+        return blame(c, name(c) + ": " + kindName(agg_.kind) +
+                            " received a value that is not finite (NaN or "
+                            "infinity)");
     }
-    error = std::string(kindName(agg_.kind)) +
-            " overflows: a sum exceeds the range of f64";
-    return false;
+    return blame(SIZE_MAX, std::string(kindName(agg_.kind)) +
+                               " overflows: a sum exceeds the range of f64");
   }
   started_ = started_ || count > 0;
-  return true;
+  return absl::OkStatus();
 }
 
-bool PartialAggregate::merge(const PartialAggregate &other, Context &ctx,
-                             std::string &error) {
+absl::Status PartialAggregate::merge(const PartialAggregate &other,
+                                     Context &ctx) {
   clients_ += other.clients_;
   if (agg_.kind == Kind::Custom) {
     std::vector<uint64_t> in;
     toSlots(agg_.accumulator, custom_, in);
     toSlots(agg_.accumulator, other.custom_, in);
-    HostValue merged;
-    if (!callEntry(agg_.merge, in, agg_.accumulator, merged, ctx, error))
-      return false;
-    custom_ = std::move(merged);
-    return true;
+    absl::StatusOr<HostValue> merged =
+        callEntry(agg_.merge, in, agg_.accumulator, ctx);
+    if (!merged.ok())
+      return merged.status();
+    custom_ = *std::move(merged);
+    return absl::OkStatus();
   }
   weight_ += other.weight_;
   bool copy = !started_;
@@ -431,11 +424,10 @@ bool PartialAggregate::merge(const PartialAggregate &other, Context &ctx,
       a = a.min(b);
     else if (agg_.kind == Kind::Max)
       a = a.max(b);
-    else if (!addChecked(a.data(), b.data(), n)) {
-      error = std::string(kindName(agg_.kind)) +
-              " overflows: a sum exceeds the range of f64";
-      return false;
-    }
+    else if (!addChecked(a.data(), b.data(), n))
+      return absl::InvalidArgumentError(
+          std::string(kindName(agg_.kind)) +
+          " overflows: a sum exceeds the range of f64");
     for (size_t k = 0; k < whole_[i].size(); ++k) {
       int64_t &x = whole_[i][k];
       int64_t y = other.whole_[i][k];
@@ -443,35 +435,31 @@ bool PartialAggregate::merge(const PartialAggregate &other, Context &ctx,
         x = std::min(x, y);
       else if (agg_.kind == Kind::Max)
         x = std::max(x, y);
-      else if (__builtin_add_overflow(x, y, &x)) {
-        error = std::string(kindName(agg_.kind)) + " overflows i64";
-        return false;
-      }
+      else if (__builtin_add_overflow(x, y, &x))
+        return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
+                                          " overflows i64");
     }
   }
-  return true;
+  return absl::OkStatus();
 }
 
-bool PartialAggregate::report(HostValue &out, Context &ctx,
-                              std::string &error) const {
+absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
   if (agg_.kind == Kind::Custom) {
     std::vector<uint64_t> in;
     toSlots(agg_.accumulator, custom_, in);
-    return callEntry(agg_.report, in, agg_.result, out, ctx, error);
+    return callEntry(agg_.report, in, agg_.result, ctx);
   }
   bool mean = agg_.kind == Kind::Mean || agg_.kind == Kind::WeightedMean;
-  if (clients_ == 0 && agg_.kind != Kind::Sum && agg_.kind != Kind::SecureSum) {
-    error = std::string(kindName(agg_.kind)) + " over no clients";
-    return false;
-  }
-  if (mean && !(weight_ > 0)) {
-    error = "federated_mean: the weights of all " + std::to_string(clients_) +
-            " clients sum to zero";
-    return false;
-  }
+  if (clients_ == 0 && agg_.kind != Kind::Sum && agg_.kind != Kind::SecureSum)
+    return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
+                                      " over no clients");
+  if (mean && !(weight_ > 0))
+    return absl::InvalidArgumentError("federated_mean: the weights of all " +
+                                      std::to_string(clients_) +
+                                      " clients sum to zero");
   // Every element is written below, except a sum over no clients (zeros).
-  out = started_ ? HostValue::uninitialized(agg_.value)
-                 : HostValue::zeros(agg_.value);
+  HostValue out = started_ ? HostValue::uninitialized(agg_.value)
+                           : HostValue::zeros(agg_.value);
   for (size_t i = 0; i < out.leaves.size(); ++i) {
     Tensor &t = out.leaves[i];
     auto n = static_cast<Eigen::Index>(t.count);
@@ -482,11 +470,10 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
       if (t.element == Element::F32) {
         bool finite =
             narrowChecked(acc.data(), mean ? weight_ : 1.0, t.as<float>(), n);
-        if (agg_.kind != Kind::Min && agg_.kind != Kind::Max && !finite) {
-          error = std::string(kindName(agg_.kind)) +
-                  " overflows: the result exceeds the range of f32";
-          return false;
-        }
+        if (agg_.kind != Kind::Min && agg_.kind != Kind::Max && !finite)
+          return absl::InvalidArgumentError(
+              std::string(kindName(agg_.kind)) +
+              " overflows: the result exceeds the range of f32");
       } else {
         Eigen::Map<Eigen::ArrayXd> r(t.as<double>(), n);
         r = mean ? (acc / weight_).eval() : acc.eval();
@@ -498,11 +485,10 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
       switch (t.element) {
       case Element::I32:
         if (x < std::numeric_limits<int32_t>::min() ||
-            x > std::numeric_limits<int32_t>::max()) {
-          error = std::string(kindName(agg_.kind)) + " overflows i32 (" +
-                  std::to_string(x) + ")";
-          return false;
-        }
+            x > std::numeric_limits<int32_t>::max())
+          return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
+                                            " overflows i32 (" +
+                                            std::to_string(x) + ")");
         t.as<int32_t>()[k] = static_cast<int32_t>(x);
         break;
       case Element::I64:
@@ -514,7 +500,74 @@ bool PartialAggregate::report(HostValue &out, Context &ctx,
       }
     }
   }
-  return true;
+  return out;
+}
+
+// Serialized form: u64 clients, f64 weight, u8 started, then per tensor
+// leaf its accumulator (f64 or i64 elements, as many as the leaf has), or
+// for a custom aggregation its accumulator value (HostValue serialize).
+void PartialAggregate::serialize(std::string &out) const {
+  auto put = [&](const void *p, size_t n) {
+    out.append(static_cast<const char *>(p), n);
+  };
+  put(&clients_, 8);
+  put(&weight_, 8);
+  uint8_t started = started_ ? 1 : 0;
+  put(&started, 1);
+  if (agg_.kind == Kind::Custom) {
+    fedrt::serialize(custom_, out);
+    return;
+  }
+  for (size_t i = 0; i < leaves_.size(); ++i) {
+    if (isReal(leaves_[i]->element))
+      put(real_[i].data(), real_[i].size() * 8);
+    else
+      put(whole_[i].data(), whole_[i].size() * 8);
+  }
+}
+
+absl::StatusOr<PartialAggregate>
+PartialAggregate::deserialize(const Aggregation &agg, std::string_view in,
+                              size_t &pos, BufferPool *pool) {
+  auto get = [&](void *p, size_t n) {
+    if (in.size() - pos < n)
+      return false;
+    std::memcpy(p, in.data() + pos, n);
+    pos += n;
+    return true;
+  };
+  auto truncated = [&] {
+    return absl::InvalidArgumentError(
+        std::string("a partial ") + kindName(agg.kind) + " of " +
+        agg.value.str() + " is truncated");
+  };
+  if (agg.kind == Kind::Custom) {
+    HostValue zero = HostValue::zeros(agg.accumulator);
+    PartialAggregate p(agg, &zero, pool);
+    uint8_t started = 0;
+    if (!get(&p.clients_, 8) || !get(&p.weight_, 8) || !get(&started, 1))
+      return truncated();
+    std::string error;
+    if (!fedrt::deserialize(agg.accumulator, std::string(in), pos, p.custom_,
+                            error))
+      return absl::InvalidArgumentError(error);
+    return p;
+  }
+  PartialAggregate p(agg, nullptr, pool);
+  uint8_t started = 0;
+  if (!get(&p.clients_, 8) || !get(&p.weight_, 8) || !get(&started, 1))
+    return truncated();
+  if (started > 1 || p.clients_ < 0 || !std::isfinite(p.weight_))
+    return absl::InvalidArgumentError("a malformed partial aggregate");
+  p.started_ = started == 1;
+  for (size_t i = 0; i < p.leaves_.size(); ++i) {
+    bool ok = isReal(p.leaves_[i]->element)
+                  ? get(p.real_[i].data(), p.real_[i].size() * 8)
+                  : get(p.whole_[i].data(), p.whole_[i].size() * 8);
+    if (!ok)
+      return truncated();
+  }
+  return p;
 }
 
 } // namespace fedrt

@@ -56,6 +56,11 @@ uint64_t arenaCapacity(const Context &ctx) {
   return total;
 }
 
+std::string failureMessage(const Context &ctx) {
+  return ctx.what + " (got " + std::to_string(ctx.got) + ", expected " +
+         std::to_string(ctx.expected) + ")";
+}
+
 } // namespace fedrt
 
 extern "C" {

@@ -2,6 +2,7 @@
 // driven by hand-written stage functions through a parsed plan table.
 #include "fedrt/Aggregator.h"
 #include "fedrt/Executor.h"
+#include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
 
 #include <gtest/gtest.h>
@@ -82,6 +83,35 @@ TypeDesc typeOf(const std::string &text) {
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *t : TypeDesc();
 }
+
+bool ok(const absl::Status &s, std::string &error) {
+  error = std::string(s.message());
+  return s.ok();
+}
+
+bool ok(absl::StatusOr<HostValue> v, HostValue &out, std::string &error) {
+  if (!v.ok())
+    return ok(v.status(), error);
+  out = *std::move(v);
+  return true;
+}
+
+// A computation run on local threads (the simulate backend).
+struct LocalRun {
+  explicit LocalRun(int threads) : team(threads) {}
+  bool run(const Computation &comp, std::vector<const ClientDataset *> data,
+           const std::vector<int64_t> &cohort, std::vector<HostValue> &results,
+           std::string &error) {
+    LocalBackend backend(team, std::move(data));
+    Executor executor(backend);
+    absl::StatusOr<std::vector<HostValue>> r = executor.run(comp, {}, cohort);
+    if (!r.ok())
+      return ok(r.status(), error);
+    results = *std::move(r);
+    return true;
+  }
+  ThreadTeam team;
+};
 
 void setType(proto::Type *out, const std::string &text) {
   typeOf(text).toProto(*out);
@@ -208,10 +238,10 @@ TEST(AggregatorTest, WeightedMeanOf10000ClientsMatchesFloat64To1e6) {
   const int n = 10000, p = 257;
   ClientDataset d = floatClients(n, p, 1);
   PlanTable plan = weightedMeanPlan(p);
-  Executor executor(2);
+  LocalRun executor(2);
   std::vector<HostValue> results;
   std::string error;
-  ASSERT_TRUE(executor.run(*plan.main, {}, {&d}, everyone(n), results, error))
+  ASSERT_TRUE(executor.run(*plan.main, {&d}, everyone(n), results, error))
       << error;
   // The reference in float64, and the naive float32 running sum for
   // comparison (what accumulating in the value's own type would give).
@@ -251,11 +281,11 @@ TEST(AggregatorTest, ResultsAreBitIdenticalForAnyThreadCount) {
     PlanTable plan = weightedMeanPlan(33);
     std::vector<std::vector<float>> outputs;
     for (int threads : {1, 2, 3, 8}) {
-      Executor executor(threads);
+      LocalRun executor(threads);
       std::vector<HostValue> results;
       std::string error;
       ASSERT_TRUE(
-          executor.run(*plan.main, {}, {&d}, everyone(n), results, error));
+          executor.run(*plan.main, {&d}, everyone(n), results, error));
       const float *r = results[0].leaves[0].as<float>();
       outputs.emplace_back(r, r + 33);
     }
@@ -266,19 +296,19 @@ TEST(AggregatorTest, ResultsAreBitIdenticalForAnyThreadCount) {
 }
 
 TEST(AggregatorTest, BlocksDependOnlyOnTheCohortSize) {
-  EXPECT_EQ(Executor::blockSize(10), 1u);
-  EXPECT_EQ(Executor::blockSize(16), 1u);
-  EXPECT_EQ(Executor::blockSize(17), 2u);
-  EXPECT_EQ(Executor::blockSize(1000000), 62500u);
+  EXPECT_EQ(LocalBackend::blockSize(10), 1u);
+  EXPECT_EQ(LocalBackend::blockSize(16), 1u);
+  EXPECT_EQ(LocalBackend::blockSize(17), 2u);
+  EXPECT_EQ(LocalBackend::blockSize(1000000), 62500u);
 }
 
 int64_t runInt(const std::string &kind, const std::vector<int64_t> &values,
                Element e, std::string &error, int threads = 2) {
   ClientDataset d = intClients(values, e);
   PlanTable plan = scalarPlan(kind, e == Element::I32 ? "i32" : "i64");
-  Executor executor(threads);
+  LocalRun executor(threads);
   std::vector<HostValue> results;
-  if (!executor.run(*plan.main, {}, {&d}, everyone(values.size()), results,
+  if (!executor.run(*plan.main, {&d}, everyone(values.size()), results,
                     error))
     return INT64_MIN;
   return static_cast<int64_t>(results[0].leaves[0].get(0));
@@ -330,10 +360,10 @@ TEST(AggregatorTest, FloatMinMaxOverManyBlocks) {
     }
     for (const char *kind : {"min", "max"}) {
       PlanTable plan = scalarPlan(kind, elementName(e));
-      Executor executor(2);
+      LocalRun executor(2);
       std::vector<HostValue> results;
       std::string error;
-      ASSERT_TRUE(executor.run(*plan.main, {}, {&d}, everyone(300), results,
+      ASSERT_TRUE(executor.run(*plan.main, {&d}, everyone(300), results,
                                error))
           << error;
       EXPECT_EQ(results[0].leaves[0].get(0),
@@ -363,20 +393,20 @@ TEST(AggregatorTest, MeanOverNoClientsAndZeroWeightsAreErrors) {
   std::string error;
   ClientDataset d = floatClients(4, 3, 1);
   PlanTable plan = weightedMeanPlan(3);
-  Executor executor(1);
+  LocalRun executor(1);
   std::vector<HostValue> results;
-  EXPECT_FALSE(executor.run(*plan.main, {}, {&d}, {}, results, error));
+  EXPECT_FALSE(executor.run(*plan.main, {&d}, {}, results, error));
   EXPECT_EQ(error, "federated_mean over no clients");
   // A client's weight is x[0] + 1: -1 + 1 = 0, then NaN.
   reinterpret_cast<float *>(d.clients[0].columns[0].data())[0] = -1.0f;
-  EXPECT_FALSE(executor.run(*plan.main, {}, {&d}, {0}, results, error));
+  EXPECT_FALSE(executor.run(*plan.main, {&d}, {0}, results, error));
   EXPECT_EQ(error, "federated_mean: the weights of all 1 clients sum to zero");
   reinterpret_cast<float *>(d.clients[1].columns[0].data())[0] = NAN;
-  EXPECT_FALSE(executor.run(*plan.main, {}, {&d}, {1}, results, error));
+  EXPECT_FALSE(executor.run(*plan.main, {&d}, {1}, results, error));
   EXPECT_NE(error.find("client 'c1': the weight of federated_mean is"),
             std::string::npos);
   reinterpret_cast<float *>(d.clients[2].columns[0].data())[1] = INFINITY;
-  EXPECT_FALSE(executor.run(*plan.main, {}, {&d}, {2}, results, error));
+  EXPECT_FALSE(executor.run(*plan.main, {&d}, {2}, results, error));
   EXPECT_EQ(error, "client 'c2': federated_mean received a value that is not "
                    "finite (NaN or infinity)");
 }
@@ -406,10 +436,10 @@ TEST(AggregatorTest, CustomAggregateRunsInTheSameDeterministicTree) {
   }
   std::vector<double> got;
   for (int threads : {1, 2, 5}) {
-    Executor executor(threads);
+    LocalRun executor(threads);
     std::vector<HostValue> results;
     ASSERT_TRUE(
-        executor.run(*plan.main, {}, {&d}, everyone(300), results, error))
+        executor.run(*plan.main, {&d}, everyone(300), results, error))
         << error;
     got.push_back(results[0].leaves[0].as<double>()[0]);
   }
@@ -442,12 +472,12 @@ TEST(AggregatorTest, BatchFoldIsBitIdenticalToOneAtATime) {
   Context ctx;
   auto name = [](size_t c) { return "c" + std::to_string(c); };
   PartialAggregate batched(agg, nullptr), single(agg, nullptr);
-  ASSERT_TRUE(batched.add(all.data(), all.size(), 0, ctx, name, error));
+  ASSERT_TRUE(ok(batched.add(all.data(), all.size(), 0, ctx, name), error));
   for (const uint64_t *one : all)
-    ASSERT_TRUE(single.add(&one, 1, 0, ctx, name, error));
+    ASSERT_TRUE(ok(single.add(&one, 1, 0, ctx, name), error));
   HostValue a, b;
-  ASSERT_TRUE(batched.report(a, ctx, error));
-  ASSERT_TRUE(single.report(b, ctx, error));
+  ASSERT_TRUE(ok(batched.report(ctx), a, error));
+  ASSERT_TRUE(ok(single.report(ctx), b, error));
   EXPECT_EQ(std::memcmp(a.leaves[0].data.get(), b.leaves[0].data.get(),
                         a.leaves[0].bytes()),
             0);
@@ -467,13 +497,13 @@ TEST(AggregatorTest, OverflowAndNaNAreErrorsNotSilentValues) {
   const uint64_t *one[] = {&slot}, *two[] = {&slot, &slot};
   PartialAggregate a(agg, nullptr), b(agg, nullptr);
   // Within one batch: an overflow, not a client's fault.
-  EXPECT_FALSE(a.add(two, 2, 0, ctx, name, error));
+  EXPECT_FALSE(ok(a.add(two, 2, 0, ctx, name), error));
   EXPECT_EQ(error, "federated_sum overflows: a sum exceeds the range of f64");
   // Across partials: the merge checks too.
   PartialAggregate c(agg, nullptr), d(agg, nullptr);
-  ASSERT_TRUE(c.add(one, 1, 0, ctx, name, error));
-  ASSERT_TRUE(d.add(one, 1, 0, ctx, name, error));
-  EXPECT_FALSE(c.merge(d, ctx, error));
+  ASSERT_TRUE(ok(c.add(one, 1, 0, ctx, name), error));
+  ASSERT_TRUE(ok(d.add(one, 1, 0, ctx, name), error));
+  EXPECT_FALSE(ok(c.merge(d, ctx), error));
   // An f64 sum that does not fit the f32 result.
   Aggregation small = agg;
   small.value = typeOf("f32");
@@ -483,9 +513,9 @@ TEST(AggregatorTest, OverflowAndNaNAreErrorsNotSilentValues) {
   std::memcpy(&bigSlot, &big, 4);
   const uint64_t *bigs[] = {&bigSlot, &bigSlot};
   PartialAggregate e(small, nullptr);
-  ASSERT_TRUE(e.add(bigs, 2, 0, ctx, name, error));
+  ASSERT_TRUE(ok(e.add(bigs, 2, 0, ctx, name), error));
   HostValue out;
-  EXPECT_FALSE(e.report(out, ctx, error));
+  EXPECT_FALSE(ok(e.report(ctx), out, error));
   EXPECT_EQ(error,
             "federated_sum overflows: the result exceeds the range of f32");
   // NaN has no order: min refuses it, naming the client.
@@ -497,7 +527,7 @@ TEST(AggregatorTest, OverflowAndNaNAreErrorsNotSilentValues) {
   std::memcpy(&xSlot, &x, 4);
   const uint64_t *mixed[] = {&xSlot, &nanSlot};
   PartialAggregate f(lo, nullptr);
-  EXPECT_FALSE(f.add(mixed, 2, 0, ctx, name, error));
+  EXPECT_FALSE(ok(f.add(mixed, 2, 0, ctx, name), error));
   EXPECT_EQ(error, "c1: federated_min received NaN");
 }
 
@@ -515,11 +545,11 @@ TEST(AggregatorTest, PartialsMergeLikeOneFold) {
   auto name = [](size_t c) { return "c" + std::to_string(c); };
   const uint64_t *first[] = {sx}, *second[] = {sy};
   EXPECT_EQ(a.slots(), 2u);
-  ASSERT_TRUE(a.add(first, 1, 0, ctx, name, error));
-  ASSERT_TRUE(b.add(second, 1, 0, ctx, name, error));
-  ASSERT_TRUE(a.merge(b, ctx, error));
+  ASSERT_TRUE(ok(a.add(first, 1, 0, ctx, name), error));
+  ASSERT_TRUE(ok(b.add(second, 1, 0, ctx, name), error));
+  ASSERT_TRUE(ok(a.merge(b, ctx), error));
   HostValue out;
-  ASSERT_TRUE(a.report(out, ctx, error));
+  ASSERT_TRUE(ok(a.report(ctx), out, error));
   EXPECT_EQ(out.leaves[0].as<double>()[0], 1);
   EXPECT_EQ(out.leaves[0].as<double>()[1], 7);
   EXPECT_EQ(a.clients(), 2);

@@ -1,10 +1,11 @@
 // Streaming aggregation of client values (weighted mean, mean, sum, min,
 // max, secure sum, and custom federated_aggregate): a partial aggregate
 // folds client values in as they arrive and merges with other partials;
-// the executor fixes the partition and merge order, so results do not
+// the caller fixes the partition and merge order, so results do not
 // depend on the thread count. Float leaves accumulate in float64 (exact
 // enough that 10,000 float32 updates agree with a float64 reference to
-// 1e-6 relative); integer leaves in int64.
+// 1e-6 relative); integer leaves in int64. A partial serializes to bytes
+// (what a worker sends the coordinator) and back, bit for bit.
 #pragma once
 
 #include "fedrt/Context.h"
@@ -14,6 +15,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fedrt {
@@ -49,22 +51,37 @@ public:
   // is bit-identical to folding them one at a time; sums and means are
   // tiled so the float64 partial stays in cache while all the batch's
   // values stream through it once. `name(c)` names client c in errors.
-  bool add(const uint64_t *const *clients, size_t count, size_t offset,
-           Context &ctx, const std::function<std::string(size_t)> &name,
-           std::string &error);
+  // On an error (a value that is not finite, out of a secure sum's range,
+  // an overflow, a failing custom accumulate) the partial is unusable;
+  // the InvalidArgument message names the client by `name(c)`, and
+  // `*culprit` (if given) is set to c, or to SIZE_MAX when no one client
+  // is to blame (an overflow of the sum itself).
+  absl::Status add(const uint64_t *const *clients, size_t count, size_t offset,
+                   Context &ctx, const std::function<std::string(size_t)> &name,
+                   size_t *culprit = nullptr);
   // this = this merged with `other` (other folded later in the order).
-  bool merge(const PartialAggregate &other, Context &ctx, std::string &error);
+  absl::Status merge(const PartialAggregate &other, Context &ctx);
   // The aggregate of everything folded in.
-  bool report(HostValue &out, Context &ctx, std::string &error) const;
+  absl::StatusOr<HostValue> report(Context &ctx) const;
 
   int64_t clients() const { return clients_; }
 
+  // Appends the partial's state (clients, weight, accumulators) to `out`.
+  void serialize(std::string &out) const;
+  // A partial of `agg` from serialize()'s bytes, starting at `pos` (moved
+  // past them); InvalidArgument if they do not fit `agg`'s layout.
+  static absl::StatusOr<PartialAggregate>
+  deserialize(const Aggregation &agg, std::string_view in, size_t &pos,
+              BufferPool *pool = nullptr);
+
+  const Aggregation &aggregation() const { return agg_; }
+
 private:
-  bool addCustom(const uint64_t *const *clients, size_t count, size_t offset,
-                 Context &ctx, std::string &error);
-  bool addIntegers(size_t leaf, const std::vector<const void *> &data,
-                   const std::function<std::string(size_t)> &name,
-                   std::string &error);
+  absl::Status addCustom(const uint64_t *const *clients, size_t count,
+                         size_t offset, Context &ctx, size_t *culprit);
+  absl::Status addIntegers(size_t leaf, const std::vector<const void *> &data,
+                           const std::function<std::string(size_t)> &name,
+                           size_t *culprit);
   // False if a sum became NaN or infinite.
   bool addReals(size_t leaf, const std::vector<const void *> &data,
                 const std::vector<double> &weights);

@@ -45,5 +45,7 @@ uint64_t arenaCapacity(const Context &ctx);
 uint64_t arenaInUse(const Context &ctx);
 // Resets, then frees chunks beyond the first `keep` bytes.
 void trim(Context &ctx, uint64_t keep);
+// The failed check as a message: "file.fed:3:9: what (got 4, expected 3)".
+std::string failureMessage(const Context &ctx);
 
 } // namespace fedrt

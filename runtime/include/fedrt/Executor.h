@@ -1,58 +1,64 @@
-// Runs one computation of the plan: for each stage, the server fn, then the
-// client fn of every client of the cohort on a pool of threads, folding
-// each client's values into its aggregations as soon as it finishes; then
-// the server update. The cohort is cut into fixed blocks (their size
-// depends only on the cohort size) and block partials merge in block
-// order, so any thread count gives bit-identical results, and memory is
-// O(threads x model), not O(clients x model).
+// Runs one computation of the plan: for each stage, the server fn, then
+// the stage's client work through a ClientBackend (local threads or remote
+// workers), the report of each aggregation; then the server update. The
+// executor is the server's side of TFF's federating executor; everything a
+// client computes goes through the backend, so the same executor serves
+// `simulate` and `serve`.
 #pragma once
 
-#include "fedrt/Aggregator.h"
-#include "fedrt/ClientData.h"
+#include "fedrt/ClientBackend.h"
 #include "fedrt/Context.h"
 #include "fedrt/Plan.h"
 #include "fedrt/Value.h"
 
-#include <memory>
-#include <string>
+#include "absl/status/statusor.h"
+
 #include <vector>
 
 namespace fedrt {
 
+// What happens when some clients fail (their failures are in RunStats):
+// FailRun reports the first failure in cohort order as the run's error
+// (simulation: a failing client is a bug to fix); DropClient leaves them
+// out of the round (remote execution: devices fail).
+enum class FailurePolicy { FailRun, DropClient };
+
 struct RunStats {
-  int64_t bytesDown = 0; // broadcast bytes x clients
-  int64_t bytesUp = 0;   // aggregated value bytes x clients
+  int64_t bytesDown = 0, bytesUp = 0; // summed over stages
   int64_t blocks = 0;      // most blocks of the cohort in one stage
   int64_t threadsUsed = 0; // most threads that ran a block in one stage
+  int64_t reported = 0;    // clients of the last stage that reported
+  int64_t failed = 0;      // clients left out after failing (any stage)
+  int64_t dropped = 0;     // clients left out after not reporting
+  std::vector<ClientFailure> failures;
 };
-
-class WorkerPool;
 
 class Executor {
 public:
-  explicit Executor(int threads);
-  ~Executor();
+  explicit Executor(ClientBackend &clients,
+                    FailurePolicy policy = FailurePolicy::FailRun);
 
-  int threads() const { return threads_; }
-
-  // `server` holds the computation's server inputs in order; `clients` one
-  // dataset per client input, in order; `cohort` the client indices that
-  // take part. False with `error` (naming the client) on any failure.
-  bool run(const Computation &comp,
-           const std::vector<const HostValue *> &server,
-           const std::vector<const ClientDataset *> &clients,
-           const std::vector<int64_t> &cohort, std::vector<HostValue> &results,
-           std::string &error, RunStats *stats = nullptr);
-
-  // Clients per block for a cohort of `clients` (at most 16 blocks).
-  static size_t blockSize(size_t clients);
+  // `server` holds the computation's server inputs in order; `cohort` the
+  // clients that take part. The results, or the first error (a server fn's
+  // failed check, a client failure under FailRun, an aggregation over no
+  // clients).
+  absl::StatusOr<std::vector<HostValue>>
+  run(const Computation &comp, const std::vector<const HostValue *> &server,
+      const std::vector<int64_t> &cohort, int64_t round = 0,
+      RunStats *stats = nullptr);
 
 private:
-  int threads_;
-  std::vector<std::unique_ptr<Context>> contexts_; // one per thread
-  std::unique_ptr<WorkerPool> workers_;            // threads_ - 1 workers
+  // Calls a server-side stage function on the server inputs and the
+  // aggregates so far; its outputs have the types `outs`.
+  absl::StatusOr<std::vector<HostValue>>
+  callServer(StageFn fn, const std::vector<uint64_t> &serverSlots,
+             const std::vector<HostValue> &aggregated,
+             const std::vector<const TypeDesc *> &aggregatedTypes,
+             const std::vector<const TypeDesc *> &outs);
+
+  ClientBackend &clients_;
+  FailurePolicy policy_;
   Context serverContext_;
-  BufferPool pool_; // partial aggregates' buffers, reused across rounds
 };
 
 } // namespace fedrt

@@ -1,0 +1,266 @@
+// Client work on this machine's threads (fedrt/LocalBackend.h).
+#include "fedrt/LocalBackend.h"
+
+#define EIGEN_USE_THREADS
+#include <unsupported/Eigen/CXX11/ThreadPool>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+
+namespace fedrt {
+
+// Eigen's non-blocking pool (the one TensorFlow runs on) and a barrier.
+struct ThreadTeam::Pool {
+  explicit Pool(int workers) : pool(workers) {}
+  Eigen::ThreadPool pool;
+};
+
+ThreadTeam::ThreadTeam(int threads) {
+  threads = std::max(threads, 1);
+  for (int i = 0; i < threads; ++i)
+    contexts_.push_back(std::make_unique<Context>());
+  if (threads > 1)
+    pool_ = std::make_unique<Pool>(threads - 1);
+}
+
+ThreadTeam::~ThreadTeam() = default;
+
+void ThreadTeam::trim(uint64_t keep) {
+  for (auto &ctx : contexts_)
+    fedrt::trim(*ctx, keep);
+}
+
+void ThreadTeam::run(size_t n,
+                     const std::function<void(size_t, Context &)> &job) {
+  n = std::min(n, contexts_.size());
+  if (n == 0)
+    return;
+  Eigen::Barrier done(static_cast<unsigned>(n - 1));
+  for (size_t t = 1; t < n; ++t)
+    pool_->pool.Schedule([&, t] {
+      job(t, *contexts_[t]);
+      done.Notify();
+    });
+  job(0, *contexts_[0]);
+  done.Wait();
+}
+
+namespace {
+
+using Partials = std::vector<PartialAggregate>;
+
+// A client's values stay in its thread's arena until its batch is folded:
+// up to 32 clients, fewer once their temporaries pass 256 MiB (folding
+// early changes no result: PartialAggregate::add).
+constexpr size_t kMaxBatch = 32;
+constexpr uint64_t kBatchArena = uint64_t(256) << 20;
+
+} // namespace
+
+struct LocalBackend::Block {
+  size_t first = 0, end = 0; // cohort positions
+  std::optional<Partials> partials;
+  std::vector<ClientFailure> failures;
+};
+
+LocalBackend::LocalBackend(ThreadTeam &team,
+                           std::vector<const ClientDataset *> inputs)
+    : team_(team), inputs_(std::move(inputs)) {}
+
+size_t LocalBackend::blockSize(size_t clients) {
+  return clients <= 16 ? 1 : (clients + 15) / 16;
+}
+
+std::string LocalBackend::clientName(int64_t client) const {
+  return inputs_.empty()
+             ? "client " + std::to_string(client)
+             : "client '" + inputs_[0]->name(static_cast<size_t>(client)) +
+                   "'";
+}
+
+absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
+                                     Block &block) {
+  const Stage &stage = task.computation->stages[task.stage];
+  std::vector<uint64_t> broadcast;
+  for (size_t i = 0; i < stage.broadcasts.size(); ++i)
+    toSlots(stage.broadcasts[i], *task.broadcasts[i], broadcast);
+  size_t outSlots = 1;
+  std::vector<size_t> offsets; // of each aggregation's value in a client's out
+  int64_t valueBytes = 1;
+  for (const Aggregation &a : stage.aggregations) {
+    offsets.push_back(outSlots - 1);
+    outSlots += a.clientSlots();
+    valueBytes += a.value.bytes();
+  }
+  size_t batch = static_cast<size_t>(std::clamp<int64_t>(
+      (int64_t(256) << 20) / valueBytes, 1, static_cast<int64_t>(kMaxBatch)));
+  std::vector<std::vector<uint64_t>> outs(batch,
+                                          std::vector<uint64_t>(outSlots));
+  std::vector<const uint64_t *> outPointers(batch);
+  std::vector<size_t> positions(batch); // cohort position of each
+  // Generated data of synthetic clients, per client of the batch.
+  std::vector<Columns> scratch(batch * inputs_.size());
+  std::vector<bool> excluded(block.end - block.first, false);
+  std::vector<uint64_t> in;
+
+  // Folds the block's clients not excluded; a client whose value an
+  // aggregation refuses is excluded and the block folded again, so a
+  // failed client's contribution is left out whole.
+  for (;;) {
+    Partials partials;
+    for (size_t i = 0; i < stage.aggregations.size(); ++i)
+      partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
+    size_t next = block.first;
+    bool restart = false;
+    while (next < block.end && !restart) {
+      size_t count = 0;
+      reset(ctx);
+      for (; next < block.end && count < batch &&
+             (count == 0 || arenaInUse(ctx) < kBatchArena);
+           ++next) {
+        if (excluded[next - block.first])
+          continue;
+        auto client = static_cast<size_t>(task.cohort[next]);
+        in = broadcast;
+        for (size_t j = 0; j < inputs_.size(); ++j)
+          inputs_[j]->slots(client, in, &scratch[count * inputs_.size() + j]);
+        ctx.base = arenaInUse(ctx); // the arena limit is per client
+        stage.client(&ctx, in.data(), outs[count].data());
+        if (ctx.failed) {
+          block.failures.push_back(
+              {task.cohort[next], clientName(task.cohort[next]) + ": " +
+                                      failureMessage(ctx)});
+          excluded[next - block.first] = true;
+          ctx.failed = 0;
+          continue;
+        }
+        outPointers[count] = outs[count].data();
+        positions[count] = next;
+        ++count;
+      }
+      auto name = [&](size_t c) {
+        return clientName(task.cohort[positions[c]]);
+      };
+      for (size_t i = 0; i < partials.size() && !restart; ++i) {
+        size_t culprit = SIZE_MAX;
+        absl::Status s = partials[i].add(outPointers.data(), count,
+                                         offsets[i], ctx, name, &culprit);
+        if (s.ok())
+          continue;
+        if (culprit == SIZE_MAX)
+          return s; // the sum itself overflows: no client to leave out
+        block.failures.push_back(
+            {task.cohort[positions[culprit]], std::string(s.message())});
+        excluded[positions[culprit] - block.first] = true;
+        restart = true;
+      }
+    }
+    reset(ctx);
+    if (!restart) {
+      block.partials = std::move(partials);
+      return absl::OkStatus();
+    }
+  }
+}
+
+absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
+  const Stage &stage = task.computation->stages[task.stage];
+  size_t cohort = task.cohort.size();
+  size_t size = blockSize(cohort);
+  size_t blocks = (cohort + size - 1) / size;
+  size_t threads = std::min<size_t>(static_cast<size_t>(team_.size()), blocks);
+  // Thread t starts with block t (so every thread of a run takes part),
+  // then takes the next unclaimed one.
+  std::atomic<size_t> nextBlock{threads};
+  std::atomic<size_t> threadsUsed{0};
+  std::mutex mutex;
+  std::map<size_t, Block> done; // finished blocks awaiting their turn
+  size_t merged = 0;
+  std::optional<Partials> total;
+  std::vector<ClientFailure> failures;
+  absl::Status error;
+  std::atomic<bool> stop{false};
+
+  auto work = [&](size_t thread, Context &ctx) {
+    bool first = true;
+    while (!stop.load()) {
+      size_t b = first ? thread : nextBlock.fetch_add(1);
+      if (b >= blocks)
+        return;
+      if (first)
+        threadsUsed.fetch_add(1);
+      first = false;
+      Block block;
+      block.first = b * size;
+      block.end = std::min(cohort, (b + 1) * size);
+      absl::Status s;
+      try {
+        s = foldBlock(task, ctx, block);
+      } catch (const std::exception &e) {
+        // Out of memory for a client's data or values: an error, not an
+        // abort (threads must not let exceptions escape).
+        s = absl::ResourceExhaustedError(std::string("out of memory (") +
+                                         e.what() + ")");
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!s.ok()) {
+        if (error.ok())
+          error = s;
+        stop = true;
+        return;
+      }
+      done.emplace(b, std::move(block));
+      while (!done.empty() && done.begin()->first == merged) {
+        Block next = std::move(done.begin()->second);
+        done.erase(done.begin());
+        ++merged;
+        failures.insert(failures.end(), next.failures.begin(),
+                        next.failures.end());
+        if (!total) {
+          total = std::move(next.partials);
+          continue;
+        }
+        for (size_t i = 0; i < next.partials->size(); ++i)
+          if (absl::Status m = (*total)[i].merge((*next.partials)[i], ctx);
+              !m.ok()) {
+            error = m;
+            stop = true;
+            return;
+          }
+      }
+    }
+  };
+  team_.run(threads, work);
+  if (!error.ok())
+    return error;
+
+  StageResult result;
+  if (total) {
+    result.partials = std::move(*total);
+  } else {
+    for (size_t i = 0; i < stage.aggregations.size(); ++i)
+      result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
+                                   &pool_);
+  }
+  // Failures in cohort order (population indices ascend with it).
+  std::stable_sort(failures.begin(), failures.end(),
+                   [](const ClientFailure &a, const ClientFailure &b) {
+                     return a.client < b.client;
+                   });
+  result.failures = std::move(failures);
+  // A client that needed gigabytes of temporaries does not keep them.
+  team_.trim(uint64_t(256) << 20);
+  result.reported = static_cast<int64_t>(cohort - result.failures.size());
+  result.stats.blocks = static_cast<int64_t>(blocks);
+  result.stats.threadsUsed = static_cast<int64_t>(threadsUsed.load());
+  for (const TypeDesc &t : stage.broadcasts)
+    result.stats.bytesDown += t.bytes() * static_cast<int64_t>(cohort);
+  for (const Aggregation &a : stage.aggregations)
+    result.stats.bytesUp += a.value.bytes() * result.reported;
+  return result;
+}
+
+} // namespace fedrt

@@ -1,0 +1,270 @@
+// The round loop (fedrt/ProcessRunner.h).
+#include "fedrt/ProcessRunner.h"
+
+#include "fedrt/Sampling.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace fedrt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start)
+      .count();
+}
+
+// On --resume, the metrics of rounds after the checkpoint (written before a
+// crash that came before their checkpoint) are dropped, so the file has
+// each round once.
+absl::Status keepMetricsUpTo(const std::string &path, int64_t round) {
+  std::ifstream in(path);
+  if (!in)
+    return absl::OkStatus(); // nothing written yet
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    int64_t r = -1;
+    if (std::sscanf(line.c_str(), "{\"round\": %lld",
+                    reinterpret_cast<long long *>(&r)) == 1 &&
+        r <= round)
+      kept += line + "\n";
+  }
+  std::string temp = path + ".tmp";
+  std::ofstream out(temp, std::ios::trunc);
+  out << kept;
+  out.close();
+  if (!out || std::rename(temp.c_str(), path.c_str()) != 0)
+    return absl::InternalError(path + ": cannot rewrite the metrics file");
+  return absl::OkStatus();
+}
+
+absl::Status roundError(int64_t round, const absl::Status &s,
+                        const char *what = "round ") {
+  return absl::Status(s.code(),
+                      what + std::to_string(round) + ": " +
+                          std::string(s.message()));
+}
+
+} // namespace
+
+std::string RoundRecord::json() const {
+  std::string line = "{\"round\": " + std::to_string(round) +
+                     ", \"clients\": " + std::to_string(clients) +
+                     ", \"dropped\": " + std::to_string(dropped);
+  for (const auto &[name, value] : fields)
+    line += ", \"" + name + "\": " + value;
+  line += ", \"bytes_up\": " + std::to_string(bytesUp) +
+          ", \"bytes_down\": " + std::to_string(bytesDown);
+  if (wallMs) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", *wallMs);
+    line += std::string(", \"wall_ms\": ") + ms;
+  }
+  return line + "}";
+}
+
+std::vector<std::pair<std::string, std::string>>
+metricFields(const TypeDesc &type, const HostValue &value,
+             const std::string &prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t leaf = 0;
+  for (size_t i = 0; i < type.children.size(); ++i) {
+    // Metrics are small: the field's leaves are copied.
+    HostValue field;
+    std::vector<const TypeDesc *> leaves;
+    type.children[i].tensorLeaves(leaves);
+    for (size_t k = 0; k < leaves.size(); ++k) {
+      Tensor &t = field.leaves.emplace_back();
+      const Tensor &from = value.leaves[leaf++];
+      t.allocate(from.element, from.dims, /*zero=*/false);
+      std::memcpy(t.data.get(), from.data.get(), from.bytes());
+    }
+    out.emplace_back(prefix + type.fields[i], toJson(type.children[i], field));
+  }
+  return out;
+}
+
+void printResults(const Computation &comp,
+                  const std::vector<HostValue> &results, std::ostream &out) {
+  if (results.size() == 1) {
+    out << toJson(comp.results[0], results[0]) << "\n";
+    return;
+  }
+  out << "[";
+  for (size_t i = 0; i < results.size(); ++i)
+    out << (i ? ", " : "") << toJson(comp.results[i], results[i]);
+  out << "]\n";
+}
+
+ProcessRunner::ProcessRunner(const PlanTable &plan, Executor &train,
+                             Executor *eval, ProcessConfig config)
+    : plan_(plan), train_(train), eval_(eval), config_(std::move(config)) {}
+
+absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
+                                  std::ostream &out, bool &finished) {
+  absl::StatusOr<std::vector<HostValue>> init =
+      train_.run(*plan_.init, {}, {});
+  if (!init.ok())
+    return absl::Status(init.status().code(),
+                        "init: " + std::string(init.status().message()));
+  state = std::move((*init)[0]);
+  first = 1;
+  finished = false;
+  if (!config_.resume)
+    return absl::OkStatus();
+  const TypeDesc &stateType = plan_.init->results[0];
+  Checkpoint c;
+  std::string error;
+  if (!readCheckpoint(config_.checkpoint, stateType, plan_.fingerprint, c,
+                      error))
+    return absl::InvalidArgumentError(error);
+  if (c.seed != config_.seed)
+    return absl::InvalidArgumentError(
+        "the checkpoint in " + config_.checkpoint + " was written with --seed " +
+        std::to_string(c.seed) + ", not " + std::to_string(config_.seed));
+  state = std::move(c.state);
+  first = c.round + 1;
+  std::fprintf(stderr, "note: resuming after round %lld from %s\n",
+               static_cast<long long>(c.round),
+               checkpointPath(config_.checkpoint).c_str());
+  if (!config_.metrics.empty())
+    if (absl::Status s = keepMetricsUpTo(config_.metrics, c.round); !s.ok())
+      return s;
+  if (c.round >= config_.rounds) {
+    std::fprintf(stderr,
+                 "note: the checkpoint has completed %lld rounds; nothing "
+                 "to run for --rounds %lld\n",
+                 static_cast<long long>(c.round),
+                 static_cast<long long>(config_.rounds));
+    out << "{\"round\": " << c.round << "}\n";
+    if (config_.printState)
+      out << toJson(stateType, state) << "\n";
+    finished = true;
+  }
+  return absl::OkStatus();
+}
+
+void ProcessRunner::progress(int64_t round, int64_t first,
+                             const std::string &shown, bool evaluated,
+                             int64_t clientsDone, double elapsed) {
+  bool terminal = ::isatty(STDERR_FILENO);
+  bool show = config_.progress == "always" ||
+              (config_.progress == "auto" && terminal);
+  if (!show)
+    return;
+  // On a terminal one line updated in place; in a log, a line per
+  // evaluation and at the end.
+  double perRound = elapsed / static_cast<double>(round - first + 1);
+  bool last = round == config_.rounds;
+  if (terminal || evaluated || last)
+    std::fprintf(stderr, "%sround %lld/%lld%s  |  %.0f clients/s  ETA %.0fs%s",
+                 terminal ? "\r\033[K" : "", static_cast<long long>(round),
+                 static_cast<long long>(config_.rounds), shown.c_str(),
+                 static_cast<double>(clientsDone) / std::max(elapsed, 1e-9),
+                 perRound * static_cast<double>(config_.rounds - round),
+                 terminal && !last ? "" : "\n");
+}
+
+absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
+                                const std::vector<int64_t> &evalClients,
+                                std::ostream &out) {
+  HostValue state;
+  int64_t first = 1;
+  bool finished = false;
+  if (absl::Status s = start(state, first, out, finished); !s.ok() || finished)
+    return s;
+  std::ofstream metrics;
+  if (!config_.metrics.empty()) {
+    metrics.open(config_.metrics,
+                 config_.resume ? std::ios::app : std::ios::trunc);
+    if (!metrics)
+      return absl::InvalidArgumentError(config_.metrics +
+                                        ": cannot write the metrics file");
+  }
+  const TypeDesc &stateType = plan_.init->results[0];
+  std::string lastShown, lastMetrics;
+  auto runStart = Clock::now();
+  int64_t clientsDone = 0;
+  for (int64_t round = first; round <= config_.rounds; ++round) {
+    auto roundStart = Clock::now();
+    std::vector<int64_t> cohort = sampleCohort(
+        population, config_.clientsPerRound == 0 ? -1 : config_.clientsPerRound,
+        config_.seed, round);
+    RunStats stats;
+    absl::StatusOr<std::vector<HostValue>> results =
+        train_.run(*plan_.next, {&state}, cohort, round, &stats);
+    if (!results.ok())
+      return roundError(round, results.status());
+    if (config_.verbose)
+      std::fprintf(stderr, "round %lld: %zu clients in %lld blocks on %lld "
+                           "threads\n",
+                   static_cast<long long>(round), cohort.size(),
+                   static_cast<long long>(stats.blocks),
+                   static_cast<long long>(stats.threadsUsed));
+    state = std::move((*results)[0]);
+    RoundRecord record;
+    record.round = round;
+    record.clients = static_cast<int64_t>(cohort.size());
+    record.dropped = stats.dropped + stats.failed;
+    if (plan_.next->results.size() > 1)
+      record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
+    bool evaluate = plan_.eval && (round == config_.rounds ||
+                                   (config_.evalEvery > 0 &&
+                                    round % config_.evalEvery == 0));
+    if (evaluate) {
+      absl::StatusOr<std::vector<HostValue>> m =
+          eval_->run(*plan_.eval, {&state}, evalClients, round);
+      if (!m.ok())
+        return roundError(round, m.status(), "eval after round ");
+      for (auto &field : metricFields(plan_.eval->results[0], (*m)[0], "eval_"))
+        record.fields.push_back(std::move(field));
+    }
+    clientsDone += record.clients;
+    record.bytesUp = stats.bytesUp;
+    record.bytesDown = stats.bytesDown;
+    if (config_.timing)
+      record.wallMs = msSince(roundStart);
+    if (metrics.is_open()) {
+      metrics << record.json() << "\n";
+      metrics.flush();
+    }
+    std::string shown;
+    for (const auto &[name, value] : record.fields)
+      shown += "  " + name + " " + value;
+    if (!record.fields.empty()) {
+      lastMetrics = "{\"round\": " + std::to_string(round);
+      for (const auto &[name, value] : record.fields)
+        lastMetrics += ", \"" + name + "\": " + value;
+      lastMetrics += "}";
+      lastShown = shown;
+    }
+    if (!config_.checkpoint.empty()) {
+      // The state moves through the checkpoint record, not copied.
+      Checkpoint c{plan_.fingerprint, config_.seed, round, std::move(state)};
+      std::string error;
+      bool written = writeCheckpoint(config_.checkpoint, c, error);
+      state = std::move(c.state);
+      if (!written)
+        return absl::InternalError(error);
+    }
+    progress(round, first, lastShown, evaluate, clientsDone,
+             msSince(runStart) / 1000);
+  }
+  out << (lastMetrics.empty()
+              ? "{\"round\": " + std::to_string(config_.rounds) + "}"
+              : lastMetrics)
+      << "\n";
+  if (config_.printState)
+    out << toJson(stateType, state) << "\n";
+  return absl::OkStatus();
+}
+
+} // namespace fedrt

@@ -1,0 +1,61 @@
+// Client work on this machine's threads: the simulated clients of
+// `simulate`, and a remote worker's own clients. The cohort is cut into
+// fixed blocks (their size depends only on the cohort size); each thread
+// folds whole blocks into partial aggregates, up to 32 clients per batch,
+// and block partials merge in block order — so any thread count gives
+// bit-identical results, and memory is O(threads x model), not O(clients x
+// model).
+#pragma once
+
+#include "fedrt/ClientBackend.h"
+#include "fedrt/ClientData.h"
+#include "fedrt/Context.h"
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace fedrt {
+
+// Worker threads and their invocation contexts, shared by the backends of
+// one process (training and evaluation data run on the same threads).
+class ThreadTeam {
+public:
+  explicit ThreadTeam(int threads);
+  ~ThreadTeam();
+  int size() const { return static_cast<int>(contexts_.size()); }
+  // Runs job(t) for t in [0, n) concurrently, job 0 on the caller; each t
+  // with its own context (n <= size()). Returns when all have finished.
+  void run(size_t n, const std::function<void(size_t, Context &)> &job);
+  // Frees each context's arena beyond `keep` bytes.
+  void trim(uint64_t keep);
+
+private:
+  struct Pool;
+  std::unique_ptr<Pool> pool_; // size() - 1 workers
+  std::vector<std::unique_ptr<Context>> contexts_;
+};
+
+class LocalBackend : public ClientBackend {
+public:
+  // `inputs`: the client datasets of the computations it runs, one per
+  // client input in order (all of the same clients).
+  LocalBackend(ThreadTeam &team, std::vector<const ClientDataset *> inputs);
+
+  absl::StatusOr<StageResult> runStage(const StageTask &task) override;
+  std::string clientName(int64_t client) const override;
+
+  // Clients per block for a cohort of `clients` (at most 16 blocks).
+  static size_t blockSize(size_t clients);
+
+private:
+  struct Block;
+  // Folds the clients of one block; failed clients are left out whole.
+  absl::Status foldBlock(const StageTask &task, Context &ctx, Block &block);
+
+  ThreadTeam &team_;
+  std::vector<const ClientDataset *> inputs_;
+  BufferPool pool_; // partial aggregates' buffers, reused across rounds
+};
+
+} // namespace fedrt

@@ -1,0 +1,87 @@
+// The round loop of a federated process (TFF's IterativeProcess driven by a
+// training loop): init or resume from a checkpoint, then per round a seeded
+// cohort, `next`, optionally `eval`, a metrics record, a checkpoint and a
+// progress line. Every front end uses it — `simulate` with local threads,
+// `serve` with remote workers — so a run means the same thing in both.
+#pragma once
+
+#include "fedrt/Checkpoint.h"
+#include "fedrt/Executor.h"
+#include "fedrt/Plan.h"
+
+#include "absl/status/status.h"
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fedrt {
+
+struct ProcessConfig {
+  int64_t rounds = 10;          // in total; a resumed run continues to it
+  int64_t clientsPerRound = 10; // 0: every client
+  uint64_t seed = 0;            // sampling (and the checkpoint's identity)
+  int64_t evalEvery = 0;        // 0: only after the last round
+  std::string metrics;          // JSON Lines file, or none
+  std::string checkpoint;       // directory, or none
+  bool resume = false;
+  bool timing = true;            // wall_ms in the metrics
+  bool printState = false;       // the final state as JSON on stdout
+  std::string progress = "auto"; // auto | always | never (stderr)
+  bool verbose = false;          // per-round execution details on stderr
+};
+
+// One round's line of the metrics file.
+struct RoundRecord {
+  int64_t round = 0;
+  int64_t clients = 0; // sampled
+  int64_t dropped = 0; // left out: did not report, or failed
+  // Metric name -> value as JSON: next's metrics, then `eval_`-prefixed
+  // eval metrics.
+  std::vector<std::pair<std::string, std::string>> fields;
+  int64_t bytesUp = 0, bytesDown = 0;
+  std::optional<double> wallMs;
+
+  // `{"round": 3, "clients": 10, "dropped": 0, "loss": 0.5, ...}`.
+  std::string json() const;
+};
+
+// The fields of a metrics struct value, each as JSON, names prefixed.
+std::vector<std::pair<std::string, std::string>>
+metricFields(const TypeDesc &type, const HostValue &value,
+             const std::string &prefix);
+
+class ProcessRunner {
+public:
+  // `train` runs next over `population`; `eval` (if the process has one)
+  // runs eval over `evalClients`.
+  ProcessRunner(const PlanTable &plan, Executor &train, Executor *eval,
+                ProcessConfig config);
+
+  // Runs the rounds; prints the last round's metrics (and with printState
+  // the final state) on `out`. Errors name the round.
+  absl::Status run(const std::vector<int64_t> &population,
+                   const std::vector<int64_t> &evalClients, std::ostream &out);
+
+private:
+  // The state to start from, and the first round to run: init's, or the
+  // checkpoint's on resume (nullopt: the checkpoint is already done).
+  absl::Status start(HostValue &state, int64_t &first, std::ostream &out,
+                     bool &finished);
+  void progress(int64_t round, int64_t first, const std::string &shown,
+                bool evaluated, int64_t clientsDone, double elapsedSeconds);
+
+  const PlanTable &plan_;
+  Executor &train_;
+  Executor *eval_;
+  ProcessConfig config_;
+};
+
+// A one-shot computation's results on `out`: one value as JSON, several as
+// a JSON array.
+void printResults(const Computation &comp,
+                  const std::vector<HostValue> &results, std::ostream &out);
+
+} // namespace fedrt
