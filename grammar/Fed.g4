@@ -11,7 +11,8 @@ grammar Fed;
 
 @parser::members {
   // Called on entry to every rule; lets the front end stop before deep input
-  // exhausts the native stack (see compiler/parse/FedParserBase.h).
+  // exhausts the native stack (compiler/parse/Parser.cpp sets it to check
+  // a StackGuard and the error limit).
   std::function<void()> onRuleEntry;
 
   void enterRule(antlr4::ParserRuleContext *localctx, size_t state,
@@ -175,8 +176,9 @@ type
   | KW_FN LPAREN (type (COMMA type)* COMMA?)? RPAREN ARROW type      # functionType
   ;
 
+// The element types of fedrt/Elements.def, one token: the table names them.
 scalarType
-  : KW_F32 | KW_F64 | KW_I32 | KW_I64 | KW_BOOL
+  : SCALAR_TYPE
   ;
 
 dims
@@ -211,11 +213,7 @@ KW_TRUE      : 'true';
 KW_FALSE     : 'false';
 KW_SERVER    : 'SERVER';
 KW_CLIENTS   : 'CLIENTS';
-KW_F32       : 'f32';
-KW_F64       : 'f64';
-KW_I32       : 'i32';
-KW_I64       : 'i64';
-KW_BOOL      : 'bool';
+SCALAR_TYPE  : 'f32' | 'f64' | 'i32' | 'i64' | 'bool' | 'u8' | 'i8';
 KW_SEQ       : 'seq';
 
 ARROW        : '->';

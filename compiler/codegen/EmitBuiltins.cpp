@@ -88,20 +88,35 @@ Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
   const auto *in = cast<sema::TensorType>(arg.type);
   FusedPtr tree = build(arg, {});
   std::vector<llvm::Value *> dims = shape(*tree, e.range);
-  llvm::Type *t = m_.elementType(in->element);
-  bool isFloat = t->isFloatingPointTy();
   sema::Builtin kind = e.builtin;
   bool argmax = kind == sema::Builtin::Argmax;
   bool maxLike = argmax || kind == sema::Builtin::ReduceMax;
   bool minLike = kind == sema::Builtin::ReduceMin;
+  // The accumulator has the result's element (a sum of bytes is i64), and
+  // each element is widened to it as it is read.
+  ast::ScalarKind accElement =
+      argmax ? in->element : cast<sema::TensorType>(e.type)->element;
+  llvm::Type *t = m_.elementType(accElement);
+  bool isFloat = t->isFloatingPointTy();
+  auto widen = [&](llvm::Value *x) {
+    return accElement == in->element ? x : intCast(x, in->element, t);
+  };
+  bool isUnsigned =
+      !isFloat && intPredicate(llvm::CmpInst::ICMP_SLT, accElement) !=
+                      llvm::CmpInst::ICMP_SLT;
   llvm::Value *init;
   if (maxLike || minLike) {
     double inf = std::numeric_limits<double>::infinity();
-    init = isFloat   ? llvm::ConstantFP::get(t, maxLike ? -inf : inf)
-           : maxLike ? llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(
-                                                     t->getIntegerBitWidth()))
-                     : llvm::ConstantInt::get(t, llvm::APInt::getSignedMaxValue(
-                                                     t->getIntegerBitWidth()));
+    unsigned bits = isFloat ? 0 : t->getIntegerBitWidth();
+    init =
+        isFloat
+            ? llvm::ConstantFP::get(t, maxLike ? -inf : inf)
+            : llvm::ConstantInt::get(
+                  t, maxLike
+                         ? (isUnsigned ? llvm::APInt::getMinValue(bits)
+                                       : llvm::APInt::getSignedMinValue(bits))
+                         : (isUnsigned ? llvm::APInt::getMaxValue(bits)
+                                       : llvm::APInt::getSignedMaxValue(bits)));
   } else {
     init = llvm::Constant::getNullValue(t);
   }
@@ -118,14 +133,17 @@ Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
     b.CreateStore(i64(0), best);
     b.CreateStore(i64(0), counter);
     loopNest(axisDims, [&](const std::vector<llvm::Value *> &idx) {
-      llvm::Value *x = elementAt(*tree, fullIndex(idx), dims);
+      llvm::Value *x = widen(elementAt(*tree, fullIndex(idx), dims));
       llvm::Value *cur = b.CreateLoad(t, acc);
       llvm::Value *pos = b.CreateLoad(b.getInt64Ty(), counter);
       if (maxLike || minLike) {
         llvm::Value *better =
             isFloat
                 ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
-                : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur));
+                : b.CreateICmp(intPredicate(maxLike ? llvm::CmpInst::ICMP_SGT
+                                                    : llvm::CmpInst::ICMP_SLT,
+                                            in->element),
+                               x, cur);
         b.CreateStore(b.CreateSelect(better, x, cur), acc);
         b.CreateStore(
             b.CreateSelect(better, pos, b.CreateLoad(b.getInt64Ty(), best)),
@@ -145,7 +163,7 @@ Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
   auto result = [&](std::pair<llvm::Value *, llvm::Value *> r) {
     return argmax ? b.CreateTrunc(r.second, b.getInt32Ty()) : r.first;
   };
-  ast::ScalarKind outElement = argmax ? ast::ScalarKind::I32 : in->element;
+  ast::ScalarKind outElement = argmax ? ast::ScalarKind::I32 : accElement;
   if (!e.axis) {
     Value v;
     v.scalar = result(reduce([](const auto &idx) { return idx; }, dims));
@@ -169,14 +187,17 @@ Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
         if (k != axis)
           outIdx.push_back(idx[k]);
       llvm::Value *at = linearIndex(out.dims, outIdx);
-      llvm::Value *x = elementAt(*tree, idx, dims);
+      llvm::Value *x = widen(elementAt(*tree, idx, dims));
       llvm::Value *cur = load(outElement, out.data, at);
       llvm::Value *next;
       if (maxLike || minLike)
         next = b.CreateSelect(
             isFloat
                 ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
-                : (maxLike ? b.CreateICmpSGT(x, cur) : b.CreateICmpSLT(x, cur)),
+                : b.CreateICmp(intPredicate(maxLike ? llvm::CmpInst::ICMP_SGT
+                                                    : llvm::CmpInst::ICMP_SLT,
+                                            in->element),
+                               x, cur),
             x, cur);
       else
         next = isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x);
@@ -395,8 +416,7 @@ Value FunctionEmitter::lowerRandomNormal(const sema::BuiltinCallExpr &e) {
 Value FunctionEmitter::lowerOneHot(const sema::BuiltinCallExpr &e) {
   Value labels = emit(*e.args[0]);
   const auto *lt = cast<sema::TensorType>(e.args[0]->type);
-  llvm::Value *classes =
-      b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  llvm::Value *classes = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
   Value out;
   out.dims = labels.dims;
   out.dims.push_back(classes);
@@ -407,7 +427,7 @@ Value FunctionEmitter::lowerOneHot(const sema::BuiltinCallExpr &e) {
   loop(count, [&](llvm::Value *i) {
     llvm::Value *label =
         lt->isScalar() ? labels.scalar : load(lt->element, labels.data, i);
-    label = b.CreateSExt(label, b.getInt64Ty());
+    label = intCast(label, lt->element, b.getInt64Ty());
     // Labels outside [0, n) give an all-zero row, as in TensorFlow.
     loop(classes, [&](llvm::Value *j) {
       store(b.CreateSelect(b.CreateICmpEQ(label, j), one, zero), out.data,

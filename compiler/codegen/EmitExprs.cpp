@@ -32,6 +32,38 @@ FunctionEmitter::FunctionEmitter(ModuleEmitter &m, const sema::Function &fn)
     lets_[p] = unflatten(p->type, leaves, next);
 }
 
+namespace {
+bool isUnsigned(ast::ScalarKind k) {
+  return fedrt::elementKind(k) == fedrt::ElementKind::Unsigned ||
+         fedrt::elementKind(k) == fedrt::ElementKind::Bool;
+}
+} // namespace
+
+llvm::CmpInst::Predicate
+FunctionEmitter::intPredicate(llvm::CmpInst::Predicate pred,
+                              ast::ScalarKind k) {
+  return isUnsigned(k) ? llvm::ICmpInst::getUnsignedPredicate(pred) : pred;
+}
+
+llvm::Value *FunctionEmitter::intCast(llvm::Value *x, ast::ScalarKind from,
+                                      llvm::Type *to) {
+  return isUnsigned(from) ? b.CreateZExtOrTrunc(x, to)
+                          : b.CreateSExtOrTrunc(x, to);
+}
+
+llvm::Value *FunctionEmitter::intToFloat(llvm::Value *x, ast::ScalarKind from,
+                                         llvm::Type *to) {
+  return isUnsigned(from) ? b.CreateUIToFP(x, to) : b.CreateSIToFP(x, to);
+}
+
+llvm::Value *FunctionEmitter::floatToInt(llvm::Value *x, ast::ScalarKind to,
+                                         llvm::Type *t) {
+  // Saturating: out-of-range values clamp, NaN gives 0 (no UB).
+  return b.CreateIntrinsic(isUnsigned(to) ? llvm::Intrinsic::fptoui_sat
+                                          : llvm::Intrinsic::fptosi_sat,
+                           {t, x->getType()}, {x});
+}
+
 void FunctionEmitter::returnFailure() {
   if (f_->getReturnType()->isVoidTy())
     b.CreateRetVoid();
@@ -387,7 +419,9 @@ Value FunctionEmitter::emitIndex(const sema::IndexExpr &e) {
   for (size_t k = 0; k < t->rank(); ++k) {
     llvm::Value *i = i64(0);
     if (k < e.indices.size()) {
-      i = b.CreateSExt(emit(*e.indices[k]).scalar, b.getInt64Ty());
+      i = intCast(emit(*e.indices[k]).scalar,
+                  cast<sema::TensorType>(e.indices[k]->type)->element,
+                  b.getInt64Ty());
       check(b.CreateICmpULT(i, base.dims[k]), e.indices[k]->range,
             "index out of bounds for dimension " + std::to_string(k), i,
             base.dims[k]);

@@ -266,21 +266,37 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
       // and let the caller's check (below) report it.
       llvm::Value *zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(t, 0));
       llvm::Value *safe = b.CreateSelect(zero, llvm::ConstantInt::get(t, 1), y);
-      llvm::Value *q = div ? b.CreateSDiv(x, safe) : b.CreateSRem(x, safe);
+      bool unsignedDiv = intPredicate(llvm::CmpInst::ICMP_SLT, n.element) !=
+                         llvm::CmpInst::ICMP_SLT;
+      llvm::Value *q =
+          div ? (unsignedDiv ? b.CreateUDiv(x, safe) : b.CreateSDiv(x, safe))
+              : (unsignedDiv ? b.CreateURem(x, safe) : b.CreateSRem(x, safe));
       return b.CreateSelect(zero, llvm::ConstantInt::get(t, 0), q);
     }
     case ast::BinaryOp::Lt:
-      return boolResult(operandFloat ? b.CreateFCmpOLT(x, y)
-                                     : b.CreateICmpSLT(x, y));
+      return boolResult(operandFloat
+                            ? b.CreateFCmpOLT(x, y)
+                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT,
+                                                        n.operandElement),
+                                           x, y));
     case ast::BinaryOp::Le:
-      return boolResult(operandFloat ? b.CreateFCmpOLE(x, y)
-                                     : b.CreateICmpSLE(x, y));
+      return boolResult(operandFloat
+                            ? b.CreateFCmpOLE(x, y)
+                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLE,
+                                                        n.operandElement),
+                                           x, y));
     case ast::BinaryOp::Gt:
-      return boolResult(operandFloat ? b.CreateFCmpOGT(x, y)
-                                     : b.CreateICmpSGT(x, y));
+      return boolResult(operandFloat
+                            ? b.CreateFCmpOGT(x, y)
+                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT,
+                                                        n.operandElement),
+                                           x, y));
     case ast::BinaryOp::Ge:
-      return boolResult(operandFloat ? b.CreateFCmpOGE(x, y)
-                                     : b.CreateICmpSGE(x, y));
+      return boolResult(operandFloat
+                            ? b.CreateFCmpOGE(x, y)
+                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGE,
+                                                        n.operandElement),
+                                           x, y));
     case ast::BinaryOp::Eq:
       return boolResult(operandFloat ? b.CreateFCmpOEQ(x, y)
                                      : b.CreateICmpEQ(x, y));
@@ -304,16 +320,13 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
           from->isFloatingPointTy()
               ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(from, 0))
               : b.CreateICmpNE(x, llvm::ConstantInt::get(from, 0)));
-    if (n.operandElement == ast::ScalarKind::Bool)
-      return isFloat ? b.CreateUIToFP(x, t) : b.CreateZExt(x, t);
     if (from->isFloatingPointTy() && isFloat)
       return b.CreateFPCast(x, t);
     if (from->isFloatingPointTy())
-      // Saturating: out-of-range values clamp, NaN gives 0 (no UB).
-      return b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {t, from}, {x});
+      return floatToInt(x, n.element, t);
     if (isFloat)
-      return b.CreateSIToFP(x, t);
-    return b.CreateSExtOrTrunc(x, t);
+      return intToFloat(x, n.operandElement, t);
+    return intCast(x, n.operandElement, t);
   }
   case Fused::Kind::Math: {
     llvm::Value *x = args[0];
@@ -339,12 +352,18 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
     case sema::Builtin::Abs:
       if (isFloat)
         return intrinsic(llvm::Intrinsic::fabs, {x});
+      if (intPredicate(llvm::CmpInst::ICMP_SLT, n.element) !=
+          llvm::CmpInst::ICMP_SLT)
+        return x; // unsigned
       return b.CreateIntrinsic(llvm::Intrinsic::abs, {t}, {x, b.getFalse()});
     case sema::Builtin::Relu: {
       llvm::Value *zero = llvm::Constant::getNullValue(t);
-      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, zero)
-                                    : b.CreateICmpSGT(x, zero),
-                            x, zero);
+      return b.CreateSelect(
+          isFloat
+              ? b.CreateFCmpOGT(x, zero)
+              : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
+                             x, zero),
+          x, zero);
     }
     case sema::Builtin::Pow: {
       if (isFloat)
@@ -372,17 +391,25 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
                          b.CreateSelect(b.CreateICmpEQ(x, minusOne),
                                         b.CreateSelect(odd, minusOne, one),
                                         llvm::ConstantInt::get(t, 0)));
-      return b.CreateSelect(b.CreateICmpSLT(e, llvm::ConstantInt::get(t, 0)),
-                            negative, result);
+      return b.CreateSelect(
+          b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element), e,
+                       llvm::ConstantInt::get(t, 0)),
+          negative, result);
     }
     case sema::Builtin::Minimum:
-      return b.CreateSelect(isFloat ? b.CreateFCmpOLT(x, args[1])
-                                    : b.CreateICmpSLT(x, args[1]),
-                            x, args[1]);
+      return b.CreateSelect(
+          isFloat
+              ? b.CreateFCmpOLT(x, args[1])
+              : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element),
+                             x, args[1]),
+          x, args[1]);
     case sema::Builtin::Maximum:
-      return b.CreateSelect(isFloat ? b.CreateFCmpOGT(x, args[1])
-                                    : b.CreateICmpSGT(x, args[1]),
-                            x, args[1]);
+      return b.CreateSelect(
+          isFloat
+              ? b.CreateFCmpOGT(x, args[1])
+              : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
+                             x, args[1]),
+          x, args[1]);
     default:
       break;
     }

@@ -306,7 +306,9 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     for (size_t k = 0; k < t->rank(); ++k) {
       llvm::Value *i = i64(0);
       if (k < indices.size()) {
-        i = b.CreateSExt(emit(*indices[k]).scalar, b.getInt64Ty());
+        i = intCast(emit(*indices[k]).scalar,
+                    cast<sema::TensorType>(indices[k]->type)->element,
+                    b.getInt64Ty());
         check(b.CreateICmpULT(i, place.dims[k]), indices[k]->range,
               "index out of bounds for dimension " + std::to_string(k), i,
               place.dims[k]);

@@ -102,8 +102,8 @@ struct Fused {
   enum class Kind { Leaf, Unary, Binary, Cast, Math } kind = Kind::Leaf;
   Value leaf; // Kind::Leaf
   // Unary: ast::UnaryOp; Binary: ast::BinaryOp; Math: the builtin.
-  using Op = std::variant<std::monostate, ast::UnaryOp, ast::BinaryOp,
-                          sema::Builtin>;
+  using Op =
+      std::variant<std::monostate, ast::UnaryOp, ast::BinaryOp, sema::Builtin>;
   Op op;
   ast::ScalarKind element = ast::ScalarKind::F32; // of the result
   ast::ScalarKind operandElement = ast::ScalarKind::F32;
@@ -131,6 +131,14 @@ private:
   Value emitIndex(const sema::IndexExpr &e);
   Value member(const Value &v, int index);
   llvm::Value *constant(ast::ScalarKind k, double v);
+  // Integer operations by the element's signedness (fedrt/Elements.def):
+  // the predicate for a comparison (given as its signed form), a widening
+  // or narrowing to `to`, and a conversion to and from floating point.
+  static llvm::CmpInst::Predicate intPredicate(llvm::CmpInst::Predicate pred,
+                                               ast::ScalarKind k);
+  llvm::Value *intCast(llvm::Value *x, ast::ScalarKind from, llvm::Type *to);
+  llvm::Value *intToFloat(llvm::Value *x, ast::ScalarKind from, llvm::Type *to);
+  llvm::Value *floatToInt(llvm::Value *x, ast::ScalarKind to, llvm::Type *t);
   llvm::Value *i64(int64_t v) { return b.getInt64(static_cast<uint64_t>(v)); }
   std::vector<llvm::Value *> flatten(const Type *t, const Value &v);
   Value unflatten(const Type *t, const std::vector<llvm::Value *> &leaves,
@@ -224,8 +232,8 @@ private:
   void emitReturn(const Value &v);
   Value readVar(const VarSlot &slot);
   void writeVar(const VarSlot &slot, const Value &v);
-  // Whether a loop body may free its temporaries at the end of each
-  // iteration (no var declared outside gets memory allocated inside).
+  // Whether the current block already ends (in a return or branch), so
+  // nothing more may be emitted into it.
   bool terminated() const;
 
   // Attaches the .fed location of `r` to the instructions emitted next.

@@ -176,9 +176,8 @@ Outcome emitCode(const Options &o, Phase phase,
                  const lower::LoweredProgram &lowered, const SourceManager &sm,
                  DiagnosticEngine &diags) {
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module =
-      generateModule(program, lowered, context, sm, diags, o.input,
-                     codegenOptions.debugInfo);
+  std::unique_ptr<llvm::Module> module = generateModule(
+      program, lowered, context, sm, diags, o.input, codegenOptions.debugInfo);
   if (!module)
     return {};
   std::unique_ptr<llvm::TargetMachine> target =
@@ -198,8 +197,9 @@ Outcome emitCode(const Options &o, Phase phase,
     }
     llvm::SmallString<128> object, exe;
     llvm::sys::fs::createTemporaryFile("fedc-" + stem, "o", object);
-    std::string output =
-        !o.output.empty() ? o.output : o.input == "-" ? "a.out" : stem;
+    std::string output = !o.output.empty() ? o.output
+                         : o.input == "-"  ? "a.out"
+                                           : stem;
     if (o.run) {
       llvm::sys::fs::createTemporaryFile("fedc-" + stem, "exe", exe);
       output = exe.str().str();
@@ -222,14 +222,13 @@ Outcome emitCode(const Options &o, Phase phase,
     std::string path = !o.output.empty() ? o.output
                        : assembly        ? "-"
                                          : stem + ".o";
-    return {writeMachineCode(*module, *target,
-                             assembly ? OutputKind::Assembly
-                                      : OutputKind::Object,
-                             path, diags)};
+    return {writeMachineCode(
+        *module, *target, assembly ? OutputKind::Assembly : OutputKind::Object,
+        path, diags)};
   }
-  std::string path = !o.output.empty()       ? o.output
+  std::string path = !o.output.empty()      ? o.output
                      : phase == Phase::Llvm ? "-"
-                                             : stem + ".bc";
+                                            : stem + ".bc";
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
   if (ec) {
@@ -304,11 +303,8 @@ Outcome compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
   return emitCode(o, stop, codegenOptions, *program, *lowered, sm, diags);
 }
 
-} // namespace
-
-int run(int argc, const char *const *argv) {
-  Options o;
-  CLI::App app{"fedc: compiler for federated computations (.fed)", "fedc"};
+// The options of `fedc`, bound to `o`.
+void addOptions(CLI::App &app, Options &o) {
   app.add_option("input", o.input, "The .fed file to compile ('-' for stdin)")
       ->required();
   app.add_option("-o", o.output, "Write the output to this file");
@@ -345,8 +341,12 @@ int run(int argc, const char *const *argv) {
                  "Generate code for this target triple (default: the host)");
   app.set_version_flag("--version", std::string("fedc ") + kVersion +
                                         " (LLVM " + LLVM_VERSION_STRING + ")");
+}
 
-  std::vector<std::string> args = normalizeArgs(argc, argv);
+// `fedc call FILE FN ARGS...` and `fedc run FILE -- ARGS...`: the words
+// after the subcommand go to `o`; what stays in `args` is for CLI11. False
+// (after printing why) on a malformed call.
+bool takeSubcommand(std::vector<std::string> &args, Options &o) {
   if (!args.empty() && args[0] == "call") {
     // fedc call FILE FN [ARG...]: the arguments after FN are JSON.
     args.erase(args.begin());
@@ -374,7 +374,7 @@ int run(int argc, const char *const *argv) {
     if (positional.size() < 2) {
       std::cerr << "fedc: error: usage: fedc call [options] FILE FN [ARG...] "
                    "(arguments as JSON)\n";
-      return 1;
+      return false;
     }
     o.call = true;
     o.callFunction = positional[1];
@@ -392,6 +392,18 @@ int run(int argc, const char *const *argv) {
     }
     o.run = true;
   }
+  return true;
+}
+
+} // namespace
+
+int run(int argc, const char *const *argv) {
+  Options o;
+  CLI::App app{"fedc: compiler for federated computations (.fed)", "fedc"};
+  addOptions(app, o);
+  std::vector<std::string> args = normalizeArgs(argc, argv);
+  if (!takeSubcommand(args, o))
+    return 1;
   std::reverse(args.begin(), args.end()); // CLI11 takes them in reverse
   try {
     app.parse(args);

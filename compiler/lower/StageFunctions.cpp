@@ -17,7 +17,6 @@
 
 namespace fedc::lower {
 
-using llvm::cast;
 using llvm::dyn_cast;
 using sema::Expr;
 using sema::ExprPtr;

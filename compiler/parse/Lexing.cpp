@@ -118,6 +118,8 @@ std::string describeTokenType(size_t type) {
     return "float literal";
   case FedLexer::STRING:
     return "string literal";
+  case FedLexer::SCALAR_TYPE:
+    return "element type";
   default:
     break;
   }
@@ -138,6 +140,8 @@ std::string describeToken(const antlr4::Token *token, std::string_view source) {
     return fmt::format("number '{}'", text);
   case FedLexer::STRING:
     return fmt::format("string {}", text);
+  case FedLexer::SCALAR_TYPE: // one token for every element type
+    return fmt::format("'{}'", text);
   default:
     return describeTokenType(type);
   }

@@ -391,16 +391,10 @@ private:
 
   // --- types ---------------------------------------------------------------
 
+  // By the element table: the grammar's SCALAR_TYPE spells its names.
   static ScalarKind scalar(P::ScalarTypeContext *ctx) {
-    if (ctx->KW_F64())
-      return ScalarKind::F64;
-    if (ctx->KW_I32())
-      return ScalarKind::I32;
-    if (ctx->KW_I64())
-      return ScalarKind::I64;
-    if (ctx->KW_BOOL())
-      return ScalarKind::Bool;
-    return ScalarKind::F32;
+    return fedrt::elementNamed(ctx->SCALAR_TYPE()->getText())
+        .value_or(ScalarKind::F32);
   }
 
   std::vector<Dim> dims(P::DimsContext *ctx) {

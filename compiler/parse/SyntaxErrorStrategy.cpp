@@ -24,7 +24,7 @@ Expectation classify(const IntervalSet &expected) {
     return Expectation::Statement;
   if (has(FedParser::INT) && has(FedParser::IDENT) && has(FedParser::LPAREN))
     return Expectation::Expression;
-  if (has(FedParser::KW_F32) && has(FedParser::KW_SEQ))
+  if (has(FedParser::SCALAR_TYPE) && has(FedParser::KW_SEQ))
     return Expectation::Type;
   return Expectation::Tokens;
 }

@@ -31,9 +31,7 @@ constexpr BuiltinInfo kBuiltins[] = {
 #include "sema/Builtins.def"
 };
 
-const BuiltinInfo &info(Builtin b) {
-  return kBuiltins[static_cast<size_t>(b)];
-}
+const BuiltinInfo &info(Builtin b) { return kBuiltins[static_cast<size_t>(b)]; }
 
 bool takesTypeArgument(Builtin b) {
   return info(b).typeArgument == TypeArgument;
@@ -120,8 +118,7 @@ bool Checker::arity(BuiltinCall &call, size_t n) {
   return false;
 }
 
-ExprPtr Checker::wrongArgument(BuiltinCall &call, size_t i,
-                               const char *needs) {
+ExprPtr Checker::wrongArgument(BuiltinCall &call, size_t i, const char *needs) {
   diags_.report(call.args[i]->range, DiagId::InvalidTypeForBuiltin)
       .arg(call.name)
       .arg(needs)
@@ -185,7 +182,6 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
   return (this->*kRules[static_cast<size_t>(b)])(call);
 }
 
-
 ExprPtr Checker::typeConstructor(BuiltinCall &call) {
   const ast::CallExpr &e = call.e;
   std::vector<ExprPtr> &args = call.args;
@@ -240,9 +236,10 @@ ExprPtr Checker::typeUnaryMath(BuiltinCall &call) {
   bool vectorNeeded = b == Builtin::Softmax || b == Builtin::LogSoftmax;
   if (!t || t->isBool() || (needsFloat && !t->isFloat()) ||
       (vectorNeeded && t->isScalar()))
-    return wrongArgument(call, 0, vectorNeeded ? "a floating-point tensor of rank >= 1"
-                    : needsFloat ? "a floating-point tensor"
-                                 : "a numeric tensor");
+    return wrongArgument(call, 0,
+                         vectorNeeded ? "a floating-point tensor of rank >= 1"
+                         : needsFloat ? "a floating-point tensor"
+                                      : "a numeric tensor");
   return makeBuiltin(call, t);
 }
 
@@ -277,14 +274,19 @@ ExprPtr Checker::typeReduction(BuiltinCall &call) {
   const TensorType *t = tensorArg(call, 0);
   if (!t || t->isBool() || (b == Builtin::Mean && !t->isFloat()) ||
       (b == Builtin::Argmax && t->isScalar()))
-    return wrongArgument(call, 0, b == Builtin::Mean     ? "a floating-point tensor"
-                    : b == Builtin::Argmax ? "a numeric tensor of rank >= 1"
-                                           : "a numeric tensor");
+    return wrongArgument(call, 0,
+                         b == Builtin::Mean ? "a floating-point tensor"
+                         : b == Builtin::Argmax
+                             ? "a numeric tensor of rank >= 1"
+                             : "a numeric tensor");
   ExprPtr axisExpr;
   std::optional<int> axis = axisArgument(e, t, axisExpr);
   if (axisExpr && !axis)
     return errorExpr(e.range());
+  // Argmax gives indices; a sum of bytes (u8, i8) is an i64, as NumPy's.
   ScalarKind element = b == Builtin::Argmax ? ScalarKind::I32 : t->element;
+  if (b == Builtin::Sum && fedrt::elementSize(t->element) == 1)
+    element = ScalarKind::I64;
   std::vector<int64_t> dims;
   if (axis) {
     dims = t->dims;

@@ -1,9 +1,12 @@
 // The semantic checker's shared state. Its work is split by construct over
 // several files, as Clang splits Sema: declarations (Declarations.cpp), types
 // (TypeResolution.cpp), constants (Constants.cpp), function instances and
-// generics (Instantiation.cpp), local expressions (LocalExprs.cpp), builtins
-// (Builtins.cpp), statements (Statements.cpp), federated code and placement
-// rules (FederatedExprs.cpp) and processes (Processes.cpp). Internal to
+// generics (Instantiation.cpp), calls (Calls.cpp), local expressions
+// (LocalExprs.cpp), builtins (Builtins.cpp, one typing rule per family of
+// Builtins.def), statements (Statements.cpp), federated code and placement
+// rules (FederatedExprs.cpp, one rule per family of Intrinsics.def) and
+// processes (Processes.cpp). Cloning typed expressions (Clone.cpp) and the
+// --emit=typed dump (TypedPrinter.cpp) work on its output. Internal to
 // compiler/sema.
 #pragma once
 
@@ -229,6 +232,8 @@ private:
                                    const std::vector<SourceRange> &from,
                                    const Type *result, SourceRange call,
                                    const std::string &what);
+  // `t` with u8/i8 leaves as i64 (tensors and tuples; structs are nominal).
+  const Type *widenBytes(const Type *t);
   // Reports a value whose member type has a `?` dimension where `what`
   // moves it between server and clients. False if it reported.
   bool requireStaticShape(const Expr &e, const Type *member,
@@ -247,6 +252,14 @@ private:
   // --- processes (Processes.cpp) ---------------------------------------------
   const Function *processEntry(const ast::ProcessDecl &p,
                                const ast::ProcessEntry &entry);
+  void checkMain();
+  void checkProcess(const ast::ProcessDecl &p);
+  // The process's `init`, `next`, `eval` entries (null when absent),
+  // reporting unknown, repeated and missing ones.
+  struct ProcessEntries {
+    const ast::ProcessEntry *init = nullptr, *next = nullptr, *eval = nullptr;
+  };
+  ProcessEntries processEntries(const ast::ProcessDecl &p);
   // What the runtime moves when it runs `fn` (its placed inputs and
   // results) needs static shapes.
   void requireStaticComputation(const Function &fn);

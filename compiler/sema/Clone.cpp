@@ -13,6 +13,7 @@ namespace {
 std::vector<ExprPtr> cloneAll(const std::vector<ExprPtr> &xs,
                               const LocalMap &locals) {
   std::vector<ExprPtr> out;
+  out.reserve(xs.size());
   for (const ExprPtr &x : xs)
     out.push_back(cloneExpr(*x, locals));
   return out;

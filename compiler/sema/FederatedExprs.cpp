@@ -48,6 +48,16 @@ bool isRawData(const Type *t) {
   return p && isa<SeqType>(p->member);
 }
 
+bool hasStruct(const Type *t) {
+  if (isa<StructType>(t))
+    return true;
+  if (const auto *tuple = dyn_cast<TupleType>(t))
+    for (const Type *x : tuple->elements)
+      if (hasStruct(x))
+        return true;
+  return false;
+}
+
 bool staticDims(const TensorType *t) {
   for (int64_t d : t->dims)
     if (d == kDynamicDim)
@@ -56,6 +66,20 @@ bool staticDims(const TensorType *t) {
 }
 
 } // namespace
+
+const Type *Checker::widenBytes(const Type *t) {
+  if (const auto *tensor = dyn_cast<TensorType>(t))
+    return fedrt::elementSize(tensor->element) == 1 && !tensor->isBool()
+               ? types_.tensor(ScalarKind::I64, tensor->dims)
+               : t;
+  if (const auto *tuple = dyn_cast<TupleType>(t)) {
+    std::vector<const Type *> elements;
+    for (const Type *x : tuple->elements)
+      elements.push_back(widenBytes(x));
+    return types_.tuple(elements);
+  }
+  return t;
+}
 
 bool Checker::requireStaticShape(SourceRange where, const Type *member,
                                  const std::string &what) {
@@ -223,7 +247,8 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
   }
   for (const ast::Arg &a : e.args) {
     bool allowed =
-        a.name && a.name->name == kIntrinsics[static_cast<size_t>(i)].namedArgument;
+        a.name &&
+        a.name->name == kIntrinsics[static_cast<size_t>(i)].namedArgument;
     if (a.name && !allowed) {
       diags_.report(a.name->range, DiagId::UnknownNamedArgument)
           .arg(name)
@@ -236,10 +261,11 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
     if (containsError(a->type))
       return errorExpr(e.range());
   // Each intrinsic's typing rule, from the table.
-  using TypingRule =
-      ExprPtr (Checker::*)(const ast::CallExpr &, Intrinsic, std::vector<ExprPtr>);
+  using TypingRule = ExprPtr (Checker::*)(const ast::CallExpr &, Intrinsic,
+                                          std::vector<ExprPtr>);
   static constexpr TypingRule kRules[] = {
-#define INTRINSIC(Name, spelling, named, Typing, Node, Kind) &Checker::check##Typing,
+#define INTRINSIC(Name, spelling, named, Typing, Node, Kind)                   \
+  &Checker::check##Typing,
 #include "sema/Intrinsics.def"
   };
   return (this->*kRules[static_cast<size_t>(i)])(e, i, std::move(args));
@@ -315,8 +341,7 @@ ExprPtr Checker::checkBroadcast(const ast::CallExpr &e, Intrinsic i,
   }
   if (!requireStaticShape(*args[0], p->member, name))
     return errorExpr(e.range());
-  return intrinsicCall(e, i,
-                       types_.placed(p->member, Placement::Clients, true),
+  return intrinsicCall(e, i, types_.placed(p->member, Placement::Clients, true),
                        std::move(args));
 }
 
@@ -483,8 +508,26 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
   }
   if (!requireStaticShape(x, member, name))
     return errorExpr(e.range());
+  // Sums, minima and maxima of bytes (u8, i8) are i64s at the server (the
+  // runtime accumulates every integer in int64). A struct keeps its field
+  // types, so one with byte fields is mapped to wider fields first.
+  const Type *result = member;
+  if (i != Intrinsic::Mean) {
+    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
+      return fedrt::elementSize(t->element) != 1 || t->isBool();
+    });
+    if (!leaf.empty()) {
+      if (hasStruct(member)) {
+        diags_.report(x.range, DiagId::ByteFieldAggregated)
+            .arg(name)
+            .arg(describeLeaf(leaf, member));
+        return errorExpr(e.range());
+      }
+      result = widenBytes(member);
+    }
+  }
   auto call = std::make_unique<IntrinsicCallExpr>(
-      types_.placed(member, Placement::Server, true), e.range(), i,
+      types_.placed(result, Placement::Server, true), e.range(), i,
       std::move(args));
   call->placementOrigin = e.range();
   for (const ast::Arg &a : e.args) {

@@ -142,6 +142,14 @@ void Checker::adapt(ExprPtr &e, const Type *to) {
       lit->type == to)
     return;
   const auto *from = cast<TensorType>(lit->type);
+  if (from->isInteger() && target->isInteger()) {
+    // Only to a type that holds the value: `300` stays i32 where u8 is
+    // expected, and the mismatch is reported there.
+    unsigned char scratch[8];
+    if (fedrt::storeInteger(lit->intValue, target->element, scratch))
+      lit->type = to;
+    return;
+  }
   if (from->isInteger() && target->isFloat()) {
     lit->floatValue = static_cast<double>(lit->intValue);
     lit->type = to;

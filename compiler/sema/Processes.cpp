@@ -76,6 +76,17 @@ const Function *Checker::processEntry(const ast::ProcessDecl &p,
 }
 
 void Checker::checkProcesses() {
+  checkMain();
+  for (size_t k = 0; k < processDecls_.size(); ++k) {
+    const ast::ProcessDecl &p = *processDecls_[k];
+    if (k > 0)
+      diags_.report(p.name.range, DiagId::MultipleProcesses).arg(p.name.name);
+    else
+      checkProcess(p);
+  }
+}
+
+void Checker::checkMain() {
   const GlobalSymbol *mainSymbol = lookupGlobal("main");
   const ast::FnDecl *mainDecl =
       mainSymbol && mainSymbol->kind == GlobalSymbol::Kind::Fn
@@ -98,121 +109,120 @@ void Checker::checkProcesses() {
     requireStaticComputation(*fn);
     program_.main = fn;
   }
+}
 
-  for (size_t k = 0; k < processDecls_.size(); ++k) {
-    const ast::ProcessDecl &p = *processDecls_[k];
-    if (k > 0) {
-      diags_.report(p.name.range, DiagId::MultipleProcesses).arg(p.name.name);
-      continue;
+Checker::ProcessEntries Checker::processEntries(const ast::ProcessDecl &p) {
+  ProcessEntries entries;
+  auto &[init, next, eval] = entries;
+  for (const ast::ProcessEntry &e : p.entries) {
+    const ast::ProcessEntry **slot = e.key.name == "init"   ? &init
+                                     : e.key.name == "next" ? &next
+                                     : e.key.name == "eval" ? &eval
+                                                            : nullptr;
+    if (!slot) {
+      diags_.report(e.key.range, DiagId::ProcessEntryUnknown).arg(e.key.name);
+    } else if (*slot) {
+      diags_.report(e.key.range, DiagId::ProcessEntryDuplicate).arg(e.key.name);
+      diags_.report((*slot)->key.range, DiagId::NotePreviousDefinition)
+          .arg(e.key.name);
+    } else {
+      *slot = &e;
     }
-    const ast::ProcessEntry *init = nullptr, *next = nullptr, *eval = nullptr;
-    for (const ast::ProcessEntry &e : p.entries) {
-      const ast::ProcessEntry **slot = e.key.name == "init"   ? &init
-                                       : e.key.name == "next" ? &next
-                                       : e.key.name == "eval" ? &eval
-                                                              : nullptr;
-      if (!slot) {
-        diags_.report(e.key.range, DiagId::ProcessEntryUnknown).arg(e.key.name);
-      } else if (*slot) {
-        diags_.report(e.key.range, DiagId::ProcessEntryDuplicate)
-            .arg(e.key.name);
-        diags_.report((*slot)->key.range, DiagId::NotePreviousDefinition)
-            .arg(e.key.name);
-      } else {
-        *slot = &e;
-      }
-    }
-    for (auto [entry, key] : {std::pair{init, "init"}, std::pair{next, "next"}})
-      if (!entry)
-        diags_.report(p.name.range, DiagId::ProcessEntryMissing)
-            .arg(p.name.name)
-            .arg(key);
-
-    Process process;
-    process.name = p.name.name;
-    process.range = p.range();
-    auto signature = [&](const ast::ProcessEntry &e, const char *role,
-                         const std::string &why) {
-      diags_.report(e.value.range, DiagId::ProcessSignature)
-          .arg(e.value.name)
-          .arg(role)
-          .arg(why);
-    };
-    if (init) {
-      if (const Function *fn = processEntry(p, *init)) {
-        process.init = fn;
-        process.state = atServer(fn->result);
-        if (!fn->params.empty() || !process.state) {
-          signature(*init, "init",
-                    "init takes no arguments and returns the state S@SERVER; "
-                    "it is " +
-                        formatType(fn->result == nullptr ? types_.error()
-                                                         : fn->result) +
-                        (fn->params.empty() ? "" : " with arguments"));
-          process.state = nullptr;
-        }
-      }
-    }
-    // next and eval take (S@SERVER, {D}@CLIENTS).
-    auto checkInputs = [&](const ast::ProcessEntry &e, const Function &fn,
-                           const char *role) {
-      if (fn.params.size() != 2 || !atServer(fn.params[0]->type) ||
-          !isClientData(fn.params[1]->type)) {
-        signature(e, role,
-                  std::string(role) +
-                      " takes the state S@SERVER and client data {D}@CLIENTS");
-        return false;
-      }
-      if (process.state && atServer(fn.params[0]->type) != process.state) {
-        signature(e, role,
-                  "its state is " + formatType(fn.params[0]->type) +
-                      " but init returns " +
-                      formatType(types_.placed(process.state, Placement::Server,
-                                               true)));
-        return false;
-      }
-      return true;
-    };
-    if (next) {
-      if (const Function *fn = processEntry(p, *next);
-          fn && checkInputs(*next, *fn, "next")) {
-        const Type *r = fn->result;
-        const auto *pair = dyn_cast<TupleType>(r);
-        const Type *newState = atServer(r);
-        const Type *metrics = nullptr;
-        if (!newState && pair && pair->elements.size() == 2) {
-          newState = atServer(pair->elements[0]);
-          metrics = atServer(pair->elements[1]);
-        }
-        if (!newState || (pair && (!metrics || !isa<StructType>(metrics))) ||
-            (process.state && newState != process.state)) {
-          signature(*next, "next",
-                    "next returns the new state S@SERVER, or (S@SERVER, "
-                    "M@SERVER) with a metrics struct M; it returns " +
-                        formatType(r));
-        } else {
-          process.next = fn;
-          process.metrics = metrics;
-        }
-      }
-    }
-    if (eval) {
-      if (const Function *fn = processEntry(p, *eval);
-          fn && checkInputs(*eval, *fn, "eval")) {
-        const Type *m = atServer(fn->result);
-        if (!m || !isa<StructType>(m))
-          signature(*eval, "eval",
-                    "eval returns a metrics struct M@SERVER; it returns " +
-                        formatType(fn->result));
-        else
-          process.eval = fn;
-      }
-    }
-    for (const Function *fn : {process.init, process.next, process.eval})
-      if (fn)
-        requireStaticComputation(*fn);
-    program_.process = std::move(process);
   }
+  for (auto [entry, key] : {std::pair{init, "init"}, std::pair{next, "next"}})
+    if (!entry)
+      diags_.report(p.name.range, DiagId::ProcessEntryMissing)
+          .arg(p.name.name)
+          .arg(key);
+  return entries;
+}
+
+void Checker::checkProcess(const ast::ProcessDecl &p) {
+  auto [init, next, eval] = processEntries(p);
+  Process process;
+  process.name = p.name.name;
+  process.range = p.range();
+  auto signature = [&](const ast::ProcessEntry &e, const char *role,
+                       const std::string &why) {
+    diags_.report(e.value.range, DiagId::ProcessSignature)
+        .arg(e.value.name)
+        .arg(role)
+        .arg(why);
+  };
+  if (init) {
+    if (const Function *fn = processEntry(p, *init)) {
+      process.init = fn;
+      process.state = atServer(fn->result);
+      if (!fn->params.empty() || !process.state) {
+        signature(*init, "init",
+                  "init takes no arguments and returns the state S@SERVER; "
+                  "it is " +
+                      formatType(fn->result == nullptr ? types_.error()
+                                                       : fn->result) +
+                      (fn->params.empty() ? "" : " with arguments"));
+        process.state = nullptr;
+      }
+    }
+  }
+  // next and eval take (S@SERVER, {D}@CLIENTS).
+  auto checkInputs = [&](const ast::ProcessEntry &e, const Function &fn,
+                         const char *role) {
+    if (fn.params.size() != 2 || !atServer(fn.params[0]->type) ||
+        !isClientData(fn.params[1]->type)) {
+      signature(e, role,
+                std::string(role) +
+                    " takes the state S@SERVER and client data {D}@CLIENTS");
+      return false;
+    }
+    if (process.state && atServer(fn.params[0]->type) != process.state) {
+      signature(e, role,
+                "its state is " + formatType(fn.params[0]->type) +
+                    " but init returns " +
+                    formatType(
+                        types_.placed(process.state, Placement::Server, true)));
+      return false;
+    }
+    return true;
+  };
+  if (next) {
+    if (const Function *fn = processEntry(p, *next);
+        fn && checkInputs(*next, *fn, "next")) {
+      const Type *r = fn->result;
+      const auto *pair = dyn_cast<TupleType>(r);
+      const Type *newState = atServer(r);
+      const Type *metrics = nullptr;
+      if (!newState && pair && pair->elements.size() == 2) {
+        newState = atServer(pair->elements[0]);
+        metrics = atServer(pair->elements[1]);
+      }
+      if (!newState || (pair && (!metrics || !isa<StructType>(metrics))) ||
+          (process.state && newState != process.state)) {
+        signature(*next, "next",
+                  "next returns the new state S@SERVER, or (S@SERVER, "
+                  "M@SERVER) with a metrics struct M; it returns " +
+                      formatType(r));
+      } else {
+        process.next = fn;
+        process.metrics = metrics;
+      }
+    }
+  }
+  if (eval) {
+    if (const Function *fn = processEntry(p, *eval);
+        fn && checkInputs(*eval, *fn, "eval")) {
+      const Type *m = atServer(fn->result);
+      if (!m || !isa<StructType>(m))
+        signature(*eval, "eval",
+                  "eval returns a metrics struct M@SERVER; it returns " +
+                      formatType(fn->result));
+      else
+        process.eval = fn;
+    }
+  }
+  for (const Function *fn : {process.init, process.next, process.eval})
+    if (fn)
+      requireStaticComputation(*fn);
+  program_.process = std::move(process);
 }
 
 } // namespace fedc::sema

@@ -50,11 +50,11 @@ public:
   static bool classof(const Type *t) { return t->kind() == Kind::Tensor; }
   bool isScalar() const { return dims.empty(); }
   size_t rank() const { return dims.size(); }
-  bool isFloat() const {
-    return element == ScalarKind::F32 || element == ScalarKind::F64;
-  }
+  // By the element table (fedrt/Elements.def).
+  bool isFloat() const { return fedrt::isFloat(element); }
   bool isInteger() const {
-    return element == ScalarKind::I32 || element == ScalarKind::I64;
+    fedrt::ElementKind k = fedrt::elementKind(element);
+    return k == fedrt::ElementKind::Signed || k == fedrt::ElementKind::Unsigned;
   }
   bool isBool() const { return element == ScalarKind::Bool; }
   ScalarKind element;

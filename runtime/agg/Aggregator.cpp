@@ -45,8 +45,7 @@ Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> view(const void *p,
   return {static_cast<const T *>(p), static_cast<Eigen::Index>(n)};
 }
 
-absl::StatusOr<HostValue> callEntry(StageFn fn,
-                                    const std::vector<uint64_t> &in,
+absl::StatusOr<HostValue> callEntry(StageFn fn, const std::vector<uint64_t> &in,
                                     const TypeDesc &out, Context &ctx) {
   std::vector<uint64_t> slots(out.slots() + 1, 0);
   fn(&ctx, in.data(), slots.data());
@@ -279,18 +278,9 @@ absl::Status PartialAggregate::addIntegers(
   int64_t *acc = whole_[leaf].data();
   for (size_t c = 0; c < data.size(); ++c) {
     for (int64_t k = 0; k < n; ++k) {
-      int64_t x = 0;
-      switch (t.element) {
-      case Element::I32:
-        x = static_cast<const int32_t *>(data[c])[k];
-        break;
-      case Element::I64:
-        x = static_cast<const int64_t *>(data[c])[k];
-        break;
-      default:
-        x = static_cast<const uint8_t *>(data[c])[k];
-        break;
-      }
+      int64_t x = loadInteger(
+          t.element, static_cast<const unsigned char *>(data[c]) +
+                         k * static_cast<int64_t>(elementSize(t.element)));
       if (agg_.kind == Kind::SecureSum &&
           (x < 0 ||
            (agg_.bitwidth < 63 && x >= (int64_t(1) << agg_.bitwidth)))) {
@@ -315,11 +305,9 @@ absl::Status PartialAggregate::addIntegers(
   return absl::OkStatus();
 }
 
-absl::Status
-PartialAggregate::add(const uint64_t *const *clients, size_t count,
-                      size_t offset, Context &ctx,
-                      const std::function<std::string(size_t)> &name,
-                      size_t *culprit) {
+absl::Status PartialAggregate::add(
+    const uint64_t *const *clients, size_t count, size_t offset, Context &ctx,
+    const std::function<std::string(size_t)> &name, size_t *culprit) {
   auto blame = [&](size_t c, const std::string &message) {
     if (culprit)
       *culprit = c;
@@ -369,8 +357,8 @@ PartialAggregate::add(const uint64_t *const *clients, size_t count,
                        ? view<float>(data[i][c], t.elements()).isNaN().any()
                        : view<double>(data[i][c], t.elements()).isNaN().any();
         if (nan)
-          return blame(c, name(c) + ": " + kindName(agg_.kind) +
-                              " received NaN");
+          return blame(c,
+                       name(c) + ": " + kindName(agg_.kind) + " received NaN");
       }
       continue;
     }
@@ -458,8 +446,9 @@ absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
                                       std::to_string(clients_) +
                                       " clients sum to zero");
   // Every element is written below, except a sum over no clients (zeros).
-  HostValue out = started_ ? HostValue::uninitialized(agg_.value)
-                           : HostValue::zeros(agg_.value);
+  // The result's layout may widen the value's (bytes to i64).
+  HostValue out = started_ ? HostValue::uninitialized(agg_.result)
+                           : HostValue::zeros(agg_.result);
   for (size_t i = 0; i < out.leaves.size(); ++i) {
     Tensor &t = out.leaves[i];
     auto n = static_cast<Eigen::Index>(t.count);
@@ -482,22 +471,14 @@ absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
     }
     for (Eigen::Index k = 0; k < n; ++k) {
       int64_t x = whole_[i][static_cast<size_t>(k)];
-      switch (t.element) {
-      case Element::I32:
-        if (x < std::numeric_limits<int32_t>::min() ||
-            x > std::numeric_limits<int32_t>::max())
-          return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
-                                            " overflows i32 (" +
-                                            std::to_string(x) + ")");
-        t.as<int32_t>()[k] = static_cast<int32_t>(x);
-        break;
-      case Element::I64:
-        t.as<int64_t>()[k] = x;
-        break;
-      default:
-        t.as<uint8_t>()[k] = x != 0;
-        break;
-      }
+      unsigned char *at =
+          t.data.get() + k * static_cast<int64_t>(elementSize(t.element));
+      if (t.element == Element::Bool)
+        *at = x != 0;
+      else if (!storeInteger(x, t.element, at))
+        return absl::InvalidArgumentError(
+            std::string(kindName(agg_.kind)) + " overflows " +
+            elementName(t.element) + " (" + std::to_string(x) + ")");
     }
   }
   return out;
@@ -537,9 +518,9 @@ PartialAggregate::deserialize(const Aggregation &agg, std::string_view in,
     return true;
   };
   auto truncated = [&] {
-    return absl::InvalidArgumentError(
-        std::string("a partial ") + kindName(agg.kind) + " of " +
-        agg.value.str() + " is truncated");
+    return absl::InvalidArgumentError(std::string("a partial ") +
+                                      kindName(agg.kind) + " of " +
+                                      agg.value.str() + " is truncated");
   };
   if (agg.kind == Kind::Custom) {
     HostValue zero = HostValue::zeros(agg.accumulator);

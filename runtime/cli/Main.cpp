@@ -3,8 +3,6 @@
 // rounds) or describes the plan.
 #include "Options.h"
 
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -37,20 +35,6 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  // CLI11's own range checks misreport a non-number as out of range.
-  auto count = [](int64_t lo, int64_t hi = int64_t(1) << 50) {
-    return CLI::Validator(
-        [lo, hi](std::string &text) -> std::string {
-          bool digits =
-              !text.empty() && text.size() < 19 &&
-              text.find_first_not_of("0123456789") == std::string::npos;
-          if (!digits || std::stoll(text) < lo || std::stoll(text) > hi)
-            return "expected an integer from " + std::to_string(lo) + " to " +
-                   std::to_string(hi) + ", found '" + text + "'";
-          return "";
-        },
-        "INT");
-  };
   Options o;
   CLI::App app(plan.kind == PlanTable::Kind::Process
                    ? "Runs the federated process '" + plan.processName +
@@ -58,66 +42,7 @@ int main(int argc, char **argv) {
                    : "Runs the federated computation 'main' once over the "
                      "clients' data and prints its result as JSON.",
                programName);
-  app.set_help_flag("-h,--help", "Print this help and exit");
-  // A repeated option takes its last value, as in most tools.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--data", o.data,
-                 "Client data: a directory with one file per client (CSV or "
-                 "JSON Lines, gzip accepted), one file split with --partition, "
-                 "or synthetic:R (R generated records per client, with "
-                 "--clients); NAME=PATH per input when there are several")
-      ->type_name("PATH")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--partition", o.partition,
-                 "Split --data FILE: iid | dirichlet:ALPHA | shards:K | "
-                 "by:COLUMN")
-      ->type_name("SPEC");
-  app.add_option("--clients", o.clients,
-                 "Number of clients of --partition or synthetic data")
-      ->check(count(1, 100000000));
-  app.add_option("--eval-data", o.evalData,
-                 "Data for eval: a directory (one client per file) or one file "
-                 "(one client); default: the training clients")
-      ->type_name("PATH");
-  app.add_option("--rounds", o.rounds, "Rounds of next to run (total)")
-      ->check(count(0));
-  app.add_option("--clients-per-round", o.clientsPerRound,
-                 "Clients sampled per round without replacement (0: all)")
-      ->check(count(0));
-  app.add_option("--seed", o.seed, "Seed of the partition and the sampling")
-      ->check(count(0));
-  app.add_option("--threads", o.threads,
-                 "Threads for client work (default: every core); results do "
-                 "not depend on it")
-      ->check(count(1, 1024));
-  app.add_option("--eval-every", o.evalEvery,
-                 "Run eval every E rounds (and after the last; 0: only after "
-                 "the last)")
-      ->check(count(0));
-  app.add_option("--metrics", o.metrics,
-                 "Append one JSON object per round to FILE.jsonl")
-      ->type_name("FILE");
-  app.add_flag_callback(
-      "--no-timing", [&o] { o.timing = false; },
-      "Leave wall_ms out of the metrics (for byte-identical files)");
-  app.add_flag("--print-state", o.printState,
-               "Print the final server state as JSON after the last round");
-  app.add_option("--dump-partition", o.dumpPartition,
-                 "Write every client's records (indices into the --data file "
-                 "with --partition) and every round's cohort to FILE.json, "
-                 "so another implementation can train the same clients")
-      ->type_name("FILE");
-  app.add_option("--checkpoint", o.checkpoint,
-                 "Write the server state to DIR/state.ckpt after every round")
-      ->type_name("DIR");
-  app.add_flag("--resume", o.resume, "Continue from the --checkpoint");
-  app.add_flag("-v,--verbose", o.verbose,
-               "Print how each computation ran (clients, blocks, threads) on "
-               "stderr");
-  app.add_option("--progress", o.progress,
-                 "Progress line on stderr: auto (on a terminal) | always | "
-                 "never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  addRunOptions(app, o);
   app.add_subcommand("simulate", "Run in simulation (the default)");
   app.add_subcommand("describe",
                      "Print the plan: computations, stages, types, parameter "

@@ -4,6 +4,8 @@
 
 #include "fedrt/Plan.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +32,11 @@ struct Options {
   std::string dumpPartition;     // clients' records and cohorts as JSON
   bool verbose = false;          // per-round execution details on stderr
 };
+
+// A CLI11 check for an integer in [lo, hi] that says which was found.
+CLI::Validator integerIn(int64_t lo, int64_t hi);
+// The flags `simulate` takes (and `serve`, which runs the same rounds).
+void addRunOptions(CLI::App &app, Options &o);
 
 // Prints "PROGRAM: error: MESSAGE" on stderr.
 void reportError(const std::string &message);

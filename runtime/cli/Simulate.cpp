@@ -10,7 +10,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -21,12 +20,6 @@ namespace fedrt::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start)
-      .count();
-}
 
 // Loads every client input of `comp` from `paths` (one PATH, or NAME=PATH
 // per input).

@@ -69,19 +69,7 @@ void Tensor::allocate(Element e, std::vector<int64_t> shape, bool zero) {
 }
 
 double Tensor::get(int64_t i) const {
-  switch (element) {
-  case Element::F32:
-    return as<float>()[i];
-  case Element::F64:
-    return as<double>()[i];
-  case Element::I32:
-    return as<int32_t>()[i];
-  case Element::I64:
-    return static_cast<double>(as<int64_t>()[i]);
-  case Element::Bool:
-    return as<uint8_t>()[i];
-  }
-  return 0;
+  return loadReal(element, data.get() + i * elementSize(element));
 }
 
 namespace {
@@ -100,34 +88,32 @@ void forEachTensor(const TypeDesc &type,
 void appendNumber(const Tensor &t, int64_t i, std::string &out) {
   char buf[64];
   std::to_chars_result r{};
-  switch (t.element) {
-  case Element::F32: {
-    float v = t.as<float>()[i];
-    if (!std::isfinite(v)) {
-      out += std::isnan(v) ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"");
-      return;
-    }
-    r = std::to_chars(buf, buf + sizeof buf, v);
-    break;
-  }
-  case Element::F64: {
-    double v = t.as<double>()[i];
-    if (!std::isfinite(v)) {
-      out += std::isnan(v) ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"");
-      return;
-    }
-    r = std::to_chars(buf, buf + sizeof buf, v);
-    break;
-  }
-  case Element::I32:
-    r = std::to_chars(buf, buf + sizeof buf, t.as<int32_t>()[i]);
-    break;
-  case Element::I64:
-    r = std::to_chars(buf, buf + sizeof buf, t.as<int64_t>()[i]);
-    break;
-  case Element::Bool:
-    out += t.as<uint8_t>()[i] ? "true" : "false";
+  const unsigned char *p = t.data.get() + i * elementSize(t.element);
+  switch (elementKind(t.element)) {
+  case ElementKind::Bool:
+    out += *p ? "true" : "false";
     return;
+  case ElementKind::Float: {
+    bool finite = visitElement(t.element, [&](auto x) {
+      decltype(x) v;
+      std::memcpy(&v, p, sizeof v);
+      if constexpr (std::is_floating_point_v<decltype(v)>) {
+        if (!std::isfinite(v)) {
+          out += std::isnan(v) ? "\"nan\"" : (v > 0 ? "\"inf\"" : "\"-inf\"");
+          return false;
+        }
+        r = std::to_chars(buf, buf + sizeof buf, v); // shortest round trip
+      }
+      return true;
+    });
+    if (!finite)
+      return;
+    break;
+  }
+  case ElementKind::Signed:
+  case ElementKind::Unsigned:
+    r = std::to_chars(buf, buf + sizeof buf, loadInteger(t.element, p));
+    break;
   }
   out.append(buf, r.ptr);
 }

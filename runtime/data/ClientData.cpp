@@ -91,23 +91,10 @@ int64_t scalarAt(const Columns &c, const Leaf &leaf, size_t column,
   const unsigned char *p =
       c.columns[column].data() +
       record * static_cast<int64_t>(elementSize(leaf.element));
-  switch (leaf.element) {
-  case Element::I32: {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  case Element::I64: {
-    int64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  case Element::Bool:
-    return *p;
-  case Element::F32:
-  case Element::F64:
-    break; // labels are integer fields; keys of floats go through keyAt
-  }
+  // Labels are integer fields; keys of floats go through keyAt.
+  if (isFloat(leaf.element))
+    return 0;
+  return loadInteger(leaf.element, p);
   return 0;
 }
 
@@ -174,28 +161,16 @@ void generate(const RecordLayout &layout, int64_t records, uint64_t seed,
     for (int64_t k = 0; k < n; ++k) {
       uint64_t r = splitmix64(state);
       double unit = static_cast<double>(r >> 11) * 0x1.0p-53;
-      switch (leaf.element) {
-      case Element::F32: {
+      unsigned char *at = p + k * elementSize(leaf.element);
+      if (leaf.element == Element::F32) {
         float v = static_cast<float>(unit);
-        std::memcpy(p + 4 * k, &v, 4);
-        break;
-      }
-      case Element::F64:
-        std::memcpy(p + 8 * k, &unit, 8);
-        break;
-      case Element::I32: {
-        auto v = static_cast<int32_t>(r % 10);
-        std::memcpy(p + 4 * k, &v, 4);
-        break;
-      }
-      case Element::I64: {
-        auto v = static_cast<int64_t>(r % 10);
-        std::memcpy(p + 8 * k, &v, 8);
-        break;
-      }
-      case Element::Bool:
-        p[k] = static_cast<unsigned char>(r & 1);
-        break;
+        std::memcpy(at, &v, 4);
+      } else if (leaf.element == Element::F64) {
+        std::memcpy(at, &unit, 8);
+      } else if (leaf.element == Element::Bool) {
+        *at = static_cast<unsigned char>(r & 1);
+      } else {
+        storeInteger(static_cast<int64_t>(r % 10), leaf.element, at);
       }
     }
   }

@@ -50,6 +50,12 @@ bool parseValue(const std::string &text, Element e, unsigned char *out) {
   const char *b = text.data(), *end = b + text.size();
   if (text.empty())
     return false;
+  if (elementKind(e) == ElementKind::Signed ||
+      elementKind(e) == ElementKind::Unsigned) {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(b, end, v);
+    return ec == std::errc() && ptr == end && storeInteger(v, e, out);
+  }
   switch (e) {
   case Element::F32:
   case Element::F64: {
@@ -71,22 +77,6 @@ bool parseValue(const std::string &text, Element e, unsigned char *out) {
     }
     return true;
   }
-  case Element::I32:
-  case Element::I64: {
-    int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(b, end, v);
-    if (ec != std::errc() || ptr != end)
-      return false;
-    if (e == Element::I32) {
-      if (v > INT32_MAX || v < INT32_MIN)
-        return false;
-      int32_t i = static_cast<int32_t>(v);
-      std::memcpy(out, &i, 4);
-    } else {
-      std::memcpy(out, &v, 8);
-    }
-    return true;
-  }
   case Element::Bool:
     if (text == "true" || text == "1")
       *out = 1;
@@ -95,8 +85,9 @@ bool parseValue(const std::string &text, Element e, unsigned char *out) {
     else
       return false;
     return true;
+  default:
+    return false;
   }
-  return false;
 }
 
 namespace {

@@ -26,6 +26,7 @@ Executor::callServer(StageFn fn, const std::vector<uint64_t> &serverSlots,
     return absl::InvalidArgumentError("server: " +
                                       failureMessage(serverContext_));
   std::vector<HostValue> values;
+  values.reserve(outs.size());
   size_t next = 0;
   for (const TypeDesc *t : outs)
     values.push_back(fromSlots(*t, out.data(), next));

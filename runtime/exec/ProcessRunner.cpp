@@ -48,9 +48,8 @@ absl::Status keepMetricsUpTo(const std::string &path, int64_t round) {
 
 absl::Status roundError(int64_t round, const absl::Status &s,
                         const char *what = "round ") {
-  return absl::Status(s.code(),
-                      what + std::to_string(round) + ": " +
-                          std::string(s.message()));
+  return absl::Status(s.code(), what + std::to_string(round) + ": " +
+                                    std::string(s.message()));
 }
 
 } // namespace
@@ -60,7 +59,7 @@ std::string RoundRecord::json() const {
                      ", \"clients\": " + std::to_string(clients) +
                      ", \"dropped\": " + std::to_string(dropped);
   for (const auto &[name, value] : fields)
-    line += ", \"" + name + "\": " + value;
+    line.append(", \"").append(name).append("\": ").append(value);
   line += ", \"bytes_up\": " + std::to_string(bytesUp) +
           ", \"bytes_down\": " + std::to_string(bytesDown);
   if (wallMs) {
@@ -110,8 +109,7 @@ ProcessRunner::ProcessRunner(const PlanTable &plan, Executor &train,
 
 absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
                                   std::ostream &out, bool &finished) {
-  absl::StatusOr<std::vector<HostValue>> init =
-      train_.run(*plan_.init, {}, {});
+  absl::StatusOr<std::vector<HostValue>> init = train_.run(*plan_.init, {}, {});
   if (!init.ok())
     return absl::Status(init.status().code(),
                         "init: " + std::string(init.status().message()));
@@ -128,8 +126,9 @@ absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
     return absl::InvalidArgumentError(error);
   if (c.seed != config_.seed)
     return absl::InvalidArgumentError(
-        "the checkpoint in " + config_.checkpoint + " was written with --seed " +
-        std::to_string(c.seed) + ", not " + std::to_string(config_.seed));
+        "the checkpoint in " + config_.checkpoint +
+        " was written with --seed " + std::to_string(c.seed) + ", not " +
+        std::to_string(config_.seed));
   state = std::move(c.state);
   first = c.round + 1;
   std::fprintf(stderr, "note: resuming after round %lld from %s\n",
@@ -156,8 +155,8 @@ void ProcessRunner::progress(int64_t round, int64_t first,
                              const std::string &shown, bool evaluated,
                              int64_t clientsDone, double elapsed) {
   bool terminal = ::isatty(STDERR_FILENO);
-  bool show = config_.progress == "always" ||
-              (config_.progress == "auto" && terminal);
+  bool show =
+      config_.progress == "always" || (config_.progress == "auto" && terminal);
   if (!show)
     return;
   // On a terminal one line updated in place; in a log, a line per
@@ -204,8 +203,9 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     if (!results.ok())
       return roundError(round, results.status());
     if (config_.verbose)
-      std::fprintf(stderr, "round %lld: %zu clients in %lld blocks on %lld "
-                           "threads\n",
+      std::fprintf(stderr,
+                   "round %lld: %zu clients in %lld blocks on %lld "
+                   "threads\n",
                    static_cast<long long>(round), cohort.size(),
                    static_cast<long long>(stats.blocks),
                    static_cast<long long>(stats.threadsUsed));
@@ -216,9 +216,9 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     record.dropped = stats.dropped + stats.failed;
     if (plan_.next->results.size() > 1)
       record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
-    bool evaluate = plan_.eval && (round == config_.rounds ||
-                                   (config_.evalEvery > 0 &&
-                                    round % config_.evalEvery == 0));
+    bool evaluate = plan_.eval &&
+                    (round == config_.rounds ||
+                     (config_.evalEvery > 0 && round % config_.evalEvery == 0));
     if (evaluate) {
       absl::StatusOr<std::vector<HostValue>> m =
           eval_->run(*plan_.eval, {&state}, evalClients, round);
@@ -238,11 +238,11 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     }
     std::string shown;
     for (const auto &[name, value] : record.fields)
-      shown += "  " + name + " " + value;
+      shown.append("  ").append(name).append(" ").append(value);
     if (!record.fields.empty()) {
       lastMetrics = "{\"round\": " + std::to_string(round);
       for (const auto &[name, value] : record.fields)
-        lastMetrics += ", \"" + name + "\": " + value;
+        lastMetrics.append(", \"").append(name).append("\": ").append(value);
       lastMetrics += "}";
       lastShown = shown;
     }

@@ -29,9 +29,7 @@ constexpr ElementInfo kElements[] = {
                 "plan.proto's Element follows fedrt/Elements.def");
 #include "fedrt/Elements.def"
 
-const ElementInfo &info(Element e) {
-  return kElements[static_cast<size_t>(e)];
-}
+const ElementInfo &info(Element e) { return kElements[static_cast<size_t>(e)]; }
 
 } // namespace
 
@@ -44,6 +42,42 @@ std::optional<Element> elementNamed(std::string_view spelling) {
     if (spelling == kElements[i].name)
       return static_cast<Element>(i);
   return std::nullopt;
+}
+
+bool storeInteger(int64_t v, Element e, unsigned char *out) {
+  if (elementKind(e) != ElementKind::Signed &&
+      elementKind(e) != ElementKind::Unsigned)
+    return false;
+  return visitElement(e, [&](auto x) {
+    using T = decltype(x);
+    if constexpr (std::is_integral_v<T>) {
+      if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          (std::is_signed_v<T> || sizeof(T) < 8
+               ? v > static_cast<int64_t>(std::numeric_limits<T>::max())
+               : false))
+        return false;
+      T t = static_cast<T>(v);
+      std::memcpy(out, &t, sizeof t);
+      return true;
+    }
+    return false;
+  });
+}
+
+int64_t loadInteger(Element e, const unsigned char *p) {
+  return visitElement(e, [&](auto x) -> int64_t {
+    decltype(x) t;
+    std::memcpy(&t, p, sizeof t);
+    return static_cast<int64_t>(t);
+  });
+}
+
+double loadReal(Element e, const unsigned char *p) {
+  return visitElement(e, [&](auto x) -> double {
+    decltype(x) t;
+    std::memcpy(&t, p, sizeof t);
+    return static_cast<double>(t);
+  });
 }
 
 TypeDesc TypeDesc::tensor(Element e, std::vector<int64_t> dims) {
@@ -207,7 +241,8 @@ absl::Status typeFromProto(const proto::Type &in, TypeDesc &t, int depth) {
     for (const proto::Field &f : in.structure().fields()) {
       t.fields.push_back(f.name());
       t.children.emplace_back();
-      if (absl::Status s = typeFromProto(f.type(), t.children.back(), depth + 1);
+      if (absl::Status s =
+              typeFromProto(f.type(), t.children.back(), depth + 1);
           !s.ok())
         return s;
     }

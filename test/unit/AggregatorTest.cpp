@@ -178,8 +178,7 @@ PlanTable scalarPlan(const std::string &kind, const std::string &type) {
       {"mean", proto::MEAN},
       {"secure_sum", proto::SECURE_SUM}};
   std::string k = kind.substr(0, kind.find(' '));
-  int bitwidth = k == "secure_sum" ? std::stoi(kind.substr(kind.find(' ')))
-                                   : 0;
+  int bitwidth = k == "secure_sum" ? std::stoi(kind.substr(kind.find(' '))) : 0;
   return load({type, 0, 3, 4, kinds.at(k), type, type, bitwidth});
 }
 
@@ -284,8 +283,7 @@ TEST(AggregatorTest, ResultsAreBitIdenticalForAnyThreadCount) {
       LocalRun executor(threads);
       std::vector<HostValue> results;
       std::string error;
-      ASSERT_TRUE(
-          executor.run(*plan.main, {&d}, everyone(n), results, error));
+      ASSERT_TRUE(executor.run(*plan.main, {&d}, everyone(n), results, error));
       const float *r = results[0].leaves[0].as<float>();
       outputs.emplace_back(r, r + 33);
     }
@@ -308,8 +306,7 @@ int64_t runInt(const std::string &kind, const std::vector<int64_t> &values,
   PlanTable plan = scalarPlan(kind, e == Element::I32 ? "i32" : "i64");
   LocalRun executor(threads);
   std::vector<HostValue> results;
-  if (!executor.run(*plan.main, {&d}, everyone(values.size()), results,
-                    error))
+  if (!executor.run(*plan.main, {&d}, everyone(values.size()), results, error))
     return INT64_MIN;
   return static_cast<int64_t>(results[0].leaves[0].get(0));
 }
@@ -329,6 +326,38 @@ TEST(AggregatorTest, IntegerSumMinMaxAreExact) {
   EXPECT_EQ(runInt("min", values, Element::I32, error), lo);
   EXPECT_EQ(runInt("max", values, Element::I32, error), hi);
   EXPECT_EQ(runInt("sum", values, Element::I64, error), sum);
+}
+
+// Under DropClient, a client whose value an aggregation refuses is left out
+// whole, never half-folded: the result equals a run without it bit for bit
+// (these float32 values sum exactly in float64, so the blocks' different
+// boundaries cannot change a bit; a partly folded client would).
+TEST(AggregatorTest, DroppedClientsLeaveNoTrace) {
+  PlanTable plan = weightedMeanPlan(5000); // > one tile per client
+  ClientDataset d = floatClients(60, 5000, 9);
+  reinterpret_cast<float *>(d.clients[21].columns[0].data())[4097] = INFINITY;
+  reinterpret_cast<float *>(d.clients[40].columns[0].data())[3] = NAN;
+  std::vector<int64_t> all = everyone(60), without;
+  for (int64_t c : all)
+    if (c != 21 && c != 40)
+      without.push_back(c);
+  ThreadTeam team(2);
+  LocalBackend backend(team, {&d});
+  Executor lenient(backend, FailurePolicy::DropClient), strict(backend);
+  RunStats stats;
+  absl::StatusOr<std::vector<HostValue>> dropped =
+      lenient.run(*plan.main, {}, all, 0, &stats);
+  absl::StatusOr<std::vector<HostValue>> clean =
+      strict.run(*plan.main, {}, without);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(stats.failed, 2);
+  ASSERT_EQ(stats.failures.size(), 2u);
+  EXPECT_EQ(stats.failures[0].client, 21);
+  EXPECT_EQ(stats.failures[1].client, 40);
+  EXPECT_EQ(std::memcmp((*dropped)[0].leaves[0].data.get(),
+                        (*clean)[0].leaves[0].data.get(), 5000 * 4),
+            0);
 }
 
 // Float min and max over many clients (blocks of several clients, so the
@@ -363,8 +392,7 @@ TEST(AggregatorTest, FloatMinMaxOverManyBlocks) {
       LocalRun executor(2);
       std::vector<HostValue> results;
       std::string error;
-      ASSERT_TRUE(executor.run(*plan.main, {&d}, everyone(300), results,
-                               error))
+      ASSERT_TRUE(executor.run(*plan.main, {&d}, everyone(300), results, error))
           << error;
       EXPECT_EQ(results[0].leaves[0].get(0),
                 std::string(kind) == "min" ? lo : hi)
@@ -438,8 +466,7 @@ TEST(AggregatorTest, CustomAggregateRunsInTheSameDeterministicTree) {
   for (int threads : {1, 2, 5}) {
     LocalRun executor(threads);
     std::vector<HostValue> results;
-    ASSERT_TRUE(
-        executor.run(*plan.main, {&d}, everyone(300), results, error))
+    ASSERT_TRUE(executor.run(*plan.main, {&d}, everyone(300), results, error))
         << error;
     got.push_back(results[0].leaves[0].as<double>()[0]);
   }

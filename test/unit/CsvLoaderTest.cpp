@@ -84,7 +84,8 @@ TEST(CsvLoaderTest, BadValueNamesFileLineColumnAndType) {
 // Line numbers count every line of the file: blank lines (and CRLF ends)
 // before the bad row move it down.
 TEST(CsvLoaderTest, LineNumbersCountBlankLines) {
-  std::string path = writeFile("blank.csv", "x0,x1,y\r\n\n1,2,3\n\n\r\n\n1,2,x\n");
+  std::string path =
+      writeFile("blank.csv", "x0,x1,y\r\n\n1,2,3\n\n\r\n\n1,2,x\n");
   Columns c;
   std::string error;
   EXPECT_FALSE(loadCsv(path, example(), c, error));
@@ -92,6 +93,31 @@ TEST(CsvLoaderTest, LineNumbersCountBlankLines) {
   path = writeFile("blank-noheader.csv", "\n\n1,2,3\n\n1,2\n");
   EXPECT_FALSE(loadCsv(path, example(), c, error));
   EXPECT_EQ(error, path + ":5: expected 3 values, found 2");
+}
+
+// Bytes: u8 holds 0..255, i8 -128..127; anything else names the cell.
+TEST(CsvLoaderTest, BytesAreRangeChecked) {
+  RecordLayout bytes{
+      {Leaf{"p", Element::U8, 2, true}, Leaf{"q", Element::I8, 1, false}}};
+  std::string path = writeFile("bytes.csv", "p0,p1,q\n0,255,-128\n7,8,127\n");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(loadCsv(path, bytes, c, error)) << error;
+  EXPECT_EQ(c.records, 2);
+  EXPECT_EQ(c.columns[0].size(), 4u); // one byte per pixel
+  EXPECT_EQ(c.columns[0][1], 255);
+  EXPECT_EQ(static_cast<int8_t>(c.columns[1][0]), -128);
+  for (auto [text, where] :
+       {std::pair{"p0,p1,q\n0,256,1\n",
+                  ":2:2: expected u8 for field 'p', found '256'"},
+        std::pair{"p0,p1,q\n-1,0,1\n",
+                  ":2:1: expected u8 for field 'p', found '-1'"},
+        std::pair{"p0,p1,q\n0,0,-129\n",
+                  ":2:3: expected i8 for field 'q', found '-129'"}}) {
+    path = writeFile("bytes-bad.csv", text);
+    EXPECT_FALSE(loadCsv(path, bytes, c, error));
+    EXPECT_EQ(error, path + where);
+  }
 }
 
 TEST(CsvLoaderTest, OutOfRangeIntegerIsAnError) {

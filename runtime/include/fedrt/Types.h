@@ -10,9 +10,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace fedrt {
@@ -34,6 +37,25 @@ ElementKind elementKind(Element e);
 inline bool isFloat(Element e) { return elementKind(e) == ElementKind::Float; }
 // The element spelled `spelling` ("i32"), if any.
 std::optional<Element> elementNamed(std::string_view spelling);
+
+// Calls f(T{}) with T the C type of element `e` (uint8_t for bool), so one
+// generic body serves every element of the table.
+template <class F> decltype(auto) visitElement(Element e, F &&f) {
+  switch (e) {
+#define ELEMENT(Name, spelling, bytes, ctype, kind)                            \
+  case Element::Name:                                                          \
+    return f(ctype{});
+#include "fedrt/Elements.def"
+  }
+  __builtin_unreachable();
+}
+
+// Stores integer `v` as element `e` at `out`; false if it does not fit (or
+// `e` is not an integer type).
+bool storeInteger(int64_t v, Element e, unsigned char *out);
+// The element at `p` as an int64 (integers and bool) or a double (floats).
+int64_t loadInteger(Element e, const unsigned char *p);
+double loadReal(Element e, const unsigned char *p);
 
 struct TypeDesc {
   enum class Kind { Tensor, Struct, Tuple, Seq } kind = Kind::Tensor;
