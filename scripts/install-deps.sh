@@ -13,6 +13,7 @@ PACKAGES=(
   # libraries
   libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libabsl-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
   # the debug-info test steps through a .fed fn
@@ -34,7 +35,11 @@ echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-# A fresh machine may have no package lists yet; refresh only when an install fails.
+# A fresh machine (a container or cloud image) may have no package lists
+# yet: refresh them first then; otherwise only when an install fails.
+if ! compgen -G "/var/lib/apt/lists/*_Packages" > /dev/null; then
+  $SUDO apt-get update
+fi
 if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
