@@ -1,12 +1,14 @@
 # fedc: the two commands a new machine needs are `make run` and `make test`.
 BUILD_DIR   ?= build
 FUZZ_DIR    ?= build-fuzz
+DEB_DIR     ?= build-deb
 BUILD_TYPE  ?= RelWithDebInfo
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 EXAMPLE     ?= examples/fedavg.fed
+PREFIX      ?= /usr/local
 
-.PHONY: all deps configure build run test bench fuzz mutate format clean
+.PHONY: all deps configure build run test install deb bench fuzz mutate format clean
 
 all: build
 
@@ -33,6 +35,21 @@ run: build
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
+# Installs fedc, libfedrt, the stdlib, docs and examples under PREFIX
+# (default /usr/local); DESTDIR=/stage puts them under /stage/PREFIX for
+# packaging. The installed tree works from any prefix (docs/usage.md).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
+
+# The Debian package: $(DEB_DIR)/fedc_<version>_amd64.deb (CPack,
+# cmake/Packaging.cmake), from a release build of its own whose runtime
+# runs on any x86-64 (FEDC_PORTABLE_RUNTIME), not only on this machine.
+deb: deps
+	cmake -S . -B $(DEB_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DFEDC_PORTABLE_RUNTIME=ON -DFEDC_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build $(DEB_DIR) --target fedc fedrt_main
+	cd $(DEB_DIR) && cpack -G DEB
+
 # Benchmarks against their peers (bench/); they report ratios, never fail.
 bench: build
 	/usr/bin/python3 bench/run_bench.py $(BUILD_DIR)
@@ -52,4 +69,4 @@ format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_DIR) build-mutate
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(DEB_DIR) build-mutate

@@ -18,6 +18,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
   # the debug-info test steps through a .fed fn
   gdb g++
+  # the Debian package: CPack's Depends from dpkg-shlibdeps, which needs file
+  dpkg-dev file
 )
 
 missing=()

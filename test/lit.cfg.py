@@ -8,7 +8,7 @@ config.name = "fedc"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".fed", ".test"]
 config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt",
-                   "unit", "fuzz", "tools"]
+                   "unit", "fuzz", "tools", "package", "editors", "lsp"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.fedc_obj_root, "test")
 

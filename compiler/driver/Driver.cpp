@@ -8,6 +8,7 @@
 #include "codegen/Codegen.h"
 #include "driver/CallCommand.h"
 #include "driver/Linker.h"
+#include "driver/SearchDirs.h"
 #include "lower/Plan.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
@@ -38,7 +39,7 @@ namespace fedc::driver {
 
 namespace {
 
-constexpr const char *kVersion = "0.1.0";
+constexpr const char *kVersion = FEDC_VERSION; // the project() version
 
 // Where compilation stops (--emit=), in pipeline order.
 enum class Phase { Tokens, Ast, Typed, Plan, Llvm, Bitcode, Asm, Object, Exe };
@@ -58,7 +59,8 @@ struct Options {
   std::string output;
   std::string emit = "exe";
   bool explicitEmit = false; // -verify and -fsyntax-only stop early unless set
-  std::string argv0;
+  SearchDirs dirs;           // the stdlib and the runtime, next to fedc
+  bool printSearchDirs = false;
   bool syntaxOnly = false;
   bool verify = false;
   std::vector<std::string> includePaths;
@@ -129,22 +131,6 @@ bool writeOutput(const Options &o, const std::string &text) {
   return static_cast<bool>(out);
 }
 
-// Where `import std.x` finds the standard library: next to an installed
-// fedc (../share/fedc/stdlib), then the source tree it was built from.
-std::vector<std::string> stdlibPaths(const std::string &argv0) {
-  std::vector<std::string> paths;
-  std::error_code ec;
-  std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
-  if (ec)
-    exe = std::filesystem::absolute(argv0, ec);
-  if (!ec)
-    paths.push_back(
-        (exe.parent_path().parent_path() / "share" / "fedc" / "stdlib")
-            .string());
-  paths.emplace_back(FEDC_SOURCE_STDLIB_DIR);
-  return paths;
-}
-
 FileId loadInput(SourceManager &sm, DiagnosticEngine &diags,
                  const std::string &path) {
   std::string error;
@@ -207,7 +193,7 @@ Outcome emitCode(const Options &o, Phase phase,
     bool ok =
         writeMachineCode(*module, *target, OutputKind::Object,
                          object.str().str(), diags) &&
-        linkExecutable(o.argv0, object.str().str(), output,
+        linkExecutable(o.dirs.runtimeDir, object.str().str(), output,
                        usesVectorMath(llvm::Triple(module->getTargetTriple())),
                        diags);
     llvm::sys::fs::remove(object);
@@ -271,7 +257,7 @@ Outcome compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
   }
   SemaOptions semaOptions;
   semaOptions.includePaths = o.includePaths;
-  semaOptions.stdlibPaths = stdlibPaths(o.argv0);
+  semaOptions.stdlibPaths = {o.dirs.stdlibDir};
   semaOptions.parse = parseOptions;
   std::unique_ptr<sema::Program> program =
       analyze(std::move(module), sm, diags, semaOptions);
@@ -305,8 +291,8 @@ Outcome compile(const Options &o, SourceManager &sm, DiagnosticEngine &diags,
 
 // The options of `fedc`, bound to `o`.
 void addOptions(CLI::App &app, Options &o) {
-  app.add_option("input", o.input, "The .fed file to compile ('-' for stdin)")
-      ->required();
+  // Required unless --print-search-dirs (checked after parsing).
+  app.add_option("input", o.input, "The .fed file to compile ('-' for stdin)");
   app.add_option("-o", o.output, "Write the output to this file");
   app.add_option("--emit", o.emit,
                  "Stop after a phase and print its result: tokens, ast, "
@@ -339,6 +325,8 @@ void addOptions(CLI::App &app, Options &o) {
                "Debug info: lines of the .fed source, for gdb");
   app.add_option("--target", o.target,
                  "Generate code for this target triple (default: the host)");
+  app.add_flag("--print-search-dirs", o.printSearchDirs,
+               "Print where the runtime, the stdlib and the linker are found");
   app.set_version_flag("--version", std::string("fedc ") + kVersion +
                                         " (LLVM " + LLVM_VERSION_STRING + ")");
 }
@@ -423,7 +411,16 @@ int run(int argc, const char *const *argv) {
               << "' takes no --emit\n";
     return 1;
   }
-  o.argv0 = argc > 0 ? argv[0] : "fedc";
+  o.dirs = searchDirs(argc > 0 ? argv[0] : "fedc");
+  if (o.printSearchDirs) {
+    printSearchDirs(o.dirs, o.includePaths, std::cout);
+    return 0;
+  }
+  if (o.input.empty()) {
+    std::cerr << "fedc: error: input is required\n"
+              << "Run 'fedc --help' for usage.\n";
+    return 1;
+  }
 
   SourceManager sm;
   TextDiagnosticPrinter printer(std::cerr, sm, useColor(o.color));

@@ -2,34 +2,22 @@
 // startup files); libfedrt is static so the program runs from anywhere.
 #include "driver/Linker.h"
 
+#include "driver/SearchDirs.h"
+
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/Program.h>
 
-#include <filesystem>
 #include <fstream>
 
 namespace fedc::driver {
 
-namespace {
-
-// build/bin/fedc -> build/lib; an installed prefix/bin/fedc -> prefix/lib.
-std::string runtimeDir(const std::string &argv0) {
-  std::error_code ec;
-  std::filesystem::path exe = std::filesystem::canonical("/proc/self/exe", ec);
-  if (ec)
-    exe = std::filesystem::absolute(argv0, ec);
-  return (exe.parent_path().parent_path() / "lib").string();
-}
-
-} // namespace
-
-bool linkExecutable(const std::string &argv0, const std::string &object,
+bool linkExecutable(const std::string &lib, const std::string &object,
                     const std::string &output, bool vectorMath,
                     DiagnosticEngine &diags) {
-  // libfedrt.link (written by the build) lists the runtime's static
-  // libraries (relative to its folder) and the system libraries they use.
-  std::string lib = runtimeDir(argv0);
+  // libfedrt.link (written by the build, installed with the libraries)
+  // lists the runtime's static libraries (relative to its folder) and the
+  // system libraries they use.
   std::string listing = lib + "/libfedrt.link";
   std::ifstream list(listing);
   if (!list) {
@@ -53,12 +41,7 @@ bool linkExecutable(const std::string &argv0, const std::string &object,
     }
     runtime.push_back(line);
   }
-  std::string linker;
-  for (const char *name : {"c++", "g++", "clang++-19", "clang++"})
-    if (auto found = llvm::sys::findProgramByName(name)) {
-      linker = *found;
-      break;
-    }
+  std::string linker = findLinker();
   if (linker.empty()) {
     diags.report(SourceLoc(), DiagId::LinkError)
         .arg(output)

@@ -9,9 +9,9 @@
 
 namespace fedc::driver {
 
-// Links `object` with libfedrt (static, found next to fedc: ../lib) into
+// Links `object` with libfedrt (static, in `runtimeDir`: SearchDirs) into
 // `output`. `vectorMath`: the module calls glibc's libmvec.
-bool linkExecutable(const std::string &argv0, const std::string &object,
+bool linkExecutable(const std::string &runtimeDir, const std::string &object,
                     const std::string &output, bool vectorMath,
                     DiagnosticEngine &diags);
 
