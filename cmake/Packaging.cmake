@@ -49,7 +49,9 @@ set(CPACK_PACKAGE_DESCRIPTION
 (TensorFlow Federated's vocabulary) into native programs linked with the
 libfedrt runtime, which runs the rounds over many simulated clients.
 Includes the standard library, the runtime's static libraries and headers,
-the documentation and examples (/usr/share/doc/fedc/examples).")
+the documentation and examples (/usr/share/doc/fedc/examples), and
+editor support: `fedc lsp`, a language server, and a TextMate grammar and
+VS Code extension (/usr/share/fedc/editors).")
 if(NOT FEDC_PORTABLE_RUNTIME)
   string(APPEND CPACK_PACKAGE_DESCRIPTION "
 This build's runtime uses the vector units of the machine it was built on

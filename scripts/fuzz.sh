@@ -2,7 +2,8 @@
 # Builds the fuzzers with clang + libFuzzer + ASan/UBSan and runs each for a
 # bounded time. Usage: scripts/fuzz.sh [BUILD_DIR] [SECONDS_PER_FUZZER]
 # Seeds: every .fed file in the tree, the data files, and each target's
-# regressions. A crash leaves its input in BUILD_DIR/artifacts; add it to
+# regressions (the language server's: editing sessions and malformed
+# messages). A crash leaves its input in BUILD_DIR/artifacts; add it to
 # the target's regression folder (test/fuzz/) with a fix. Exits non-zero
 # when a fuzzer finds a crash.
 set -euo pipefail
@@ -14,7 +15,8 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang-19 CXX=clang++-19 cmake -S . -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDC_FUZZ=ON
 fi
-cmake --build "$build" --target fedc_frontend_fuzzer fedrt_data_fuzzer
+cmake --build "$build" --target fedc_frontend_fuzzer fedrt_data_fuzzer \
+  fedc_lsp_fuzzer
 mkdir -p "$build/artifacts"
 
 # The front end: lexer to machine code.
@@ -36,3 +38,12 @@ git ls-files 'examples/data/*.csv' 'test/Run/Inputs/*' | head -50 |
 "$build/bin/fedrt_data_fuzzer" "$data_corpus" -max_len=4096 -timeout=10 \
   -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build/artifacts/data-"
+
+# The language server's message handling (fedc lsp).
+lsp_corpus="$build/lsp-corpus"
+mkdir -p "$lsp_corpus"
+cp test/fuzz/lsp-regressions/* "$lsp_corpus/"
+"$build/bin/fedc_lsp_fuzzer" "$lsp_corpus" -dict=test/fuzz/lsp.dict \
+  -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
+  -max_total_time="$seconds" -print_final_stats=1 \
+  -artifact_prefix="$build/artifacts/lsp-"

@@ -10,6 +10,7 @@
 #include "driver/Linker.h"
 #include "driver/SearchDirs.h"
 #include "lower/Plan.h"
+#include "lsp/Server.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
 
@@ -383,6 +384,35 @@ bool takeSubcommand(std::vector<std::string> &args, Options &o) {
   return true;
 }
 
+// `fedc lsp [-I DIR]...`: the language server on standard input and
+// output (docs/usage.md).
+int runLanguageServer(const std::vector<std::string> &args,
+                      const SearchDirs &dirs) {
+  lsp::AnalysisOptions options;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (a == "-I" && i + 1 < args.size()) {
+      options.includePaths.push_back(args[++i]);
+    } else if (a.size() > 2 && a.rfind("-I", 0) == 0) {
+      options.includePaths.push_back(a.substr(2));
+    } else if (a == "--stdio") {
+      continue; // what some clients pass; stdio is the only transport
+    } else if (a == "--help" || a == "-h") {
+      std::cout << "usage: fedc lsp [-I DIR]...\n"
+                   "A Language Server Protocol server on stdin/stdout for "
+                   ".fed files: diagnostics, hover, go-to-definition, "
+                   "completion.\n";
+      return 0;
+    } else {
+      std::cerr << "fedc: error: 'fedc lsp' takes -I DIR only, not '" << a
+                << "'\n";
+      return 1;
+    }
+  }
+  options.stdlibPaths = {dirs.stdlibDir};
+  return lsp::runServer(std::cin, std::cout, std::move(options));
+}
+
 } // namespace
 
 int run(int argc, const char *const *argv) {
@@ -390,6 +420,8 @@ int run(int argc, const char *const *argv) {
   CLI::App app{"fedc: compiler for federated computations (.fed)", "fedc"};
   addOptions(app, o);
   std::vector<std::string> args = normalizeArgs(argc, argv);
+  if (!args.empty() && args[0] == "lsp")
+    return runLanguageServer(args, searchDirs(argc > 0 ? argv[0] : "fedc"));
   if (!takeSubcommand(args, o))
     return 1;
   std::reverse(args.begin(), args.end()); // CLI11 takes them in reverse

@@ -114,7 +114,7 @@ std::unique_ptr<sema::Program> analyze(std::unique_ptr<ast::Module> root,
   checker.checkFunctions();
   checker.checkProcesses();
   diags.setContextNotes(nullptr);
-  if (diags.errorCount() != errorsBefore)
+  if (diags.errorCount() != errorsBefore && !options.keepProgramOnErrors)
     return nullptr;
   return program;
 }

@@ -22,6 +22,10 @@ struct SemaOptions {
   std::vector<std::string> includePaths;
   std::vector<std::string> stdlibPaths;
   ParseOptions parse;
+  // Return what was typed even after errors (fedc lsp answers hover and
+  // go-to-definition in a file being edited). Such a program holds error
+  // types and must never be lowered or compiled.
+  bool keepProgramOnErrors = false;
 };
 
 std::unique_ptr<sema::Program> analyze(std::unique_ptr<ast::Module> root,

@@ -68,6 +68,23 @@ fedc run "$examples/mean_variance.fed" -- --data "$examples/data/values" > mv.ou
 "$build/bin/fedc" run "$examples/mean_variance.fed" -- --data "$examples/data/values" > mv.built
 cmp mv.out mv.built || fail "mean_variance differs"
 
+# The installed language server finds the installed stdlib too: a file
+# importing std.nn has no diagnostics.
+/usr/bin/python3 - <<'PY' || fail "fedc lsp does not find the installed stdlib"
+import json, subprocess
+def framed(m):
+    body = json.dumps(m).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+text = "import std.nn;\nfn f(x: f32[2, 3], w: f32[3, 4], b: f32[4]) -> f32[2, 4] { return dense(x, w, b); }\n"
+stream = framed({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+stream += framed({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+    "uri": "untitled:nn", "languageId": "fed", "version": 1, "text": text}}})
+stream += framed({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+stream += framed({"jsonrpc": "2.0", "method": "exit"})
+out = subprocess.run(["fedc", "lsp"], input=stream, capture_output=True, check=True).stdout
+assert b'"diagnostics":[]' in out, out
+PY
+
 # The installed headers compile on their own.
 echo '#include <fedrt/abi.h>' | c++ -std=c++20 -fsyntax-only -x c++ -I "$prefix/include" -
 
