@@ -10,7 +10,7 @@
 #include "driver/Linker.h"
 #include "driver/SearchDirs.h"
 #include "lower/Plan.h"
-#include "lsp/Server.h"
+#include "lsp/LanguageServer.h"
 #include "parse/Parser.h"
 #include "sema/Sema.h"
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "basic/SourceManager.h"
+#include "lsp/LanguageServer.h"
 #include "lsp/Positions.h"
 #include "sema/TypedAST.h"
 
@@ -15,12 +16,6 @@
 #include <vector>
 
 namespace fedc::lsp {
-
-struct AnalysisOptions {
-  std::vector<std::string> includePaths; // -I, then
-  std::vector<std::string> stdlibPaths;  // the stdlib next to fedc
-  unsigned errorLimit = 20;
-};
 
 // A module-level name, for completion.
 struct DeclaredName {

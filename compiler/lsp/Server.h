@@ -10,6 +10,7 @@
 #pragma once
 
 #include "lsp/Document.h"
+#include "lsp/LanguageServer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -83,9 +84,5 @@ private:
   bool exited_ = false;
   std::map<std::string, std::unique_ptr<Document>> documents_;
 };
-
-// Reads messages from `in` until `exit` or the end of input; returns the
-// exit status.
-int runServer(std::istream &in, std::ostream &out, AnalysisOptions options);
 
 } // namespace fedc::lsp
