@@ -13,7 +13,7 @@ PACKAGES=(
   # libraries
   libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libabsl-dev nlohmann-json3-dev
+  libabsl-dev nlohmann-json3-dev libcsv-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
   # the debug-info test steps through a .fed fn

@@ -48,7 +48,8 @@ void addRunOptions(CLI::App &app, Options &o) {
       ->check(count(0));
   app.add_option("--clients-per-round", o.clientsPerRound,
                  "Clients sampled per round without replacement (0: all)")
-      ->check(count(0));
+      ->check(count(0))
+      ->each([&o](const std::string &) { o.clientsPerRoundGiven = true; });
   app.add_option("--seed", o.seed, "Seed of the partition and the sampling")
       ->check(count(0));
   app.add_option("--threads", o.threads,
@@ -76,6 +77,11 @@ void addRunOptions(CLI::App &app, Options &o) {
                  "Write the server state to DIR/state.ckpt after every round")
       ->type_name("DIR");
   app.add_flag("--resume", o.resume, "Continue from the --checkpoint");
+  app.add_flag("--force-resume", o.forceResume,
+               "With --resume: continue even where --data, --partition, "
+               "--clients, --clients-per-round or --seed differ from the "
+               "checkpoint's run (a warning names each); the program must "
+               "be the same");
   app.add_flag("-v,--verbose", o.verbose,
                "Print how each computation ran (clients, blocks, threads) on "
                "stderr");

@@ -20,12 +20,14 @@ struct Options {
   std::string evalData;
   int64_t rounds = 10;
   int64_t clientsPerRound = 10; // 0: every client
+  bool clientsPerRoundGiven = false; // on the command line, not the default
   uint64_t seed = 0;
   int threads = 0; // 0: the machine's cores
   int64_t evalEvery = 0;
   std::string metrics;
   std::string checkpoint;
   bool resume = false;
+  bool forceResume = false;
   std::string progress = "auto"; // auto | always | never
   bool timing = true;            // wall_ms in metrics
   bool printState = false;       // the final state as JSON on stdout

@@ -54,8 +54,14 @@ bool loadInputs(const Computation &comp, const std::vector<std::string> &paths,
     }
     DataSource source{path, o.partition, o.clients, o.seed};
     out.emplace_back();
-    if (!loadClients(in->type, source, out.back(), error))
+    std::vector<std::string> notes;
+    if (absl::Status s = loadClients(in->type, source, out.back(), &notes);
+        !s.ok()) {
+      error = std::string(s.message());
       return false;
+    }
+    for (const std::string &n : notes)
+      std::fprintf(stderr, "note: %s\n", n.c_str());
     if (out.back().size() != out.front().size()) {
       error = "--data for '" + in->name + "' has " +
               std::to_string(out.back().size()) + " clients, but '" +
@@ -203,6 +209,7 @@ int runProcess(const PlanTable &plan, const Options &o) {
     } else {
       Options single = o;
       single.partition.clear();
+      single.clients = 0;
       if (!loadInputs(*plan.eval, {o.evalData}, single, evalData, error))
         return fail(error);
       evalClients = eligible(evalData, "evaluation");
@@ -219,6 +226,12 @@ int runProcess(const PlanTable &plan, const Options &o) {
       !dumpPartition(o.dumpPartition, train[0], population, o, error))
     return fail(error);
 
+  if (o.clientsPerRoundGiven &&
+      o.clientsPerRound > static_cast<int64_t>(population.size()))
+    std::fprintf(stderr,
+                 "note: --clients-per-round %lld is more than the %zu clients "
+                 "that hold data; every round runs all of them\n",
+                 static_cast<long long>(o.clientsPerRound), population.size());
   ThreadTeam team(o.threads);
   LocalBackend trainClients(team, pointers(train));
   LocalBackend evalClientsBackend(
@@ -232,6 +245,12 @@ int runProcess(const PlanTable &plan, const Options &o) {
   config.metrics = o.metrics;
   config.checkpoint = o.checkpoint;
   config.resume = o.resume;
+  config.forceResume = o.forceResume;
+  config.identity.data = train[0].fingerprint();
+  for (size_t i = 1; i < train.size(); ++i)
+    config.identity.data ^= train[i].fingerprint() * (i + 1);
+  config.identity.partition = o.partition;
+  config.identity.population = static_cast<int64_t>(train[0].size());
   config.timing = o.timing;
   config.printState = o.printState;
   config.progress = o.progress;

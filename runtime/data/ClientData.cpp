@@ -1,6 +1,7 @@
 // Client datasets from directories, single files and partitions.
 #include "fedrt/ClientData.h"
 #include "fedrt/Partition.h"
+#include "fedrt/Hash.h"
 #include "fedrt/SplitMix.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 namespace fedrt {
 
@@ -123,12 +125,46 @@ std::string keyAt(const Columns &c, const Leaf &leaf, size_t column,
 
 } // namespace
 
-bool loadFile(const std::string &path, const RecordLayout &layout, Columns &out,
-              std::string &error) {
-  if (endsWith(path, ".jsonl") || endsWith(path, ".jsonl.gz") ||
-      endsWith(path, ".ndjson"))
-    return loadJsonLines(path, layout, out, error);
-  return loadCsv(path, layout, out, error);
+namespace {
+bool isJsonLines(const std::string &path) {
+  for (const char *ext : {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"})
+    if (endsWith(path, ext))
+      return true;
+  return false;
+}
+} // namespace
+
+bool isClientFile(const std::string &name) {
+  if (name.empty() || name[0] == '.')
+    return false;
+  for (const char *ext : {".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson",
+                          ".ndjson.gz"})
+    if (endsWith(name, ext))
+      return true;
+  return false;
+}
+
+absl::Status loadFile(const std::string &path, const RecordLayout &layout,
+                      Columns &out, std::vector<std::string> *unbound) {
+  if (isJsonLines(path))
+    return loadJsonLines(path, layout, out);
+  return loadCsv(path, layout, out, unbound);
+}
+
+uint64_t ClientDataset::fingerprint() const {
+  uint64_t h = fnv1a(type.str());
+  if (syntheticClients) {
+    int64_t parts[3] = {syntheticClients, syntheticRecords,
+                        static_cast<int64_t>(syntheticSeed)};
+    return fnv1a(parts, sizeof parts, h);
+  }
+  for (size_t c = 0; c < clients.size(); ++c) {
+    h = fnv1a(names[c], h);
+    h = fnv1a(&clients[c].records, sizeof clients[c].records, h);
+    for (const auto &column : clients[c].columns)
+      h = fnv1a(column.data(), column.size(), h);
+  }
+  return h;
 }
 
 size_t ClientDataset::size() const {
@@ -219,140 +255,204 @@ void ClientDataset::slots(size_t i, std::vector<uint64_t> &out,
   }
 }
 
-bool loadClients(const TypeDesc &type, const DataSource &source,
-                 ClientDataset &out, std::string &error) {
+namespace {
+
+absl::Status invalid(const std::string &why) {
+  return absl::InvalidArgumentError(why);
+}
+
+// Notes about what a folder's files held that no field binds, once per set
+// of columns.
+void noteUnbound(const std::map<std::vector<std::string>, int> &unbound,
+                 const TypeDesc &record, std::vector<std::string> *notes) {
+  if (!notes)
+    return;
+  for (const auto &[columns, files] : unbound) {
+    std::string list;
+    for (const std::string &c : columns)
+      list += (list.empty() ? "" : ", ") + c;
+    notes->push_back("columns that no field of " + record.str() +
+                     " binds are ignored: " + list + " (in " +
+                     std::to_string(files) + " file" + (files == 1 ? "" : "s") +
+                     ")");
+  }
+}
+
+absl::Status loadSynthetic(const DataSource &source, ClientDataset &out) {
+  std::string records = source.path.substr(10);
+  if (records.empty() || records.size() > 8 ||
+      records.find_first_not_of("0123456789") != std::string::npos ||
+      source.clients < 1)
+    return invalid("--data synthetic:R needs a record count R (0 to 99999999) "
+                   "and --clients N");
+  out.syntheticClients = source.clients;
+  out.syntheticRecords = std::stoll(records);
+  out.syntheticSeed = source.seed;
+  return absl::OkStatus();
+}
+
+absl::Status loadDirectory(const DataSource &source, ClientDataset &out,
+                           std::vector<std::string> *notes) {
+  std::error_code ec;
+  std::vector<std::string> files, ignored;
+  for (const auto &entry : fs::directory_iterator(source.path, ec)) {
+    std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && isClientFile(name))
+      files.push_back(entry.path().string());
+    else if (!name.empty() && name[0] != '.')
+      ignored.push_back(name);
+  }
+  if (ec)
+    return invalid(source.path + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::sort(ignored.begin(), ignored.end());
+  if (files.empty())
+    return invalid(source.path +
+                   ": no client files in the directory (client files end in "
+                   ".csv, .jsonl or .ndjson, optionally .gz)");
+  if (notes && !ignored.empty()) {
+    std::string list;
+    for (size_t i = 0; i < ignored.size() && i < 5; ++i)
+      list += (i ? ", " : "") + ignored[i];
+    notes->push_back(std::to_string(ignored.size()) + " entr" +
+                     (ignored.size() == 1 ? "y" : "ies") + " of " +
+                     source.path + " are not client files and are ignored: " +
+                     list + (ignored.size() > 5 ? ", ..." : ""));
+  }
+  std::map<std::vector<std::string>, int> unbound;
+  for (const std::string &file : files) {
+    out.clients.emplace_back();
+    std::vector<std::string> extra;
+    if (absl::Status s = loadFile(file, out.layout, out.clients.back(), &extra);
+        !s.ok())
+      return s;
+    if (!extra.empty())
+      ++unbound[extra];
+    out.names.push_back(fs::path(file).filename().string());
+    out.paths.push_back(file);
+  }
+  noteUnbound(unbound, out.record, notes);
+  return absl::OkStatus();
+}
+
+// The label of every record, for label-skewed partitions.
+absl::Status labelsOf(const Columns &all, const ClientDataset &out,
+                      const std::string &spec, std::vector<int64_t> &values) {
+  int leaf = labelLeaf(out.layout);
+  if (leaf < 0)
+    return invalid("--partition " + spec +
+                   " needs an integer label field ('y' or 'label') in " +
+                   out.record.str());
+  for (int64_t r = 0; r < all.records; ++r)
+    values.push_back(
+        scalarAt(all, out.layout.leaves[size_t(leaf)], size_t(leaf), r));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Assignment> split(const Columns &all, const ClientDataset &out,
+                                 const DataSource &source) {
+  absl::StatusOr<PartitionSpec> spec = parsePartition(source.partition);
+  if (!spec.ok())
+    return spec.status();
+  if (spec->kind != PartitionSpec::Kind::By && source.clients < 1)
+    return invalid("--partition " + source.partition +
+                   " needs --clients N (N >= 1)");
+  std::vector<int64_t> labels;
+  switch (spec->kind) {
+  case PartitionSpec::Kind::Iid:
+    return partitionIid(all.records, source.clients, source.seed);
+  case PartitionSpec::Kind::Dirichlet:
+    if (absl::Status s = labelsOf(all, out, source.partition, labels); !s.ok())
+      return s;
+    return partitionDirichlet(labels, source.clients, spec->alpha,
+                              source.seed);
+  case PartitionSpec::Kind::Shards:
+    if (absl::Status s = labelsOf(all, out, source.partition, labels); !s.ok())
+      return s;
+    return partitionShards(labels, source.clients, spec->shards, source.seed);
+  case PartitionSpec::Kind::By:
+    break;
+  }
+  size_t column = out.layout.leaves.size();
+  for (size_t j = 0; j < out.layout.leaves.size(); ++j)
+    if (out.layout.leaves[j].name == spec->column &&
+        !out.layout.leaves[j].tensor)
+      column = j;
+  if (column == out.layout.leaves.size())
+    return invalid("--partition by:" + spec->column +
+                   ": the record has no scalar field '" + spec->column + "'");
+  std::vector<std::string> keys;
+  for (int64_t r = 0; r < all.records; ++r)
+    keys.push_back(keyAt(all, out.layout.leaves[column], column, r));
+  return partitionBy(keys);
+}
+
+absl::Status loadOneFile(const DataSource &source, ClientDataset &out,
+                         std::vector<std::string> *notes) {
+  std::error_code ec;
+  if (!fs::exists(source.path, ec))
+    return invalid(source.path + ": no such file or directory");
+  if (source.partition.empty() && source.clients > 0)
+    return invalid("--clients " + std::to_string(source.clients) +
+                   " needs --partition to split " + source.path +
+                   " (one file without it is one client)");
+  Columns all;
+  std::vector<std::string> extra;
+  if (absl::Status s = loadFile(source.path, out.layout, all, &extra); !s.ok())
+    return s;
+  if (!extra.empty())
+    noteUnbound({{extra, 1}}, out.record, notes);
+  if (source.partition.empty()) {
+    out.clients.push_back(std::move(all));
+    out.names.push_back(fs::path(source.path).filename().string());
+    out.paths.push_back(source.path);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Assignment> parts = split(all, out, source);
+  if (!parts.ok())
+    return parts.status();
+  out.sourceRecords = *parts;
+  for (size_t c = 0; c < parts->size(); ++c) {
+    out.clients.push_back(gather(all, out.layout, (*parts)[c]));
+    out.names.push_back("client " + std::to_string(c));
+  }
+  return absl::OkStatus();
+}
+
+} // namespace
+
+absl::Status loadClients(const TypeDesc &type, const DataSource &source,
+                         ClientDataset &out, std::vector<std::string> *notes) {
   out = ClientDataset{};
   out.type = type;
   out.record = type.kind == TypeDesc::Kind::Seq ? type.children[0] : type;
   out.layout = recordLayout(out.record);
-  bool single = type.kind != TypeDesc::Kind::Seq;
-  if (source.path.rfind("synthetic:", 0) == 0) {
-    std::string records = source.path.substr(10);
-    if (records.empty() || records.size() > 8 ||
-        records.find_first_not_of("0123456789") != std::string::npos ||
-        source.clients < 1) {
-      error = "--data synthetic:R needs a record count R (0 to 99999999) "
-              "and --clients N";
-      return false;
-    }
-    out.syntheticClients = source.clients;
-    out.syntheticRecords = std::stoll(records);
-    out.syntheticSeed = source.seed;
-    return true;
-  }
+  if (source.path.rfind("synthetic:", 0) == 0)
+    return loadSynthetic(source, out);
   std::error_code ec;
+  absl::Status s;
   if (fs::is_directory(source.path, ec)) {
-    if (!source.partition.empty()) {
-      error = source.path + ": --partition splits one file, not a directory";
-      return false;
-    }
-    std::vector<std::string> files;
-    for (const auto &entry : fs::directory_iterator(source.path, ec))
-      if (entry.is_regular_file() && entry.path().filename().string()[0] != '.')
-        files.push_back(entry.path().string());
-    if (ec) {
-      error = source.path + ": " + ec.message();
-      return false;
-    }
-    std::sort(files.begin(), files.end());
-    if (files.empty()) {
-      error = source.path + ": no client files in the directory";
-      return false;
-    }
-    for (const std::string &file : files) {
-      out.clients.emplace_back();
-      if (!loadFile(file, out.layout, out.clients.back(), error))
-        return false;
-      out.names.push_back(fs::path(file).filename().string());
-    }
+    if (!source.partition.empty())
+      return invalid(source.path +
+                     ": --partition splits one file, not a directory");
+    if (source.clients > 0)
+      return invalid("--clients " + std::to_string(source.clients) +
+                     " applies to --partition and synthetic data; " +
+                     source.path + " holds one client per file");
+    s = loadDirectory(source, out, notes);
   } else {
-    if (!fs::exists(source.path, ec)) {
-      error = source.path + ": no such file or directory";
-      return false;
-    }
-    Columns all;
-    if (!loadFile(source.path, out.layout, all, error))
-      return false;
-    if (source.partition.empty()) {
-      out.clients.push_back(std::move(all));
-      out.names.push_back(fs::path(source.path).filename().string());
-    } else {
-      PartitionSpec spec;
-      if (!parsePartition(source.partition, spec, error))
-        return false;
-      if (spec.kind != PartitionSpec::Kind::By && source.clients < 1) {
-        error =
-            "--partition " + source.partition + " needs --clients N (N >= 1)";
-        return false;
-      }
-      Assignment parts;
-      auto labels = [&](std::vector<int64_t> &values) {
-        int leaf = labelLeaf(out.layout);
-        if (leaf < 0) {
-          error = "--partition " + source.partition +
-                  " needs an integer label field ('y' or 'label') in " +
-                  out.record.str();
-          return false;
-        }
-        for (int64_t r = 0; r < all.records; ++r)
-          values.push_back(
-              scalarAt(all, out.layout.leaves[size_t(leaf)], size_t(leaf), r));
-        return true;
-      };
-      switch (spec.kind) {
-      case PartitionSpec::Kind::Iid:
-        parts = partitionIid(all.records, source.clients, source.seed);
-        break;
-      case PartitionSpec::Kind::Dirichlet: {
-        std::vector<int64_t> values;
-        if (!labels(values))
-          return false;
-        parts =
-            partitionDirichlet(values, source.clients, spec.alpha, source.seed);
-        break;
-      }
-      case PartitionSpec::Kind::Shards: {
-        std::vector<int64_t> values;
-        if (!labels(values))
-          return false;
-        parts =
-            partitionShards(values, source.clients, spec.shards, source.seed);
-        break;
-      }
-      case PartitionSpec::Kind::By: {
-        size_t column = out.layout.leaves.size();
-        for (size_t j = 0; j < out.layout.leaves.size(); ++j)
-          if (out.layout.leaves[j].name == spec.column &&
-              !out.layout.leaves[j].tensor)
-            column = j;
-        if (column == out.layout.leaves.size()) {
-          error = "--partition by:" + spec.column +
-                  ": the record has no scalar field '" + spec.column + "'";
-          return false;
-        }
-        std::vector<std::string> keys;
-        for (int64_t r = 0; r < all.records; ++r)
-          keys.push_back(keyAt(all, out.layout.leaves[column], column, r));
-        parts = partitionBy(keys);
-        break;
-      }
-      }
-      out.sourceRecords = parts;
-      for (size_t c = 0; c < parts.size(); ++c) {
-        out.clients.push_back(gather(all, out.layout, parts[c]));
-        out.names.push_back("client " + std::to_string(c));
-      }
-    }
+    s = loadOneFile(source, out, notes);
   }
-  if (single)
+  if (!s.ok())
+    return s;
+  if (type.kind != TypeDesc::Kind::Seq)
     for (size_t c = 0; c < out.clients.size(); ++c)
-      if (out.clients[c].records != 1) {
-        error = out.names[c] + ": a client value of type " + type.str() +
-                " is one record, found " +
-                std::to_string(out.clients[c].records);
-        return false;
-      }
-  return true;
+      if (out.clients[c].records != 1)
+        return invalid((c < out.paths.size() ? out.paths[c] : out.names[c]) +
+                       ": a client value of type " + type.str() +
+                       " is one record, found " +
+                       std::to_string(out.clients[c].records));
+  return absl::OkStatus();
 }
 
 } // namespace fedrt

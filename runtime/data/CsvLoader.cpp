@@ -1,17 +1,13 @@
-// CSV client files (docs/runtime.md, "Data"), and the text helpers the JSON
-// Lines loader shares.
+// CSV client files (docs/runtime.md, "Data"), parsed with libcsv (RFC 4180:
+// quoted fields with commas, quotes and line breaks). Lines end in LF,
+// CRLF or CR; a UTF-8 byte-order mark is skipped; blank lines are skipped
+// but counted, so errors name the line a text editor shows.
 #include "TextInput.h"
-#include "fedrt/Data.h"
 
-#include <zlib.h>
+#include <csv.h>
 
-#include <cerrno>
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <map>
-#include <memory>
+#include <set>
 
 namespace fedrt {
 
@@ -24,236 +20,246 @@ int64_t RecordLayout::width() const {
 
 namespace {
 
-std::string trim(const std::string &s) {
-  size_t b = s.find_first_not_of(" \t\r\"");
-  size_t e = s.find_last_not_of(" \t\r\"");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
+// Where a field of a data line goes: value k of leaf j.
+struct Target {
+  size_t leaf;
+  int64_t k;
+};
 
-std::vector<std::string> split(const std::string &line) {
-  std::vector<std::string> fields;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = line.find(',', start);
-    fields.push_back(trim(line.substr(start, comma - start)));
-    if (comma == std::string::npos)
-      return fields;
-    start = comma + 1;
+// Receives libcsv's fields and line ends; binds the header, then parses
+// every data field straight into its column.
+class CsvReader {
+public:
+  CsvReader(const std::string &path, const RecordLayout &layout, Columns &out)
+      : path_(path), layout_(layout), out_(out) {
+    out_ = Columns{};
+    out_.columns.resize(layout.leaves.size());
   }
-}
 
-} // namespace
-
-namespace detail {
-
-bool parseValue(const std::string &text, Element e, unsigned char *out) {
-  const char *b = text.data(), *end = b + text.size();
-  if (text.empty())
-    return false;
-  if (elementKind(e) == ElementKind::Signed ||
-      elementKind(e) == ElementKind::Unsigned) {
-    int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(b, end, v);
-    return ec == std::errc() && ptr == end && storeInteger(v, e, out);
+  static void onField(void *data, size_t len, void *self) {
+    static_cast<CsvReader *>(self)->field(
+        std::string_view(static_cast<const char *>(data), len));
   }
-  switch (e) {
-  case Element::F32:
-  case Element::F64: {
-    char *stop = nullptr;
-    errno = 0;
-    double v = std::strtod(text.c_str(), &stop);
-    // Out of range is an overflow (a subnormal result is fine); NaN and
-    // infinities are not data.
-    if (stop != text.c_str() + text.size() || !std::isfinite(v) ||
-        (errno == ERANGE && std::fabs(v) > 1.0))
-      return false;
-    if (e == Element::F32) {
-      float f = static_cast<float>(v);
-      if (std::isinf(f) && !std::isinf(v))
-        return false;
-      std::memcpy(out, &f, 4);
+  static void onLineEnd(int, void *self) {
+    static_cast<CsvReader *>(self)->lineEnd();
+  }
+
+  absl::Status status() const { return status_; }
+  const std::vector<std::string> &unbound() const { return unbound_; }
+
+private:
+  std::string where(size_t field = 0) const {
+    return path_ + ":" + std::to_string(recordLine_) +
+           (field ? ":" + std::to_string(field) : "") + ": ";
+  }
+  void fail(const std::string &message) {
+    if (status_.ok())
+      status_ = absl::InvalidArgumentError(message);
+  }
+
+  static bool blank(std::string_view text) {
+    return text.find_first_not_of(" \t") == std::string_view::npos;
+  }
+
+  void field(std::string_view text) {
+    if (!status_.ok())
+      return;
+    size_t index = fields_++;
+    lines_ += std::count(text.begin(), text.end(), '\n'); // quoted breaks
+    if (!bound_) {
+      texts_.emplace_back(text);
+    } else if (index == 0) {
+      first_.assign(text); // a blank line, or the first value: seen later
     } else {
-      std::memcpy(out, &v, 8);
-    }
-    return true;
-  }
-  case Element::Bool:
-    if (text == "true" || text == "1")
-      *out = 1;
-    else if (text == "false" || text == "0")
-      *out = 0;
-    else
-      return false;
-    return true;
-  default:
-    return false;
-  }
-}
-
-namespace {
-// zlib's message without the path it prefixes ("path: unexpected end of
-// file"): the caller names the file.
-std::string zlibMessage(gzFile f) {
-  int code = 0;
-  std::string message = gzerror(f, &code);
-  size_t colon = message.rfind(": ");
-  return colon == std::string::npos ? message : message.substr(colon + 2);
-}
-} // namespace
-
-bool LineReader::next(std::string &line) {
-  line.clear();
-  if (!error_.empty())
-    return false;
-  for (;;) {
-    size_t end = buffer_.find('\n', pos_);
-    if (end == std::string::npos && !eof_) {
-      buffer_.erase(0, pos_);
-      pos_ = 0;
-      char block[65536];
-      int n = gzread(file_, block, sizeof block);
-      if (n < 0) {
-        error_ = std::string(" read error: ") + zlibMessage(file_);
-        return false;
+      if (index == 1) {
+        startRecord();
+        store(0, first_);
       }
-      if (n == 0) {
-        eof_ = true;
-        int code = 0;
-        gzerror(file_, &code);
-        if (code != Z_OK && code != Z_STREAM_END) {
-          error_ = std::string(" read error: ") + zlibMessage(file_);
-          return false;
-        }
-      }
-      buffer_.append(block, static_cast<size_t>(n));
-      continue;
+      store(index, text);
     }
-    if (end == std::string::npos && pos_ == buffer_.size())
-      return false; // end of file
-    size_t stop = end == std::string::npos ? buffer_.size() : end;
-    line.assign(buffer_, pos_, stop - pos_);
-    pos_ = end == std::string::npos ? buffer_.size() : end + 1;
-    ++lines_;
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line.find('\0') != std::string::npos) {
-      error_ = std::to_string(lines_) + ": a NUL byte (not a text file?)";
-      line.clear();
-      return false;
-    }
-    return true;
   }
-}
 
-} // namespace detail
-
-namespace {
-
-using detail::GzFile;
-using detail::LineReader;
-using detail::parseValue;
-
-bool isNumber(const std::string &s) {
-  unsigned char scratch[8];
-  return parseValue(s, Element::F64, scratch);
-}
-
-} // namespace
-
-bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
-             std::string &error) {
-  GzFile f{gzopen(path.c_str(), "rb")};
-  if (!f.file) {
-    error = path + ": cannot open: " + std::strerror(errno);
-    return false;
+  void lineEnd() {
+    size_t fields = fields_;
+    fields_ = 0;
+    ++lines_; // the line end
+    if (status_.ok())
+      finishLine(fields);
+    recordLine_ = lines_;
+    texts_.clear();
   }
-  out = Columns{};
-  out.columns.resize(layout.leaves.size());
-  // Where each scalar of a record comes from (a field index per value).
-  std::vector<size_t> source;
-  std::string line;
-  int64_t lineNo = 0;
-  bool first = true;
-  size_t expectedFields = static_cast<size_t>(layout.width());
-  LineReader reader(f.file);
-  while (reader.next(line)) {
-    ++lineNo;
-    if (trim(line).empty())
-      continue;
-    std::vector<std::string> fields = split(line);
-    if (first) {
-      first = false;
-      bool header = false;
-      for (const std::string &field : fields)
-        header = header || !isNumber(field);
-      if (header) {
-        expectedFields = fields.size();
-        std::map<std::string, size_t> byName;
-        for (size_t i = 0; i < fields.size(); ++i)
-          byName.emplace(fields[i], i);
-        for (const Leaf &leaf : layout.leaves) {
-          if (leaf.name.empty()) { // a bare record: the first columns
-            for (int64_t k = 0; k < leaf.size; ++k)
-              source.push_back(static_cast<size_t>(k));
-            if (static_cast<size_t>(leaf.size) > fields.size()) {
-              error = path + ":" + std::to_string(lineNo) +
-                      ": expected at least " + std::to_string(leaf.size) +
-                      " columns";
-              return false;
-            }
-            continue;
-          }
-          for (int64_t k = 0; k < leaf.size; ++k) {
-            std::string column =
-                leaf.tensor ? leaf.name + std::to_string(k) : leaf.name;
-            auto it = byName.find(column);
-            if (it == byName.end()) {
-              error = path + ":" + std::to_string(lineNo) +
-                      ": missing column '" + column + "' for field '" +
-                      leaf.name + "'";
-              return false;
-            }
-            source.push_back(it->second);
-          }
-        }
-        continue;
+
+  void finishLine(size_t fields) {
+    if (!bound_) {
+      if (fields == 0 || (fields == 1 && blank(texts_[0])))
+        return;
+      if (bind(fields)) // a header
+        return;
+      startRecord(); // the first line was data
+      for (size_t i = 0; i < texts_.size(); ++i)
+        store(i, texts_[i]);
+    } else {
+      if (fields == 0 || (fields == 1 && blank(first_)))
+        return;
+      if (fields == 1) {
+        startRecord();
+        store(0, first_);
       }
-      for (int64_t i = 0; i < layout.width(); ++i)
-        source.push_back(static_cast<size_t>(i));
     }
-    if (fields.size() != expectedFields) {
-      error = path + ":" + std::to_string(lineNo) + ": expected " +
-              std::to_string(expectedFields) + " values, found " +
-              std::to_string(fields.size());
-      return false;
-    }
-    size_t value = 0;
-    for (size_t j = 0; j < layout.leaves.size(); ++j) {
-      const Leaf &leaf = layout.leaves[j];
+    if (fields != expectedFields_)
+      fail(where() + "expected " + std::to_string(expectedFields_) +
+           " values, found " + std::to_string(fields));
+    ++out_.records;
+  }
+
+  // Parses field `index` of the current record into its column(s).
+  void store(size_t index, std::string_view text) {
+    if (index >= targets_.size())
+      return; // counted; a wrong number of fields is reported at the end
+    for (const Target &t : targets_[index]) {
+      const Leaf &leaf = layout_.leaves[t.leaf];
       size_t size = elementSize(leaf.element);
-      std::vector<unsigned char> &column = out.columns[j];
-      for (int64_t k = 0; k < leaf.size; ++k, ++value) {
-        size_t field = source[value];
-        column.resize(column.size() + size);
-        if (!parseValue(fields[field], leaf.element,
-                        column.data() + column.size() - size)) {
-          error = path + ":" + std::to_string(lineNo) + ":" +
-                  std::to_string(field + 1) + ": expected " +
-                  elementName(leaf.element) +
-                  (leaf.name.empty() ? std::string()
-                                     : " for field '" + leaf.name + "'") +
-                  ", found '" + fields[field] + "'";
-          return false;
+      unsigned char *at = out_.columns[t.leaf].data() +
+                          (static_cast<size_t>(out_.records) *
+                               static_cast<size_t>(leaf.size) +
+                           static_cast<size_t>(t.k)) *
+                              size;
+      if (!detail::parseValue(text, leaf.element, at))
+        fail(where(index + 1) + "expected " + elementName(leaf.element) +
+             (leaf.name.empty() ? std::string()
+                                : " for field '" + leaf.name + "'") +
+             ", found '" + std::string(text) + "'");
+    }
+  }
+
+  void startRecord() {
+    for (size_t j = 0; j < layout_.leaves.size(); ++j) {
+      const Leaf &leaf = layout_.leaves[j];
+      out_.columns[j].resize(
+          static_cast<size_t>(out_.records + 1) *
+          static_cast<size_t>(leaf.size) * elementSize(leaf.element));
+    }
+  }
+
+  // The first line: a header (any field not a number) binds columns by
+  // name; without one, fields bind in declaration order. True for a
+  // header; false for a data line (then it is parsed as one).
+  bool bind(size_t fields) {
+    bound_ = true;
+    const std::vector<std::string> &header = texts_;
+    size_t other = header[0].find_first_of(";\t");
+    if (fields == 1 && layout_.width() > 1 && other != std::string::npos) {
+      fail(where() + "fields are separated by '" +
+           (header[0][other] == '\t' ? std::string("\\t") : std::string(";")) +
+           "'; CSV files here are comma-separated (RFC 4180)");
+      return true;
+    }
+    bool isHeader = false;
+    for (const std::string &f : header)
+      isHeader = isHeader || !detail::isNumber(f);
+    std::vector<size_t> source; // per value of a record, its field
+    if (!isHeader) {
+      expectedFields_ = static_cast<size_t>(layout_.width());
+      for (size_t i = 0; i < expectedFields_; ++i)
+        source.push_back(i);
+      target(source);
+      return false;
+    }
+    expectedFields_ = fields;
+    std::map<std::string, size_t> byName;
+    for (size_t i = 0; i < fields; ++i)
+      if (!byName.emplace(header[i], i).second) {
+        fail(where(i + 1) + "column '" + header[i] +
+             "' appears twice in the header");
+        return true;
+      }
+    std::set<size_t> used;
+    for (const Leaf &leaf : layout_.leaves) {
+      for (int64_t k = 0; k < leaf.size; ++k) {
+        if (leaf.name.empty()) { // a bare record: the first columns
+          if (static_cast<size_t>(k) >= fields) {
+            fail(where() + "expected at least " + std::to_string(leaf.size) +
+                 " columns");
+            return true;
+          }
+          source.push_back(static_cast<size_t>(k));
+          used.insert(static_cast<size_t>(k));
+          continue;
         }
+        std::string column =
+            leaf.tensor ? leaf.name + std::to_string(k) : leaf.name;
+        auto it = byName.find(column);
+        if (it == byName.end()) {
+          fail(where() + "missing column '" + column + "' for field '" +
+               leaf.name + "'");
+          return true;
+        }
+        source.push_back(it->second);
+        used.insert(it->second);
       }
     }
-    ++out.records;
+    for (size_t i = 0; i < fields; ++i)
+      if (!used.count(i))
+        unbound_.push_back(header[i]);
+    target(source);
+    return true;
   }
-  if (!reader.error().empty()) {
-    error = path + ":" + reader.error();
-    return false;
+
+  void target(const std::vector<size_t> &source) {
+    size_t value = 0;
+    for (size_t j = 0; j < layout_.leaves.size(); ++j)
+      for (int64_t k = 0; k < layout_.leaves[j].size; ++k, ++value) {
+        size_t field = source[value];
+        if (targets_.size() <= field)
+          targets_.resize(field + 1);
+        targets_[field].push_back({j, k});
+      }
   }
-  return true;
+
+  const std::string &path_;
+  const RecordLayout &layout_;
+  Columns &out_;
+  absl::Status status_;
+  bool bound_ = false;
+  std::string first_; // the current line's first field
+  size_t fields_ = 0, expectedFields_ = 0;
+  int64_t lines_ = 1, recordLine_ = 1; // 1-based
+  std::vector<std::string> texts_;     // header fields, or a blank line's
+  std::vector<std::vector<Target>> targets_;
+  std::vector<std::string> unbound_;
+};
+
+} // namespace
+
+absl::Status loadCsv(const std::string &path, const RecordLayout &layout,
+                     Columns &out, std::vector<std::string> *unboundColumns) {
+  absl::StatusOr<std::string> text = detail::readText(path);
+  if (!text.ok())
+    return text.status();
+  // One line end: CRLF and CR become LF (cells are numbers and names).
+  std::string &s = *text;
+  size_t w = 0;
+  for (size_t r = 0; r < s.size(); ++r) {
+    if (s[r] == '\r') {
+      s[w++] = '\n';
+      if (r + 1 < s.size() && s[r + 1] == '\n')
+        ++r;
+    } else {
+      s[w++] = s[r];
+    }
+  }
+  s.resize(w);
+  csv_parser parser;
+  if (csv_init(&parser, CSV_REPALL_NL) != 0)
+    return absl::ResourceExhaustedError("out of memory");
+  CsvReader reader(path, layout, out);
+  csv_parse(&parser, s.data(), s.size(), CsvReader::onField,
+            CsvReader::onLineEnd, &reader);
+  csv_fini(&parser, CsvReader::onField, CsvReader::onLineEnd, &reader);
+  csv_free(&parser);
+  if (unboundColumns)
+    *unboundColumns = reader.unbound();
+  return reader.status();
 }
 
 } // namespace fedrt

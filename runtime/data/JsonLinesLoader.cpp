@@ -1,252 +1,197 @@
-// JSON Lines client files (docs/runtime.md, "Data"): one record per line,
-// either an object whose keys name the record's fields (a tensor field as a
-// possibly nested array, row-major; a nested struct as a nested object or
-// `outer_inner` keys) or an array of the flattened record's values in
-// declaration order.
+// JSON Lines client files (docs/runtime.md, "Data"), parsed with
+// nlohmann::json: one record per line, either an object whose keys name
+// the record's fields (a tensor field as a possibly nested array,
+// row-major; a nested struct as a nested object or `outer_inner` keys;
+// other keys are ignored, whatever their values) or an array of the
+// flattened record's values in declaration order.
 #include "TextInput.h"
-#include "fedrt/Data.h"
 
-#include <cerrno>
-#include <cstring>
-#include <map>
+#include <nlohmann/json.hpp>
+
+#include <set>
 
 namespace fedrt {
 
 namespace {
 
-// A scalar of the line and the 1-based column where it starts.
-struct Scalar {
-  std::string text; // as written (numbers) or true/false
-  size_t column = 0;
-  bool isString = false;
-};
+// Keys keep their order: a bare record (seq<f32>) binds to the first.
+using json = nlohmann::ordered_json;
 
-// Parses one line into flattened `key -> scalars` (objects) or a positional
-// list (arrays); enough JSON for records, with located errors.
-class LineParser {
-public:
-  explicit LineParser(const std::string &line) : s_(line) {}
-
-  bool parse(std::map<std::string, std::vector<Scalar>> &fields,
-             std::vector<Scalar> &positional, bool &isObject,
-             std::string &error) {
-    space();
-    isObject = peek() == '{';
-    bool ok = isObject ? object("", fields, 0) : array(positional, 0);
-    space();
-    if (ok && pos_ != s_.size())
-      ok = fail("unexpected text after the record");
-    if (!ok)
-      error = error_;
-    return ok;
+// The value a leaf binds to in an object: its key, or a nested object's
+// (`p_a` is key "p_a", or "a" inside "p").
+const json *find(const json &object, const std::string &name) {
+  if (auto it = object.find(name); it != object.end())
+    return &*it;
+  for (size_t cut = name.find('_'); cut != std::string::npos;
+       cut = name.find('_', cut + 1)) {
+    auto it = object.find(name.substr(0, cut));
+    if (it != object.end() && it->is_object())
+      if (const json *inner = find(*it, name.substr(cut + 1)))
+        return inner;
   }
-  size_t column() const { return errorColumn_; }
+  return nullptr;
+}
+
+// A scalar's text, for messages.
+std::string shown(const json &v) {
+  return v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump();
+}
+
+// Writes one scalar of `leaf` (element e) at `out`; an error message or "".
+std::string store(const json &v, Element e, unsigned char *out) {
+  if (elementKind(e) == ElementKind::Bool) {
+    if (v.is_boolean()) {
+      *out = v.get<bool>() ? 1 : 0;
+      return "";
+    }
+  } else if (v.is_number_integer() || v.is_number_float()) {
+    // The number's own text, through the one grammar of data cells.
+    if (detail::parseValue(v.dump(), e, out))
+      return "";
+  }
+  return std::string("expected ") + elementName(e) + ", found " + shown(v);
+}
+
+// Flattens a (possibly nested) array row-major into `out`.
+void flatten(const json &v, std::vector<const json *> &out, int depth) {
+  if (v.is_array() && depth < 64) {
+    for (const json &x : v)
+      flatten(x, out, depth + 1);
+    return;
+  }
+  out.push_back(&v);
+}
+
+class JsonLinesReader {
+public:
+  JsonLinesReader(const std::string &path, const RecordLayout &layout,
+                  Columns &out)
+      : path_(path), layout_(layout), out_(out) {
+    out_ = Columns{};
+    out_.columns.resize(layout.leaves.size());
+  }
+
+  absl::Status line(std::string_view text, int64_t number) {
+    where_ = path_ + ":" + std::to_string(number) + ":";
+    json record;
+    std::string duplicate;
+    if (absl::Status s = parse(text, record); !s.ok())
+      return s;
+    std::vector<std::vector<const json *>> values(layout_.leaves.size());
+    if (record.is_array()) {
+      std::vector<const json *> all;
+      flatten(record, all, 0);
+      if (static_cast<int64_t>(all.size()) != layout_.width())
+        return fail(" expected " + std::to_string(layout_.width()) +
+                    " values, found " + std::to_string(all.size()));
+      size_t next = 0;
+      for (size_t j = 0; j < layout_.leaves.size(); ++j)
+        for (int64_t k = 0; k < layout_.leaves[j].size; ++k)
+          values[j].push_back(all[next++]);
+    } else if (record.is_object()) {
+      for (size_t j = 0; j < layout_.leaves.size(); ++j) {
+        const Leaf &leaf = layout_.leaves[j];
+        const json *v = leaf.name.empty()
+                            ? (record.empty() ? nullptr : &record.front())
+                            : find(record, leaf.name);
+        if (!v)
+          return fail(" missing field '" + leaf.name + "'");
+        flatten(*v, values[j], 0);
+        if (static_cast<int64_t>(values[j].size()) != leaf.size)
+          return fail(" expected " + std::to_string(leaf.size) +
+                      " values for field '" + leaf.name + "', found " +
+                      std::to_string(values[j].size()));
+      }
+    } else {
+      return fail(" expected an object or an array, found " + record.dump());
+    }
+    return store(values);
+  }
 
 private:
-  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
-  void space() {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r'))
-      ++pos_;
-  }
-  bool fail(const std::string &why) {
-    if (error_.empty()) {
-      error_ = why;
-      errorColumn_ = pos_ + 1;
-    }
-    return false;
-  }
-  bool expect(char c) {
-    space();
-    if (peek() != c)
-      return fail(std::string("expected '") + c + "'");
-    ++pos_;
-    return true;
+  absl::Status fail(const std::string &why) const {
+    return absl::InvalidArgumentError(where_ + why);
   }
 
-  bool string(std::string &out) {
-    if (!expect('"'))
-      return false;
-    while (pos_ < s_.size() && s_[pos_] != '"') {
-      if (s_[pos_] == '\\') {
-        if (++pos_ >= s_.size())
-          break;
-      }
-      out += s_[pos_++];
-    }
-    return expect('"');
-  }
-
-  bool scalar(std::vector<Scalar> &out) {
-    space();
-    Scalar v;
-    v.column = pos_ + 1;
-    if (peek() == '"') {
-      v.isString = true;
-      if (!string(v.text))
-        return false;
-      out.push_back(v);
+  // Parses a line, refusing repeated keys (which JSON leaves undefined).
+  absl::Status parse(std::string_view text, json &out) {
+    std::vector<std::set<std::string>> keys;
+    std::string repeated;
+    auto watch = [&](int, json::parse_event_t event, json &parsed) {
+      if (event == json::parse_event_t::object_start)
+        keys.emplace_back();
+      else if (event == json::parse_event_t::object_end && !keys.empty())
+        keys.pop_back();
+      else if (event == json::parse_event_t::key && !keys.empty() &&
+               !keys.back().insert(parsed.get<std::string>()).second &&
+               repeated.empty())
+        repeated = parsed.get<std::string>();
       return true;
+    };
+    try {
+      out = json::parse(text, watch);
+    } catch (const json::parse_error &e) {
+      std::string what = e.what();
+      size_t at = what.find("syntax error");
+      return fail(std::to_string(e.byte) + ": invalid JSON: " +
+                  (at == std::string::npos ? what : what.substr(at)));
     }
-    size_t start = pos_;
-    while (pos_ < s_.size() && std::strchr(",]} \t\r", s_[pos_]) == nullptr)
-      ++pos_;
-    if (pos_ == start)
-      return fail("expected a value");
-    v.text = s_.substr(start, pos_ - start);
-    out.push_back(v);
-    return true;
+    if (!repeated.empty())
+      return fail(" duplicate key '" + repeated + "'");
+    return absl::OkStatus();
   }
 
-  bool array(std::vector<Scalar> &out, int depth) {
-    if (depth > 32)
-      return fail("nested too deeply");
-    if (!expect('['))
-      return false;
-    space();
-    if (peek() == ']') {
-      ++pos_;
-      return true;
-    }
-    do {
-      space();
-      if (peek() == '[') {
-        if (!array(out, depth + 1))
-          return false;
-      } else if (peek() == '{') {
-        return fail("an object inside an array");
-      } else if (!scalar(out)) {
-        return false;
+  absl::Status store(const std::vector<std::vector<const json *>> &values) {
+    for (size_t j = 0; j < layout_.leaves.size(); ++j) {
+      const Leaf &leaf = layout_.leaves[j];
+      size_t size = elementSize(leaf.element);
+      std::vector<unsigned char> &column = out_.columns[j];
+      size_t start = column.size();
+      column.resize(start + static_cast<size_t>(leaf.size) * size);
+      for (int64_t k = 0; k < leaf.size; ++k) {
+        std::string error = fedrt::store(
+            *values[j][static_cast<size_t>(k)], leaf.element,
+            column.data() + start + static_cast<size_t>(k) * size);
+        if (!error.empty())
+          return fail(" field '" + leaf.name + "'" +
+                      (leaf.tensor ? " element " + std::to_string(k) : "") +
+                      ": " + error);
       }
-      space();
-    } while (peek() == ',' && ++pos_);
-    return expect(']');
-  }
-
-  bool object(const std::string &prefix,
-              std::map<std::string, std::vector<Scalar>> &fields, int depth) {
-    if (depth > 32)
-      return fail("nested too deeply");
-    if (!expect('{'))
-      return false;
-    space();
-    if (peek() == '}') {
-      ++pos_;
-      return true;
     }
-    do {
-      std::string key;
-      space();
-      if (!string(key) || !expect(':'))
-        return false;
-      key = prefix.empty() ? key : prefix + "_" + key;
-      space();
-      if (peek() == '{') {
-        if (!object(key, fields, depth + 1))
-          return false;
-      } else {
-        std::vector<Scalar> &values = fields[key];
-        if (!values.empty())
-          return fail("duplicate key '" + key + "'");
-        if (peek() == '[' ? !array(values, depth + 1) : !scalar(values))
-          return false;
-      }
-      space();
-    } while (peek() == ',' && ++pos_);
-    return expect('}');
+    ++out_.records;
+    return absl::OkStatus();
   }
 
-  const std::string &s_;
-  size_t pos_ = 0;
-  std::string error_;
-  size_t errorColumn_ = 0;
+  const std::string &path_;
+  const RecordLayout &layout_;
+  Columns &out_;
+  std::string where_;
 };
 
 } // namespace
 
-bool loadJsonLines(const std::string &path, const RecordLayout &layout,
-                   Columns &out, std::string &error) {
-  detail::GzFile f{gzopen(path.c_str(), "rb")};
-  if (!f.file) {
-    error = path + ": cannot open: " + std::strerror(errno);
-    return false;
-  }
-  out = Columns{};
-  out.columns.resize(layout.leaves.size());
-  std::string line;
-  int64_t lineNo = 0;
-  detail::LineReader reader(f.file);
-  while (reader.next(line)) {
-    ++lineNo;
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
+absl::Status loadJsonLines(const std::string &path, const RecordLayout &layout,
+                           Columns &out) {
+  absl::StatusOr<std::string> text = detail::readText(path);
+  if (!text.ok())
+    return text.status();
+  JsonLinesReader reader(path, layout, out);
+  int64_t number = 0;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    size_t end = rest.find_first_of("\r\n");
+    std::string_view line = rest.substr(0, end);
+    ++number;
+    if (end == std::string_view::npos)
+      rest = {};
+    else
+      rest.remove_prefix(end + (rest.substr(end, 2) == "\r\n" ? 2 : 1));
+    if (line.find_first_not_of(" \t") == std::string_view::npos)
       continue;
-    std::map<std::string, std::vector<Scalar>> fields;
-    std::vector<Scalar> positional;
-    bool isObject = false;
-    LineParser parser(line);
-    std::string why;
-    auto where = [&](size_t column) {
-      return path + ":" + std::to_string(lineNo) + ":" +
-             std::to_string(column) + ": ";
-    };
-    if (!parser.parse(fields, positional, isObject, why)) {
-      error = where(parser.column()) + why;
-      return false;
-    }
-    if (!isObject && positional.size() != static_cast<size_t>(layout.width())) {
-      error = where(1) + "expected " + std::to_string(layout.width()) +
-              " values, found " + std::to_string(positional.size());
-      return false;
-    }
-    size_t next = 0;
-    for (size_t j = 0; j < layout.leaves.size(); ++j) {
-      const Leaf &leaf = layout.leaves[j];
-      const std::vector<Scalar> *values = &positional;
-      size_t first = next;
-      if (isObject) {
-        std::string key = leaf.name.empty() && fields.size() == 1
-                              ? fields.begin()->first
-                              : leaf.name;
-        auto it = fields.find(key);
-        if (it == fields.end()) {
-          error = where(1) + "missing field '" + key + "'";
-          return false;
-        }
-        values = &it->second;
-        first = 0;
-        if (values->size() != static_cast<size_t>(leaf.size)) {
-          error = where(values->empty() ? 1 : (*values)[0].column) +
-                  "expected " + std::to_string(leaf.size) +
-                  " values for field '" + key + "', found " +
-                  std::to_string(values->size());
-          return false;
-        }
-      }
-      size_t size = elementSize(leaf.element);
-      std::vector<unsigned char> &column = out.columns[j];
-      for (int64_t k = 0; k < leaf.size; ++k) {
-        const Scalar &v = (*values)[first + static_cast<size_t>(k)];
-        column.resize(column.size() + size);
-        if (v.isString ||
-            !detail::parseValue(v.text, leaf.element,
-                                column.data() + column.size() - size)) {
-          error = where(v.column) + "expected " + elementName(leaf.element) +
-                  (leaf.name.empty() ? std::string()
-                                     : " for field '" + leaf.name + "'") +
-                  ", found '" + v.text + "'";
-          return false;
-        }
-      }
-      if (!isObject)
-        next += static_cast<size_t>(leaf.size);
-    }
-    ++out.records;
+    if (absl::Status s = reader.line(line, number); !s.ok())
+      return s;
   }
-  if (!reader.error().empty()) {
-    error = path + ":" + reader.error();
-    return false;
-  }
-  return true;
+  return absl::OkStatus();
 }
 
 } // namespace fedrt

@@ -56,44 +56,44 @@ byLabel(const std::vector<int64_t> &labels) {
 
 } // namespace
 
-bool parsePartition(const std::string &text, PartitionSpec &spec,
-                    std::string &error) {
+absl::StatusOr<PartitionSpec> parsePartition(const std::string &text) {
   std::string kind = text.substr(0, text.find(':'));
   std::string arg = text.find(':') == std::string::npos
                         ? ""
                         : text.substr(text.find(':') + 1);
   char *end = nullptr;
+  PartitionSpec spec;
   if (kind == "iid" && arg.empty()) {
     spec.kind = PartitionSpec::Kind::Iid;
-    return true;
+    return spec;
   }
   if (kind == "dirichlet") {
     spec.alpha = std::strtod(arg.c_str(), &end);
     if (!arg.empty() && *end == '\0' && spec.alpha > 0) {
       spec.kind = PartitionSpec::Kind::Dirichlet;
-      return true;
+      return spec;
     }
-    error = "dirichlet:ALPHA needs a positive number, found '" + arg + "'";
-    return false;
+    return absl::InvalidArgumentError(
+        "dirichlet:ALPHA needs a positive number, found '" + arg + "'");
   }
   if (kind == "shards") {
     long k = std::strtol(arg.c_str(), &end, 10);
     if (!arg.empty() && *end == '\0' && k > 0 && k < 1000000) {
       spec.kind = PartitionSpec::Kind::Shards;
       spec.shards = static_cast<int>(k);
-      return true;
+      return spec;
     }
-    error = "shards:K needs a positive integer, found '" + arg + "'";
-    return false;
+    return absl::InvalidArgumentError(
+        "shards:K needs a positive integer, found '" + arg + "'");
   }
   if (kind == "by" && !arg.empty()) {
     spec.kind = PartitionSpec::Kind::By;
     spec.column = arg;
-    return true;
+    return spec;
   }
-  error = "unknown partition '" + text +
-          "': use iid, dirichlet:ALPHA, shards:K or by:COLUMN";
-  return false;
+  return absl::InvalidArgumentError(
+      "unknown partition '" + text +
+      "': use iid, dirichlet:ALPHA, shards:K or by:COLUMN");
 }
 
 Assignment partitionIid(int64_t records, int clients, uint64_t seed) {
@@ -120,20 +120,28 @@ Assignment partitionDirichlet(const std::vector<int64_t> &labels, int clients,
     double total = 0;
     for (double &x : p)
       total += x = gamma(alpha, rng);
-    // Cumulative cut points; the last client takes the rounding remainder.
-    double cumulative = 0;
+    // Largest-remainder rounding of each client's share: floors first, then
+    // one more record to the largest fractions (ties to the lower index),
+    // so no client index is systematically short.
+    auto n = static_cast<double>(members.size());
+    std::vector<size_t> counts(p.size());
+    std::vector<std::pair<double, size_t>> remainders;
+    size_t given = 0;
+    for (size_t c = 0; c < p.size(); ++c) {
+      double share = p[c] / total * n;
+      counts[c] = static_cast<size_t>(std::floor(share));
+      given += counts[c];
+      remainders.emplace_back(share - std::floor(share), c);
+    }
+    std::stable_sort(remainders.begin(), remainders.end(),
+                     [](const auto &a, const auto &b) { return a.first > b.first; });
+    for (size_t i = 0; given < members.size(); ++i, ++given)
+      ++counts[remainders[i % remainders.size()].second];
     size_t begin = 0;
     for (size_t c = 0; c < p.size(); ++c) {
-      cumulative += p[c] / total;
-      size_t end =
-          c + 1 == p.size()
-              ? members.size()
-              : std::min(members.size(),
-                         static_cast<size_t>(cumulative * members.size()));
-      end = std::max(end, begin);
-      out[c].insert(out[c].end(), members.begin() + begin,
-                    members.begin() + end);
-      begin = end;
+      out[c].insert(out[c].end(), members.begin() + static_cast<long>(begin),
+                    members.begin() + static_cast<long>(begin + counts[c]));
+      begin += counts[c];
     }
   }
   for (auto &client : out)

@@ -3,44 +3,30 @@
 
 #include "fedrt/Data.h"
 
-#include <zlib.h>
+#include "absl/status/statusor.h"
 
 #include <string>
+#include <string_view>
 
 namespace fedrt::detail {
 
-// Parses `text` as `e` into `out` (elementSize(e) bytes). False if it is not
-// a complete value of that type (or out of its range; NaN is refused).
-bool parseValue(const std::string &text, Element e, unsigned char *out);
+// The one number grammar of data cells (docs/runtime.md, "Data"):
+//   integers  [+-]?[0-9]+                         range-checked for e
+//   floats    [+-]?([0-9]+(.[0-9]*)?|.[0-9]+)([eE][+-]?[0-9]+)?
+//             (an integer is a float too; no hex, no inf or nan; a value
+//             beyond the element's range is an error, a subnormal is fine)
+//   bools     true false 1 0
+// Writes elementSize(e) bytes at `out`; false if `text` is not a complete
+// value of `e`. Surrounding spaces and tabs are ignored.
+bool parseValue(std::string_view text, Element e, unsigned char *out);
 
-// A plain or gzip file, closed on destruction.
-struct GzFile {
-  gzFile file;
-  ~GzFile() {
-    if (file)
-      gzclose(file);
-  }
-};
+// Whether `text` is a number in that grammar (what tells a header line).
+bool isNumber(std::string_view text);
 
-// Lines of a plain or gzip file, read in blocks (gzread), so a NUL byte is
-// seen rather than silently ending a line.
-class LineReader {
-public:
-  explicit LineReader(gzFile f) : file_(f) {}
-  // One line (without its end); false at the end of the file or on an
-  // error (then error() says which).
-  bool next(std::string &line);
-  // Empty, or why reading stopped early: a read or decompression error
-  // (a truncated gzip stream), or a NUL byte on line `line`.
-  const std::string &error() const { return error_; }
-
-private:
-  gzFile file_;
-  std::string buffer_;
-  size_t pos_ = 0;
-  bool eof_ = false;
-  int64_t lines_ = 0;
-  std::string error_;
-};
+// The whole of a plain or gzip file, without a leading UTF-8 byte-order
+// mark. Errors name the file: it cannot be opened, a read or
+// decompression error (a truncated gzip stream), or a NUL byte (the line
+// it is on).
+absl::StatusOr<std::string> readText(const std::string &path);
 
 } // namespace fedrt::detail

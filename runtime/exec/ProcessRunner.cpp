@@ -103,6 +103,14 @@ void printResults(const Computation &comp,
   out << "]\n";
 }
 
+RunIdentity ProcessRunner::identity() const {
+  RunIdentity id = config_.identity;
+  id.fingerprint = plan_.fingerprint;
+  id.seed = config_.seed;
+  id.clientsPerRound = config_.clientsPerRound;
+  return id;
+}
+
 ProcessRunner::ProcessRunner(const PlanTable &plan, Executor &train,
                              Executor *eval, ProcessConfig config)
     : plan_(plan), train_(train), eval_(eval), config_(std::move(config)) {}
@@ -119,16 +127,18 @@ absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
   if (!config_.resume)
     return absl::OkStatus();
   const TypeDesc &stateType = plan_.init->results[0];
-  Checkpoint c;
-  std::string error;
-  if (!readCheckpoint(config_.checkpoint, stateType, plan_.fingerprint, c,
-                      error))
-    return absl::InvalidArgumentError(error);
-  if (c.seed != config_.seed)
-    return absl::InvalidArgumentError(
-        "the checkpoint in " + config_.checkpoint +
-        " was written with --seed " + std::to_string(c.seed) + ", not " +
-        std::to_string(config_.seed));
+  absl::StatusOr<Checkpoint> saved =
+      readCheckpoint(config_.checkpoint, stateType, plan_.fingerprint);
+  if (!saved.ok())
+    return saved.status();
+  Checkpoint &c = *saved;
+  std::vector<std::string> warnings;
+  if (absl::Status s = checkResume(c.run, identity(), config_.checkpoint,
+                                   config_.forceResume, warnings);
+      !s.ok())
+    return s;
+  for (const std::string &w : warnings)
+    std::fprintf(stderr, "warning: %s\n", w.c_str());
   state = std::move(c.state);
   first = c.round + 1;
   std::fprintf(stderr, "note: resuming after round %lld from %s\n",
@@ -248,12 +258,11 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     }
     if (!config_.checkpoint.empty()) {
       // The state moves through the checkpoint record, not copied.
-      Checkpoint c{plan_.fingerprint, config_.seed, round, std::move(state)};
-      std::string error;
-      bool written = writeCheckpoint(config_.checkpoint, c, error);
+      Checkpoint c{identity(), round, std::move(state)};
+      absl::Status written = writeCheckpoint(config_.checkpoint, c);
       state = std::move(c.state);
-      if (!written)
-        return absl::InternalError(error);
+      if (!written.ok())
+        return written;
     }
     progress(round, first, lastShown, evaluate, clientsDone,
              msSince(runStart) / 1000);

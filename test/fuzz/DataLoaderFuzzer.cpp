@@ -21,9 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::fwrite(data, 1, size, f);
   std::fclose(f);
   fedrt::Columns columns;
-  std::string error;
-  fedrt::loadCsv(path, layout, columns, error);
-  fedrt::loadJsonLines(path, layout, columns, error);
+  std::vector<std::string> unbound;
+  (void)fedrt::loadCsv(path, layout, columns, &unbound);
+  (void)fedrt::loadJsonLines(path, layout, columns);
   (void)fedrt::parseType(
       std::string_view(reinterpret_cast<const char *>(data), size));
   return 0;

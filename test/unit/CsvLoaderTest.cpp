@@ -1,5 +1,9 @@
 #include "fedrt/Data.h"
 
+#include "data/TextInput.h"
+
+#include "StatusHelpers.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -10,6 +14,9 @@
 
 namespace fedrt {
 namespace {
+
+using detail::parseValue;
+using testing::ok;
 
 // Example { x: f32[2], y: i32 }
 RecordLayout example() {
@@ -42,7 +49,7 @@ TEST(CsvLoaderTest, HeaderBindsByNameInAnyOrderAndIgnoresExtraColumns) {
       writeFile("header.csv", "id,y,x1,x0\n7,3,0.5,1.5\r\n8,4,2.5,3.5\n\n");
   Columns c;
   std::string error;
-  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  ASSERT_TRUE(ok(loadCsv(path, example(), c), error)) << error;
   EXPECT_EQ(c.records, 2);
   EXPECT_EQ(f32At(c, 0, 0), 1.5f); // x0
   EXPECT_EQ(f32At(c, 0, 1), 0.5f); // x1
@@ -55,7 +62,7 @@ TEST(CsvLoaderTest, WithoutHeaderBindsPositionally) {
   std::string path = writeFile("plain.csv", "1,2,3\n4,5,6\n");
   Columns c;
   std::string error;
-  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  ASSERT_TRUE(ok(loadCsv(path, example(), c), error)) << error;
   EXPECT_EQ(c.records, 2);
   EXPECT_EQ(f32At(c, 0, 3), 5.0f);
   EXPECT_EQ(i32At(c, 1, 1), 6);
@@ -68,7 +75,7 @@ TEST(CsvLoaderTest, ReadsGzip) {
   gzclose(f);
   Columns c;
   std::string error;
-  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  ASSERT_TRUE(ok(loadCsv(path, example(), c), error)) << error;
   EXPECT_EQ(c.records, 1);
   EXPECT_EQ(i32At(c, 1, 0), 3);
 }
@@ -77,7 +84,7 @@ TEST(CsvLoaderTest, BadValueNamesFileLineColumnAndType) {
   std::string path = writeFile("bad.csv", "x0,x1,y\n1,2,3\n1,2,three\n");
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
   EXPECT_EQ(error, path + ":3:3: expected i32 for field 'y', found 'three'");
 }
 
@@ -88,21 +95,88 @@ TEST(CsvLoaderTest, LineNumbersCountBlankLines) {
       writeFile("blank.csv", "x0,x1,y\r\n\n1,2,3\n\n\r\n\n1,2,x\n");
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
   EXPECT_EQ(error, path + ":7:3: expected i32 for field 'y', found 'x'");
   path = writeFile("blank-noheader.csv", "\n\n1,2,3\n\n1,2\n");
-  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
   EXPECT_EQ(error, path + ":5: expected 3 values, found 2");
 }
 
 // Bytes: u8 holds 0..255, i8 -128..127; anything else names the cell.
+// What spreadsheet programs write: RFC 4180 quoting (a comma and a doubled
+// quote inside a cell), a UTF-8 byte-order mark before the header, and
+// CRLF or CR-only line ends all read as the plain file does.
+TEST(CsvLoaderTest, ReadsWhatSpreadsheetsWrite) {
+  for (const char *eol : {"\n", "\r\n", "\r"}) {
+    std::string text = std::string("\xEF\xBB\xBF") + "city,x0,x1,y" + eol +
+                       "\"Lyon, FR\",1.5,2.5,3" + eol +
+                       "\"Quote \"\"q\"\", FR\",4,5,6" + eol;
+    Columns c;
+    std::vector<std::string> unbound;
+    std::string error;
+    ASSERT_TRUE(ok(loadCsv(writeFile("sheet.csv", text), example(), c,
+                           &unbound),
+                   error))
+        << error;
+    ASSERT_EQ(c.records, 2);
+    EXPECT_EQ(f32At(c, 0, 0), 1.5f);
+    EXPECT_EQ(f32At(c, 0, 1), 2.5f);
+    EXPECT_EQ(i32At(c, 1, 0), 3);
+    EXPECT_EQ(f32At(c, 0, 2), 4.0f);
+    EXPECT_EQ(i32At(c, 1, 1), 6);
+    EXPECT_EQ(unbound, std::vector<std::string>{"city"});
+  }
+}
+
+TEST(CsvLoaderTest, DuplicateHeaderColumnIsAnError) {
+  std::string path = writeFile("dup.csv", "x0,x1,y,x0\n1,2,3,4\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
+  EXPECT_EQ(error, path + ":1:4: column 'x0' appears twice in the header");
+}
+
+// A ';' or tab separated file names the separator instead of reporting a
+// missing column.
+TEST(CsvLoaderTest, OtherSeparatorsAreNamed) {
+  std::string path = writeFile("semi.csv", "x0;x1;y\n1;2;3\n");
+  Columns c;
+  std::string error;
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
+  EXPECT_NE(error.find("';'"), std::string::npos) << error;
+  EXPECT_NE(error.find("separat"), std::string::npos) << error;
+}
+
+// One number grammar for every element type: a sign, decimal digits, a
+// fraction and exponent for floats; no hex, no '+' only for some types.
+TEST(CsvLoaderTest, OneNumberGrammarForEveryElement) {
+  for (const char *good : {"5", "-5", "+5"}) {
+    for (Element e : {Element::F32, Element::F64, Element::I32, Element::I64}) {
+      unsigned char out[8] = {};
+      EXPECT_TRUE(parseValue(good, e, out)) << good;
+      EXPECT_EQ(loadReal(e, out), good[0] == '-' ? -5.0 : 5.0) << good;
+    }
+  }
+  for (const char *bad : {"0x10", "1e", "--1", "1_000", "5 5", "inf",
+                          "nan", ""}) {
+    for (Element e : {Element::F32, Element::F64, Element::I32, Element::I64,
+                      Element::U8}) {
+      unsigned char out[8] = {};
+      EXPECT_FALSE(parseValue(bad, e, out)) << "'" << bad << "'";
+    }
+  }
+  unsigned char out[8] = {};
+  EXPECT_FALSE(parseValue("1.5", Element::I32, out)); // integers are integral
+  EXPECT_TRUE(parseValue("1.5e3", Element::F32, out));
+}
+
 TEST(CsvLoaderTest, BytesAreRangeChecked) {
   RecordLayout bytes{
       {Leaf{"p", Element::U8, 2, true}, Leaf{"q", Element::I8, 1, false}}};
   std::string path = writeFile("bytes.csv", "p0,p1,q\n0,255,-128\n7,8,127\n");
   Columns c;
   std::string error;
-  ASSERT_TRUE(loadCsv(path, bytes, c, error)) << error;
+  ASSERT_TRUE(ok(loadCsv(path, bytes, c), error)) << error;
   EXPECT_EQ(c.records, 2);
   EXPECT_EQ(c.columns[0].size(), 4u); // one byte per pixel
   EXPECT_EQ(c.columns[0][1], 255);
@@ -115,7 +189,7 @@ TEST(CsvLoaderTest, BytesAreRangeChecked) {
         std::pair{"p0,p1,q\n0,0,-129\n",
                   ":2:3: expected i8 for field 'q', found '-129'"}}) {
     path = writeFile("bytes-bad.csv", text);
-    EXPECT_FALSE(loadCsv(path, bytes, c, error));
+    EXPECT_FALSE(ok(loadCsv(path, bytes, c), error));
     EXPECT_EQ(error, path + where);
   }
 }
@@ -124,7 +198,7 @@ TEST(CsvLoaderTest, OutOfRangeIntegerIsAnError) {
   std::string path = writeFile("range.csv", "1,2,99999999999\n");
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
   EXPECT_NE(error.find(":1:3: expected i32"), std::string::npos) << error;
 }
 
@@ -132,7 +206,7 @@ TEST(CsvLoaderTest, WrongNumberOfValues) {
   std::string path = writeFile("short.csv", "1,2,3\n1,2\n");
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
   EXPECT_EQ(error, path + ":2: expected 3 values, found 2");
 }
 
@@ -140,7 +214,7 @@ TEST(CsvLoaderTest, MissingHeaderColumn) {
   std::string path = writeFile("missing.csv", "x0,y\n1,2\n");
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv(path, example(), c, error));
+  EXPECT_FALSE(ok(loadCsv(path, example(), c), error));
   EXPECT_EQ(error, path + ":1: missing column 'x1' for field 'x'");
 }
 
@@ -148,14 +222,14 @@ TEST(CsvLoaderTest, EmptyFileHasNoRecords) {
   std::string path = writeFile("empty.csv", "");
   Columns c;
   std::string error;
-  ASSERT_TRUE(loadCsv(path, example(), c, error)) << error;
+  ASSERT_TRUE(ok(loadCsv(path, example(), c), error)) << error;
   EXPECT_EQ(c.records, 0);
 }
 
 TEST(CsvLoaderTest, MissingFile) {
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv("/nonexistent/client.csv", example(), c, error));
+  EXPECT_FALSE(ok(loadCsv("/nonexistent/client.csv", example(), c), error));
   EXPECT_NE(error.find("cannot open"), std::string::npos);
 }
 
@@ -166,7 +240,7 @@ TEST(CsvLoaderTest, ReadsTheDigitsData) {
   Columns c;
   std::string error;
   ASSERT_TRUE(
-      loadCsv(FEDC_SOURCE_DIR "/examples/data/digits.csv.gz", digits, c, error))
+      ok(loadCsv(FEDC_SOURCE_DIR "/examples/data/digits.csv.gz", digits, c), error))
       << error;
   EXPECT_EQ(c.records, 1797);
   EXPECT_EQ(i32At(c, 1, 0), 0); // the first image is a 0

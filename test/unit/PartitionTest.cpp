@@ -1,11 +1,15 @@
 #include "fedrt/Partition.h"
 
+#include "StatusHelpers.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
 namespace fedrt {
 namespace {
+
+using testing::ok;
 
 // Every record exactly once.
 void expectCover(const Assignment &a, int64_t records) {
@@ -35,17 +39,17 @@ size_t distinctLabels(const std::vector<int64_t> &client,
 TEST(PartitionTest, ParsesSpecs) {
   PartitionSpec s;
   std::string error;
-  ASSERT_TRUE(parsePartition("dirichlet:0.5", s, error));
+  ASSERT_TRUE(ok(parsePartition("dirichlet:0.5"), s, error));
   EXPECT_EQ(s.kind, PartitionSpec::Kind::Dirichlet);
   EXPECT_DOUBLE_EQ(s.alpha, 0.5);
-  ASSERT_TRUE(parsePartition("shards:2", s, error));
+  ASSERT_TRUE(ok(parsePartition("shards:2"), s, error));
   EXPECT_EQ(s.shards, 2);
-  ASSERT_TRUE(parsePartition("by:user", s, error));
+  ASSERT_TRUE(ok(parsePartition("by:user"), s, error));
   EXPECT_EQ(s.column, "user");
-  ASSERT_TRUE(parsePartition("iid", s, error));
-  EXPECT_FALSE(parsePartition("dirichlet:-1", s, error));
-  EXPECT_FALSE(parsePartition("shards:x", s, error));
-  EXPECT_FALSE(parsePartition("random", s, error));
+  ASSERT_TRUE(ok(parsePartition("iid"), s, error));
+  EXPECT_FALSE(ok(parsePartition("dirichlet:-1"), s, error));
+  EXPECT_FALSE(ok(parsePartition("shards:x"), s, error));
+  EXPECT_FALSE(ok(parsePartition("random"), s, error));
   EXPECT_NE(error.find("iid, dirichlet:ALPHA, shards:K or by:COLUMN"),
             std::string::npos);
 }
@@ -75,6 +79,25 @@ TEST(PartitionTest, DirichletSkewsLabelsBySmallAlpha) {
   EXPECT_LT(skewedLabels / 20, 4.0); // a few labels per client
   EXPECT_GT(evenLabels / 20, 9.5);   // nearly every label everywhere
   EXPECT_EQ(skewed, partitionDirichlet(y, 20, 0.05, 1));
+}
+
+// Largest-remainder rounding: with 12 records over 5 clients, no client
+// index is systematically short (rounding split points down gave client 0
+// nothing on every seed). Each label's 4 records are split on their own.
+TEST(PartitionTest, DirichletStarvesNoClientIndex) {
+  std::vector<int64_t> y = labels(12, 3);
+  std::vector<int64_t> total(5, 0);
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    Assignment a = partitionDirichlet(y, 5, 1000.0, seed);
+    expectCover(a, 12);
+    for (size_t c = 0; c < 5; ++c) {
+      total[c] += static_cast<int64_t>(a[c].size());
+    }
+  }
+  // 12 / 5 = 2.4 records per client on average, for every index.
+  for (size_t c = 0; c < 5; ++c) {
+    EXPECT_NEAR(static_cast<double>(total[c]) / 200, 2.4, 0.25) << c;
+  }
 }
 
 // Every seeded split depends on its seed: the same seed gives the same

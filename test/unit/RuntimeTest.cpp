@@ -7,6 +7,8 @@
 #include "fedrt/Value.h"
 #include "plan.pb.h"
 
+#include "StatusHelpers.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -18,6 +20,8 @@
 
 namespace fedrt {
 namespace {
+
+using testing::ok;
 
 namespace fs = std::filesystem;
 
@@ -82,10 +86,26 @@ TEST(SamplingTest, EveryClientIsSampledAboutEquallyOften) {
 // --- checkpoints
 // --------------------------------------------------------------
 
+// Reads a checkpoint as a resumed run of program `fingerprint` with
+// sample()'s settings would.
+bool resumeFrom(const std::string &dir, const TypeDesc &t, uint64_t fingerprint,
+                Checkpoint &back, std::string &error) {
+  if (!testing::ok(readCheckpoint(dir, t, fingerprint), back, error))
+    return false;
+  RunIdentity now = back.run;
+  now.fingerprint = fingerprint;
+  std::vector<std::string> warnings;
+  return testing::ok(checkResume(back.run, now, dir, false, warnings), error);
+}
+
 Checkpoint sample(const TypeDesc &t) {
   Checkpoint c;
-  c.fingerprint = 0xfeedULL;
-  c.seed = 5;
+  c.run.fingerprint = 0xfeedULL;
+  c.run.seed = 5;
+  c.run.data = 0xda7a;
+  c.run.partition = "dirichlet:0.5";
+  c.run.population = 100;
+  c.run.clientsPerRound = 10;
   c.round = 17;
   c.state = HostValue::zeros(t);
   for (int64_t k = 0; k < c.state.leaves[0].count; ++k)
@@ -98,13 +118,17 @@ TEST(CheckpointTest, RoundTripsAndLeavesNoTemporaryFile) {
   std::string dir = scratch("ckpt_roundtrip") + "/nested/dir";
   TypeDesc t = type("S{w:f32[3,2],n:i32}");
   std::string error;
-  ASSERT_TRUE(writeCheckpoint(dir, sample(t), error)) << error;
-  ASSERT_TRUE(writeCheckpoint(dir, sample(t), error)) << error; // replaces
+  ASSERT_TRUE(ok(writeCheckpoint(dir, sample(t)), error)) << error;
+  ASSERT_TRUE(ok(writeCheckpoint(dir, sample(t)), error)) << error; // replaces
   EXPECT_FALSE(fs::exists(checkpointPath(dir) + ".tmp"));
   Checkpoint back;
-  ASSERT_TRUE(readCheckpoint(dir, t, 0xfeed, back, error)) << error;
+  ASSERT_TRUE(resumeFrom(dir, t, 0xfeed, back, error)) << error;
   EXPECT_EQ(back.round, 17);
-  EXPECT_EQ(back.seed, 5u);
+  EXPECT_EQ(back.run.seed, 5u);
+  EXPECT_EQ(back.run.data, 0xda7au);
+  EXPECT_EQ(back.run.partition, "dirichlet:0.5");
+  EXPECT_EQ(back.run.population, 100);
+  EXPECT_EQ(back.run.clientsPerRound, 10);
   EXPECT_EQ(back.state.leaves[0].as<float>()[5], 2.5f);
   EXPECT_EQ(back.state.leaves[1].as<int32_t>()[0], -3);
 }
@@ -114,17 +138,17 @@ TEST(CheckpointTest, RefusesOtherProgramsCorruptionAndOtherLayouts) {
   TypeDesc t = type("S{w:f32[3,2],n:i32}");
   std::string error;
   Checkpoint back;
-  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_FALSE(resumeFrom(dir, t, 0xfeed, back, error));
   EXPECT_NE(error.find("no checkpoint to resume from"), std::string::npos);
-  ASSERT_TRUE(writeCheckpoint(dir, sample(t), error));
-  EXPECT_FALSE(readCheckpoint(dir, t, 0xbeef, back, error));
+  ASSERT_TRUE(ok(writeCheckpoint(dir, sample(t)), error));
+  EXPECT_FALSE(resumeFrom(dir, t, 0xbeef, back, error));
   EXPECT_NE(error.find("written by another program (plan fingerprint "
                        "000000000000feed, this program's is "
                        "000000000000beef)"),
             std::string::npos)
       << error;
   EXPECT_FALSE(
-      readCheckpoint(dir, type("S{w:f32[2,3],n:i32}"), 0xfeed, back, error));
+      resumeFrom(dir, type("S{w:f32[2,3],n:i32}"), 0xfeed, back, error));
   EXPECT_NE(error.find("does not have the layout"), std::string::npos);
   // Flip one byte of the state: the checksum catches it.
   std::string path = checkpointPath(dir);
@@ -132,19 +156,45 @@ TEST(CheckpointTest, RefusesOtherProgramsCorruptionAndOtherLayouts) {
   f.seekp(40);
   f.put('\x7f');
   f.close();
-  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_FALSE(resumeFrom(dir, t, 0xfeed, back, error));
   EXPECT_NE(error.find("corrupt"), std::string::npos);
   write(dir, "state.ckpt", "hello");
-  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_FALSE(resumeFrom(dir, t, 0xfeed, back, error));
   EXPECT_NE(error.find("not a fedc checkpoint"), std::string::npos);
+}
+
+// A resumed run refuses other data and settings, naming each difference;
+// --force-resume turns them into warnings. Another program never resumes.
+TEST(CheckpointTest, ResumeRefusesAnotherRunNamingWhatDiffers) {
+  RunIdentity saved = sample(type("S{w:f32[3,2],n:i32}")).run, now = saved;
+  std::vector<std::string> warnings;
+  EXPECT_TRUE(checkResume(saved, now, "d", false, warnings).ok());
+  now.data = 0xbad;
+  now.clientsPerRound = 20;
+  absl::Status s = checkResume(saved, now, "d", false, warnings);
+  EXPECT_EQ(s.message(),
+            "the checkpoint in d was written with other client data (data "
+            "fingerprint 000000000000da7a, this run's is 0000000000000bad); "
+            "--clients-per-round 10, not 20 (--force-resume resumes anyway)");
+  EXPECT_TRUE(checkResume(saved, now, "d", true, warnings).ok());
+  EXPECT_EQ(warnings.size(), 2u);
+  now.fingerprint = 1;
+  EXPECT_FALSE(checkResume(saved, now, "d", true, warnings).ok());
+  for (auto change : {+[](RunIdentity &r) { r.seed = 6; },
+                      +[](RunIdentity &r) { r.partition = "iid"; },
+                      +[](RunIdentity &r) { r.population = 99; }}) {
+    RunIdentity other = saved;
+    change(other);
+    EXPECT_FALSE(checkResume(saved, other, "d", false, warnings).ok());
+  }
 }
 
 TEST(CheckpointTest, UnwritableDirectoryIsAnError) {
   std::string dir = scratch("ckpt_unwritable");
   std::string file = write(dir, "file", "x");
   std::string error;
-  EXPECT_FALSE(writeCheckpoint(file + "/sub",
-                               sample(type("S{w:f32[3,2],n:i32}")), error));
+  EXPECT_FALSE(ok(writeCheckpoint(file + "/sub",
+                               sample(type("S{w:f32[3,2],n:i32}"))), error));
   EXPECT_NE(error.find("cannot create the checkpoint directory"),
             std::string::npos);
 }
@@ -165,7 +215,7 @@ TEST(JsonLinesTest, ObjectsBindByNameNestedArraysRowMajor) {
             "[5, 6, 7, 8, 9]\n");
   Columns c;
   std::string error;
-  ASSERT_TRUE(loadJsonLines(path, exampleLayout(), c, error)) << error;
+  ASSERT_TRUE(ok(loadJsonLines(path, exampleLayout(), c), error)) << error;
   ASSERT_EQ(c.records, 2);
   const auto *x = reinterpret_cast<const float *>(c.columns[0].data());
   const auto *y = reinterpret_cast<const int32_t *>(c.columns[1].data());
@@ -182,7 +232,7 @@ TEST(JsonLinesTest, NestedObjectsBindToNestedStructs) {
   Columns c;
   std::string error;
   ASSERT_TRUE(
-      loadJsonLines(path, recordLayout(type("R{p:P{a:f32,b:i64}}")), c, error))
+      ok(loadJsonLines(path, recordLayout(type("R{p:P{a:f32,b:i64}}")), c), error))
       << error;
   EXPECT_EQ(reinterpret_cast<const float *>(c.columns[0].data())[0], 1.5f);
   EXPECT_EQ(reinterpret_cast<const int64_t *>(c.columns[1].data())[0], 2);
@@ -194,29 +244,44 @@ std::string jsonlError(const std::string &line) {
       write(dir, "bad.jsonl", "{\"x\": [1,2,3,4], \"y\": 0}\n" + line + "\n");
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadJsonLines(path, exampleLayout(), c, error));
+  EXPECT_FALSE(ok(loadJsonLines(path, exampleLayout(), c), error));
   return error.substr(error.find("bad.jsonl"));
 }
 
-TEST(JsonLinesTest, EveryErrorNamesFileLineAndColumn) {
-  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4]}"),
-            "bad.jsonl:2:1: missing field 'y'");
+TEST(JsonLinesTest, EveryErrorNamesFileLineAndField) {
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4]}"), "bad.jsonl:2: missing field 'y'");
   EXPECT_EQ(jsonlError("{\"x\": [1,2,3], \"y\": 1}"),
-            "bad.jsonl:2:8: expected 4 values for field 'x', found 3");
+            "bad.jsonl:2: expected 4 values for field 'x', found 3");
   EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1.5}"),
-            "bad.jsonl:2:23: expected i32 for field 'y', found '1.5'");
+            "bad.jsonl:2: field 'y': expected i32, found 1.5");
   EXPECT_EQ(jsonlError("{\"x\": [1,2,\"3\",4], \"y\": 1}"),
-            "bad.jsonl:2:12: expected f32 for field 'x', found '3'");
-  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4] \"y\": 1}"),
-            "bad.jsonl:2:17: expected '}'");
-  EXPECT_EQ(jsonlError("[1, 2, 3]"),
-            "bad.jsonl:2:1: expected 5 values, found 3");
-  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1} trailing"),
-            "bad.jsonl:2:26: unexpected text after the record");
+            "bad.jsonl:2: field 'x' element 2: expected f32, found '3'");
+  EXPECT_EQ(jsonlError("[1, 2, 3]"), "bad.jsonl:2: expected 5 values, found 3");
   EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1, \"y\": 2}"),
-            "bad.jsonl:2:31: duplicate key 'y'");
-  EXPECT_EQ(jsonlError(std::string(40, '[')),
-            "bad.jsonl:2:34: nested too deeply");
+            "bad.jsonl:2: duplicate key 'y'");
+  // Lines that do not parse name the byte where JSON stops making sense.
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4] \"y\": 1}").substr(0, 34),
+            "bad.jsonl:2:19: invalid JSON: synt");
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,4], \"y\": 1} trailing").substr(0, 30),
+            "bad.jsonl:2:28: invalid JSON: ");
+  EXPECT_EQ(jsonlError(std::string(40, '[')).substr(0, 30),
+            "bad.jsonl:2:41: invalid JSON: ");
+}
+
+// What spreadsheets and other tools write: a byte-order mark, escaped
+// keys, keys this record does not bind whatever their values, CR line ends.
+TEST(JsonLinesTest, ReadsWhatOtherToolsWrite) {
+  std::string dir = scratch("jsonl_tools");
+  std::string path = write(
+      dir, "c.jsonl",
+      "\xEF\xBB\xBF{\"\\u0079\": 3, \"x\": [1, 2, 3, 4], "
+      "\"meta\": [{\"a\": 1}, {\"b\": [2]}]}\r{\"x\": [5, 6, 7, 8], \"y\": 4}\r");
+  Columns c;
+  std::string error;
+  ASSERT_TRUE(ok(loadJsonLines(path, exampleLayout(), c), error)) << error;
+  ASSERT_EQ(c.records, 2);
+  EXPECT_EQ(reinterpret_cast<const int32_t *>(c.columns[1].data())[0], 3);
+  EXPECT_EQ(reinterpret_cast<const float *>(c.columns[0].data())[7], 8.0f);
 }
 
 // --- client directories and partitions
@@ -230,7 +295,7 @@ TEST(ClientDataTest, DirectoryIsOneClientPerFileSortedByName) {
   ClientDataset d;
   std::string error;
   ASSERT_TRUE(
-      loadClients(type("seq<f32>"), DataSource{dir, "", 0, 0}, d, error))
+      ok(loadClients(type("seq<f32>"), DataSource{dir, "", 0, 0}, d), error))
       << error;
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d.names[0], "a.jsonl");
@@ -243,16 +308,46 @@ TEST(ClientDataTest, DirectoryIsOneClientPerFileSortedByName) {
   EXPECT_EQ(reinterpret_cast<const float *>(slots[1])[1], 2.0f);
 }
 
+// Which files are clients (docs/runtime.md, "Data"): .csv, .jsonl and
+// .ndjson, each optionally .gz; hidden files are ignored silently, others
+// (a README, an editor backup) are ignored with a note naming them.
+TEST(ClientDataTest, OnlyDataFilesAreClients) {
+  std::string dir = scratch("clients_rule");
+  write(dir, "a.csv", "v\n1\n");
+  write(dir, "a.csv~", "v\n99\n");
+  write(dir, "README.txt", "about the data");
+  write(dir, "b.ndjson", "{\"v\": 2}\n");
+  write(dir, ".c.csv", "v\n5\n");
+  ClientDataset d;
+  std::vector<std::string> notes;
+  std::string error;
+  ASSERT_TRUE(ok(loadClients(type("seq<f32>"), DataSource{dir, "", 0, 0}, d,
+                             &notes),
+                 error))
+      << error;
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d.names[0], "a.csv");
+  EXPECT_EQ(d.names[1], "b.ndjson");
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("README.txt"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("a.csv~"), std::string::npos) << notes[0];
+  EXPECT_TRUE(isClientFile("x.jsonl.gz"));
+  EXPECT_FALSE(isClientFile("x.csv.bak"));
+  EXPECT_FALSE(isClientFile(".x.csv"));
+}
+
 TEST(ClientDataTest, SingleRecordClientsPassTheirValue) {
   std::string dir = scratch("clients_single");
   write(dir, "a.csv", "t\n-7\n");
   write(dir, "b.csv", "t\n1\n2\n");
   ClientDataset d;
   std::string error;
-  EXPECT_FALSE(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d, error));
-  EXPECT_EQ(error, "b.csv: a client value of type i32 is one record, found 2");
+  EXPECT_FALSE(ok(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d), error));
+  // The file's path, not just its name, in every error.
+  EXPECT_EQ(error, dir + "/b.csv: a client value of type i32 is one record, "
+                         "found 2");
   fs::remove(fs::path(dir) / "b.csv");
-  ASSERT_TRUE(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d, error));
+  ASSERT_TRUE(ok(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d), error));
   std::vector<uint64_t> slots;
   d.slots(0, slots);
   EXPECT_EQ(static_cast<int64_t>(slots[0]), -7); // sign-extended (abi.h)
@@ -264,30 +359,31 @@ TEST(ClientDataTest, PartitionErrorsAreClear) {
   ClientDataset d;
   std::string error;
   TypeDesc t = type("seq<E{x:f32,y:i32}>");
-  ASSERT_TRUE(loadClients(t, DataSource{file, "iid", 2, 1}, d, error)) << error;
+  ASSERT_TRUE(ok(loadClients(t, DataSource{file, "iid", 2, 1}, d), error)) << error;
   EXPECT_EQ(d.size(), 2u);
   EXPECT_EQ(d.clients[0].records + d.clients[1].records, 4);
-  ASSERT_TRUE(loadClients(t, DataSource{file, "by:y", 0, 1}, d, error))
+  ASSERT_TRUE(ok(loadClients(t, DataSource{file, "by:y", 0, 1}, d), error))
       << error;
   EXPECT_EQ(d.size(), 2u);
-  EXPECT_FALSE(loadClients(t, DataSource{file, "iid", 0, 1}, d, error));
+  EXPECT_FALSE(ok(loadClients(t, DataSource{file, "iid", 0, 1}, d), error));
   EXPECT_EQ(error, "--partition iid needs --clients N (N >= 1)");
-  EXPECT_FALSE(loadClients(t, DataSource{file, "by:z", 0, 1}, d, error));
+  EXPECT_FALSE(ok(loadClients(t, DataSource{file, "by:z", 0, 1}, d), error));
   EXPECT_EQ(error, "--partition by:z: the record has no scalar field 'z'");
-  EXPECT_FALSE(loadClients(
-      type("seq<E{x:f32,w:f32}>"),
-      DataSource{write(dir, "w.csv", "x,w\n1,2\n"), "dirichlet:0.5", 2, 1}, d,
-      error));
+  EXPECT_FALSE(ok(loadClients(type("seq<E{x:f32,w:f32}>"),
+                              DataSource{write(dir, "w.csv", "x,w\n1,2\n"),
+                                         "dirichlet:0.5", 2, 1},
+                              d),
+                  error));
   EXPECT_NE(error.find("needs an integer label field ('y' or 'label')"),
             std::string::npos);
-  EXPECT_FALSE(loadClients(t, DataSource{file, "zipf", 2, 1}, d, error));
-  EXPECT_FALSE(loadClients(t, DataSource{dir + "/nope", "", 0, 1}, d, error));
+  EXPECT_FALSE(ok(loadClients(t, DataSource{file, "zipf", 2, 1}, d), error));
+  EXPECT_FALSE(ok(loadClients(t, DataSource{dir + "/nope", "", 0, 1}, d), error));
   EXPECT_NE(error.find("nope: no such file or directory"), std::string::npos);
-  EXPECT_FALSE(loadClients(t, DataSource{dir, "iid", 2, 1}, d, error));
+  EXPECT_FALSE(ok(loadClients(t, DataSource{dir, "iid", 2, 1}, d), error));
   EXPECT_NE(error.find("--partition splits one file, not a directory"),
             std::string::npos);
   std::string empty = scratch("clients_empty_dir");
-  EXPECT_FALSE(loadClients(t, DataSource{empty, "", 0, 1}, d, error));
+  EXPECT_FALSE(ok(loadClients(t, DataSource{empty, "", 0, 1}, d), error));
   EXPECT_NE(error.find("no client files"), std::string::npos);
 }
 
@@ -391,7 +487,7 @@ TEST(HostileDataTest, TruncatedGzipNulBytesAndNonFiniteValuesAreErrors) {
   std::string cut = write(dir, "cut.csv.gz", bytes.substr(0, bytes.size() / 2));
   Columns c;
   std::string error;
-  EXPECT_FALSE(loadCsv(cut, layout, c, error));
+  EXPECT_FALSE(ok(loadCsv(cut, layout, c), error));
   EXPECT_NE(error.find("cut.csv.gz: read error: unexpected end of file"),
             std::string::npos)
       << error;
@@ -407,17 +503,17 @@ TEST(HostileDataTest, TruncatedGzipNulBytesAndNonFiniteValuesAreErrors) {
   std::string jbytes((std::istreambuf_iterator<char>(wholeJson)), {});
   std::string cutJson =
       write(dir, "cut.jsonl.gz", jbytes.substr(0, jbytes.size() / 2));
-  EXPECT_FALSE(loadJsonLines(cutJson, layout, c, error));
+  EXPECT_FALSE(ok(loadJsonLines(cutJson, layout, c), error));
   EXPECT_NE(error.find("read error: unexpected end of file"), std::string::npos)
       << error;
   std::string nul = write(dir, "nul.csv", std::string("v\n1\0junk\n2\n", 11));
-  EXPECT_FALSE(loadCsv(nul, layout, c, error));
+  EXPECT_FALSE(ok(loadCsv(nul, layout, c), error));
   EXPECT_NE(error.find("nul.csv:2: a NUL byte"), std::string::npos) << error;
-  EXPECT_TRUE(loadCsv(write(dir, "sub.csv", "v\n1e-310\n"), layout, c, error))
+  EXPECT_TRUE(ok(loadCsv(write(dir, "sub.csv", "v\n1e-310\n"), layout, c), error))
       << error;
   for (const char *bad : {"inf", "-inf", "nan", "1e999"}) {
-    EXPECT_FALSE(loadCsv(write(dir, "bad.csv", std::string("v\n") + bad + "\n"),
-                         layout, c, error))
+    EXPECT_FALSE(ok(loadCsv(write(dir, "bad.csv", std::string("v\n") + bad + "\n"),
+                         layout, c), error))
         << bad;
     EXPECT_NE(error.find("expected f64"), std::string::npos) << error;
   }
@@ -429,8 +525,8 @@ TEST(HostileDataTest, PartitionByFloatKeysKeepsDistinctValues) {
       write(dir, "d.csv", "k,v\n0.2,1\n0.7,2\n1e30,3\n-1e30,4\n0.2,5\n");
   ClientDataset d;
   std::string error;
-  ASSERT_TRUE(loadClients(type("seq<R{k:f32,v:f32}>"),
-                          DataSource{file, "by:k", 0, 1}, d, error))
+  ASSERT_TRUE(ok(loadClients(type("seq<R{k:f32,v:f32}>"),
+                          DataSource{file, "by:k", 0, 1}, d), error))
       << error;
   ASSERT_EQ(d.size(), 4u);
   EXPECT_EQ(d.sourceRecords[0], (std::vector<int64_t>{0, 4}));
@@ -442,13 +538,13 @@ TEST(HostileDataTest, CheckpointRoundsAndTrailingBytesAreValidated) {
   std::string error;
   Checkpoint c = sample(t);
   c.round = int64_t(1) << 41;
-  ASSERT_TRUE(writeCheckpoint(dir, c, error));
+  ASSERT_TRUE(ok(writeCheckpoint(dir, c), error));
   Checkpoint back;
-  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_FALSE(resumeFrom(dir, t, 0xfeed, back, error));
   EXPECT_NE(error.find("corrupt (round"), std::string::npos) << error;
   // Bytes after the state, with a checksum that matches them: refused.
   c = sample(t);
-  ASSERT_TRUE(writeCheckpoint(dir, c, error));
+  ASSERT_TRUE(ok(writeCheckpoint(dir, c), error));
   std::ifstream in(checkpointPath(dir), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   in.close();
@@ -461,7 +557,7 @@ TEST(HostileDataTest, CheckpointRoundsAndTrailingBytesAreValidated) {
   }
   bytes.append(reinterpret_cast<const char *>(&h), 8);
   write(dir, "state.ckpt", bytes);
-  EXPECT_FALSE(readCheckpoint(dir, t, 0xfeed, back, error));
+  EXPECT_FALSE(resumeFrom(dir, t, 0xfeed, back, error));
   EXPECT_NE(error.find("corrupt (data after the state)"), std::string::npos)
       << error;
 }

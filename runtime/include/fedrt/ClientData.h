@@ -15,7 +15,8 @@ struct ClientDataset {
   TypeDesc type;                  // seq<R>, or R for one record per client
   TypeDesc record;                // R
   RecordLayout layout;            // of R
-  std::vector<std::string> names; // per client: its file, or "client N"
+  std::vector<std::string> names; // per client: its file's name, or "client N"
+  std::vector<std::string> paths; // per client file: its path (for errors)
   std::vector<Columns> clients;
   // With a partition: client i's records' line order in the source file
   // (0-based data records), for --dump-partition.
@@ -29,6 +30,9 @@ struct ClientDataset {
   size_t size() const;
   std::string name(size_t i) const;
   bool empty(size_t i) const; // holds no records
+  // FNV-1a of every client's records and names, in order (a checkpoint
+  // records it, so a resumed run refuses other data).
+  uint64_t fingerprint() const;
   // Appends client i's slots (abi.h): a seq's record count and column
   // pointers, or the single record's leaves. A synthetic client's records
   // are generated into `scratch`, which must outlive the slots' use.
@@ -46,12 +50,21 @@ struct DataSource {
   uint64_t seed = 0;     // for the partition
 };
 
-// Loads `type`'s clients. A file without a partition is one client.
-bool loadClients(const TypeDesc &type, const DataSource &source,
-                 ClientDataset &out, std::string &error);
+// Loads `type`'s clients. A file without a partition is one client. In a
+// directory, client files are those isClientFile() accepts, one client
+// each, sorted by name; `notes` (if given) gets what was ignored (other
+// files, columns no field binds).
+absl::Status loadClients(const TypeDesc &type, const DataSource &source,
+                         ClientDataset &out,
+                         std::vector<std::string> *notes = nullptr);
 
-// Loads one file by its extension (.jsonl[.gz] JSON Lines, else CSV).
-bool loadFile(const std::string &path, const RecordLayout &layout, Columns &out,
-              std::string &error);
+// Loads one file by its extension (.jsonl/.ndjson[.gz] JSON Lines, else
+// CSV).
+absl::Status loadFile(const std::string &path, const RecordLayout &layout,
+                      Columns &out, std::vector<std::string> *unbound = nullptr);
+
+// Whether a directory entry named `name` is a client file: a data
+// extension (.csv, .jsonl, .ndjson, each optionally .gz) and not hidden.
+bool isClientFile(const std::string &name);
 
 } // namespace fedrt

@@ -5,6 +5,8 @@
 
 #include "fedrt/Types.h"
 
+#include "absl/status/status.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,17 +39,21 @@ struct Columns {
   std::vector<std::vector<unsigned char>> columns;
 };
 
-// Reads a CSV file (plain or gzip) with or without a header line. A header
-// binds columns by name and may have more columns than the record needs; a
-// file without a header binds positionally and has exactly width() values
-// per line. Returns false with `error` = "file:line:column: message".
-bool loadCsv(const std::string &path, const RecordLayout &layout, Columns &out,
-             std::string &error);
+// Reads a CSV file (plain or gzip; RFC 4180 quoting; LF, CRLF or CR line
+// ends; a UTF-8 byte-order mark skipped) with or without a header line. A
+// header binds columns by name (a name twice is an error); columns no field
+// binds are listed in `unboundColumns`. A file without a header binds
+// positionally and has exactly width() values per line. InvalidArgument
+// errors read "file:line[:column]: message" (column: the 1-based field).
+absl::Status loadCsv(const std::string &path, const RecordLayout &layout,
+                     Columns &out,
+                     std::vector<std::string> *unboundColumns = nullptr);
 
 // Reads a JSON Lines file (plain or gzip): one object per line binding by
-// field name, or one array of the flattened record's values. Errors as
-// loadCsv, with the column where the offending value starts.
-bool loadJsonLines(const std::string &path, const RecordLayout &layout,
-                   Columns &out, std::string &error);
+// field name (other keys ignored), or one array of the flattened record's
+// values. Errors read "file:line: message" (with the field), or
+// "file:line:byte: invalid JSON: ..." for a line that does not parse.
+absl::Status loadJsonLines(const std::string &path, const RecordLayout &layout,
+                           Columns &out);
 
 } // namespace fedrt

@@ -3,6 +3,8 @@
 // record goes to exactly one client, and the same seed gives the same split.
 #pragma once
 
+#include "absl/status/statusor.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,9 +18,9 @@ struct PartitionSpec {
   std::string column; // by:COLUMN
 };
 
-// Parses "iid", "dirichlet:0.5", "shards:2", "by:user". False with `error`.
-bool parsePartition(const std::string &text, PartitionSpec &spec,
-                    std::string &error);
+// Parses "iid", "dirichlet:0.5", "shards:2", "by:user"; InvalidArgument
+// says what is wrong.
+absl::StatusOr<PartitionSpec> parsePartition(const std::string &text);
 
 using Assignment = std::vector<std::vector<int64_t>>;
 

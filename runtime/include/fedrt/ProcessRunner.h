@@ -27,6 +27,10 @@ struct ProcessConfig {
   std::string metrics;          // JSON Lines file, or none
   std::string checkpoint;       // directory, or none
   bool resume = false;
+  bool forceResume = false; // resume despite other data or settings
+  // The run's identity, recorded in every checkpoint (its fingerprint and
+  // seed are the plan's and `seed`; the front end fills in the data).
+  RunIdentity identity;
   bool timing = true;            // wall_ms in the metrics
   bool printState = false;       // the final state as JSON on stdout
   std::string progress = "auto"; // auto | always | never (stderr)
@@ -70,6 +74,7 @@ private:
   // checkpoint's on resume (nullopt: the checkpoint is already done).
   absl::Status start(HostValue &state, int64_t &first, std::ostream &out,
                      bool &finished);
+  RunIdentity identity() const;
   void progress(int64_t round, int64_t first, const std::string &shown,
                 bool evaluated, int64_t clientsDone, double elapsedSeconds);
 

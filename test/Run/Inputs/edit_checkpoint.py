@@ -7,9 +7,11 @@ usage: edit_checkpoint.py CHECKPOINT V0 V1 ...
 
 The state's float32 elements, in leaf order, become V0 V1 ... (exactly as
 many as the state holds). Prints the checkpoint's round.
-Format (runtime/exec/Checkpoint.cpp): "FEDCKPT1", fingerprint, seed,
-round (u64 each), then per state: leaf count, and per leaf element code,
-rank, dims, bytes; then an FNV-1a checksum of everything before it.
+Format (runtime/exec/Checkpoint.cpp): "FEDCKPT2", fingerprint, seed, data
+fingerprint, clients per round, population (u64 each), the partition (u64
+length, bytes), round (u64), then the state: leaf count, and per leaf
+element code, rank, dims, bytes; then an FNV-1a checksum of everything
+before it.
 """
 import struct
 import sys
@@ -26,10 +28,13 @@ def fnv(data):
 def main():
     path, values = sys.argv[1], [float(v) for v in sys.argv[2:]]
     data = bytearray(open(path, "rb").read())
-    assert data[:8] == b"FEDCKPT1", "not a checkpoint"
+    assert data[:8] == b"FEDCKPT2", "not a checkpoint of this version"
     assert struct.unpack_from("<Q", data, len(data) - 8)[0] == fnv(data[:-8])
-    round_ = struct.unpack_from("<Q", data, 24)[0]
-    pos = 32
+    pos = 8 + 5 * 8
+    (partition,) = struct.unpack_from("<Q", data, pos)
+    pos += 8 + partition
+    (round_,) = struct.unpack_from("<Q", data, pos)
+    pos += 8
     (leaves,) = struct.unpack_from("<Q", data, pos)
     pos += 8
     floats = []
