@@ -47,3 +47,14 @@ cp test/fuzz/lsp-regressions/* "$lsp_corpus/"
   -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
   -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build/artifacts/lsp-"
+
+# Generated code against a reference evaluator: random integer and float
+# expressions through `fedc call` (the normal build's fedc, which `make
+# test` built), new seeds every run.
+fedc=${FEDC:-build/bin/fedc}
+if [ -x "$fedc" ]; then
+  "${PYTHON:-/usr/bin/python3}" test/Exec/Inputs/random_expressions.py \
+    "$fedc" "$(date +%s)" 0 --seconds "$seconds" --keep "$build/expressions"
+else
+  echo "fuzz.sh: $fedc not built; skipping the generated-code property test" >&2
+fi

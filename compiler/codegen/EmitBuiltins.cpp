@@ -56,24 +56,31 @@ Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
         lt->element == ast::ScalarKind::F32 ? m_.matmulF32 : m_.matmulF64,
         {m, n, k, a.data, b.getInt32(ta), c.data, b.getInt32(tb), out.data});
   } else {
-    // Integer products: a plain triple loop (wrapping arithmetic).
+    // Integer products: a plain triple loop, checked like every integer
+    // operation (docs/language.md, "Integers").
     ast::ScalarKind el = lt->element;
-    llvm::Type *et = m_.elementType(el);
     loopNest({m, n}, [&](const std::vector<llvm::Value *> &ij) {
-      llvm::Value *slot = entryAlloca(et);
-      b.CreateStore(llvm::Constant::getNullValue(et), slot);
+      llvm::Value *slot = entryAlloca(b.getInt64Ty());
+      b.CreateStore(i64(0), slot);
       loop(k, [&](llvm::Value *p) {
         llvm::Value *ai = ta ? b.CreateAdd(b.CreateMul(p, m), ij[0])
                              : b.CreateAdd(b.CreateMul(ij[0], k), p);
         llvm::Value *bi = tb ? b.CreateAdd(b.CreateMul(ij[1], k), p)
                              : b.CreateAdd(b.CreateMul(p, n), ij[1]);
-        llvm::Value *prod =
-            b.CreateMul(load(el, a.data, ai), load(el, c.data, bi));
-        b.CreateStore(b.CreateAdd(b.CreateLoad(et, slot), prod), slot);
+        llvm::Value *prod = integerProduct(load(el, a.data, ai),
+                                           load(el, c.data, bi), el, e.range);
+        b.CreateStore(
+            checkedAccumulate(b.CreateLoad(b.getInt64Ty(), slot), prod, e.range,
+                              std::string("integer overflow in '@' (") +
+                                  ast::scalarName(el) + ")"),
+            slot);
       });
-      store(b.CreateLoad(et, slot), out.data,
-            b.CreateAdd(b.CreateMul(ij[0], n), ij[1]));
+      store(checkedNarrow(b.CreateLoad(b.getInt64Ty(), slot), el, e.range,
+                          std::string("integer overflow in '@' (") +
+                              ast::scalarName(el) + ")"),
+            out.data, b.CreateAdd(b.CreateMul(ij[0], n), ij[1]));
     });
+    flushFaults();
   }
   if (result->isScalar()) {
     Value s;
@@ -83,90 +90,136 @@ Value FunctionEmitter::emitMatMul(const sema::BinaryExpr &e) {
   return out;
 }
 
-Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
-  const sema::Expr &arg = *e.args[0];
-  const auto *in = cast<sema::TensorType>(arg.type);
-  FusedPtr tree = build(arg, {});
-  std::vector<llvm::Value *> dims = shape(*tree, e.range);
-  sema::Builtin kind = e.builtin;
-  bool argmax = kind == sema::Builtin::Argmax;
-  bool maxLike = argmax || kind == sema::Builtin::ReduceMax;
-  bool minLike = kind == sema::Builtin::ReduceMin;
-  // The accumulator has the result's element (a sum of bytes is i64), and
-  // each element is widened to it as it is read.
-  ast::ScalarKind accElement =
-      argmax ? in->element : cast<sema::TensorType>(e.type)->element;
-  llvm::Type *t = m_.elementType(accElement);
-  bool isFloat = t->isFloatingPointTy();
-  auto widen = [&](llvm::Value *x) {
-    return accElement == in->element ? x : intCast(x, in->element, t);
-  };
-  bool isUnsigned =
-      !isFloat && intPredicate(llvm::CmpInst::ICMP_SLT, accElement) !=
-                      llvm::CmpInst::ICMP_SLT;
+// Reductions (docs/language.md, "Reductions"): sums and means accumulate
+// in f64 (f32 and f64 elements) or in checked i64 (integers) in index
+// order, so results are deterministic and a sum of 10^7 f32 values is
+// exact to f32 rounding; max/min/argmax propagate NaN as NumPy does.
+struct FunctionEmitter::Reduction {
+  sema::Builtin kind;
+  ast::ScalarKind in, out; // element read, element of the result
+  llvm::Type *acc;         // accumulator: f64, i64, or the element's type
   llvm::Value *init;
-  if (maxLike || minLike) {
-    double inf = std::numeric_limits<double>::infinity();
-    unsigned bits = isFloat ? 0 : t->getIntegerBitWidth();
-    init =
-        isFloat
-            ? llvm::ConstantFP::get(t, maxLike ? -inf : inf)
-            : llvm::ConstantInt::get(
-                  t, maxLike
-                         ? (isUnsigned ? llvm::APInt::getMinValue(bits)
-                                       : llvm::APInt::getSignedMinValue(bits))
-                         : (isUnsigned ? llvm::APInt::getMaxValue(bits)
-                                       : llvm::APInt::getSignedMaxValue(bits)));
-  } else {
-    init = llvm::Constant::getNullValue(t);
+  bool extremum() const {
+    return kind == sema::Builtin::ReduceMax ||
+           kind == sema::Builtin::ReduceMin || kind == sema::Builtin::Argmax;
   }
-  // Reduce the elements `index` ranges over along `axisDims`, sequentially
-  // (a fixed order, so results are deterministic).
+  bool max() const {
+    return kind == sema::Builtin::ReduceMax || kind == sema::Builtin::Argmax;
+  }
+};
+
+FunctionEmitter::Reduction
+FunctionEmitter::reductionOf(const sema::BuiltinCallExpr &e) {
+  Reduction r;
+  r.kind = e.builtin;
+  r.in = cast<sema::TensorType>(e.args[0]->type)->element;
+  r.out = cast<sema::TensorType>(e.type)->element;
+  llvm::Type *inType = m_.elementType(r.in);
+  if (r.extremum()) {
+    r.acc = inType;
+    double inf = std::numeric_limits<double>::infinity();
+    unsigned bits = inType->isFloatingPointTy() ? 0 : inType->getIntegerBitWidth();
+    bool isUnsigned = intPredicate(llvm::CmpInst::ICMP_SLT, r.in) !=
+                      llvm::CmpInst::ICMP_SLT;
+    r.init = inType->isFloatingPointTy()
+                 ? llvm::ConstantFP::get(inType, r.max() ? -inf : inf)
+                 : llvm::ConstantInt::get(
+                       inType,
+                       r.max() ? (isUnsigned ? llvm::APInt::getMinValue(bits)
+                                             : llvm::APInt::getSignedMinValue(bits))
+                               : (isUnsigned ? llvm::APInt::getMaxValue(bits)
+                                             : llvm::APInt::getSignedMaxValue(bits)));
+    return r;
+  }
+  r.acc = inType->isFloatingPointTy() ? b.getDoubleTy() : b.getInt64Ty();
+  r.init = llvm::Constant::getNullValue(r.acc);
+  return r;
+}
+
+// Whether `x` replaces `cur` as the extremum: strictly better, or the
+// first NaN (which then stays).
+llvm::Value *FunctionEmitter::replacesExtremum(const Reduction &r,
+                                               llvm::Value *x,
+                                               llvm::Value *cur) {
+  if (!x->getType()->isFloatingPointTy())
+    return b.CreateICmp(intPredicate(r.max() ? llvm::CmpInst::ICMP_SGT
+                                             : llvm::CmpInst::ICMP_SLT,
+                                     r.in),
+                        x, cur);
+  llvm::Value *better = r.max() ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur);
+  llvm::Value *firstNaN =
+      b.CreateAnd(b.CreateFCmpUNO(x, x), b.CreateFCmpORD(cur, cur));
+  return b.CreateOr(better, firstNaN);
+}
+
+// acc (+) x for a sum, or the extremum of the two.
+llvm::Value *FunctionEmitter::accumulate(const Reduction &r, llvm::Value *acc,
+                                         llvm::Value *x, SourceRange where) {
+  if (r.extremum())
+    return b.CreateSelect(replacesExtremum(r, x, acc), x, acc);
+  if (r.acc->isFloatingPointTy())
+    return b.CreateFAdd(acc, b.CreateFPExt(x, r.acc));
+  return checkedAccumulate(acc, intCast(x, r.in, r.acc), where,
+                           std::string("integer overflow in sum (") +
+                               ast::scalarName(r.out) + ")");
+}
+
+// The accumulator as the result's element: a mean divides by `count` in
+// f64 first; an integer sum is range-checked.
+llvm::Value *FunctionEmitter::finishReduction(const Reduction &r,
+                                              llvm::Value *acc,
+                                              llvm::Value *count,
+                                              SourceRange where) {
+  if (r.extremum())
+    return acc;
+  llvm::Type *out = m_.elementType(r.out);
+  if (r.acc->isFloatingPointTy()) {
+    if (r.kind == sema::Builtin::Mean)
+      acc = b.CreateFDiv(acc, b.CreateSIToFP(count, r.acc));
+    return b.CreateFPTrunc(acc, out);
+  }
+  return checkedNarrow(acc, r.out, where,
+                       std::string("integer overflow in sum (") +
+                           ast::scalarName(r.out) + ")");
+}
+
+Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
+  FusedPtr tree = build(*e.args[0], {});
+  std::vector<llvm::Value *> dims = shape(*tree, e.range);
+  Reduction r = reductionOf(e);
+  bool argmax = r.kind == sema::Builtin::Argmax;
+  // Folds the elements `fullIndex` reaches over `axisDims` in index order:
+  // the accumulator and the position of the extremum.
   auto reduce = [&](const std::function<std::vector<llvm::Value *>(
                         const std::vector<llvm::Value *> &)> &fullIndex,
-                    const std::vector<llvm::Value *> &axisDims)
-      -> std::pair<llvm::Value *, llvm::Value *> {
-    llvm::Value *acc = entryAlloca(t);
+                    const std::vector<llvm::Value *> &axisDims) {
+    llvm::Value *acc = entryAlloca(r.acc);
     llvm::Value *best = entryAlloca(b.getInt64Ty());
     llvm::Value *counter = entryAlloca(b.getInt64Ty());
-    b.CreateStore(init, acc);
+    b.CreateStore(r.init, acc);
     b.CreateStore(i64(0), best);
     b.CreateStore(i64(0), counter);
     loopNest(axisDims, [&](const std::vector<llvm::Value *> &idx) {
-      llvm::Value *x = widen(elementAt(*tree, fullIndex(idx), dims));
-      llvm::Value *cur = b.CreateLoad(t, acc);
+      llvm::Value *x = elementAt(*tree, fullIndex(idx), dims);
+      llvm::Value *cur = b.CreateLoad(r.acc, acc);
       llvm::Value *pos = b.CreateLoad(b.getInt64Ty(), counter);
-      if (maxLike || minLike) {
-        llvm::Value *better =
-            isFloat
-                ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
-                : b.CreateICmp(intPredicate(maxLike ? llvm::CmpInst::ICMP_SGT
-                                                    : llvm::CmpInst::ICMP_SLT,
-                                            in->element),
-                               x, cur);
-        b.CreateStore(b.CreateSelect(better, x, cur), acc);
-        b.CreateStore(
-            b.CreateSelect(better, pos, b.CreateLoad(b.getInt64Ty(), best)),
-            best);
-      } else {
-        b.CreateStore(isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x),
-                      acc);
-      }
+      if (argmax)
+        b.CreateStore(b.CreateSelect(replacesExtremum(r, x, cur), pos,
+                                     b.CreateLoad(b.getInt64Ty(), best)),
+                      best);
+      b.CreateStore(accumulate(r, cur, x, e.range), acc);
       b.CreateStore(b.CreateAdd(pos, i64(1)), counter);
     });
-    llvm::Value *value = b.CreateLoad(t, acc);
-    if (kind == sema::Builtin::Mean)
-      value = b.CreateFDiv(
-          value, b.CreateSIToFP(b.CreateLoad(b.getInt64Ty(), counter), t));
-    return {value, b.CreateLoad(b.getInt64Ty(), best)};
+    llvm::Value *value =
+        argmax ? b.CreateTrunc(b.CreateLoad(b.getInt64Ty(), best), b.getInt32Ty())
+               : finishReduction(r, b.CreateLoad(r.acc, acc),
+                                 b.CreateLoad(b.getInt64Ty(), counter), e.range);
+    return value;
   };
-  auto result = [&](std::pair<llvm::Value *, llvm::Value *> r) {
-    return argmax ? b.CreateTrunc(r.second, b.getInt32Ty()) : r.first;
-  };
-  ast::ScalarKind outElement = argmax ? ast::ScalarKind::I32 : accElement;
   if (!e.axis) {
     Value v;
-    v.scalar = result(reduce([](const auto &idx) { return idx; }, dims));
+    v.scalar = reduce([](const auto &idx) { return idx; }, dims);
+    flushFaults();
     return v;
   }
   size_t axis = static_cast<size_t>(*e.axis);
@@ -174,53 +227,57 @@ Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
   for (size_t k = 0; k < dims.size(); ++k)
     if (k != axis)
       out.dims.push_back(dims[k]);
-  out.data = alloc(outElement, elementCount(out.dims));
-  if (!argmax) {
-    // Walk the input in row-major order and fold each element into its
-    // output slot: contiguous and vectorizable across output elements,
-    // and every output still adds its inputs in index order.
-    llvm::Value *count = elementCount(out.dims);
-    loop(count, [&](llvm::Value *i) { store(init, out.data, i); });
-    loopNest(dims, [&](const std::vector<llvm::Value *> &idx) {
-      std::vector<llvm::Value *> outIdx;
-      for (size_t k = 0; k < idx.size(); ++k)
-        if (k != axis)
-          outIdx.push_back(idx[k]);
-      llvm::Value *at = linearIndex(out.dims, outIdx);
-      llvm::Value *x = widen(elementAt(*tree, idx, dims));
-      llvm::Value *cur = load(outElement, out.data, at);
-      llvm::Value *next;
-      if (maxLike || minLike)
-        next = b.CreateSelect(
-            isFloat
-                ? (maxLike ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur))
-                : b.CreateICmp(intPredicate(maxLike ? llvm::CmpInst::ICMP_SGT
-                                                    : llvm::CmpInst::ICMP_SLT,
-                                            in->element),
-                               x, cur),
-            x, cur);
-      else
-        next = isFloat ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x);
-      store(next, out.data, at);
+  llvm::Value *count = elementCount(out.dims);
+  out.data = alloc(r.out, count);
+  if (argmax) {
+    loopNest(out.dims, [&](const std::vector<llvm::Value *> &outer) {
+      auto full = [&](const std::vector<llvm::Value *> &inner) {
+        std::vector<llvm::Value *> idx(outer.begin(), outer.end());
+        idx.insert(idx.begin() + static_cast<std::ptrdiff_t>(axis), inner[0]);
+        return idx;
+      };
+      store(reduce(full, {dims[axis]}), out.data, linearIndex(out.dims, outer));
     });
-    if (kind == sema::Builtin::Mean) {
-      llvm::Value *n = b.CreateSIToFP(dims[axis], t);
-      loop(count, [&](llvm::Value *i) {
-        store(b.CreateFDiv(load(outElement, out.data, i), n), out.data, i);
-      });
-    }
+    flushFaults();
     return out;
   }
-  loopNest(out.dims, [&](const std::vector<llvm::Value *> &outer) {
-    auto full = [&](const std::vector<llvm::Value *> &inner) {
-      std::vector<llvm::Value *> idx(outer.begin(), outer.end());
-      idx.insert(idx.begin() + static_cast<std::ptrdiff_t>(axis), inner[0]);
-      return idx;
-    };
-    store(result(reduce(full, {dims[axis]})), out.data,
-          linearIndex(out.dims, outer));
-  });
+  foldAlongAxis(r, *tree, dims, axis, out, e.range);
+  flushFaults();
   return out;
+}
+
+void FunctionEmitter::foldAlongAxis(const Reduction &r, const Fused &tree,
+                                    const std::vector<llvm::Value *> &dims,
+                                    size_t axis, Value &out,
+                                    SourceRange where) {
+  llvm::Value *count = elementCount(out.dims);
+  // Walk the input in row-major order and fold each element into its
+  // accumulator: contiguous and vectorizable across outputs, and every
+  // output still folds its inputs in index order. Accumulators are f64 or
+  // i64 scratch (or the output itself for max/min), finished in one pass.
+  bool inPlace = r.extremum();
+  llvm::Value *accs = inPlace ? out.data
+                              : b.CreateCall(m_.arenaAlloc,
+                                             {ctx_, b.CreateMul(count, i64(8))});
+  if (!inPlace)
+    returnIfFailed();
+  loop(count, [&](llvm::Value *i) { store(r.init, accs, i); });
+  loopNest(dims, [&](const std::vector<llvm::Value *> &idx) {
+    std::vector<llvm::Value *> outIdx;
+    for (size_t k = 0; k < idx.size(); ++k)
+      if (k != axis)
+        outIdx.push_back(idx[k]);
+    llvm::Value *at = linearIndex(out.dims, outIdx);
+    llvm::Value *x = elementAt(tree, idx, dims);
+    llvm::Value *cur =
+        b.CreateLoad(r.acc, b.CreateInBoundsGEP(r.acc, accs, at));
+    store(accumulate(r, cur, x, where), accs, at);
+  });
+  if (!inPlace)
+    loop(count, [&](llvm::Value *i) {
+      llvm::Value *acc = b.CreateLoad(r.acc, b.CreateInBoundsGEP(r.acc, accs, i));
+      store(finishReduction(r, acc, dims[axis], where), out.data, i);
+    });
 }
 
 Value FunctionEmitter::lowerSoftmax(const sema::BuiltinCallExpr &e) {
@@ -271,18 +328,23 @@ Value FunctionEmitter::lowerSoftmax(const sema::BuiltinCallExpr &e) {
   });
   loop(total,
        [&](llvm::Value *i) { store(exp(load(k, out.data, i)), out.data, i); });
+  // Denominators accumulate in f64 (a row of 10^6 logits sums exactly to
+  // f32 rounding), then the scale is rounded once.
+  llvm::Type *f64 = b.getDoubleTy();
   rowLoop([&](llvm::Value *r, llvm::Value *base) {
-    llvm::Value *slot = entryAlloca(et);
-    b.CreateStore(llvm::ConstantFP::get(et, 0.0), slot);
+    llvm::Value *slot = entryAlloca(f64);
+    b.CreateStore(llvm::ConstantFP::get(f64, 0.0), slot);
     loop(width, [&](llvm::Value *j) {
-      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, slot),
-                                 load(k, out.data, b.CreateAdd(base, j))),
-                    slot);
+      b.CreateStore(
+          b.CreateFAdd(b.CreateLoad(f64, slot),
+                       b.CreateFPExt(load(k, out.data, b.CreateAdd(base, j)), f64)),
+          slot);
     });
-    llvm::Value *sum = b.CreateLoad(et, slot);
-    llvm::Value *scale =
-        log ? b.CreateIntrinsic(llvm::Intrinsic::log, {et}, {sum})
-            : b.CreateFDiv(llvm::ConstantFP::get(et, 1.0), sum);
+    llvm::Value *sum = b.CreateLoad(f64, slot);
+    llvm::Value *scale = b.CreateFPTrunc(
+        log ? b.CreateIntrinsic(llvm::Intrinsic::log, {f64}, {sum})
+            : b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), sum),
+        et);
     llvm::Value *m = load(k, maxes, r);
     loop(width, [&](llvm::Value *j) {
       llvm::Value *i = b.CreateAdd(base, j);
@@ -327,25 +389,27 @@ Value FunctionEmitter::randomNormal(const Type *t, llvm::Value *seed,
   return out;
 }
 
+// The squared L2 norm of every leaf of `v`, accumulated in f64 (the
+// clipping bound of differential privacy depends on it).
 llvm::Value *FunctionEmitter::squaredNorm(const Type *t, const Value &v) {
+  llvm::Type *f64 = b.getDoubleTy();
   if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
-    llvm::Type *et = m_.elementType(tensor->element);
-    if (tensor->isScalar())
-      return b.CreateFMul(v.scalar, v.scalar);
-    llvm::Value *slot = entryAlloca(et);
-    b.CreateStore(llvm::ConstantFP::get(et, 0.0), slot);
+    if (tensor->isScalar()) {
+      llvm::Value *x = b.CreateFPExt(v.scalar, f64);
+      return b.CreateFMul(x, x);
+    }
+    llvm::Value *slot = entryAlloca(f64);
+    b.CreateStore(llvm::ConstantFP::get(f64, 0.0), slot);
     loop(elementCount(v.dims), [&](llvm::Value *i) {
-      llvm::Value *x = load(tensor->element, v.data, i);
-      b.CreateStore(b.CreateFAdd(b.CreateLoad(et, slot), b.CreateFMul(x, x)),
+      llvm::Value *x = b.CreateFPExt(load(tensor->element, v.data, i), f64);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, slot), b.CreateFMul(x, x)),
                     slot);
     });
-    return b.CreateLoad(et, slot);
+    return b.CreateLoad(f64, slot);
   }
-  llvm::Value *total = nullptr;
+  llvm::Value *total = llvm::ConstantFP::get(f64, 0.0);
   auto add = [&](const Type *ft, const Value &fv) {
-    llvm::Value *s = squaredNorm(ft, fv);
-    total =
-        total ? b.CreateFAdd(total, b.CreateFPCast(s, total->getType())) : s;
+    total = b.CreateFAdd(total, squaredNorm(ft, fv));
   };
   if (const auto *s = dyn_cast<sema::StructType>(t))
     for (size_t i = 0; i < s->fields.size(); ++i)
@@ -428,12 +492,16 @@ Value FunctionEmitter::lowerOneHot(const sema::BuiltinCallExpr &e) {
     llvm::Value *label =
         lt->isScalar() ? labels.scalar : load(lt->element, labels.data, i);
     label = intCast(label, lt->element, b.getInt64Ty());
-    // Labels outside [0, n) give an all-zero row, as in TensorFlow.
+    // A label outside [0, n) is an error (TensorFlow gives an all-zero
+    // row, which silently makes that example's loss 0).
+    noteFault(b.CreateICmpUGE(label, classes), e.args[0]->range,
+              "one_hot: a label is outside [0, classes)");
     loop(classes, [&](llvm::Value *j) {
       store(b.CreateSelect(b.CreateICmpEQ(label, j), one, zero), out.data,
             b.CreateAdd(b.CreateMul(i, classes), j));
     });
   });
+  flushFaults();
   return out;
 }
 
@@ -498,37 +566,52 @@ Value FunctionEmitter::lowerLen(const sema::BuiltinCallExpr &e) {
 Value FunctionEmitter::lowerNorm(const sema::BuiltinCallExpr &e) {
   Value v;
   llvm::Value *sq = squaredNorm(e.args[0]->type, emit(*e.args[0]));
-  v.scalar = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
+  v.scalar = b.CreateFPTrunc(
+      b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq}),
+      m_.elementType(cast<sema::TensorType>(e.type)->element));
   return v;
 }
 
 Value FunctionEmitter::lowerClipByNorm(const sema::BuiltinCallExpr &e) {
   const Type *t = e.args[0]->type;
   Value x = emit(*e.args[0]);
-  llvm::Value *c = emit(*e.args[1]).scalar;
+  llvm::Type *f64 = b.getDoubleTy();
+  llvm::Value *c = b.CreateFPExt(emit(*e.args[1]).scalar, f64);
   llvm::Value *sq = squaredNorm(t, x);
-  llvm::Value *norm =
-      b.CreateIntrinsic(llvm::Intrinsic::sqrt, {sq->getType()}, {sq});
-  // scale = c / norm when norm > c, else 1.
-  llvm::Value *scale =
-      b.CreateSelect(b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
-                     llvm::ConstantFP::get(norm->getType(), 1.0));
+  llvm::Value *norm = b.CreateIntrinsic(llvm::Intrinsic::sqrt, {f64}, {sq});
+  // scale = c / norm when norm > c, else 1; in f64, and each element is
+  // scaled in f64 before rounding, so the clipped norm is c to f32
+  // rounding of the elements.
+  llvm::Value *scale = b.CreateSelect(b.CreateFCmpOGT(norm, c),
+                                      b.CreateFDiv(c, norm),
+                                      llvm::ConstantFP::get(f64, 1.0));
   std::function<Value(const Type *, const Value &)> scaled =
       [&](const Type *ft, const Value &fv) -> Value {
     if (const auto *tensor = dyn_cast<sema::TensorType>(ft)) {
-      auto leaf = leafNode(fv, ft);
+      auto cast = [&](FusedPtr child, ast::ScalarKind from,
+                      ast::ScalarKind to) {
+        auto node = std::make_unique<Fused>();
+        node->kind = Fused::Kind::Cast;
+        node->element = to;
+        node->operandElement = from;
+        node->rank = tensor->rank();
+        node->children.push_back(std::move(child));
+        return node;
+      };
       auto mul = std::make_unique<Fused>();
       mul->kind = Fused::Kind::Binary;
       mul->op = ast::BinaryOp::Mul;
-      mul->element = mul->operandElement = tensor->element;
+      mul->element = mul->operandElement = ast::ScalarKind::F64;
       mul->rank = tensor->rank();
-      mul->children.push_back(std::move(leaf));
+      mul->children.push_back(
+          cast(leafNode(fv, ft), tensor->element, ast::ScalarKind::F64));
       auto factor = std::make_unique<Fused>();
-      factor->leaf.scalar =
-          b.CreateFPCast(scale, m_.elementType(tensor->element));
-      factor->element = tensor->element;
+      factor->leaf.scalar = scale;
+      factor->element = ast::ScalarKind::F64;
       mul->children.push_back(std::move(factor));
-      return materialize(*mul, e.range);
+      return materialize(*cast(std::move(mul), ast::ScalarKind::F64,
+                               tensor->element),
+                         e.range);
     }
     Value out;
     if (const auto *s = dyn_cast<sema::StructType>(ft))
@@ -547,20 +630,31 @@ Value FunctionEmitter::lowerDot(const sema::BuiltinCallExpr &e) {
   const auto *t = cast<sema::TensorType>(e.type);
   check(b.CreateICmpEQ(x.dims[0], y.dims[0]), e.range, "dot: lengths differ",
         y.dims[0], x.dims[0]);
-  llvm::Type *et = m_.elementType(t->element);
-  llvm::Value *slot = entryAlloca(et);
-  b.CreateStore(llvm::Constant::getNullValue(et), slot);
-  bool isFloat = et->isFloatingPointTy();
+  // Accumulated in f64, or in checked i64 (like sum).
+  ast::ScalarKind el = t->element;
+  bool isFloat = m_.elementType(el)->isFloatingPointTy();
+  llvm::Type *acc = isFloat ? b.getDoubleTy() : b.getInt64Ty();
+  std::string overflow =
+      std::string("integer overflow in dot (") + ast::scalarName(el) + ")";
+  llvm::Value *slot = entryAlloca(acc);
+  b.CreateStore(llvm::Constant::getNullValue(acc), slot);
   loop(x.dims[0], [&](llvm::Value *i) {
-    llvm::Value *p = isFloat ? b.CreateFMul(load(t->element, x.data, i),
-                                            load(t->element, y.data, i))
-                             : b.CreateMul(load(t->element, x.data, i),
-                                           load(t->element, y.data, i));
-    llvm::Value *cur = b.CreateLoad(et, slot);
-    b.CreateStore(isFloat ? b.CreateFAdd(cur, p) : b.CreateAdd(cur, p), slot);
+    llvm::Value *xi = load(el, x.data, i), *yi = load(el, y.data, i);
+    llvm::Value *cur = b.CreateLoad(acc, slot);
+    if (isFloat)
+      b.CreateStore(b.CreateFAdd(cur, b.CreateFMul(b.CreateFPExt(xi, acc),
+                                                   b.CreateFPExt(yi, acc))),
+                    slot);
+    else
+      b.CreateStore(checkedAccumulate(cur, integerProduct(xi, yi, el, e.range),
+                                      e.range, overflow),
+                    slot);
   });
   Value v;
-  v.scalar = b.CreateLoad(et, slot);
+  llvm::Value *total = b.CreateLoad(acc, slot);
+  v.scalar = isFloat ? b.CreateFPTrunc(total, m_.elementType(el))
+                     : checkedNarrow(total, el, e.range, overflow);
+  flushFaults();
   return v;
 }
 

@@ -3,6 +3,7 @@
 #include "codegen/Emitter.h"
 
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
 #include <llvm/Support/Casting.h>
 
@@ -138,8 +139,18 @@ FunctionEmitter::elementCount(const std::vector<llvm::Value *> &dims) {
 llvm::Value *FunctionEmitter::alloc(ast::ScalarKind k, llvm::Value *count) {
   uint64_t size =
       m_.module->getDataLayout().getTypeAllocSize(m_.elementType(k));
-  llvm::Value *bytes = b.CreateMul(count, i64(static_cast<int64_t>(size)));
-  return b.CreateCall(m_.arenaAlloc, {ctx_, bytes});
+  // A byte count beyond 64 bits asks for everything (the arena refuses).
+  llvm::Value *product = b.CreateIntrinsic(
+      llvm::Intrinsic::umul_with_overflow, {b.getInt64Ty()},
+      {count, i64(static_cast<int64_t>(size))});
+  llvm::Value *bytes =
+      b.CreateSelect(b.CreateExtractValue(product, 1), i64(-1),
+                     b.CreateExtractValue(product, 0));
+  llvm::Value *data = b.CreateCall(m_.arenaAlloc, {ctx_, bytes});
+  // Past the per-client limit the arena fails the call and hands back a
+  // scratch buffer: return before anything writes the tensor into it.
+  returnIfFailed();
+  return data;
 }
 
 llvm::Value *FunctionEmitter::entryAlloca(llvm::Type *t) {

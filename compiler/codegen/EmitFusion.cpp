@@ -240,7 +240,8 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
   case Fused::Kind::Unary:
     switch (std::get<ast::UnaryOp>(n.op)) {
     case ast::UnaryOp::Neg:
-      return isFloat ? b.CreateFNeg(args[0]) : b.CreateNeg(args[0]);
+      return isFloat ? b.CreateFNeg(args[0])
+                     : checkedNegate(args[0], n.element, n.range, "'-'");
     case ast::UnaryOp::Plus:
       return args[0];
     case ast::UnaryOp::Not:
@@ -252,26 +253,23 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
     bool operandFloat = m_.elementType(n.operandElement)->isFloatingPointTy();
     switch (std::get<ast::BinaryOp>(n.op)) {
     case ast::BinaryOp::Add:
-      return isFloat ? b.CreateFAdd(x, y) : b.CreateAdd(x, y);
+      return isFloat ? b.CreateFAdd(x, y)
+                     : checkedArithmetic(ast::BinaryOp::Add, x, y, n.element,
+                                         n.range);
     case ast::BinaryOp::Sub:
-      return isFloat ? b.CreateFSub(x, y) : b.CreateSub(x, y);
+      return isFloat ? b.CreateFSub(x, y)
+                     : checkedArithmetic(ast::BinaryOp::Sub, x, y, n.element,
+                                         n.range);
     case ast::BinaryOp::Mul:
-      return isFloat ? b.CreateFMul(x, y) : b.CreateMul(x, y);
+      return isFloat ? b.CreateFMul(x, y)
+                     : checkedArithmetic(ast::BinaryOp::Mul, x, y, n.element,
+                                         n.range);
     case ast::BinaryOp::Div:
     case ast::BinaryOp::Rem: {
       bool div = std::get<ast::BinaryOp>(n.op) == ast::BinaryOp::Div;
       if (isFloat)
         return div ? b.CreateFDiv(x, y) : b.CreateFRem(x, y);
-      // Integer division by zero is undefined in LLVM: divide by 1 instead
-      // and let the caller's check (below) report it.
-      llvm::Value *zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(t, 0));
-      llvm::Value *safe = b.CreateSelect(zero, llvm::ConstantInt::get(t, 1), y);
-      bool unsignedDiv = intPredicate(llvm::CmpInst::ICMP_SLT, n.element) !=
-                         llvm::CmpInst::ICMP_SLT;
-      llvm::Value *q =
-          div ? (unsignedDiv ? b.CreateUDiv(x, safe) : b.CreateSDiv(x, safe))
-              : (unsignedDiv ? b.CreateURem(x, safe) : b.CreateSRem(x, safe));
-      return b.CreateSelect(zero, llvm::ConstantInt::get(t, 0), q);
+      return checkedDivision(!div, x, y, n.element, n.range);
     }
     case ast::BinaryOp::Lt:
       return boolResult(operandFloat
@@ -355,7 +353,10 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
       if (intPredicate(llvm::CmpInst::ICMP_SLT, n.element) !=
           llvm::CmpInst::ICMP_SLT)
         return x; // unsigned
-      return b.CreateIntrinsic(llvm::Intrinsic::abs, {t}, {x, b.getFalse()});
+      // abs(INT_MIN) does not fit: the negation is checked.
+      return b.CreateSelect(
+          b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
+          checkedNegate(x, n.element, n.range, "abs"), x);
     case sema::Builtin::Relu: {
       llvm::Value *zero = llvm::Constant::getNullValue(t);
       return b.CreateSelect(
@@ -368,47 +369,23 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
     case sema::Builtin::Pow: {
       if (isFloat)
         return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
-      // Integers: square-and-multiply over every exponent bit, straight-line
-      // (so it vectorizes), wrapping like the other integer operators. A
-      // negative exponent truncates as division would: 1 for x = 1, +-1
-      // for x = -1, else 0.
-      llvm::Value *e = args[1];
-      unsigned bits = t->getIntegerBitWidth();
-      llvm::Value *one = llvm::ConstantInt::get(t, 1);
-      llvm::Value *result = one, *base = x;
-      for (unsigned k = 0; k + 1 < bits; ++k) {
-        llvm::Value *bit = b.CreateICmpNE(b.CreateAnd(b.CreateLShr(e, k), one),
-                                          llvm::ConstantInt::get(t, 0));
-        result = b.CreateSelect(bit, b.CreateMul(result, base), result);
-        base = b.CreateMul(base, base);
-      }
-      llvm::Value *odd =
-          b.CreateICmpNE(b.CreateAnd(e, one), llvm::ConstantInt::get(t, 0));
-      llvm::Value *minusOne =
-          llvm::ConstantInt::get(t, static_cast<uint64_t>(-1), true);
-      llvm::Value *negative =
-          b.CreateSelect(b.CreateICmpEQ(x, one), one,
-                         b.CreateSelect(b.CreateICmpEQ(x, minusOne),
-                                        b.CreateSelect(odd, minusOne, one),
-                                        llvm::ConstantInt::get(t, 0)));
-      return b.CreateSelect(
-          b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element), e,
-                       llvm::ConstantInt::get(t, 0)),
-          negative, result);
+      return checkedPower(x, args[1], n.element, n.range);
     }
+    // Floats: NaN in either argument gives NaN, whatever the order
+    // (IEEE 754-2019 minimum/maximum; -0 < +0).
     case sema::Builtin::Minimum:
+      if (isFloat)
+        return intrinsic(llvm::Intrinsic::minimum, {x, args[1]});
       return b.CreateSelect(
-          isFloat
-              ? b.CreateFCmpOLT(x, args[1])
-              : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element),
-                             x, args[1]),
+          b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element), x,
+                       args[1]),
           x, args[1]);
     case sema::Builtin::Maximum:
+      if (isFloat)
+        return intrinsic(llvm::Intrinsic::maximum, {x, args[1]});
       return b.CreateSelect(
-          isFloat
-              ? b.CreateFCmpOGT(x, args[1])
-              : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
-                             x, args[1]),
+          b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element), x,
+                       args[1]),
           x, args[1]);
     default:
       break;
@@ -425,6 +402,7 @@ Value FunctionEmitter::materialize(const Fused &n, SourceRange r) {
   Value v;
   if (n.rank == 0) {
     v.scalar = elementAt(n, {}, {});
+    flushFaults();
     return v;
   }
   std::vector<llvm::Value *> dims = shape(n, r);
@@ -434,11 +412,13 @@ Value FunctionEmitter::materialize(const Fused &n, SourceRange r) {
   if (flatLeaves(n, dims)) {
     // One contiguous loop: vectorizes with plain loads whatever the rank.
     loop(count, [&](llvm::Value *i) { store(elementAtFlat(n, i), v.data, i); });
+    flushFaults();
     return v;
   }
   loopNest(dims, [&](const std::vector<llvm::Value *> &index) {
     store(elementAt(n, index, dims), v.data, linearIndex(dims, index));
   });
+  flushFaults();
   return v;
 }
 

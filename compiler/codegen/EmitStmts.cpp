@@ -176,6 +176,8 @@ void FunctionEmitter::emitBlock(const sema::BlockStmt &block) {
       return; // after a return
     cache_.clear();
     emitStmt(*s);
+    if (!terminated())
+      flushFaults(); // what the statement computed in place
   }
 }
 

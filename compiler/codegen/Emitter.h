@@ -173,6 +173,40 @@ private:
   Value randomNormal(const Type *t, llvm::Value *seed, llvm::Value *stddev,
                      int64_t &leaf);
 
+  // --- checked integers (EmitIntegers.cpp) ----------------------------------
+  // A fault of an operation at `range`: set in its loop, tested by
+  // flushFaults() after it.
+  struct PendingFault {
+    llvm::Value *flag; // i1 stack slot
+    SourceRange range;
+    std::string what;
+  };
+  // Records that `bad` (i1) means the operation at `r` failed.
+  void noteFault(llvm::Value *bad, SourceRange r, const std::string &what);
+  // Fails the call, naming the first pending fault that happened.
+  void flushFaults();
+  // x op y for op in + - * of integer element `k`, checked for overflow.
+  llvm::Value *checkedArithmetic(ast::BinaryOp op, llvm::Value *x,
+                                 llvm::Value *y, ast::ScalarKind k,
+                                 SourceRange r);
+  // x / y or x % y: division by zero and INT_MIN / -1 are faults.
+  llvm::Value *checkedDivision(bool remainder, llvm::Value *x, llvm::Value *y,
+                               ast::ScalarKind k, SourceRange r);
+  // -x (and abs of a negative x): INT_MIN, or a non-zero unsigned x, fault.
+  llvm::Value *checkedNegate(llvm::Value *x, ast::ScalarKind k, SourceRange r,
+                             const char *what);
+  llvm::Value *checkedPower(llvm::Value *x, llvm::Value *e, ast::ScalarKind k,
+                            SourceRange r);
+  // x * y of integer element `k` as an i64, checked.
+  llvm::Value *integerProduct(llvm::Value *x, llvm::Value *y,
+                              ast::ScalarKind k, SourceRange r);
+  // acc + x in i64, checked.
+  llvm::Value *checkedAccumulate(llvm::Value *acc, llvm::Value *x,
+                                 SourceRange r, const std::string &what);
+  // An i64 accumulator narrowed to integer element `k`, checked.
+  llvm::Value *checkedNarrow(llvm::Value *v, ast::ScalarKind k, SourceRange r,
+                             const std::string &what);
+
   // --- fused elementwise computation (EmitFusion.cpp) -----------------------
   static bool isElementwise(const sema::Expr &e);
   // The tree computing leaf `path` (field indices) of `e`.
@@ -201,6 +235,18 @@ private:
   Value lowerRandomNormal(const sema::BuiltinCallExpr &e);
   Value lowerElementwise(const sema::BuiltinCallExpr &e);
   Value lowerReduction(const sema::BuiltinCallExpr &e);
+  struct Reduction;
+  Reduction reductionOf(const sema::BuiltinCallExpr &e);
+  llvm::Value *replacesExtremum(const Reduction &r, llvm::Value *x,
+                                llvm::Value *cur);
+  llvm::Value *accumulate(const Reduction &r, llvm::Value *acc, llvm::Value *x,
+                          SourceRange where);
+  llvm::Value *finishReduction(const Reduction &r, llvm::Value *acc,
+                               llvm::Value *count, SourceRange where);
+  // Folds `tree` (of `dims`) along `axis` into `out` (allocated).
+  void foldAlongAxis(const Reduction &r, const Fused &tree,
+                     const std::vector<llvm::Value *> &dims, size_t axis,
+                     Value &out, SourceRange where);
   Value lowerSoftmax(const sema::BuiltinCallExpr &e);
   Value lowerOneHot(const sema::BuiltinCallExpr &e);
   Value lowerTranspose(const sema::BuiltinCallExpr &e);
@@ -247,6 +293,7 @@ private:
   std::map<const sema::Local *, Value> lets_;
   std::map<const sema::Local *, VarSlot> vars_;
   std::map<const sema::Expr *, Value> cache_; // per statement
+  std::vector<PendingFault> faults_;
 };
 
 } // namespace fedc::codegen

@@ -154,9 +154,7 @@ bool callFunction(const sema::Program &program,
   if (ctx.failed) {
     diags.report(SourceLoc(), DiagId::CallFailed)
         .arg(name)
-        .arg(ctx.what)
-        .arg(ctx.got)
-        .arg(ctx.expected);
+        .arg(fedrt::failureMessage(ctx));
     return false;
   }
   if (result.kind == fedrt::TypeDesc::Kind::Seq) {

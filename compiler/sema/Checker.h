@@ -138,8 +138,15 @@ private:
   ExprPtr checkStructLiteral(const ast::StructLiteralExpr &e);
   ExprPtr checkTuple(const ast::TupleExpr &e);
   ExprPtr errorExpr(SourceRange r);
-  // Makes an adaptable literal take the scalar type `to` (`2` in `2 * x`).
+  // Makes an adaptable literal take the scalar type `to` (`2` in `2 * x`)
+  // when its value fits `to`.
   void adapt(ExprPtr &e, const Type *to);
+  // Reports an adaptable literal whose value does not fit scalar `to`
+  // ([IntegerOutOfRange], [FloatLiteralOutOfRange]); false if it did not.
+  bool reportLiteralRange(const Expr &e, const Type *to);
+  // Folds `a op b` of two scalar literals of one type (LocalExprs.cpp).
+  std::unique_ptr<LiteralExpr> fold(ast::BinaryOp op, const LiteralExpr &a,
+                                    const LiteralExpr &b, SourceRange r);
   // Checks that `e` can be used where `expected` is; adapts literals.
   bool expectType(ExprPtr &e, const Type *expected, const std::string &what);
   std::optional<std::vector<int64_t>>

@@ -158,6 +158,18 @@ bool Checker::expectPlacement(ExprPtr &e, const Type *expected,
     notePlacement(*e);
     return false;
   }
+  if (from && to && from->placement == to->placement &&
+      !assignable(from->member, to->member)) {
+    // Right place, wrong member type: a type error, not a placement one.
+    diags_.report(e->range, DiagId::TypeMismatch)
+        .arg(what)
+        .arg(formatType(expected))
+        .arg(formatType(e->type));
+    diags_.report(e->range, DiagId::NoteMemberTypesDiffer)
+        .arg(formatType(from->member))
+        .arg(formatType(to->member));
+    return false;
+  }
   diags_.report(e->range, DiagId::PlacementMismatch)
       .arg(what)
       .arg(formatType(expected))

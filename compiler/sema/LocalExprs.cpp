@@ -3,6 +3,7 @@
 // fields and literals. Builtins are in Builtins.cpp, intrinsics in
 // FederatedExprs.cpp.
 #include "sema/Checker.h"
+#include "sema/Literals.h"
 
 #include <llvm/Support/Casting.h>
 
@@ -33,61 +34,6 @@ bool isArithmetic(ast::BinaryOp op) {
 bool isAdaptable(const Expr &e) {
   const auto *lit = dyn_cast<LiteralExpr>(&e);
   return lit && lit->adaptable;
-}
-
-// Folds `a op b` of two scalar literals of one type; null when it cannot.
-std::unique_ptr<LiteralExpr> fold(ast::BinaryOp op, const LiteralExpr &a,
-                                  const LiteralExpr &b, SourceRange r) {
-  const auto *t = cast<TensorType>(a.type);
-  auto out = std::make_unique<LiteralExpr>(a.type, r);
-  out->adaptable = a.adaptable && b.adaptable;
-  if (t->isInteger()) {
-    int64_t x = a.intValue, y = b.intValue, v = 0;
-    bool overflow = false;
-    switch (op) {
-    case ast::BinaryOp::Add:
-      overflow = __builtin_add_overflow(x, y, &v);
-      break;
-    case ast::BinaryOp::Sub:
-      overflow = __builtin_sub_overflow(x, y, &v);
-      break;
-    case ast::BinaryOp::Mul:
-      overflow = __builtin_mul_overflow(x, y, &v);
-      break;
-    case ast::BinaryOp::Div:
-    case ast::BinaryOp::Rem:
-      if (y == 0 || (x == INT64_MIN && y == -1))
-        return nullptr; // left for the run-time check
-      v = op == ast::BinaryOp::Div ? x / y : x % y;
-      break;
-    default:
-      return nullptr;
-    }
-    if (overflow)
-      return nullptr;
-    out->intValue = v;
-    return out;
-  }
-  if (t->isFloat()) {
-    double x = a.floatValue, y = b.floatValue;
-    switch (op) {
-    case ast::BinaryOp::Add:
-      out->floatValue = x + y;
-      return out;
-    case ast::BinaryOp::Sub:
-      out->floatValue = x - y;
-      return out;
-    case ast::BinaryOp::Mul:
-      out->floatValue = x * y;
-      return out;
-    case ast::BinaryOp::Div:
-      out->floatValue = x / y;
-      return out;
-    default:
-      return nullptr;
-    }
-  }
-  return nullptr;
 }
 
 } // namespace
@@ -121,44 +67,6 @@ const Local *Checker::lookupLocal(const std::string &name) const {
   return nullptr;
 }
 
-void Checker::adapt(ExprPtr &e, const Type *to) {
-  // (k, 1) where (f32, i64) is expected: adapt element by element.
-  if (auto *tuple = dyn_cast<AggregateExpr>(e.get());
-      tuple && tuple->kind() == Expr::Kind::TupleLiteral) {
-    const auto *target = dyn_cast<TupleType>(to);
-    if (!target || target->elements.size() != tuple->elements.size())
-      return;
-    std::vector<const Type *> types;
-    for (size_t i = 0; i < tuple->elements.size(); ++i) {
-      adapt(tuple->elements[i], target->elements[i]);
-      types.push_back(tuple->elements[i]->type);
-    }
-    tuple->type = types_.tuple(types);
-    return;
-  }
-  auto *lit = dyn_cast<LiteralExpr>(e.get());
-  const auto *target = dyn_cast<TensorType>(to);
-  if (!lit || !lit->adaptable || !target || !target->isScalar() ||
-      lit->type == to)
-    return;
-  const auto *from = cast<TensorType>(lit->type);
-  if (from->isInteger() && target->isInteger()) {
-    // Only to a type that holds the value: `300` stays i32 where u8 is
-    // expected, and the mismatch is reported there.
-    unsigned char scratch[8];
-    if (fedrt::storeInteger(lit->intValue, target->element, scratch))
-      lit->type = to;
-    return;
-  }
-  if (from->isInteger() && target->isFloat()) {
-    lit->floatValue = static_cast<double>(lit->intValue);
-    lit->type = to;
-  } else if (from->isInteger() == target->isInteger() &&
-             from->isFloat() == target->isFloat()) {
-    lit->type = to; // widening or narrowing within ints, or within floats
-  }
-}
-
 bool Checker::expectType(ExprPtr &e, const Type *expected,
                          const std::string &what) {
   if (containsError(e->type) || containsError(expected))
@@ -171,6 +79,8 @@ bool Checker::expectType(ExprPtr &e, const Type *expected,
   }
   if (assignable(e->type, expected))
     return true;
+  if (reportLiteralRange(*e, expected))
+    return false;
   if (isa<PlacedType>(e->type) || isa<PlacedType>(expected))
     return expectPlacement(e, expected, what);
   diags_.report(e->range, DiagId::TypeMismatch)
@@ -197,12 +107,15 @@ ExprPtr Checker::check(const ast::Expr &e) {
   }
   case ast::Expr::Kind::FloatLiteral: {
     const auto &f = cast<ast::FloatLiteralExpr>(e);
-    if (!std::isfinite(f.value) || std::fabs(f.value) > FLT_MAX)
+    if (!std::isfinite(f.value))
       diags_.report(e.range(), DiagId::FloatLiteralOutOfRange)
           .arg(f.spelling)
-          .arg("f32");
-    auto lit = std::make_unique<LiteralExpr>(types_.scalar(ScalarKind::F32),
-                                             e.range());
+          .arg("f64");
+    // Like integers: a literal beyond f32's range is an f64 literal, which
+    // adapts to f32 only where its value fits.
+    bool wide = std::isfinite(f.value) && std::fabs(f.value) > FLT_MAX;
+    auto lit = std::make_unique<LiteralExpr>(
+        types_.scalar(wide ? ScalarKind::F64 : ScalarKind::F32), e.range());
     lit->floatValue = f.value;
     lit->adaptable = true;
     return lit;
@@ -434,14 +347,23 @@ const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
     // The literal side takes the other side's element type; between two
     // literals, an int meets a float as a float.
     bool literalL = isAdaptable(*lhs), literalR = isAdaptable(*rhs);
-    if (literalL && (!literalR || tb->isFloat()))
+    if (literalL && literalR && ta->isFloat() == tb->isFloat()) {
+      // Two literals of one kind meet at the wider (3000000000 + 1: i64).
+      ExprPtr &narrow = fedrt::elementSize(ta->element) < fedrt::elementSize(tb->element) ? lhs : rhs;
+      adapt(narrow, narrow.get() == lhs.get() ? tb : ta);
+    } else if (literalL && (!literalR || tb->isFloat())) {
       adapt(lhs, types_.scalar(tb->element));
-    else if (literalR && (!literalL || ta->isFloat()))
+    } else if (literalR && (!literalL || ta->isFloat())) {
       adapt(rhs, types_.scalar(ta->element));
+    }
     ta = cast<TensorType>(lhs->type);
     tb = cast<TensorType>(rhs->type);
     if (ta->isBool() || tb->isBool())
       return invalid("; arithmetic needs numbers, convert bools with f32(...)");
+    if (ta->element != tb->element &&
+        (reportLiteralRange(*lhs, types_.scalar(tb->element)) ||
+         reportLiteralRange(*rhs, types_.scalar(ta->element))))
+      return types_.error();
     if (ta->element != tb->element) {
       ScalarKind wider = ta->isFloat() ? ta->element : tb->element;
       diags_.report(opLoc, DiagId::ElementTypeMismatch)
@@ -619,8 +541,24 @@ ExprPtr Checker::checkCast(const ast::CastExpr &e) {
     double asFloat = tensor->isFloat()     ? lit->floatValue
                      : tensor->isInteger() ? static_cast<double>(lit->intValue)
                                            : (lit->boolValue ? 1.0 : 0.0);
-    lit->intValue =
-        tensor->isInteger() ? lit->intValue : static_cast<int64_t>(asFloat);
+    // Exactly what the cast does at run time (docs/language.md,
+    // "Integers"): integers wrap to the target's width, floats saturate
+    // (NaN to 0), f32 rounds.
+    if (rt->isInteger()) {
+      auto [lo, hi] = integerRange(rt->element);
+      int64_t v = lit->intValue;
+      if (!tensor->isInteger())
+        v = std::isnan(asFloat) ? 0
+            : asFloat <= static_cast<double>(lo) ? lo
+            : asFloat >= static_cast<double>(hi) ? hi
+                                                 : static_cast<int64_t>(asFloat);
+      else if (rt->element != ScalarKind::I64)
+        v = wrapInteger(v, rt->element);
+      lit->intValue = v;
+      asFloat = static_cast<double>(v);
+    } else if (rt->element == ScalarKind::F32) {
+      asFloat = static_cast<double>(static_cast<float>(asFloat));
+    }
     lit->floatValue = asFloat;
     lit->boolValue = asFloat != 0.0;
     lit->type = rt;

@@ -57,6 +57,8 @@ uint64_t arenaCapacity(const Context &ctx) {
 }
 
 std::string failureMessage(const Context &ctx) {
+  if (ctx.got == FEDRT_NO_VALUES && ctx.expected == FEDRT_NO_VALUES)
+    return ctx.what;
   return ctx.what + " (got " + std::to_string(ctx.got) + ", expected " +
          std::to_string(ctx.expected) + ")";
 }

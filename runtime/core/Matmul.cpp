@@ -4,6 +4,10 @@
 
 #include <Eigen/Dense>
 
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
 namespace {
 
 // Products with few columns (a client's mini-batch against a 10-class
@@ -66,8 +70,61 @@ bool narrowMatmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta,
 }
 
 template <typename T>
+void gemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
+          bool tb, T *c);
+
+// f32 products with a long inner dimension (docs/language.md,
+// "Reductions"): Eigen accumulates each output in f32 over all of k, which
+// loses digits past a few thousand terms (a dot of 2e7 ones gives
+// 16777216). Past kLongDepth, the inner dimension is cut into panels of
+// kPanel; each panel's product is an f32 GEMM (as BLAS and PyTorch
+// compute any product), and the panels are summed in f64. Up to
+// kLongDepth (every dense layer of the usual FL models but the CNN's
+// 3136-wide one) the product is one f32 GEMM.
+constexpr int64_t kLongDepth = 1024, kPanel = 256;
+
+void longMatmul(int64_t m, int64_t n, int64_t k, const float *a, bool ta,
+                const float *b, bool tb, float *c) {
+  std::vector<double> total(static_cast<size_t>(m * n), 0.0);
+  std::vector<float> panel(static_cast<size_t>(m * n));
+  // A panel of rows p0..p0+len of op(A)'s columns: copied contiguous so
+  // the GEMM sees an ordinary matrix.
+  std::vector<float> ap, bp;
+  for (int64_t p0 = 0; p0 < k; p0 += kPanel) {
+    int64_t len = std::min(kPanel, k - p0);
+    ap.resize(static_cast<size_t>(m * len));
+    bp.resize(static_cast<size_t>(len * n));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t p = 0; p < len; ++p)
+        ap[static_cast<size_t>(i * len + p)] =
+            ta ? a[(p0 + p) * m + i] : a[i * k + p0 + p];
+    for (int64_t p = 0; p < len; ++p)
+      for (int64_t j = 0; j < n; ++j)
+        bp[static_cast<size_t>(p * n + j)] =
+            tb ? b[j * k + p0 + p] : b[(p0 + p) * n + j];
+    gemm(m, n, len, ap.data(), false, bp.data(), false, panel.data());
+    for (size_t i = 0; i < total.size(); ++i)
+      total[i] += static_cast<double>(panel[i]);
+  }
+  for (size_t i = 0; i < total.size(); ++i)
+    c[i] = static_cast<float>(total[i]);
+}
+
+template <typename T>
 void matmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
             bool tb, T *c) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (k > kLongDepth) {
+      longMatmul(m, n, k, a, ta, b, tb, c);
+      return;
+    }
+  }
+  gemm(m, n, k, a, ta, b, tb, c);
+}
+
+template <typename T>
+void gemm(int64_t m, int64_t n, int64_t k, const T *a, bool ta, const T *b,
+          bool tb, T *c) {
   using Matrix =
       Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Map = Eigen::Map<const Matrix>;

@@ -53,7 +53,10 @@ uint64_t fedrt_arena_mark(fedrt_context *ctx);
 void fedrt_arena_release(fedrt_context *ctx, uint64_t mark);
 
 /* Records a failed run-time check: `what` names the .fed location and the
- * check ("train.fed:12:9: '+' dimension 0"), got/expected the values. */
+ * check ("train.fed:12:9: '+' dimension 0"), got/expected the values, or
+ * both FEDRT_NO_VALUES for a check with no values to show (an integer
+ * overflow). */
+#define FEDRT_NO_VALUES INT64_MIN
 void fedrt_fail(fedrt_context *ctx, const char *what, int64_t got,
                 int64_t expected);
 /* Non-zero once a check has failed in this invocation. Generated code reads
