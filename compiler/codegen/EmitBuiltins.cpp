@@ -159,6 +159,11 @@ llvm::Value *FunctionEmitter::accumulate(const Reduction &r, llvm::Value *acc,
     return b.CreateSelect(replacesExtremum(r, x, acc), x, acc);
   if (r.acc->isFloatingPointTy())
     return b.CreateFAdd(acc, b.CreateFPExt(x, r.acc));
+  // Elements of at most 32 bits cannot overflow an i64 sum below 2^32
+  // elements (the arena holds at most 2^30): a plain add, which vectorizes;
+  // the result's range is checked once (finishReduction).
+  if (r.in != ast::ScalarKind::I64)
+    return b.CreateAdd(acc, intCast(x, r.in, r.acc));
   return checkedAccumulate(acc, intCast(x, r.in, r.acc), where,
                            std::string("integer overflow in sum (") +
                                ast::scalarName(r.out) + ")");

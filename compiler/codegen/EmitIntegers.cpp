@@ -58,26 +58,37 @@ llvm::Value *FunctionEmitter::checkedArithmetic(ast::BinaryOp op,
   auto *t = llvm::cast<llvm::IntegerType>(x->getType());
   unsigned bits = t->getBitWidth();
   bool sign = isSigned(k);
+  std::string what = std::string("integer overflow in '") +
+                     ast::binaryOpSpelling(op) + "' (" + ast::scalarName(k) +
+                     ")";
+  llvm::Value *zero = llvm::ConstantInt::get(t, 0);
+  if (op == ast::BinaryOp::Add || op == ast::BinaryOp::Sub) {
+    // In the type's own width (a widened compare becomes
+    // llvm.sadd.with.overflow, which the vectorizer does not handle):
+    // signed, the result's sign differs from both operands' (add) or from
+    // x's where y's differs from x's (sub), Hacker's Delight 2-13;
+    // unsigned, the result wrapped past x.
+    bool add = op == ast::BinaryOp::Add;
+    llvm::Value *result = add ? b.CreateAdd(x, y) : b.CreateSub(x, y);
+    llvm::Value *bad;
+    if (sign) {
+      llvm::Value *s = add ? b.CreateAnd(b.CreateXor(x, result), b.CreateXor(y, result))
+                           : b.CreateAnd(b.CreateXor(x, y), b.CreateXor(x, result));
+      bad = b.CreateICmpSLT(s, zero);
+    } else {
+      bad = add ? b.CreateICmpULT(result, x) : b.CreateICmpULT(x, y);
+    }
+    noteFault(bad, r, what);
+    return result;
+  }
+  // Products: exact in twice the width, then compared with the narrow one.
   llvm::Type *wide = b.getIntNTy(2 * bits);
   auto extend = [&](llvm::Value *v) {
     return sign ? b.CreateSExt(v, wide) : b.CreateZExt(v, wide);
   };
-  llvm::Value *wx = extend(x), *wy = extend(y), *exact = nullptr;
-  switch (op) {
-  case ast::BinaryOp::Add:
-    exact = b.CreateAdd(wx, wy);
-    break;
-  case ast::BinaryOp::Sub:
-    exact = b.CreateSub(wx, wy);
-    break;
-  default:
-    exact = b.CreateMul(wx, wy);
-    break;
-  }
+  llvm::Value *exact = b.CreateMul(extend(x), extend(y));
   llvm::Value *result = b.CreateTrunc(exact, t);
-  noteFault(b.CreateICmpNE(extend(result), exact), r,
-            std::string("integer overflow in '") + ast::binaryOpSpelling(op) +
-                "' (" + ast::scalarName(k) + ")");
+  noteFault(b.CreateICmpNE(extend(result), exact), r, what);
   return result;
 }
 
