@@ -83,6 +83,57 @@ DisplayLine makeDisplayLine(std::string_view line) {
   return d;
 }
 
+// The line shown for a diagnostic: its display cells and where its bytes
+// start and end in the file.
+struct SnippetLine {
+  FileId file;
+  uint32_t start, end; // byte offsets
+  DisplayLine display;
+  unsigned column(uint32_t offset) const {
+    offset = std::clamp(offset, start, end);
+    return display.columnOf[offset - start];
+  }
+};
+
+// '~' under the diagnostic's ranges on this line, '^' at `caret`.
+std::string markerLine(const Diagnostic &diag, const SourceManager &sm,
+                       const SnippetLine &line, unsigned caret) {
+  unsigned width = static_cast<unsigned>(line.display.cells.size());
+  std::string markers(width + 1, ' ');
+  for (const SourceRange &r : diag.ranges) {
+    if (sm.fileOf(r.begin) != line.file)
+      continue;
+    uint32_t b = sm.offsetOf(r.begin), e = sm.offsetOf(r.end);
+    if (e <= line.start || b > line.end)
+      continue;
+    for (unsigned c = line.column(b); c < line.column(e) && c < markers.size();
+         ++c)
+      markers[c] = '~';
+  }
+  markers[std::min<unsigned>(caret, width)] = '^';
+  return markers;
+}
+
+// The replacement text of the fix-its on this line, under what they
+// replace.
+std::string fixItLine(const Diagnostic &diag, const SourceManager &sm,
+                      const SnippetLine &line) {
+  std::string fixLine;
+  for (const FixIt &f : diag.fixits) {
+    if (sm.fileOf(f.range.begin) != line.file)
+      continue;
+    uint32_t b = sm.offsetOf(f.range.begin);
+    if (b < line.start || b > line.end)
+      continue;
+    unsigned c = line.column(b);
+    if (fixLine.size() < c)
+      fixLine.resize(c, ' ');
+    fixLine.replace(c, std::min(f.replacement.size(), fixLine.size() - c),
+                    f.replacement);
+  }
+  return fixLine;
+}
+
 } // namespace
 
 void TextDiagnosticPrinter::handle(const Diagnostic &diag) {
@@ -129,43 +180,14 @@ void TextDiagnosticPrinter::printSnippet(const Diagnostic &diag) {
     line = line.substr(from, kTwoWindows);
     lineStart += from;
   }
-  uint32_t lineEnd = lineStart + static_cast<uint32_t>(line.size());
-
-  DisplayLine display = makeDisplayLine(line);
-  auto displayCol = [&](uint32_t offset) {
-    offset = std::clamp(offset, lineStart, lineEnd);
-    return display.columnOf[offset - lineStart];
-  };
-
-  // Marker line: '~' under ranges on this line, '^' at the location.
+  SnippetLine shown{file, lineStart,
+                    lineStart + static_cast<uint32_t>(line.size()),
+                    makeDisplayLine(line)};
+  const DisplayLine &display = shown.display;
   unsigned width = static_cast<unsigned>(display.cells.size());
-  std::string markers(width + 1, ' ');
-  for (const SourceRange &r : diag.ranges) {
-    if (sm_.fileOf(r.begin) != file)
-      continue;
-    uint32_t b = sm_.offsetOf(r.begin), e = sm_.offsetOf(r.end);
-    if (e <= lineStart || b > lineEnd)
-      continue;
-    for (unsigned c = displayCol(b); c < displayCol(e) && c < markers.size();
-         ++c)
-      markers[c] = '~';
-  }
-  unsigned caret = displayCol(lineStart + p.column - 1);
-  markers[std::min<unsigned>(caret, width)] = '^';
-
-  std::string fixLine;
-  for (const FixIt &f : diag.fixits) {
-    if (sm_.fileOf(f.range.begin) != file)
-      continue;
-    uint32_t b = sm_.offsetOf(f.range.begin);
-    if (b < lineStart || b > lineEnd)
-      continue;
-    unsigned c = displayCol(b);
-    if (fixLine.size() < c)
-      fixLine.resize(c, ' ');
-    fixLine.replace(c, std::min(f.replacement.size(), fixLine.size() - c),
-                    f.replacement);
-  }
+  unsigned caret = shown.column(lineStart + p.column - 1);
+  std::string markers = markerLine(diag, sm_, shown, caret);
+  std::string fixLine = fixItLine(diag, sm_, shown);
 
   // Very long lines (minified or hostile input) are cut to a window around
   // the caret so one diagnostic stays one screenful.

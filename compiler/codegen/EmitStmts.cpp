@@ -264,9 +264,106 @@ void FunctionEmitter::storeInto(Value &cur, const Type *t, const Value &fresh) {
     storeInto(cur.fields[i], typeAt(t, {static_cast<int>(i)}), fresh.fields[i]);
 }
 
+// The tree of one tensor leaf's new value: the assigned value's leaf, or
+// `cur op value` for a compound assignment.
+FusedPtr FunctionEmitter::assignedLeaf(const sema::AssignStmt &s,
+                                       const Value &cur, const Type *leafType,
+                                       const std::vector<int> &leafPath) {
+  const sema::Expr &value = *s.value;
+  bool aggregate =
+      isa<sema::StructType>(value.type) || isa<sema::TupleType>(value.type);
+  FusedPtr rhs = build(value, aggregate ? leafPath : std::vector<int>{});
+  if (s.op == ast::AssignOp::Assign)
+    return rhs;
+  auto n = std::make_unique<Fused>();
+  n->kind = Fused::Kind::Binary;
+  n->op = ast::compoundOperator(s.op);
+  n->children.push_back(leafNode(cur, leafType));
+  n->element = n->operandElement = n->children[0]->element;
+  n->rank = n->children[0]->rank;
+  n->range = s.range;
+  n->children.push_back(std::move(rhs));
+  return n;
+}
+
+// x[i] = v, x.f[i, j] += v: written into the var's own buffer.
+void FunctionEmitter::assignIndexed(
+    const sema::AssignStmt &s, Value &place, const Type *placeType,
+    const std::vector<const sema::Expr *> &indices, bool selfReference) {
+  const auto *t = cast<sema::TensorType>(placeType);
+  llvm::Value *offset = i64(0);
+  for (size_t k = 0; k < t->rank(); ++k) {
+    llvm::Value *i = i64(0);
+    if (k < indices.size()) {
+      i = intCast(emit(*indices[k]).scalar,
+                  cast<sema::TensorType>(indices[k]->type)->element,
+                  b.getInt64Ty());
+      check(b.CreateICmpULT(i, place.dims[k]), indices[k]->range,
+            "index out of bounds for dimension " + std::to_string(k), i,
+            place.dims[k]);
+    }
+    offset = b.CreateAdd(b.CreateMul(offset, place.dims[k]), i);
+  }
+  Value dst;
+  llvm::Type *et = m_.elementType(t->element);
+  const Type *dstType = s.target->type;
+  if (indices.size() == t->rank()) {
+    dst.scalar = load(t->element, place.data, offset);
+    FusedPtr tree = assignedLeaf(s, dst, dstType, {});
+    store(elementAt(*tree, {}, {}), place.data, offset);
+    return;
+  }
+  dst.data = b.CreateInBoundsGEP(et, place.data, offset);
+  dst.dims.assign(place.dims.begin() +
+                      static_cast<std::ptrdiff_t>(indices.size()),
+                  place.dims.end());
+  FusedPtr tree = assignedLeaf(s, dst, dstType, {});
+  // The new value must fit the slice: each of its dims equal or 1.
+  std::vector<llvm::Value *> dims = shape(*tree, s.range);
+  for (size_t k = 0; k < dims.size(); ++k) {
+    llvm::Value *want = dst.dims[dst.dims.size() - dims.size() + k];
+    check(b.CreateOr(b.CreateICmpEQ(dims[k], want),
+                     b.CreateICmpEQ(dims[k], i64(1))),
+          s.value->range,
+          "assigned value does not fit dimension " + std::to_string(k),
+          dims[k], want);
+  }
+  if (selfReference) {
+    Value fresh = materialize(*tree, s.range);
+    FusedPtr copyTree = leafNode(fresh, dstType);
+    tree = std::move(copyTree);
+  }
+  loopNest(dst.dims, [&](const std::vector<llvm::Value *> &idx) {
+    store(elementAt(*tree, idx, dst.dims), dst.data,
+          linearIndex(dst.dims, idx));
+  });
+}
+
+// `cur op= value` for a whole var or field, leaf by leaf, into fresh
+// memory.
+Value FunctionEmitter::compoundValue(const sema::AssignStmt &s,
+                                     const Value &cur, const Type *t,
+                                     std::vector<int> &leafPath) {
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    FusedPtr tree = assignedLeaf(s, cur, t, leafPath);
+    if (tensor->isScalar()) {
+      Value v;
+      v.scalar = elementAt(*tree, {}, {});
+      return v;
+    }
+    return materialize(*tree, s.range);
+  }
+  Value v;
+  for (size_t i = 0; i < cur.fields.size(); ++i) {
+    leafPath.push_back(static_cast<int>(i));
+    v.fields.push_back(compoundValue(
+        s, cur.fields[i], typeAt(t, {static_cast<int>(i)}), leafPath));
+    leafPath.pop_back();
+  }
+  return v;
+}
+
 void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
-  ast::BinaryOp op = ast::compoundOperator(s.op);
-  bool compound = s.op != ast::AssignOp::Assign;
   std::vector<const sema::Expr *> indices;
   const sema::Expr *base = stripIndices(s.target.get(), indices);
   std::vector<int> path;
@@ -280,105 +377,15 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
   // memory, before anything is stored.
   bool selfReference =
       reads(*s.value, [&](const sema::Local *l) { return l == local; });
-
-  // The tree of one tensor leaf's new value: value, or current `op` value.
-  auto combined = [&](const Value &cur, const Type *leafType,
-                      const std::vector<int> &leafPath) -> FusedPtr {
-    const sema::Expr &value = *s.value;
-    bool aggregate =
-        isa<sema::StructType>(value.type) || isa<sema::TupleType>(value.type);
-    FusedPtr rhs = build(value, aggregate ? leafPath : std::vector<int>{});
-    if (!compound)
-      return rhs;
-    auto n = std::make_unique<Fused>();
-    n->kind = Fused::Kind::Binary;
-    n->op = op;
-    n->children.push_back(leafNode(cur, leafType));
-    n->element = n->operandElement = n->children[0]->element;
-    n->rank = n->children[0]->rank;
-    n->range = s.range;
-    n->children.push_back(std::move(rhs));
-    return n;
-  };
-
   if (!indices.empty()) {
-    // Write into the var's own buffer: x[i] = v, x.f[i, j] += v.
-    const auto *t = cast<sema::TensorType>(placeType);
-    llvm::Value *offset = i64(0);
-    for (size_t k = 0; k < t->rank(); ++k) {
-      llvm::Value *i = i64(0);
-      if (k < indices.size()) {
-        i = intCast(emit(*indices[k]).scalar,
-                    cast<sema::TensorType>(indices[k]->type)->element,
-                    b.getInt64Ty());
-        check(b.CreateICmpULT(i, place.dims[k]), indices[k]->range,
-              "index out of bounds for dimension " + std::to_string(k), i,
-              place.dims[k]);
-      }
-      offset = b.CreateAdd(b.CreateMul(offset, place.dims[k]), i);
-    }
-    Value dst;
-    llvm::Type *et = m_.elementType(t->element);
-    const Type *dstType = s.target->type;
-    if (indices.size() == t->rank()) {
-      dst.scalar = load(t->element, place.data, offset);
-      FusedPtr tree = combined(dst, dstType, {});
-      store(elementAt(*tree, {}, {}), place.data, offset);
-      return;
-    }
-    dst.data = b.CreateInBoundsGEP(et, place.data, offset);
-    dst.dims.assign(place.dims.begin() +
-                        static_cast<std::ptrdiff_t>(indices.size()),
-                    place.dims.end());
-    FusedPtr tree = combined(dst, dstType, {});
-    // The new value must fit the slice: each of its dims equal or 1.
-    std::vector<llvm::Value *> dims = shape(*tree, s.range);
-    for (size_t k = 0; k < dims.size(); ++k) {
-      llvm::Value *want = dst.dims[dst.dims.size() - dims.size() + k];
-      check(b.CreateOr(b.CreateICmpEQ(dims[k], want),
-                       b.CreateICmpEQ(dims[k], i64(1))),
-            s.value->range,
-            "assigned value does not fit dimension " + std::to_string(k),
-            dims[k], want);
-    }
-    if (selfReference) {
-      Value fresh = materialize(*tree, s.range);
-      FusedPtr copyTree = leafNode(fresh, dstType);
-      tree = std::move(copyTree);
-    }
-    loopNest(dst.dims, [&](const std::vector<llvm::Value *> &idx) {
-      store(elementAt(*tree, idx, dst.dims), dst.data,
-            linearIndex(dst.dims, idx));
-    });
+    assignIndexed(s, place, placeType, indices, selfReference);
     return;
   }
-
   // Whole var or field: compute every leaf's new value first, then store.
   Value fresh;
-  if (compound) {
-    std::function<Value(const Value &, const Type *, std::vector<int> &)> next =
-        [&](const Value &cur, const Type *t,
-            std::vector<int> &leafPath) -> Value {
-      if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
-        FusedPtr tree = combined(cur, t, leafPath);
-        if (tensor->isScalar()) {
-          Value v;
-          v.scalar = elementAt(*tree, {}, {});
-          return v;
-        }
-        return materialize(*tree, s.range);
-      }
-      Value v;
-      for (size_t i = 0; i < cur.fields.size(); ++i) {
-        leafPath.push_back(static_cast<int>(i));
-        v.fields.push_back(
-            next(cur.fields[i], typeAt(t, {static_cast<int>(i)}), leafPath));
-        leafPath.pop_back();
-      }
-      return v;
-    };
+  if (s.op != ast::AssignOp::Assign) {
     std::vector<int> leafPath;
-    fresh = next(place, placeType, leafPath);
+    fresh = compoundValue(s, place, placeType, leafPath);
   } else {
     fresh = emit(*s.value);
     if (selfReference)
@@ -456,23 +463,16 @@ void FunctionEmitter::emitForRange(const sema::ForRangeStmt &s) {
   });
 }
 
-void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
-  cache_.clear();
-  Value seq = emit(*s.iterable);
-  const auto *seqType = cast<sema::SeqType>(s.iterable->type);
-  const Type *record = seqType->element;
-  // Each leaf of a record, in column order, with its static size.
-  struct Leaf {
-    const sema::TensorType *type;
-    int64_t size;
-  };
-  std::vector<Leaf> leaves;
+// Each tensor leaf of a record, in column order, with its static size.
+std::vector<FunctionEmitter::RecordLeaf>
+FunctionEmitter::recordLeaves(const Type *record, SourceRange where) {
+  std::vector<RecordLeaf> leaves;
   std::function<void(const Type *)> collect = [&](const Type *t) {
     if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
       int64_t size = 1;
       for (int64_t d : tensor->dims) {
         if (d == sema::kDynamicDim)
-          throw Unsupported{s.iterable->range, "records with '?' dimensions"};
+          throw Unsupported{where, "records with '?' dimensions"};
         size *= d;
       }
       leaves.push_back({tensor, size});
@@ -484,51 +484,54 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
         collect(e);
     }
   };
-  // For batches the sema element is the batch type; its record is the
-  // batched struct (or the tensor/tuple) the data was declared with.
-  const Type *dataRecord = seq.batchSize ? nullptr : record;
-  if (seq.batchSize) {
-    const auto *plain = dyn_cast<sema::SeqType>(
-        cast<sema::BuiltinCallExpr>(*s.iterable).args[0]->type);
-    dataRecord = plain->element;
-  }
-  collect(dataRecord);
+  collect(record);
+  return leaves;
+}
 
-  size_t column = 0;
-  // Builds the value of one record (or one batch) from the columns.
-  std::function<Value(const Type *, llvm::Value *, llvm::Value *)> view =
-      [&](const Type *t, llvm::Value *start, llvm::Value *rows) -> Value {
-    Value v;
-    if (isa<sema::TensorType>(t)) {
-      const Leaf &leaf = leaves[column];
-      llvm::Value *col = seq.columns[column++];
-      llvm::Type *et = m_.elementType(leaf.type->element);
-      llvm::Value *at =
-          b.CreateInBoundsGEP(et, col, b.CreateMul(start, i64(leaf.size)));
-      if (!rows) {
-        if (leaf.type->isScalar()) {
-          v.scalar = b.CreateLoad(et, at);
-        } else {
-          v.data = at;
-          for (int64_t d : leaf.type->dims)
-            v.dims.push_back(i64(d));
-        }
-      } else {
-        v.data = at;
-        v.dims.push_back(rows);
-        for (int64_t d : leaf.type->dims)
-          v.dims.push_back(i64(d));
-      }
+// The value of one record (rows null) or one batch of `rows` records
+// starting at record `start`, viewing the seq's columns in place.
+Value FunctionEmitter::recordView(const Type *t, const Value &seq,
+                                  const std::vector<RecordLeaf> &leaves,
+                                  size_t &column, llvm::Value *start,
+                                  llvm::Value *rows) {
+  Value v;
+  if (isa<sema::TensorType>(t)) {
+    const RecordLeaf &leaf = leaves[column];
+    llvm::Value *col = seq.columns[column++];
+    llvm::Type *et = m_.elementType(leaf.type->element);
+    llvm::Value *at =
+        b.CreateInBoundsGEP(et, col, b.CreateMul(start, i64(leaf.size)));
+    if (!rows && leaf.type->isScalar()) {
+      v.scalar = b.CreateLoad(et, at);
       return v;
     }
-    if (const auto *st = dyn_cast<sema::StructType>(t))
-      for (const sema::Field &f : st->fields)
-        v.fields.push_back(view(f.type, start, rows));
-    if (const auto *tuple = dyn_cast<sema::TupleType>(t))
-      for (const Type *e : tuple->elements)
-        v.fields.push_back(view(e, start, rows));
+    v.data = at;
+    if (rows)
+      v.dims.push_back(rows);
+    for (int64_t d : leaf.type->dims)
+      v.dims.push_back(i64(d));
     return v;
-  };
+  }
+  if (const auto *st = dyn_cast<sema::StructType>(t))
+    for (const sema::Field &f : st->fields)
+      v.fields.push_back(recordView(f.type, seq, leaves, column, start, rows));
+  if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+    for (const Type *e : tuple->elements)
+      v.fields.push_back(recordView(e, seq, leaves, column, start, rows));
+  return v;
+}
+
+void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
+  cache_.clear();
+  Value seq = emit(*s.iterable);
+  // For batches the sema element is the batch type; its record is the
+  // batched struct (or the tensor/tuple) the data was declared with.
+  const Type *dataRecord = cast<sema::SeqType>(s.iterable->type)->element;
+  if (seq.batchSize)
+    dataRecord = cast<sema::SeqType>(
+                     cast<sema::BuiltinCallExpr>(*s.iterable).args[0]->type)
+                     ->element;
+  std::vector<RecordLeaf> leaves = recordLeaves(dataRecord, s.iterable->range);
 
   bool release = releasable(*s.body);
   llvm::Value *count =
@@ -539,15 +542,15 @@ void FunctionEmitter::emitForEach(const sema::ForEachStmt &s) {
           : seq.length;
   loop(count, [&](llvm::Value *i) {
     llvm::Value *mark = release ? b.CreateCall(m_.arenaMark, {ctx_}) : nullptr;
-    column = 0;
+    size_t column = 0;
     if (seq.batchSize) {
       llvm::Value *start = b.CreateMul(i, seq.batchSize);
       llvm::Value *left = b.CreateSub(seq.length, start);
       llvm::Value *rows = b.CreateSelect(b.CreateICmpSLT(left, seq.batchSize),
                                          left, seq.batchSize);
-      lets_[s.var] = view(dataRecord, start, rows);
+      lets_[s.var] = recordView(dataRecord, seq, leaves, column, start, rows);
     } else {
-      lets_[s.var] = view(dataRecord, i, nullptr);
+      lets_[s.var] = recordView(dataRecord, seq, leaves, column, i, nullptr);
     }
     emitBlock(*s.body);
     if (terminated())

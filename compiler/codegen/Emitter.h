@@ -268,11 +268,27 @@ private:
   void emitBlock(const sema::BlockStmt &block);
   void emitStmt(const sema::Stmt &s);
   void emitAssign(const sema::AssignStmt &s);
+  FusedPtr assignedLeaf(const sema::AssignStmt &s, const Value &cur,
+                        const Type *leafType, const std::vector<int> &leafPath);
+  void assignIndexed(const sema::AssignStmt &s, Value &place,
+                     const Type *placeType,
+                     const std::vector<const sema::Expr *> &indices,
+                     bool selfReference);
+  Value compoundValue(const sema::AssignStmt &s, const Value &cur,
+                      const Type *t, std::vector<int> &leafPath);
   // Writes a new value of a var (or part of one): tensors of static shape
   // into the var's own buffers, others as fresh copies.
   void storeInto(Value &cur, const Type *t, const Value &fresh);
   void emitForRange(const sema::ForRangeStmt &s);
   void emitForEach(const sema::ForEachStmt &s);
+  struct RecordLeaf {
+    const sema::TensorType *type;
+    int64_t size; // elements
+  };
+  std::vector<RecordLeaf> recordLeaves(const Type *record, SourceRange where);
+  Value recordView(const Type *t, const Value &seq,
+                   const std::vector<RecordLeaf> &leaves, size_t &column,
+                   llvm::Value *start, llvm::Value *rows);
   void emitWhile(const sema::WhileStmt &s);
   void emitIf(const sema::IfStmt &s);
   void emitReturn(const Value &v);

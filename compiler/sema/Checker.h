@@ -127,6 +127,7 @@ private:
   // --- local expressions (LocalExprs.cpp) -----------------------------------
   ExprPtr check(const ast::Expr &e);
   ExprPtr checkName(const ast::NameExpr &e);
+  ExprPtr checkGlobalName(const ast::NameExpr &e, const GlobalSymbol &g);
   ExprPtr checkUnary(const ast::UnaryExpr &e);
   ExprPtr checkBinary(const ast::BinaryExpr &e);
   ExprPtr checkMatMul(const ast::BinaryExpr &e, ExprPtr lhs, ExprPtr rhs);

@@ -156,6 +156,59 @@ ExprPtr Checker::check(const ast::Expr &e) {
   return errorExpr(e.range());
 }
 
+// A name that is a global: a constant (inlined), a fn (a reference), or a
+// struct or process (not values).
+ExprPtr Checker::checkGlobalName(const ast::NameExpr &e,
+                                 const GlobalSymbol &g) {
+  const std::string &name = e.name;
+  switch (g.kind) {
+  case GlobalSymbol::Kind::Const: {
+    const Constant *c = g.constant;
+    if (!ensureConstant(*g.constant, e.range()))
+      return errorExpr(e.range());
+    // Constants are inlined: a literal copy adapts like a literal when
+    // the constant was declared without a type.
+    if (const auto *lit =
+            llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
+      auto copy = std::make_unique<LiteralExpr>(c->type, e.range());
+      copy->intValue = lit->intValue;
+      copy->floatValue = lit->floatValue;
+      copy->boolValue = lit->boolValue;
+      copy->adaptable = !c->declaredType && lit->adaptable;
+      return copy;
+    }
+    auto ref =
+        std::make_unique<RefExpr>(Expr::Kind::ConstRef, c->type, e.range());
+    ref->constant = c;
+    return ref;
+  }
+  case GlobalSymbol::Kind::Fn: {
+    const auto *decl = cast<ast::FnDecl>(g.decl);
+    auto ref = std::make_unique<RefExpr>(Expr::Kind::FunctionRef,
+                                         types_.error(), e.range());
+    ref->fnDecl = decl;
+    if (decl->genericParams.empty()) {
+      const Function *fn = instance(*decl, {}, e.range());
+      std::vector<const Type *> params;
+      for (const Local *p : fn->params)
+        params.push_back(p->type);
+      ref->type = types_.function(params, fn->result);
+      ref->function = fn;
+    }
+    return ref;
+  }
+  case GlobalSymbol::Kind::Struct:
+    diags_.report(e.range(), DiagId::NotAValue)
+        .arg(name)
+        .arg("a struct type");
+    return errorExpr(e.range());
+  case GlobalSymbol::Kind::Process:
+    diags_.report(e.range(), DiagId::NotAValue).arg(name).arg("a process");
+    return errorExpr(e.range());
+  }
+  return errorExpr(e.range());
+}
+
 ExprPtr Checker::checkName(const ast::NameExpr &e) {
   const std::string &name = e.name;
   if (const Local *l = lookupLocal(name)) {
@@ -182,53 +235,8 @@ ExprPtr Checker::checkName(const ast::NameExpr &e) {
       return errorExpr(e.range());
     }
   }
-  if (const GlobalSymbol *g = lookupGlobal(name)) {
-    switch (g->kind) {
-    case GlobalSymbol::Kind::Const: {
-      const Constant *c = g->constant;
-      if (!ensureConstant(*g->constant, e.range()))
-        return errorExpr(e.range());
-      // Constants are inlined: a literal copy adapts like a literal when
-      // the constant was declared without a type.
-      if (const auto *lit =
-              llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
-        auto copy = std::make_unique<LiteralExpr>(c->type, e.range());
-        copy->intValue = lit->intValue;
-        copy->floatValue = lit->floatValue;
-        copy->boolValue = lit->boolValue;
-        copy->adaptable = !c->declaredType && lit->adaptable;
-        return copy;
-      }
-      auto ref =
-          std::make_unique<RefExpr>(Expr::Kind::ConstRef, c->type, e.range());
-      ref->constant = c;
-      return ref;
-    }
-    case GlobalSymbol::Kind::Fn: {
-      const auto *decl = cast<ast::FnDecl>(g->decl);
-      auto ref = std::make_unique<RefExpr>(Expr::Kind::FunctionRef,
-                                           types_.error(), e.range());
-      ref->fnDecl = decl;
-      if (decl->genericParams.empty()) {
-        const Function *fn = instance(*decl, {}, e.range());
-        std::vector<const Type *> params;
-        for (const Local *p : fn->params)
-          params.push_back(p->type);
-        ref->type = types_.function(params, fn->result);
-        ref->function = fn;
-      }
-      return ref;
-    }
-    case GlobalSymbol::Kind::Struct:
-      diags_.report(e.range(), DiagId::NotAValue)
-          .arg(name)
-          .arg("a struct type");
-      return errorExpr(e.range());
-    case GlobalSymbol::Kind::Process:
-      diags_.report(e.range(), DiagId::NotAValue).arg(name).arg("a process");
-      return errorExpr(e.range());
-    }
-  }
+  if (const GlobalSymbol *g = lookupGlobal(name))
+    return checkGlobalName(e, *g);
   if (current_ && current_->bindings) {
     if (auto it = current_->bindings->find(name);
         it != current_->bindings->end() && it->second.dim) {
