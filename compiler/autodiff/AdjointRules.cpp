@@ -65,8 +65,8 @@ ExprPtr ReverseMode::expand(ExprPtr d, std::optional<int> axis,
   d = keepDims(b_, std::move(d), axis, like.type);
   if (d->type == like.type)
     return d;
-  if (isTrivial(like))
-    return b_.broadcastLike(std::move(d), clone(like));
+  if (const Expr *shape = findLike(like))
+    return b_.broadcastLike(std::move(d), clone(*shape));
   return b_.broadcastLike(std::move(d), b_.zerosLike(like.type, like));
 }
 
@@ -422,9 +422,9 @@ void ReverseMode::backpropReduction(const sema::BuiltinCallExpr &n, ExprPtr dy,
         continue;
       if (t->dims[k] != sema::kDynamicDim) {
         known *= static_cast<double>(t->dims[k]);
-      } else if (k == 0 && isTrivial(a)) {
+      } else if (k == 0 && findLike(a)) {
         std::vector<ExprPtr> rowsArgs;
-        rowsArgs.push_back(clone(a));
+        rowsArgs.push_back(clone(*findLike(a)));
         count = b_.castTo(b_.builtin(sema::Builtin::Rows, std::move(rowsArgs),
                                      b_.types.scalar(ast::ScalarKind::I32)),
                           e);

@@ -50,6 +50,32 @@ bool hasStaticShape(const Type *t) {
   return false;
 }
 
+const Expr *findLike(const Expr &e) {
+  if (isTrivial(e))
+    return &e;
+  auto same = [&](const Expr &c) -> const Expr * {
+    const Expr *found = c.type == e.type ? findLike(c) : nullptr;
+    return found && found->type == e.type ? found : nullptr;
+  };
+  if (const auto *u = dyn_cast<sema::UnaryExpr>(&e))
+    return same(*u->operand);
+  if (const auto *b = dyn_cast<sema::BinaryExpr>(&e)) {
+    if (b->op == ast::BinaryOp::MatMul)
+      return nullptr;
+    if (const Expr *l = same(*b->lhs))
+      return l;
+    return same(*b->rhs);
+  }
+  if (const auto *call = dyn_cast<sema::BuiltinCallExpr>(&e)) {
+    if (call->axis || call->typeArg)
+      return nullptr;
+    for (const ExprPtr &a : call->args)
+      if (const Expr *found = same(*a))
+        return found;
+  }
+  return nullptr;
+}
+
 bool containsFloat(const Type *t) {
   if (const auto *tensor = dyn_cast<TensorType>(t))
     return tensor->isFloat();

@@ -60,6 +60,10 @@ ExprPtr clone(const sema::Expr &e);
 // Locals, literals, constants and field selections of them: free to copy.
 bool isTrivial(const sema::Expr &e);
 bool hasStaticShape(const Type *t);
+// A trivial expression inside `e` with e's type, reached through
+// elementwise nodes only (so equal in shape to e at run time), or null: it
+// gives a reduction's adjoint its shape without keeping e's value.
+const sema::Expr *findLike(const sema::Expr &e);
 bool containsFloat(const Type *t);
 
 } // namespace fedc::autodiff

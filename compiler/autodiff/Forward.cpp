@@ -536,7 +536,11 @@ ExprPtr ReverseMode::forwardExpr(const Expr &e) {
       return;
     for (size_t i = 0; i < children.size(); ++i) {
       ExprPtr &c = *children[i];
-      if (!isTrivial(*c) && (needsOperand(e, i) || needsOutput(*c)))
+      bool shapeOnly = isa<sema::BuiltinCallExpr>(e) &&
+                       (cast<sema::BuiltinCallExpr>(e).builtin == Builtin::Sum ||
+                        cast<sema::BuiltinCallExpr>(e).builtin == Builtin::Mean);
+      bool needed = needsOperand(e, i) && !(shapeOnly && findLike(*c));
+      if (!isTrivial(*c) && (needed || needsOutput(*c)))
         c = bind(std::move(c), "t");
     }
   };

@@ -58,16 +58,21 @@ bool ReverseMode::run() {
     ExprPtr g = takeAdjoint(p);
     grads.push_back(g ? std::move(g) : b_.zerosLike(p->type, *b_.ref(p)));
   }
-  std::vector<ExprPtr> result;
-  result.push_back(b_.ref(value));
-  if (grads.size() == 1) {
-    result.push_back(std::move(grads[0]));
-  } else {
-    const sema::Type *t = cast<sema::TupleType>(fn_.result)->elements[1];
-    result.push_back(b_.aggregate(t, std::move(grads)));
+  const sema::Type *gradType =
+      request_.withValue ? cast<sema::TupleType>(fn_.result)->elements[1]
+                         : fn_.result;
+  ExprPtr g = grads.size() == 1 ? std::move(grads[0])
+                                : b_.aggregate(gradType, std::move(grads));
+  if (request_.withValue) {
+    std::vector<ExprPtr> result;
+    result.push_back(b_.ref(value));
+    result.push_back(std::move(g));
+    g = b_.aggregate(fn_.result, std::move(result));
   }
-  emit(std::make_unique<sema::ReturnStmt>(
-      b_.at, b_.aggregate(fn_.result, std::move(result))));
+  emit(std::make_unique<sema::ReturnStmt>(b_.at, std::move(g)));
+  // Forward values neither the result nor the reverse sweep reads (the
+  // loss itself, for grad) are dropped.
+  removeDeadLets(fn_);
   return !failed_;
 }
 

@@ -11,6 +11,7 @@
 //   AdjointRules.cpp the vector-Jacobian product of every operator and
 //                    builtin.
 //   LoopRules.cpp    which loops differentiate (accumulating ones).
+//   DeadLets.cpp     dead-let removal on the finished adjoint.
 #pragma once
 
 #include "autodiff/ExprBuilder.h"
@@ -23,6 +24,10 @@
 namespace fedc::autodiff {
 
 using Env = std::map<const sema::Local *, const sema::Local *>;
+
+// Removes the `let`s of `fn` whose value is never read, until none is left
+// (DeadLets.cpp). Local code is pure, so dropping them changes nothing.
+void removeDeadLets(sema::Function &fn);
 
 // A variable an `if` or a loop assigns: its value before (`prev`) and the
 // `var` that holds it through the construct (`joined`).

@@ -140,7 +140,8 @@ private:
                           const std::string &what, const ast::CallExpr &inner,
                           bool explicitArgnums);
   Function *adjointFunction(const Function &primal,
-                            const std::vector<unsigned> &wrt, SourceRange at);
+                            const std::vector<unsigned> &wrt, bool withValue,
+                            SourceRange at);
   ExprPtr floatLiteral(const Type *type, double value, SourceRange r);
   ExprPtr checkCast(const ast::CastExpr &e);
   ExprPtr checkIndex(const ast::IndexExpr &e);

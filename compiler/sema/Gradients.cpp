@@ -115,15 +115,11 @@ ExprPtr Checker::checkGradCall(const ast::CallExpr &e) {
   std::vector<unsigned> wrt = argnums ? *argnums : std::vector<unsigned>{0};
   if (!checkGradSignature(*primal, wrt, what, inner, argnums.has_value()))
     return errorExpr(e.range());
-  Function *adjoint = adjointFunction(*primal, wrt, inner.range());
+  Function *adjoint = adjointFunction(*primal, wrt, withValue, inner.range());
   call->args.push_back(floatLiteral(primal->result, 1.0, inner.range()));
   call->callee = adjoint;
   call->type = adjoint->result;
-  if (withValue)
-    return typed;
-  const Type *grads = cast<TupleType>(adjoint->result)->elements[1];
-  return std::make_unique<MemberExpr>(grads, e.range(), std::move(typed), 1,
-                                      "1");
+  return typed;
 }
 
 bool Checker::checkGradSignature(const Function &primal,
@@ -174,13 +170,13 @@ bool Checker::checkGradSignature(const Function &primal,
 
 Function *Checker::adjointFunction(const Function &primal,
                                    const std::vector<unsigned> &wrt,
-                                   SourceRange at) {
+                                   bool withValue, SourceRange at) {
   for (const AdjointRequest &r : program_.adjoints)
-    if (r.primal == &primal && r.wrt == wrt)
+    if (r.primal == &primal && r.wrt == wrt && r.withValue == withValue)
       return r.fn;
   auto owned = std::make_unique<Function>();
   Function *fn = owned.get();
-  fn->name = primal.name + ".grad";
+  fn->name = primal.name + (withValue ? ".value_and_grad" : ".grad");
   if (wrt != std::vector<unsigned>{0})
     for (unsigned k : wrt)
       fn->name += "_" + std::to_string(k);
@@ -205,9 +201,9 @@ Function *Checker::adjointFunction(const Function &primal,
   std::vector<const Type *> grads;
   for (unsigned k : wrt)
     grads.push_back(primal.params[k]->type);
-  fn->result = types_.tuple(
-      {primal.result, grads.size() == 1 ? grads[0] : types_.tuple(grads)});
-  program_.adjoints.push_back({fn, &primal, wrt, at});
+  const Type *g = grads.size() == 1 ? grads[0] : types_.tuple(grads);
+  fn->result = withValue ? types_.tuple({primal.result, g}) : g;
+  program_.adjoints.push_back({fn, &primal, wrt, withValue, at});
   program_.functions.push_back(std::move(owned));
   return fn;
 }

@@ -367,14 +367,16 @@ struct Function {
 };
 
 // An adjoint fn sema created for `grad(f)` or `value_and_grad(f)`: `fn` takes
-// f's parameters and a seed (the result's adjoint, 1 for grad) and returns
-// (f's result, the adjoints of the parameters in `wrt`: one value, or a
-// tuple of them when there are several). Its body is written by
-// compiler/autodiff (reverse mode) after every fn is checked.
+// f's parameters and a seed (the result's adjoint, 1 when called) and
+// returns the adjoints of the parameters in `wrt` (one value, or a tuple of
+// them when there are several), preceded by f's result when `withValue`:
+// (result, adjoints). Its body is written by compiler/autodiff (reverse
+// mode) after every fn is checked.
 struct AdjointRequest {
   Function *fn = nullptr;
   const Function *primal = nullptr;
   std::vector<unsigned> wrt;
+  bool withValue = false;
   SourceRange requestedAt;
 };
 
