@@ -380,6 +380,8 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
           b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element), x,
                        args[1]),
           x, args[1]);
+    case sema::Builtin::BroadcastLike: // x, in the shape of x and args[1]
+      return x;
     case sema::Builtin::Maximum:
       if (isFloat)
         return intrinsic(llvm::Intrinsic::maximum, {x, args[1]});

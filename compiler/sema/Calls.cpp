@@ -50,6 +50,8 @@ bool Checker::rejectPlacedArguments(const std::vector<ExprPtr> &args,
 }
 
 ExprPtr Checker::checkCall(const ast::CallExpr &e) {
+  if (isGradApplication(e))
+    return checkGradCall(e);
   const auto *callee = dyn_cast<ast::NameExpr>(e.callee.get());
   if (!callee || lookupLocal(callee->name)) {
     diags_.report(e.callee->range(), DiagId::NotCallable)
@@ -72,6 +74,8 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
   }
   if (std::optional<Builtin> b = lookupBuiltin(name))
     return checkBuiltin(e, *b);
+  if (name == "grad" || name == "value_and_grad")
+    return checkGradNotApplied(e, name);
   if (std::optional<Intrinsic> i = lookupIntrinsic(name)) {
     if (!inFederated()) {
       diags_.report(e.callee->range(), DiagId::FederatedInLocalFn)
@@ -110,6 +114,9 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
                             "clip_by_norm",
                             "dot",
                             "batches",
+                            "broadcast_like",
+                            "grad",
+                            "value_and_grad",
                             "federated_map",
                             "federated_mean",
                             "federated_sum",

@@ -133,6 +133,17 @@ private:
   ExprPtr checkMatMul(const ast::BinaryExpr &e, ExprPtr lhs, ExprPtr rhs);
   ExprPtr checkCall(const ast::CallExpr &e);
   ExprPtr checkUserCall(const ast::CallExpr &e, const ast::FnDecl &decl);
+  // grad(f)(args...) and value_and_grad(f)(args...) (Gradients.cpp).
+  bool isGradApplication(const ast::CallExpr &e) const;
+  ExprPtr checkGradCall(const ast::CallExpr &e);
+  ExprPtr checkGradNotApplied(const ast::CallExpr &e, const std::string &name);
+  bool checkGradSignature(const Function &primal, std::vector<unsigned> &wrt,
+                          const std::string &what, const ast::CallExpr &inner,
+                          bool explicitArgnums);
+  Function *adjointFunction(const Function &primal,
+                            const std::vector<unsigned> &wrt, bool withValue,
+                            SourceRange at);
+  ExprPtr floatLiteral(const Type *type, double value, SourceRange r);
   ExprPtr checkCast(const ast::CastExpr &e);
   ExprPtr checkIndex(const ast::IndexExpr &e);
   ExprPtr checkMember(const ast::MemberExpr &e);

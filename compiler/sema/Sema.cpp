@@ -1,5 +1,7 @@
 #include "sema/Sema.h"
 
+#include "autodiff/Autodiff.h"
+
 #include "sema/Checker.h"
 
 #include <llvm/Support/Casting.h>
@@ -114,6 +116,8 @@ std::unique_ptr<sema::Program> analyze(std::unique_ptr<ast::Module> root,
   checker.checkFunctions();
   checker.checkProcesses();
   diags.setContextNotes(nullptr);
+  if (diags.errorCount() == errorsBefore)
+    autodiff::synthesizeAdjoints(*program, diags);
   if (diags.errorCount() != errorsBefore && !options.keepProgramOnErrors)
     return nullptr;
   return program;

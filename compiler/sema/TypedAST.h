@@ -361,6 +361,23 @@ struct Function {
   std::vector<std::unique_ptr<Local>> locals; // owns params and bindings
   bool checked = false;
   bool hasErrors = false;
+  // For an adjoint that grad/value_and_grad asked for: the fn it
+  // differentiates (compiler/autodiff writes the body).
+  const Function *adjointOf = nullptr;
+};
+
+// An adjoint fn sema created for `grad(f)` or `value_and_grad(f)`: `fn` takes
+// f's parameters and a seed (the result's adjoint, 1 when called) and
+// returns the adjoints of the parameters in `wrt` (one value, or a tuple of
+// them when there are several), preceded by f's result when `withValue`:
+// (result, adjoints). Its body is written by compiler/autodiff (reverse
+// mode) after every fn is checked.
+struct AdjointRequest {
+  Function *fn = nullptr;
+  const Function *primal = nullptr;
+  std::vector<unsigned> wrt;
+  bool withValue = false;
+  SourceRange requestedAt;
 };
 
 struct Process {
@@ -383,6 +400,7 @@ struct Program {
   std::vector<std::unique_ptr<Function>> functions; // in order of checking
   std::optional<Process> process;
   const Function *main = nullptr; // a one-shot `federated fn main`
+  std::vector<AdjointRequest> adjoints;
 };
 
 } // namespace fedc::sema

@@ -17,6 +17,10 @@ trap 'rm -rf "$bin"' EXIT
 "$bin/fedavg" --data "$ex/data/digits.csv.gz" --partition dirichlet:0.5 \
   --clients 30 --clients-per-round 7 --rounds 12 --eval-every 4 --seed 2 \
   --threads 2 --no-timing --metrics "$out/fedavg.jsonl" --print-state > "$out/fedavg.out"
+"$fedc" "$ex/fedavg_mlp.fed" -o "$bin/fedavg_mlp"
+"$bin/fedavg_mlp" --data "$ex/data/digits.csv.gz" --partition dirichlet:0.5 \
+  --clients 30 --clients-per-round 7 --rounds 6 --eval-every 3 --seed 2 \
+  --threads 2 --no-timing --metrics "$out/fedavg_mlp.jsonl" > "$out/fedavg_mlp.out"
 "$fedc" "$ex/fedsgd_linear.fed" -o "$bin/sgd"
 "$bin/sgd" --data "$ex/data/linear" --rounds 20 --clients-per-round 3 --seed 4 \
   --no-timing --metrics "$out/fedsgd_linear.jsonl" --print-state > "$out/fedsgd_linear.out"

@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""The gradient-check suite: fedc's grad against central finite differences
+and against PyTorch's autograd.
+
+usage: grad_check.py FEDC WORKDIR [CASE...]
+
+Every case is a loss written in .fed and the same loss in PyTorch. The
+script writes one .fed file with, per case, the loss `L_<case>`, a fn
+`fd_<case>` computing central finite differences of that loss in f64
+(step H = 1e-5, every element of every differentiated parameter), and
+`check_<case>` returning (value, grad, finite differences) with grad from
+`value_and_grad`. It runs `fedc call` on each check fn, then compares:
+
+  - grad with the finite differences: max |g - fd| <= 1e-6 * max |fd|
+    (relative to the gradient's scale; f64 cases);
+  - grad and value with PyTorch autograd in float64 on the same inputs:
+    max |g - g_torch| <= 1e-5 * max |g_torch| (f32 cases too, where the
+    losses run in f32).
+
+Prints one line per case and "all N cases agree", or the first
+disagreement, and exits 1.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+torch.set_num_threads(1)
+
+H = "0.00001"
+
+PRELUDE = """
+struct Pair { u: f64[3], v: f64[3] }
+struct Mlp { w1: f64[4, 5], b1: f64[5], w2: f64[5, 3], b2: f64[3] }
+struct Lin { w: f64[4, 3], b: f64[3] }
+struct Mlp32 { w1: f32[4, 5], b1: f32[5], w2: f32[5, 3], b2: f32[3] }
+struct Example { x: f64[4], y: i32 }
+
+fn dense2<B, I, O>(x: f64[B, I], w: f64[I, O], b: f64[O]) -> f64[B, O] {
+  return x @ w + b;
+}
+fn xent<B, C>(logits: f64[B, C], labels: i32[B]) -> f64 {
+  return -sum(log_softmax(logits) * f64(one_hot(labels, C))) / f64(rows(logits));
+}
+fn xent32<B, C>(logits: f32[B, C], labels: i32[B]) -> f32 {
+  return -sum(log_softmax(logits) * one_hot(labels, C)) / f32(rows(logits));
+}
+fn mlp_loss(m: Mlp, x: f64[?, 4], y: i32[?]) -> f64 {
+  let h = relu(dense2(x, m.w1, m.b1));
+  return xent(dense2(h, m.w2, m.b2), y);
+}
+"""
+
+STRUCTS = {
+    "Pair": [("u", (3,)), ("v", (3,))],
+    "Mlp": [("w1", (4, 5)), ("b1", (5,)), ("w2", (5, 3)), ("b2", (3,))],
+    "Mlp32": [("w1", (4, 5)), ("b1", (5,)), ("w2", (5, 3)), ("b2", (3,))],
+    "Lin": [("w", (4, 3)), ("b", (3,))],
+}
+
+rng = np.random.default_rng(14)
+
+
+def normal(*shape):
+    return rng.normal(size=shape).round(3)
+
+
+def away(*shape):
+    """Values at least 0.2 from 0, for relu, abs and kinks."""
+    v = normal(*shape)
+    return np.where(np.abs(v) < 0.2, np.sign(v + 1e-9) * 0.2 + v, v).round(3)
+
+
+def struct(name, scale=0.5):
+    return {f: normal(*shape) * scale for f, shape in STRUCTS[name]}
+
+
+class Case:
+    def __init__(self, name, params, wrt, body, torch_fn, inputs, fd=True):
+        self.name, self.params, self.wrt = name, params, wrt
+        self.body, self.torch_fn, self.inputs, self.fd = body, torch_fn, inputs, fd
+
+
+def tsum(x):
+    return x.sum()
+
+
+def clip_by_norm(x, c):
+    n = torch.sqrt((x * x).sum())
+    return x * torch.where(n > c, c / n, torch.ones_like(n))
+
+
+CASES = [
+    Case("add_sub_broadcast", [("a", "f64[2, 3]"), ("w", "f64[2, 3]")], ["a"],
+         "return sum(((a + mean(a, axis: 0)) - reshape<f64[2, 1]>(sum(a, axis: 1)) + 1.5) * w);",
+         lambda a, w: (((a + a.mean(0)) - a.sum(1).reshape(2, 1) + 1.5) * w).sum(),
+         {"a": normal(2, 3), "w": normal(2, 3)}),
+    Case("mul_div_neg", [("x", "f64[6]"), ("w", "f64[6]")], ["x"],
+         "return sum((-x * x[2] / (x * x + 1.0) + 2.0 / (x * x + 3.0)) * w);",
+         lambda x, w: ((-x * x[2] / (x * x + 1) + 2 / (x * x + 3)) * w).sum(),
+         {"x": normal(6), "w": normal(6)}),
+    Case("broadcast_operand_both_sides", [("a", "f64[2, 3]"), ("b", "f64[3]"), ("c", "f64[2, 1]")], ["a", "b", "c"],
+         "return sum(a * b / c + b * c - a / b);",
+         lambda a, b, c: (a * b / c + b * c - a / b).sum(),
+         {"a": normal(2, 3), "b": away(3) + 2, "c": away(2, 1) + 3}),
+    Case("matmul_matrix_matrix", [("a", "f64[2, 3]"), ("b", "f64[3, 4]"), ("w", "f64[2, 4]")], ["a", "b"],
+         "return sum((a @ b) * w);",
+         lambda a, b, w: ((a @ b) * w).sum(),
+         {"a": normal(2, 3), "b": normal(3, 4), "w": normal(2, 4)}),
+    Case("matmul_matrix_vector", [("a", "f64[2, 3]"), ("v", "f64[3]"), ("w", "f64[2]")], ["a", "v"],
+         "return sum((a @ v) * w);",
+         lambda a, v, w: ((a @ v) * w).sum(),
+         {"a": normal(2, 3), "v": normal(3), "w": normal(2)}),
+    Case("matmul_vector_matrix", [("v", "f64[2]"), ("b", "f64[2, 3]"), ("w", "f64[3]")], ["v", "b"],
+         "return sum((v @ b) * w) + (v @ v) * 0.5;",
+         lambda v, b, w: ((v @ b) * w).sum() + (v @ v) * 0.5,
+         {"v": normal(2), "b": normal(2, 3), "w": normal(3)}),
+    Case("transpose_reshape", [("a", "f64[2, 3]"), ("w", "f64[3, 2]")], ["a"],
+         "return sum(transpose(a) * w) + sum(reshape<f64[6]>(a) * reshape<f64[6]>(w) * reshape<f64[6]>(a));",
+         lambda a, w: (a.T * w).sum() + (a.reshape(6) * w.reshape(6) * a.reshape(6)).sum(),
+         {"a": normal(2, 3), "w": normal(3, 2)}),
+    Case("sum_mean_axes", [("a", "f64[2, 3]"), ("w", "f64[3]"), ("v", "f64[2]")], ["a"],
+         "return sum(sum(a * a, axis: 0) * w) + mean(a * a) * 2.0 + sum(mean(a * a * a, axis: 1) * v) + sum(a);",
+         lambda a, w, v: ((a * a).sum(0) * w).sum() + (a * a).mean() * 2 + ((a * a * a).mean(1) * v).sum() + a.sum(),
+         {"a": normal(2, 3), "w": normal(3), "v": normal(2)}),
+    Case("mean_dynamic_rows", [("a", "f64[?, 3]"), ("w", "f64[3]")], ["a"],
+         "return mean(a * a) + sum(mean(a * w, axis: 0) * w) + sum(mean(a, axis: 1));",
+         lambda a, w: (a * a).mean() + ((a * w).mean(0) * w).sum() + a.mean(1).sum(),
+         {"a": normal(4, 3), "w": normal(3)}),
+    Case("max_min_reductions", [("a", "f64[2, 3]"), ("w", "f64[2]"), ("v", "f64[3]")], ["a"],
+         "return max(a * a) + min(a) * 2.0 + sum(max(a, axis: 1) * w) + sum(min(a * v, axis: 0) * v);",
+         lambda a, w, v: (a * a).max() + a.min() * 2 + (a.max(1).values * w).sum() + ((a * v).min(0).values * v).sum(),
+         {"a": normal(2, 3), "w": normal(2), "v": away(3)}),
+    Case("exp", [("x", "f64[4]"), ("w", "f64[4]")], ["x"],
+         "return sum(exp(x) * w);", lambda x, w: (torch.exp(x) * w).sum(),
+         {"x": normal(4), "w": normal(4)}),
+    Case("log", [("x", "f64[4]"), ("w", "f64[4]")], ["x"],
+         "return sum(log(x * x + 0.5) * w);", lambda x, w: (torch.log(x * x + 0.5) * w).sum(),
+         {"x": normal(4), "w": normal(4)}),
+    Case("sqrt", [("x", "f64[4]"), ("w", "f64[4]")], ["x"],
+         "return sum(sqrt(x * x + 0.5) * w);", lambda x, w: (torch.sqrt(x * x + 0.5) * w).sum(),
+         {"x": normal(4), "w": normal(4)}),
+    Case("tanh", [("x", "f64[4]"), ("w", "f64[4]")], ["x"],
+         "return sum(tanh(x) * w);", lambda x, w: (torch.tanh(x) * w).sum(),
+         {"x": normal(4), "w": normal(4)}),
+    Case("sigmoid", [("x", "f64[4]"), ("w", "f64[4]")], ["x"],
+         "return sum(sigmoid(x) * w);", lambda x, w: (torch.sigmoid(x) * w).sum(),
+         {"x": normal(4), "w": normal(4)}),
+    Case("relu", [("x", "f64[6]"), ("w", "f64[6]")], ["x"],
+         "return sum(relu(x) * w);", lambda x, w: (torch.relu(x) * w).sum(),
+         {"x": away(6), "w": normal(6)}),
+    Case("abs", [("x", "f64[6]"), ("w", "f64[6]")], ["x"],
+         "return sum(abs(x) * w);", lambda x, w: (torch.abs(x) * w).sum(),
+         {"x": away(6), "w": normal(6)}),
+    Case("pow", [("x", "f64[4]"), ("p", "f64[4]"), ("w", "f64[4]")], ["x", "p"],
+         "return sum(pow(x * x + 0.5, p) * w) + sum(pow(x, 3.0) * w);",
+         lambda x, p, w: (torch.pow(x * x + 0.5, p) * w).sum() + (torch.pow(x, 3.0) * w).sum(),
+         {"x": normal(4), "p": normal(4), "w": normal(4)}),
+    Case("min_max_elementwise", [("x", "f64[6]"), ("y", "f64[6]"), ("w", "f64[6]")], ["x", "y"],
+         "return sum(min(x, y) * w) + sum(max(x, 0.1) * w) + sum(max(x * y, y) * w);",
+         lambda x, y, w: (torch.minimum(x, y) * w).sum() + (torch.clamp(x, min=0.1) * w).sum() + (torch.maximum(x * y, y) * w).sum(),
+         {"x": away(6), "y": away(6) + 0.05, "w": normal(6)}),
+    Case("softmax", [("a", "f64[2, 3]"), ("v", "f64[3]"), ("w", "f64[2, 3]")], ["a", "v"],
+         "return sum(softmax(a) * w) + sum(softmax(v) * v);",
+         lambda a, v, w: (torch.softmax(a, -1) * w).sum() + (torch.softmax(v, -1) * v).sum(),
+         {"a": normal(2, 3), "v": normal(3), "w": normal(2, 3)}),
+    Case("log_softmax", [("a", "f64[2, 3]"), ("v", "f64[3]"), ("w", "f64[2, 3]")], ["a", "v"],
+         "return sum(log_softmax(a) * w) + sum(log_softmax(v) * v);",
+         lambda a, v, w: (torch.log_softmax(a, -1) * w).sum() + (torch.log_softmax(v, -1) * v).sum(),
+         {"a": normal(2, 3), "v": normal(3), "w": normal(2, 3)}),
+    Case("norm", [("x", "f64[4]"), ("p", "Pair")], ["x", "p"],
+         "return norm(x) * 2.0 + norm(p) + norm(x * x);",
+         lambda x, p: torch.linalg.norm(x) * 2 + torch.sqrt((p["u"] ** 2).sum() + (p["v"] ** 2).sum()) + torch.linalg.norm(x * x),
+         {"x": normal(4), "p": struct("Pair")}),
+    Case("clip_by_norm", [("x", "f64[4]"), ("c", "f64"), ("w", "f64[4]")], ["x", "c"],
+         "return sum(clip_by_norm(x, c) * w) + sum(clip_by_norm(x, c * 10.0) * w * w);",
+         lambda x, c, w: (clip_by_norm(x, c) * w).sum() + (clip_by_norm(x, c * 10) * w * w).sum(),
+         {"x": normal(4) * 2, "c": np.float64(0.7), "w": normal(4)}),
+    Case("clip_by_norm_struct", [("p", "Pair"), ("w", "f64[3]")], ["p"],
+         "let q = clip_by_norm(p, 0.5); return sum(q.u * w) + sum(q.v * q.v);",
+         None, {"p": struct("Pair", 1.0), "w": normal(3)}),
+    Case("dot", [("x", "f64[4]"), ("y", "f64[4]")], ["x", "y"],
+         "return dot(x, y) * dot(x, x);",
+         lambda x, y: torch.dot(x, y) * torch.dot(x, x),
+         {"x": normal(4), "y": normal(4)}),
+    Case("indexing", [("a", "f64[2, 3]"), ("w", "f64[3]")], ["a"],
+         "return a[1, 2] * a[0, 0] + sum(a[0] * w) + sum(a[1] * a[1]);",
+         lambda a, w: a[1, 2] * a[0, 0] + (a[0] * w).sum() + (a[1] * a[1]).sum(),
+         {"a": normal(2, 3), "w": normal(3)}),
+    Case("struct_fields", [("p", "Pair"), ("x", "f64[3]")], ["p", "x"],
+         "let q = Pair { u: p.u * x, v: p.v + p.u }; let s: (Pair, f64) = (q, 2.0); return sum(s.0.u * s.0.v) * s.1 + sum((p - q).v * x) + sum((q * 3.0).u);",
+         lambda p, x: ((p["u"] * x) * (p["v"] + p["u"])).sum() * 2 + ((p["v"] - (p["v"] + p["u"])) * x).sum() + (p["u"] * x * 3).sum(),
+         {"p": struct("Pair", 1.0), "x": normal(3)}),
+    Case("struct_scalar_arithmetic", [("p", "Pair"), ("s", "f64")], ["p", "s"],
+         "let q = s * p + p / (s * s + 1.0) - p * 0.5; return sum(q.u * q.v) + sum(q.u);",
+         None, {"p": struct("Pair", 1.0), "s": np.float64(0.8)}),
+    Case("casts", [("x", "f64[3]"), ("w", "f64[3]")], ["x"],
+         "let y = f32(x) * f32(w); return f64(sum(y * y));",
+         lambda x, w: ((x.float() * w.float()) ** 2).sum().double(),
+         {"x": normal(3), "w": normal(3)}, fd=False),
+    Case("let_var_updates", [("x", "f64[3]")], ["x"],
+         "var s = x * 2.0; s = s * x; s += exp(x); s -= x; s *= x; s /= (x * x + 2.0); let t = s; var p = Pair { u: t, v: x }; p.v = p.v * t; p.u += x; return sum(p.u * p.v);",
+         lambda x: (lambda s: (((s + x) * (x * ((((x * 2) * x + torch.exp(x) - x) * x) / (x * x + 2))))).sum())((((x * 2) * x + torch.exp(x) - x) * x) / (x * x + 2)),
+         {"x": normal(3)}),
+    Case("if_then_arm", [("x", "f64[3]")], ["x"],
+         "var y = x; if sum(x) > -100.0 { y = y * exp(x); } else { y = y - x * x; } return sum(y * y);",
+         lambda x: ((x * torch.exp(x)) ** 2).sum(), {"x": normal(3)}),
+    Case("if_else_arm", [("x", "f64[3]")], ["x"],
+         "var y = x; if sum(x) > 100.0 { y = y * exp(x); } else if sum(x) > 50.0 { y = x; } else { y = y - x * x; } return sum(y * y);",
+         lambda x: ((x - x * x) ** 2).sum(), {"x": normal(3)}),
+    Case("for_range_accumulate", [("x", "f64[3]"), ("w", "f64[3]")], ["x"],
+         "var acc: f64 = 0.0; var n = 0; for i in 0..3 { let t = x[i] * x * w; acc += sum(t * t) * f64(i + 1); n += 1; if i == 1 { acc -= x[2]; } } return acc / f64(n);",
+         lambda x, w: (sum(((x[i] * x * w) ** 2).sum() * (i + 1) for i in range(3)) - x[2]) / 3,
+         {"x": normal(3), "w": normal(3)}),
+    Case("for_batches", [("m", "Lin"), ("data", "seq<Example>")], ["m"],
+         "var total: f64 = 0.0; for b in batches(data, 2) { total += xent(dense2(b.x, m.w, m.b), b.y) * f64(rows(b.x)); } return total / f64(len(data));",
+         lambda m, data: F.cross_entropy(data["x"] @ m["w"] + m["b"], data["y"]),
+         {"m": struct("Lin"), "data": [{"x": normal(4).tolist(), "y": int(k % 3)} for k in range(5)]}),
+    Case("nested_calls", [("x", "f64[4]")], ["x"],
+         "return helper_outer(x, 2.0);",
+         lambda x: (torch.tanh(x * 2) * x).sum() + (torch.tanh(x * 2) ** 2).sum(),
+         {"x": normal(4)}),
+    # Composite losses.
+    Case("mlp_cross_entropy", [("m", "Mlp"), ("x", "f64[?, 4]"), ("y", "i32[?]")], ["m"],
+         "return mlp_loss(m, x, y);",
+         lambda m, x, y: F.cross_entropy(torch.relu(x @ m["w1"] + m["b1"]) @ m["w2"] + m["b2"], y),
+         {"m": struct("Mlp"), "x": away(6, 4), "y": np.array([0, 2, 1, 1, 0, 2], dtype=np.int32)}),
+    Case("softmax_cross_entropy", [("logits", "f64[?, 3]"), ("y", "i32[?]")], ["logits"],
+         "return xent(logits, y);",
+         lambda logits, y: F.cross_entropy(logits, y),
+         {"logits": normal(4, 3) * 3, "y": np.array([2, 0, 1, 2], dtype=np.int32)}),
+    Case("l2_regularization", [("m", "Mlp"), ("x", "f64[?, 4]"), ("y", "i32[?]")], ["m"],
+         "return mlp_loss(m, x, y) + 0.01 * 0.5 * (sum(m.w1 * m.w1) + sum(m.w2 * m.w2));",
+         lambda m, x, y: F.cross_entropy(torch.relu(x @ m["w1"] + m["b1"]) @ m["w2"] + m["b2"], y) + 0.005 * ((m["w1"] ** 2).sum() + (m["w2"] ** 2).sum()),
+         {"m": struct("Mlp"), "x": away(3, 4), "y": np.array([1, 0, 2], dtype=np.int32)}),
+    Case("fedprox_proximal_term", [("m", "Lin"), ("global", "Lin"), ("x", "f64[?, 4]"), ("y", "i32[?]")], ["m"],
+         "let d = norm(m - global); return xent(dense2(x, m.w, m.b), y) + 0.1 / 2.0 * d * d;",
+         lambda m, g, x, y: F.cross_entropy(x @ m["w"] + m["b"], y) + 0.05 * (((m["w"] - g["w"]) ** 2).sum() + ((m["b"] - g["b"]) ** 2).sum()),
+         {"m": struct("Lin"), "global": struct("Lin"), "x": normal(3, 4), "y": np.array([2, 2, 0], dtype=np.int32)}),
+    Case("mlp_f32", [("m", "Mlp32"), ("x", "f32[?, 4]"), ("y", "i32[?]")], ["m"],
+         "let h = relu(x @ m.w1 + m.b1); return xent32(h @ m.w2 + m.b2, y);",
+         lambda m, x, y: F.cross_entropy(torch.relu(x @ m["w1"] + m["b1"]) @ m["w2"] + m["b2"], y),
+         {"m": struct("Mlp32"), "x": away(5, 4), "y": np.array([0, 1, 2, 1, 0], dtype=np.int32)}, fd=False),
+]
+
+HELPERS = """
+fn helper_inner(x: f64[4], k: f64) -> f64[4] { return tanh(x * k); }
+fn helper_outer(x: f64[4], k: f64) -> f64 {
+  let t = helper_inner(x, k);
+  return sum(t * x) + sum(t * t);
+}
+"""
+
+
+def leaves(type_name):
+    """(field or None, shape) of every element leaf of a parameter type."""
+    if type_name in STRUCTS:
+        return [(f, shape) for f, shape in STRUCTS[type_name]]
+    inner = type_name[type_name.index("[") + 1:-1] if "[" in type_name else ""
+    shape = tuple(d.strip() for d in inner.split(",")) if inner else ()
+    return [(None, shape)]
+
+
+def fd_fn(case):
+    names = [n for n, _ in case.params]
+    types = dict(case.params)
+    out = [f"fn fd_{case.name}({sig(case)}) -> {grad_type(case)} {{"]
+    for p in case.wrt:
+        out.append(f"  var g_{p} = {p} * 0.0;" if "?" in types[p] else f"  var g_{p} = zeros<{types[p]}>();")
+        for field, shape in leaves(types[p]):
+            sel = f".{field}" if field else ""
+            idx = ", ".join(f"i{k}" for k in range(len(shape)))
+            at = f"[{idx}]" if shape else ""
+            indent = "  "
+            for k, n in enumerate(shape):
+                bound = f"rows({p})" if n == "?" else n
+                out.append(f"{indent}for i{k} in 0..{bound} {{")
+                indent += "  "
+            for sign, v in (("+", "pp"), ("-", "pm")):
+                out.append(f"{indent}var {v} = {p};")
+                out.append(f"{indent}{v}{sel}{at} = {v}{sel}{at} {sign} {H};")
+            plus = ", ".join("pp" if n == p else n for n in names)
+            minus = ", ".join("pm" if n == p else n for n in names)
+            out.append(f"{indent}g_{p}{sel}{at} = (L_{case.name}({plus}) - L_{case.name}({minus})) / (2.0 * {H});")
+            for _ in shape:
+                indent = indent[:-2]
+                out.append(f"{indent}}}")
+    grads = ", ".join(f"g_{p}" for p in case.wrt)
+    out.append(f"  return {grads if len(case.wrt) == 1 else '(' + grads + ')'};")
+    out.append("}")
+    return "\n".join(out)
+
+
+def sig(case):
+    return ", ".join(f"{n}: {t}" for n, t in case.params)
+
+
+def grad_type(case):
+    types = dict(case.params)
+    ts = [types[p] for p in case.wrt]
+    return ts[0] if len(ts) == 1 else "(" + ", ".join(ts) + ")"
+
+
+def program():
+    parts = [PRELUDE, HELPERS]
+    for c in CASES:
+        names = [n for n, _ in c.params]
+        args = ", ".join(names)
+        idx = [names.index(p) for p in c.wrt]
+        argnums = "" if idx == [0] else f", argnums: ({', '.join(map(str, idx))}{',' if len(idx) == 1 else ''})"
+        if idx != [0] and len(idx) == 1:
+            argnums = f", argnums: {idx[0]}"
+        value_type = "f32" if "f32" in sig(c) and "f64" not in sig(c) else "f64"
+        parts.append(f"fn L_{c.name}({sig(c)}) -> {value_type} {{ {c.body} }}")
+        if c.fd:
+            parts.append(fd_fn(c))
+            parts.append(f"fn check_{c.name}({sig(c)}) -> ({value_type}, {grad_type(c)}, {grad_type(c)}) {{\n"
+                         f"  let vg = value_and_grad(L_{c.name}{argnums})({args});\n"
+                         f"  return (vg.0, vg.1, fd_{c.name}({args}));\n}}")
+        else:
+            parts.append(f"fn check_{c.name}({sig(c)}) -> ({value_type}, {grad_type(c)}) {{\n"
+                         f"  return value_and_grad(L_{c.name}{argnums})({args});\n}}")
+    return "\n".join(parts) + "\n"
+
+
+def to_json(v):
+    if isinstance(v, dict):
+        return {k: to_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return v
+    return np.asarray(v).tolist()
+
+
+def flat(v):
+    if isinstance(v, dict):
+        return np.concatenate([flat(v[k]) for k in sorted(v)])
+    return np.asarray(v, dtype=np.float64).reshape(-1)
+
+
+def to_torch(v, requires_grad):
+    if isinstance(v, dict):
+        return {k: to_torch(x, requires_grad) for k, x in v.items()}
+    a = np.asarray(v)
+    t = torch.tensor(a, dtype=torch.int64 if a.dtype.kind in "iu" else torch.float64)
+    if requires_grad and t.dtype == torch.float64:
+        t.requires_grad_(True)
+    return t
+
+
+def torch_grads(case):
+    args = []
+    for name, t in case.params:
+        v = case.inputs[name]
+        if t.startswith("seq<"):
+            rows = v
+            args.append({"x": torch.tensor([r["x"] for r in rows]),
+                         "y": torch.tensor([r["y"] for r in rows])})
+        else:
+            args.append(to_torch(v, name in case.wrt))
+    loss = case.torch_fn(*args)
+    leaves_ = []
+    for (name, _), a in zip(case.params, args):
+        if name in case.wrt:
+            leaves_ += [a[k] for k in sorted(a)] if isinstance(a, dict) else [a]
+    grads = torch.autograd.grad(loss, leaves_)
+    return float(loss), np.concatenate([g.detach().numpy().reshape(-1) for g in grads])
+
+
+def fedc_grads(g, case):
+    parts = [g] if len(case.wrt) == 1 else g
+    return np.concatenate([flat(p) for p in parts])
+
+
+def scale_error(got, want):
+    return float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-12))
+
+
+def main():
+    fedc, workdir = sys.argv[1], sys.argv[2]
+    only = set(sys.argv[3:])
+    os.makedirs(workdir, exist_ok=True)
+    source = os.path.join(workdir, "gradcheck.fed")
+    with open(source, "w") as f:
+        f.write(program())
+    failures = 0
+    cases = [c for c in CASES if not only or c.name in only]
+    for c in cases:
+        args = [json.dumps(to_json(c.inputs[n])) for n, _ in c.params]
+        run = subprocess.run([fedc, "call", source, f"check_{c.name}", *args],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            print(f"case {c.name}: fedc call failed:\n{run.stderr}")
+            failures += 1
+            continue
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        value, g = result[0], fedc_grads(result[1], c)
+        line = f"case {c.name}:"
+        sep = " "
+        ok = True
+        if c.fd:
+            fd = fedc_grads(result[2], c)
+            err = scale_error(g, fd)
+            line += f" finite differences {err:.1e}"
+            sep = ", "
+            ok = ok and err <= 1e-6
+        if c.torch_fn is not None:
+            tv, tg = torch_grads(c)
+            err = scale_error(g, tg)
+            verr = abs(float(value) - tv) / max(abs(tv), 1e-12)
+            line += f"{sep}torch {err:.1e} (value {verr:.1e})"
+            ok = ok and err <= 1e-5 and verr <= 1e-5
+        print(line + ("" if ok else "  MISMATCH"))
+        failures += 0 if ok else 1
+    if failures:
+        print(f"{failures} of {len(cases)} cases disagree")
+        sys.exit(1)
+    print(f"all {len(cases)} cases agree")
+
+
+if __name__ == "__main__":
+    main()
