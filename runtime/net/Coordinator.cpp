@@ -257,8 +257,8 @@ grpc::Status RemoteBackend::State::Join(grpc::ServerContext *context,
       replaced = it->second;
   }
   if (replaced) {
-    replaced->cancel();
     retire(replaced, "replaced by a new session with the same name");
+    replaced->cancel();
   }
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -427,9 +427,9 @@ void RemoteBackend::State::watchHeartbeats() {
           silent.push_back(s);
     }
     for (auto &s : silent) {
-      s->cancel();
       if (!s->name.empty())
         retire(s, "no heartbeat for " + std::to_string(deadAfter) + " ms");
+      s->cancel();
     }
   }
 }

@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <csignal>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -116,6 +117,8 @@ absl::Status Session::runTask(const remote::v1::Task &t, std::string payload) {
                              ? &zeros[nextZero++]
                              : nullptr);
   faultPoint("worker-task");
+  if (faultActive("worker-stop"))
+    std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT
 
   WorkerMessage header;
   remote::v1::Result *r = header.mutable_result();
@@ -150,6 +153,8 @@ absl::Status Session::runTask(const remote::v1::Task &t, std::string payload) {
       net::encodeResult(up_, stage, std::move(resultRaw), rounding);
   if (!encoded.ok())
     return encoded.status();
+  if (faultActive("worker-corrupt-result") && !encoded->empty())
+    (*encoded)[encoded->size() / 2] ^= 0x5a; // a flipped byte on the wire
   r->set_payload_bytes(encoded->size());
   r->set_codec(net::codecName(up_));
   r->set_compute_ms(
