@@ -16,6 +16,8 @@ PACKAGES=(
   libabsl-dev nlohmann-json3-dev libcsv-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
+  # test/Remote: certificates made at test time, network namespaces, tbf
+  openssl util-linux iproute2
   # the debug-info test steps through a .fed fn
   gdb g++
   # the Debian package: CPack's Depends from dpkg-shlibdeps, which needs file

@@ -13,6 +13,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <condition_variable>
@@ -250,6 +254,41 @@ makeChannel(const WorkerOptions &o,
   return grpc::CreateCustomChannel(o.connect, credentials, args);
 }
 
+// Whether the server at HOST:PORT accepts a connection but answers the
+// plaintext HTTP/2 preface with a TLS alert or by closing it unanswered (a
+// gRPC TLS server does that): a plaintext worker's "socket closed" then
+// means the coordinator wants TLS, not that it is down.
+bool speaksTls(const std::string &target) {
+  size_t colon = target.rfind(':');
+  if (colon == std::string::npos)
+    return false;
+  std::string host = target.substr(0, colon), port = target.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  addrinfo hints{}, *found = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0)
+    return false;
+  bool tls = false;
+  int fd = socket(found->ai_family, SOCK_STREAM, 0);
+  timeval timeout{2, 0};
+  if (fd >= 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    static const char preface[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+    unsigned char reply[8] = {};
+    if (connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+        send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL) > 0) {
+      ssize_t n = recv(fd, reply, sizeof reply, 0);
+      tls = n == 0 || (n >= 2 && reply[0] == 0x15 && reply[1] == 0x03);
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return tls;
+}
+
 bool isHandshakeFailure(const grpc::Status &s) {
   const std::string &m = s.error_message();
   return m.find("andshake") != std::string::npos ||
@@ -292,6 +331,7 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
   std::mt19937_64 jitter(std::random_device{}());
   double backoff = 0.25; // seconds; x1.6 per failure, +-20 % jitter
   auto lastJoined = Clock::now();
+  bool everWelcomed = false;
   for (;;) {
     grpc::ClientContext context;
     if (!token->empty())
@@ -313,6 +353,7 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
       welcomed = first.has_welcome();
     }
     if (welcomed) {
+      everWelcomed = true;
       say("joined " + options.connect + " as '" + options.name + "'");
       backoff = 0.25;
       Session session(plan, clients, options, *stream);
@@ -341,9 +382,25 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
     }
     context.TryCancel();
     grpc::Status end = stream->Finish();
-    if (end.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        (!welcomed && !options.security.insecure && isHandshakeFailure(end)))
+    if (end.error_code() == grpc::StatusCode::UNAUTHENTICATED)
       return absl::UnauthenticatedError("refused: " + end.error_message());
+    // A TLS coordinator that accepts the connection and closes it before
+    // any answer refused this worker's certificate (TLS 1.3 reports that
+    // after the client's side of the handshake): refused, unless this
+    // worker has been welcomed before with the same credentials.
+    bool closedUnanswered =
+        end.error_message().find("Socket closed") != std::string::npos;
+    if (!welcomed && !options.security.insecure &&
+        (isHandshakeFailure(end) || (closedUnanswered && !everWelcomed)))
+      return absl::UnauthenticatedError(
+          "refused: TLS handshake failed with " + options.connect +
+          " (a certificate that the other side's CA did not sign, or none "
+          "where the coordinator requires one)");
+    if (!welcomed && options.security.insecure &&
+        closedUnanswered && speaksTls(options.connect))
+      return absl::UnauthenticatedError(
+          "refused: the coordinator speaks TLS (it closed a plaintext "
+          "connection unanswered); give --tls-ca instead of --insecure");
     double elapsed =
         std::chrono::duration<double>(Clock::now() - lastJoined).count();
     if (options.giveUpAfterSeconds > 0 && elapsed > options.giveUpAfterSeconds)
