@@ -8,7 +8,9 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    algorithm (same clients, cohorts, init and order);
 3. scale: a federated-analytics round over 10^3 .. 10^6 synthetic clients;
 4. compile time of every example at -O0 and -O2;
-5. generated code vs Eigen (codegen_bench).
+5. generated code vs Eigen (codegen_bench);
+6. remote execution vs simulate (remote_bench.py): 8 workers x 1,000
+   clients on loopback.
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -22,6 +24,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
 
 
@@ -188,6 +192,7 @@ def main():
         ("Scale: federated analytics over synthetic clients", scale),
         ("Compile time", compile_time),
         ("Generated code vs Eigen", codegen),
+        ("Remote execution vs simulate", remote),
     ]
     start = time.perf_counter()
     report = []

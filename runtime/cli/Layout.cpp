@@ -130,7 +130,9 @@ bool loadLayout(const Computation &comp, const Options &o,
   for (auto &[name, w] : byName) { // merge order: by name
     Options one = o;
     std::filesystem::path data = (*w)["data"].get<std::string>();
-    one.data = {data.is_absolute() ? data.string() : (base / data).string()};
+    bool synthetic = data.string().rfind("synthetic:", 0) == 0;
+    one.data = {data.is_absolute() || synthetic ? data.string()
+                                                : (base / data).string()};
     one.partition = w->value("partition", std::string());
     one.clients = w->value("clients", 0);
     one.seed = w->value("seed", o.seed);

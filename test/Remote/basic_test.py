@@ -148,8 +148,18 @@ def plan_mismatch_named(fedc, root, tmp):
     check(want in err, f"expected {want!r} in:\n{err}")
 
 
+def example_script(fedc, root, tmp):
+    """examples/remote/run.sh (the README's cluster) runs to its end."""
+    r = subprocess.run(["bash", os.path.join(root, "examples/remote/run.sh"),
+                        fedc], capture_output=True, text=True, timeout=120,
+                       start_new_session=True)
+    check(r.returncode == 0, r.stderr)
+    check(r.stdout.startswith('{"round": 20, "eval_loss": '), r.stdout)
+    check(r.stderr.count("worker: the run is over") == 2, r.stderr)
+
+
 TESTS = {f.__name__: f for f in (fedavg_matches_simulate, one_shot_main,
-                                 plan_mismatch_named)}
+                                 plan_mismatch_named, example_script)}
 
 if __name__ == "__main__":
     sys.exit(main(TESTS))
