@@ -203,9 +203,29 @@ def abandoned_and_gave_up(fedc, root, tmp):
               lone.stderr())
 
 
+def over_selection(fedc, root, tmp):
+    """--over-select 1.5 with --clients-per-round 8 samples all 12 clients;
+    w3 stalls (stops itself) on its round-2 task: round 2 closes as soon as
+    8 clients (w1's and w2's) reported, long before its 60 s deadline."""
+    prog = fedavg(fedc, root, tmp)
+    m = os.path.join(tmp, "m.jsonl")
+    with Cluster(prog, tmp) as c:
+        coord = c.serve("--insecure", "--min-workers", "3", "--rounds", "2",
+                        "--clients-per-round", "8", "--over-select", "1.5",
+                        "--round-timeout", "60", "--heartbeat-ms", "30000",
+                        "--metrics", m)
+        start_workers(c, tmp, env={"w3": {"FEDRT_FAULT": "worker-stop:2"}})
+        check(coord.wait(45) == 0, coord.stderr())
+    rounds = metrics(m)
+    check(rounds[1]["clients"] == 12 and rounds[1]["dropped"] == 4,
+          f"round 2: {rounds[1]}")
+    check(rounds[1]["wall_ms"] < 30000, f"round 2 waited: {rounds[1]}")
+
+
 TESTS = {f.__name__: f for f in (kill_worker_mid_round, straggler_past_deadline,
                                  coordinator_resume, same_name_replaces,
-                                 link_blackhole, abandoned_and_gave_up)}
+                                 link_blackhole, abandoned_and_gave_up,
+                                 over_selection)}
 
 if __name__ == "__main__":
     sys.exit(main(TESTS))
