@@ -148,6 +148,35 @@ def plan_mismatch_named(fedc, root, tmp):
     check(want in err, f"expected {want!r} in:\n{err}")
 
 
+def merge_order(fedc, root, tmp):
+    """Partials merge in worker-name order, whatever order they arrive in:
+    with sums of 1e16, -1e16 and 1 on workers a, b and c, float64 gives
+    (a + b) + c = 1 and any order starting from c gives 0. Remote and
+    simulate --layout both print 1."""
+    src = os.path.join(tmp, "sum.fed")
+    open(src, "w").write("federated fn main(x: {f32}@CLIENTS) -> f32@SERVER "
+                         "{ return federated_sum(x); }\n")
+    prog = compile_example(fedc, src, os.path.join(tmp, "sum"))
+    for name, value in (("a", "1e16"), ("b", "-1e16"), ("c", "1")):
+        os.makedirs(os.path.join(tmp, name))
+        open(os.path.join(tmp, name, "x.csv"), "w").write(f"x\n{value}\n")
+    layout = os.path.join(tmp, "layout.json")
+    json.dump([{"name": n, "data": n} for n in "cab"], open(layout, "w"))
+    with Cluster(prog, tmp) as c:
+        coord = c.serve("--insecure", "--min-workers", "3")
+        # c joins first, a last: arrival order is not merge order.
+        ws = [c.worker(n, "--insecure", "--data", os.path.join(tmp, n))
+              for n in "cba"]
+        check(coord.wait(60) == 0, coord.stderr())
+        for w in ws:
+            check(w.wait(30) == 0, w.stderr())
+        remote = coord.stdout()
+    sim = subprocess.run([prog, "simulate", "--layout", layout],
+                         capture_output=True, text=True, timeout=60)
+    check(remote == sim.stdout == "1\n",
+          f"remote {remote!r}, simulate --layout {sim.stdout!r}, not 1")
+
+
 def example_script(fedc, root, tmp):
     """examples/remote/run.sh (the README's cluster) runs to its end."""
     r = subprocess.run(["bash", os.path.join(root, "examples/remote/run.sh"),
@@ -159,7 +188,8 @@ def example_script(fedc, root, tmp):
 
 
 TESTS = {f.__name__: f for f in (fedavg_matches_simulate, one_shot_main,
-                                 plan_mismatch_named, example_script)}
+                                 plan_mismatch_named, merge_order,
+                                 example_script)}
 
 if __name__ == "__main__":
     sys.exit(main(TESTS))
