@@ -111,8 +111,7 @@ bool loadLayout(const Computation &comp, const Options &o,
                        "({\"name\": ..., \"data\": ...})";
     return false;
   }
-  std::filesystem::path base =
-      std::filesystem::path(o.layout).parent_path();
+  std::filesystem::path base = std::filesystem::path(o.layout).parent_path();
   std::map<std::string, const nlohmann::json *> byName;
   for (const nlohmann::json &w : doc) {
     if (!w.is_object() || !w.contains("name") || !w["name"].is_string() ||
@@ -139,7 +138,7 @@ bool loadLayout(const Computation &comp, const Options &o,
     WorkerData &wd = workers.emplace_back();
     wd.name = name;
     if (!loadInputs(comp, one.data, one, wd.data, error)) {
-      error = "worker '" + name + "': " + error;
+      error.insert(0, "worker '" + name + "': ");
       return false;
     }
     wd.first = next;
@@ -223,10 +222,8 @@ int runProcessLayout(const PlanTable &plan, const Options &o) {
       config.identity.data ^= w.data[i].fingerprint() * (i + 1);
   config.identity.partition = "layout";
   config.identity.population = static_cast<int64_t>(population.size());
-  ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr,
-                       config);
-  if (absl::Status s = runner.run(population, population, std::cout);
-      !s.ok()) {
+  ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
+  if (absl::Status s = runner.run(population, population, std::cout); !s.ok()) {
     reportError(std::string(s.message()));
     return 1;
   }

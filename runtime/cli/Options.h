@@ -21,7 +21,7 @@ struct Options {
   int clients = 0;
   std::string evalData;
   int64_t rounds = 10;
-  int64_t clientsPerRound = 10; // 0: every client
+  int64_t clientsPerRound = 10;      // 0: every client
   bool clientsPerRoundGiven = false; // on the command line, not the default
   uint64_t seed = 0;
   int threads = 0; // 0: the machine's cores

@@ -49,64 +49,78 @@ SecurityOptions security(const NetOptions &n) {
 } // namespace
 
 void addServeOptions(CLI::App &serve, NetOptions &n) {
-  serve.add_option("--listen", n.listen,
-                   "HOST:PORT to listen on (PORT 0: any free port)")
+  serve
+      .add_option("--listen", n.listen,
+                  "HOST:PORT to listen on (PORT 0: any free port)")
       ->required();
-  serve.add_option("--port-file", n.portFile,
-                   "Write the port listened on to FILE")
+  serve
+      .add_option("--port-file", n.portFile,
+                  "Write the port listened on to FILE")
       ->type_name("FILE");
   addSecurityOptions(serve, n, true);
-  serve.add_option("--min-workers", n.minWorkers,
-                   "Workers to wait for before each round (default 1)")
+  serve
+      .add_option("--min-workers", n.minWorkers,
+                  "Workers to wait for before each round (default 1)")
       ->check(integerIn(1, 1000000));
-  serve.add_option("--min-clients", n.minClients,
-                   "Clients that must report for a round to count; fewer "
-                   "and the round is run again (default 1)")
+  serve
+      .add_option("--min-clients", n.minClients,
+                  "Clients that must report for a round to count; fewer "
+                  "and the round is run again (default 1)")
       ->check(integerIn(1, int64_t(1) << 40));
-  serve.add_option("--round-timeout", n.roundTimeout,
-                   "Seconds a stage waits for results before it closes "
-                   "without the late workers (default 300)")
+  serve
+      .add_option("--round-timeout", n.roundTimeout,
+                  "Seconds a stage waits for results before it closes "
+                  "without the late workers (default 300)")
       ->check(CLI::Range(0.01, 1e6));
-  serve.add_option("--join-timeout", n.joinTimeout,
-                   "Seconds to wait for --min-workers before giving up the "
-                   "run (default 300)")
+  serve
+      .add_option("--join-timeout", n.joinTimeout,
+                  "Seconds to wait for --min-workers before giving up the "
+                  "run (default 300)")
       ->check(CLI::Range(0.01, 1e7));
-  serve.add_option("--over-select", n.overSelect,
-                   "Sample ceil(F x --clients-per-round) clients; a stage "
-                   "closes once --clients-per-round reported (default 1)")
+  serve
+      .add_option("--over-select", n.overSelect,
+                  "Sample ceil(F x --clients-per-round) clients; a stage "
+                  "closes once --clients-per-round reported (default 1)")
       ->check(CLI::Range(1.0, 10.0));
-  serve.add_option("--max-attempts", n.maxAttempts,
-                   "Attempts of a round before the run is abandoned "
-                   "(default 3)")
+  serve
+      .add_option("--max-attempts", n.maxAttempts,
+                  "Attempts of a round before the run is abandoned "
+                  "(default 3)")
       ->check(integerIn(1, 1000));
-  serve.add_option("--heartbeat-ms", n.heartbeatMs,
-                   "Workers' heartbeat period; 3 missed: the worker is dead "
-                   "(default 2000)")
+  serve
+      .add_option("--heartbeat-ms", n.heartbeatMs,
+                  "Workers' heartbeat period; 3 missed: the worker is dead "
+                  "(default 2000)")
       ->check(integerIn(50, 600000));
-  serve.add_option("--compress-up", n.compressUp,
-                   "Results' encoding: none | zstd | int8 | int8+zstd")
+  serve
+      .add_option("--compress-up", n.compressUp,
+                  "Results' encoding: none | zstd | int8 | int8+zstd")
       ->check(CLI::IsMember({"none", "zstd", "int8", "int8+zstd"}));
-  serve.add_option("--compress-down", n.compressDown,
-                   "Tasks' encoding: none | zstd | bf16")
+  serve
+      .add_option("--compress-down", n.compressDown,
+                  "Tasks' encoding: none | zstd | bf16")
       ->check(CLI::IsMember({"none", "zstd", "bf16"}));
 }
 
 void addWorkerOptions(CLI::App &worker, NetOptions &n) {
   worker.add_option("--connect", n.connect, "The coordinator's HOST:PORT")
       ->required();
-  worker.add_option("--name", n.name,
-                    "This worker's stable name (default: HOST-PID); results "
-                    "merge in name order, and a worker that rejoins with its "
-                    "name replaces its old session")
+  worker
+      .add_option("--name", n.name,
+                  "This worker's stable name (default: HOST-PID); results "
+                  "merge in name order, and a worker that rejoins with its "
+                  "name replaces its old session")
       ->type_name("ID");
   addSecurityOptions(worker, n, false);
-  worker.add_option("--reconnect-max", n.reconnectMax,
-                    "Longest wait between reconnection attempts, seconds "
-                    "(default 30)")
+  worker
+      .add_option("--reconnect-max", n.reconnectMax,
+                  "Longest wait between reconnection attempts, seconds "
+                  "(default 30)")
       ->check(CLI::Range(0.05, 3600.0));
-  worker.add_option("--give-up-after", n.giveUpAfter,
-                    "Exit (status 5) after this many seconds without a "
-                    "coordinator (default: never)")
+  worker
+      .add_option("--give-up-after", n.giveUpAfter,
+                  "Exit (status 5) after this many seconds without a "
+                  "coordinator (default: never)")
       ->check(CLI::Range(0.0, 1e7));
 }
 
@@ -156,7 +170,8 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
     }
     backend.finish(true, std::string(s.message()));
     bool abandoned = s.code() == absl::StatusCode::kUnavailable;
-    reportError((abandoned ? "run abandoned: " : "") + std::string(s.message()));
+    reportError((abandoned ? "run abandoned: " : "") +
+                std::string(s.message()));
     return abandoned ? kRunAbandoned : 1;
   };
   Executor trainer(backend, FailurePolicy::DropClient);
@@ -188,8 +203,7 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
     evalClients = *std::move(p);
     return absl::OkStatus();
   };
-  ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr,
-                       config);
+  ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
   absl::Status s = runner.run({}, {}, std::cout);
   std::cout.flush();
   RemoteCounters counters = backend.counters();

@@ -232,10 +232,10 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
           results.status().code() != absl::StatusCode::kUnavailable)
         break;
       if (attempt < config_.maxAttempts)
-        std::fprintf(stderr, "warning: round %lld, attempt %lld abandoned: %s\n",
-                     static_cast<long long>(round),
-                     static_cast<long long>(attempt),
-                     std::string(results.status().message()).c_str());
+        std::fprintf(
+            stderr, "warning: round %lld, attempt %lld abandoned: %s\n",
+            static_cast<long long>(round), static_cast<long long>(attempt),
+            std::string(results.status().message()).c_str());
     }
     if (!results.ok())
       return roundError(round, results.status());

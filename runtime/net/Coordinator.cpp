@@ -101,10 +101,9 @@ grpc::Status RemoteBackend::State::admit(grpc::ServerContext *context,
   };
   if (!token.empty()) {
     auto it = context->client_metadata().find("authorization");
-    std::string given =
-        it == context->client_metadata().end()
-            ? ""
-            : std::string(it->second.data(), it->second.size());
+    std::string given = it == context->client_metadata().end()
+                            ? ""
+                            : std::string(it->second.data(), it->second.size());
     if (!sameToken(given, "Bearer " + token))
       return refuse(remote::v1::Refusal::UNAUTHENTICATED,
                     grpc::StatusCode::UNAUTHENTICATED,
@@ -128,7 +127,8 @@ grpc::Status RemoteBackend::State::admit(grpc::ServerContext *context,
                       hex(hello.plan_fingerprint()));
   auto malformed = [&](const std::string &why) {
     return refuse(remote::v1::Refusal::MALFORMED,
-                  grpc::StatusCode::INVALID_ARGUMENT, "malformed hello: " + why);
+                  grpc::StatusCode::INVALID_ARGUMENT,
+                  "malformed hello: " + why);
   };
   if (hello.name().empty() || hello.name().size() > 256)
     return malformed("a worker name must have 1 to 256 characters");
@@ -148,8 +148,7 @@ grpc::Status RemoteBackend::State::admit(grpc::ServerContext *context,
     if (!codecs.count(codecName(c)))
       return refuse(remote::v1::Refusal::PLAN_MISMATCH,
                     grpc::StatusCode::FAILED_PRECONDITION,
-                    std::string("the worker cannot use codec ") +
-                        codecName(c));
+                    std::string("the worker cannot use codec ") + codecName(c));
   return grpc::Status::OK;
 }
 
@@ -227,7 +226,8 @@ grpc::Status RemoteBackend::State::Join(grpc::ServerContext *context,
       CoordinatorMessage out;
       {
         std::unique_lock<std::mutex> lock(s->outMutex);
-        s->outReady.wait(lock, [&] { return s->closing || !s->outbox.empty(); });
+        s->outReady.wait(lock,
+                         [&] { return s->closing || !s->outbox.empty(); });
         if (s->outbox.empty())
           return;
         out = std::move(s->outbox.front());
@@ -315,7 +315,8 @@ absl::Status RemoteBackend::State::receive(const std::shared_ptr<Session> &s,
     s->incomingBytes += static_cast<int64_t>(m.ByteSizeLong());
     return s->incoming.complete() ? completeResult(s) : absl::OkStatus();
   case WorkerMessage::kLeave:
-    return absl::CancelledError("it left: " + m.leave().reason().substr(0, 200));
+    return absl::CancelledError("it left: " +
+                                m.leave().reason().substr(0, 200));
   case WorkerMessage::kHello:
     return absl::InvalidArgumentError("a second hello");
   case WorkerMessage::KIND_NOT_SET:
@@ -324,8 +325,9 @@ absl::Status RemoteBackend::State::receive(const std::shared_ptr<Session> &s,
   return absl::InvalidArgumentError("a message of no known kind");
 }
 
-absl::Status RemoteBackend::State::beginResult(const std::shared_ptr<Session> &s,
-                                               const remote::v1::Result &r) {
+absl::Status
+RemoteBackend::State::beginResult(const std::shared_ptr<Session> &s,
+                                  const remote::v1::Result &r) {
   uint64_t limit = maxResultBytes;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -334,8 +336,7 @@ absl::Status RemoteBackend::State::beginResult(const std::shared_ptr<Session> &s
       const Pending &p = *it->second;
       limit = ZSTD_compressBound(resultPayloadBytes(*p.stage));
       auto count = static_cast<int64_t>(p.clients.size());
-      if (r.reported() < 0 ||
-          r.reported() + r.failures_size() != count)
+      if (r.reported() < 0 || r.reported() + r.failures_size() != count)
         return absl::InvalidArgumentError(
             "a result for " + std::to_string(r.reported()) + " + " +
             std::to_string(r.failures_size()) + " clients of a task of " +
@@ -352,8 +353,7 @@ absl::Status RemoteBackend::State::beginResult(const std::shared_ptr<Session> &s
   if (r.codec() != codecName(up))
     return absl::InvalidArgumentError("a result encoded with '" +
                                       r.codec().substr(0, 32) +
-                                      "', not the negotiated " +
-                                      codecName(up));
+                                      "', not the negotiated " + codecName(up));
   s->incomingResult = r;
   if (absl::Status b = s->incoming.begin(r.task(), r.payload_bytes(), limit);
       !b.ok())

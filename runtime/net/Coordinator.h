@@ -37,12 +37,12 @@ struct Session {
   std::vector<int64_t> examples;
   std::vector<std::string> clientNames;
   std::atomic<int64_t> lastSeenMs{0}; // since the coordinator started
-  bool alive = true;                   // under State::mutex
+  bool alive = true;                  // under State::mutex
 
   std::mutex outMutex;
   std::condition_variable outReady;
   std::deque<remote::v1::CoordinatorMessage> outbox;
-  bool closing = false; // under outMutex: the writer exits when drained
+  bool closing = false;     // under outMutex: the writer exits when drained
   bool handlerDone = false; // under outMutex: `context` is gone
 
   // The result being received (reader thread only).

@@ -81,9 +81,9 @@ absl::Status RemoteBackend::start() {
                  "warning: --insecure: workers connect in plaintext, "
                  "unauthenticated unless --token-file (whose token then "
                  "crosses in the clear)\n");
-  st.log("listening on " + st.options.listen.substr(
-                               0, st.options.listen.rfind(':')) +
-         ":" + std::to_string(st.port));
+  st.log("listening on " +
+         st.options.listen.substr(0, st.options.listen.rfind(':')) + ":" +
+         std::to_string(st.port));
   if (!st.options.portFile.empty()) {
     std::string temp = st.options.portFile + ".tmp";
     std::ofstream out(temp, std::ios::trunc);
@@ -111,9 +111,10 @@ absl::StatusOr<std::vector<int64_t>> RemoteBackend::population() {
     return static_cast<int64_t>(st.live.size()) >= st.options.minWorkers &&
            clients() >= st.options.minClients;
   };
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(
-                                         st.options.joinTimeoutSeconds));
+  auto deadline =
+      Clock::now() +
+      std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(st.options.joinTimeoutSeconds));
   if (!st.changed.wait_until(lock, deadline, enough))
     return absl::UnavailableError(
         std::to_string(st.live.size()) + " of --min-workers " +
@@ -189,9 +190,9 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     slices.back().local.push_back(m.local);
   }
   auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(
-                             st.options.roundTimeoutSeconds));
+      Clock::now() +
+      std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(st.options.roundTimeoutSeconds));
   auto deadlineMs = static_cast<uint32_t>(
       std::min(st.options.roundTimeoutSeconds * 1000, 4e9));
   for (Slice &slice : slices) {
@@ -258,11 +259,11 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     result.stats.bytesUp += p->bytesUp;
     result.reported += p->reported;
     for (const ClientFailure &f : p->failures) {
-      auto at = std::lower_bound(slice.local.begin(), slice.local.end(),
-                                 f.client) -
-                slice.local.begin();
-      result.failures.push_back({slice.members[static_cast<size_t>(at)],
-                                 f.message});
+      auto at =
+          std::lower_bound(slice.local.begin(), slice.local.end(), f.client) -
+          slice.local.begin();
+      result.failures.push_back(
+          {slice.members[static_cast<size_t>(at)], f.message});
     }
     if (p->reported == 0)
       continue;
@@ -288,9 +289,8 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     return absl::UnavailableError(
         std::to_string(result.reported) + " of " +
         std::to_string(task.cohort.size()) + " clients reported (" +
-        std::to_string(result.dropped.size()) +
-        " dropped, --min-clients " + std::to_string(st.options.minClients) +
-        ")");
+        std::to_string(result.dropped.size()) + " dropped, --min-clients " +
+        std::to_string(st.options.minClients) + ")");
   return result;
 }
 

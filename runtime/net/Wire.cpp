@@ -38,8 +38,8 @@ std::string zstdCompress(const std::string &raw) {
   ZSTD_CCtx *cctx = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 3);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  size_t n = ZSTD_compress2(cctx, out.data(), out.size(), raw.data(),
-                            raw.size());
+  size_t n =
+      ZSTD_compress2(cctx, out.data(), out.size(), raw.data(), raw.size());
   ZSTD_freeCCtx(cctx);
   out.resize(ZSTD_isError(n) ? 0 : n);
   return out;
@@ -54,9 +54,9 @@ absl::StatusOr<std::string> zstdDecompress(std::string_view in, uint64_t limit,
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
     return corrupt("not a zstd frame with its size");
   if (size > limit || (exact && size != limit))
-    return corrupt("a zstd frame of " + std::to_string(size) +
-                   " bytes where " + (exact ? "" : "at most ") +
-                   std::to_string(limit) + " are expected");
+    return corrupt("a zstd frame of " + std::to_string(size) + " bytes where " +
+                   (exact ? "" : "at most ") + std::to_string(limit) +
+                   " are expected");
   std::string out(size, '\0');
   size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(n) || n != size)
@@ -88,8 +88,8 @@ std::vector<Segment> resultLayout(const Stage &stage) {
     a.value.tensorLeaves(leaves);
     for (const TypeDesc *leaf : leaves) {
       auto bytes = static_cast<uint64_t>(leaf->elements()) * 8;
-      bool real = isFloat(leaf->element) &&
-                  a.kind != Aggregation::Kind::SecureSum;
+      bool real =
+          isFloat(leaf->element) && a.kind != Aggregation::Kind::SecureSum;
       out.push_back({real ? Segment::Reals : Segment::Opaque, bytes});
     }
   }
@@ -120,8 +120,8 @@ absl::Status quantize(const double *x, size_t n, uint64_t &state,
     for (size_t i = first; i < first + count; ++i) {
       double u = static_cast<double>(splitmix64(state) >> 11) * 0x1p-53;
       double q = scale > 0 ? std::floor((x[i] - lo) / scale + u) : 0;
-      out.push_back(static_cast<char>(
-          static_cast<uint8_t>(std::clamp(q, 0.0, 255.0))));
+      out.push_back(
+          static_cast<char>(static_cast<uint8_t>(std::clamp(q, 0.0, 255.0))));
     }
   }
   return absl::OkStatus();
@@ -140,8 +140,8 @@ absl::Status dequantize(std::string_view in, size_t &pos, size_t n,
     if (!std::isfinite(lo) || !std::isfinite(scale) || scale < 0)
       return corrupt("an int8 block's range is not finite");
     for (size_t i = 0; i < count; ++i) {
-      double x = lo + static_cast<double>(static_cast<uint8_t>(in[pos++])) *
-                          scale;
+      double x =
+          lo + static_cast<double>(static_cast<uint8_t>(in[pos++])) * scale;
       out.append(reinterpret_cast<const char *>(&x), 8);
     }
   }
@@ -170,10 +170,9 @@ std::vector<std::vector<TaskLeaf>> taskLayout(const Stage &stage) {
     t->tensorLeaves(leaves);
     auto &value = out.emplace_back();
     for (const TypeDesc *leaf : leaves)
-      value.push_back({16 + 8 * leaf->dims.size(),
-                       static_cast<uint64_t>(leaf->elements()),
-                       leaf->element == Element::F32,
-                       elementSize(leaf->element)});
+      value.push_back(
+          {16 + 8 * leaf->dims.size(), static_cast<uint64_t>(leaf->elements()),
+           leaf->element == Element::F32, elementSize(leaf->element)});
   }
   return out;
 }
@@ -383,10 +382,11 @@ absl::StatusOr<std::string> encodeResult(Codec codec, const Stage &stage,
   if (codec != Codec::Int8 && codec != Codec::Int8Zstd)
     return absl::InvalidArgumentError(std::string(codecName(codec)) +
                                       " does not encode results");
-  uint64_t state = rounding.seed * 0x9e3779b97f4a7c15ull ^
-                   (static_cast<uint64_t>(rounding.round) * 0xbf58476d1ce4e5b9ull) ^
-                   (rounding.worker * 0x94d049bb133111ebull) ^
-                   (uint64_t(rounding.stage) + 0x632be59bd9b4e019ull);
+  uint64_t state =
+      rounding.seed * 0x9e3779b97f4a7c15ull ^
+      (static_cast<uint64_t>(rounding.round) * 0xbf58476d1ce4e5b9ull) ^
+      (rounding.worker * 0x94d049bb133111ebull) ^
+      (uint64_t(rounding.stage) + 0x632be59bd9b4e019ull);
   splitmix64(state);
   std::string out;
   size_t pos = 0;
@@ -469,9 +469,9 @@ absl::Status ChunkAssembly::begin(uint64_t task, uint64_t bytes,
     return absl::InvalidArgumentError(
         "a new payload before the previous one was complete");
   if (bytes > limit)
-    return absl::InvalidArgumentError(
-        "a payload of " + std::to_string(bytes) + " bytes (at most " +
-        std::to_string(limit) + " expected)");
+    return absl::InvalidArgumentError("a payload of " + std::to_string(bytes) +
+                                      " bytes (at most " +
+                                      std::to_string(limit) + " expected)");
   active_ = true;
   task_ = task;
   expected_ = bytes;

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -57,7 +57,8 @@ public:
                      remote::v1::Finish &finish, bool &finished);
 
 private:
-  absl::Status runTask(const remote::v1::Task &task, std::string payload);
+  absl::Status runTask(const remote::v1::Task &task,
+                       const std::string &payload);
   void heartbeats(uint32_t periodMs);
 
   const PlanTable &plan_;
@@ -82,14 +83,14 @@ void Session::heartbeats(uint32_t periodMs) {
       return;
 }
 
-absl::Status Session::runTask(const remote::v1::Task &t, std::string payload) {
+absl::Status Session::runTask(const remote::v1::Task &t,
+                              const std::string &payload) {
   auto start = Clock::now();
   const Computation *comp = plan_.find(t.computation());
   if (!comp || t.stage() >= comp->stages.size())
     return absl::InvalidArgumentError("a task for an unknown computation");
   const Stage &stage = comp->stages[t.stage()];
-  ClientBackend *backend =
-      comp == plan_.eval ? clients_.eval : clients_.train;
+  ClientBackend *backend = comp == plan_.eval ? clients_.eval : clients_.train;
   StageTask task;
   task.computation = comp;
   task.stage = t.stage();
@@ -117,9 +118,8 @@ absl::Status Session::runTask(const remote::v1::Task &t, std::string payload) {
     task.broadcasts.push_back(&b);
   size_t nextZero = 0;
   for (const Aggregation &a : stage.aggregations)
-    task.zeros.push_back(a.kind == Aggregation::Kind::Custom
-                             ? &zeros[nextZero++]
-                             : nullptr);
+    task.zeros.push_back(
+        a.kind == Aggregation::Kind::Custom ? &zeros[nextZero++] : nullptr);
   faultPoint("worker-task");
   if (faultActive("worker-stop"))
     std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT
@@ -174,8 +174,8 @@ absl::Status Session::runTask(const remote::v1::Task &t, std::string payload) {
   if (options_.verbose)
     say("task " + std::to_string(t.task()) + " (" + t.computation() +
         " stage " + std::to_string(t.stage()) + ", round " +
-        std::to_string(t.round()) + "): " +
-        std::to_string(task.cohort.size()) + " clients");
+        std::to_string(t.round()) + "): " + std::to_string(task.cohort.size()) +
+        " clients");
   return absl::OkStatus();
 }
 
@@ -396,8 +396,8 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
           "refused: TLS handshake failed with " + options.connect +
           " (a certificate that the other side's CA did not sign, or none "
           "where the coordinator requires one)");
-    if (!welcomed && options.security.insecure &&
-        closedUnanswered && speaksTls(options.connect))
+    if (!welcomed && options.security.insecure && closedUnanswered &&
+        speaksTls(options.connect))
       return absl::UnauthenticatedError(
           "refused: the coordinator speaks TLS (it closed a plaintext "
           "connection unanswered); give --tls-ca instead of --insecure");
@@ -410,8 +410,8 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
           end.error_message() + ")");
     double wait = std::min(backoff, options.reconnectMaxSeconds) *
                   std::uniform_real_distribution<double>(0.8, 1.2)(jitter);
-    say(std::string(welcomed ? "lost the coordinator" : "cannot join") +
-        " (" + end.error_message() + "); retrying in " +
+    say(std::string(welcomed ? "lost the coordinator" : "cannot join") + " (" +
+        end.error_message() + "); retrying in " +
         std::to_string(static_cast<int>(wait * 1000)) + " ms");
     std::this_thread::sleep_for(std::chrono::duration<double>(wait));
     backoff = std::min(backoff * 1.6, options.reconnectMaxSeconds);

@@ -99,8 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (down.begin(task.task(), task.payload_bytes(), limit).ok() &&
             down.complete())
           finishTask(task, down.take());
-      } else if (c.has_chunk() && down.add(c.chunk()).ok() &&
-                 down.complete()) {
+      } else if (c.has_chunk() && down.add(c.chunk()).ok() && down.complete()) {
         finishTask(task, down.take());
       }
     }

@@ -121,7 +121,8 @@ TEST(Wire, Int8RoundingIsUnbiased) {
   for (int k = 0; k < K; ++k) {
     auto encoded = encodeResult(Codec::Int8, stage, raw, {9, k, 4, 0});
     ASSERT_TRUE(encoded.ok());
-    std::vector<double> y = realsOf(*decodeResult(Codec::Int8, stage, *encoded));
+    std::vector<double> y =
+        realsOf(*decodeResult(Codec::Int8, stage, *encoded));
     for (size_t i = 0; i < kN; ++i)
       mean[i] += y[i] / K;
   }
@@ -168,8 +169,8 @@ TEST(Wire, Bf16HalvesFloatsOnly) {
                 std::abs(want) / 256 + 1e-30);
   }
   EXPECT_EQ(broadcasts[1].leaves[0].as<int64_t>()[0], (int64_t(1) << 53) + 1);
-  EXPECT_FALSE(decodeTask(Codec::Bf16, stage, encoded->substr(1), raw.size())
-                   .ok());
+  EXPECT_FALSE(
+      decodeTask(Codec::Bf16, stage, encoded->substr(1), raw.size()).ok());
   EXPECT_FALSE(decodeTask(Codec::None, stage, raw, raw.size() + 1).ok());
 }
 

@@ -35,10 +35,10 @@ struct CoordinatorOptions {
   // Over-selection: a stage closes once this many clients reported (0:
   // when every selected client has, or at the deadline).
   int64_t goal = 0;
-  double roundTimeoutSeconds = 300; // per stage
-  double joinTimeoutSeconds = 300;  // waiting for workers before a round
-  uint32_t heartbeatMs = 2000;      // workers' heartbeat period
-  int deadAfterHeartbeats = 3;      // silent this long: the worker is dead
+  double roundTimeoutSeconds = 300;  // per stage
+  double joinTimeoutSeconds = 300;   // waiting for workers before a round
+  uint32_t heartbeatMs = 2000;       // workers' heartbeat period
+  int deadAfterHeartbeats = 3;       // silent this long: the worker is dead
   std::string compressUp = "none";   // none | zstd | int8 | int8+zstd
   std::string compressDown = "none"; // none | zstd | bf16
   uint64_t seed = 0;                 // the run's (int8 rounding streams)
