@@ -271,7 +271,9 @@ grpc::Status RemoteBackend::State::Join(grpc::ServerContext *context,
   log("worker '" + s->name + "' joined from " + s->peer + " with " +
       std::to_string(clients) + " client" + (clients == 1 ? "" : "s"));
 
-  std::string why = "its stream closed";
+  // gRPC ends the reads without a status we can see: say what it can be.
+  std::string why = "its stream ended (closed by the worker, a broken "
+                    "connection, or a message over the 2 MiB limit)";
   while (stream->Read(&m)) {
     record(m);
     s->lastSeenMs = nowMs();

@@ -60,6 +60,7 @@ private:
   absl::Status runTask(const remote::v1::Task &task,
                        const std::string &payload);
   void heartbeats(uint32_t periodMs);
+  bool sendHostile(uint64_t task);
 
   const PlanTable &plan_;
   WorkerClients &clients_;
@@ -81,6 +82,27 @@ void Session::heartbeats(uint32_t periodMs) {
                            [&] { return stop_; }))
     if (!write(beat))
       return;
+}
+
+// Test hooks (fedrt/Faults.h): instead of its result the worker sends a
+// message that breaks the protocol, and the coordinator must close only
+// this session. True if one was sent.
+bool Session::sendHostile(uint64_t task) {
+  WorkerMessage m;
+  if (faultActive("worker-second-hello")) {
+    m.mutable_hello()->set_name(options_.name);
+  } else if (faultActive("worker-oversized-chunk")) {
+    m.mutable_chunk()->set_task(task);
+    m.mutable_chunk()->set_data(std::string(3 * net::kChunkBytes, 'x'));
+  } else if (faultActive("worker-chunk-out-of-order")) {
+    m.mutable_chunk()->set_task(task);
+    m.mutable_chunk()->set_seq(5);
+    m.mutable_chunk()->set_data("x");
+  } else {
+    return false;
+  }
+  write(m);
+  return true;
 }
 
 absl::Status Session::runTask(const remote::v1::Task &t,
@@ -164,6 +186,8 @@ absl::Status Session::runTask(const remote::v1::Task &t,
   r->set_compute_ms(
       std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   faultPoint("worker-result");
+  if (sendHostile(t.task()))
+    return absl::OkStatus();
   if (!write(header))
     return absl::OkStatus(); // the stream broke: the caller sees it
   net::forEachChunk(t.task(), *encoded, [&](remote::v1::Chunk &chunk) {

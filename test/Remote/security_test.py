@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from basic_test import split_digits  # noqa: E402
-from cluster import Cluster, check, compile_example, main  # noqa: E402
+from cluster import Cluster, check, compile_example, main, metrics  # noqa: E402
 
 
 def openssl(*args, cwd):
@@ -121,7 +121,37 @@ def token(fedc, root, tmp):
         check(coord.stderr().count("refused worker") == 2, coord.stderr())
 
 
-TESTS = {f.__name__: f for f in (tls_and_mutual_tls, token)}
+def hostile_messages(fedc, root, tmp):
+    """A worker that breaks the protocol instead of sending its first result
+    (a second hello, a chunk out of sequence, a 3 MiB message): the
+    coordinator closes that session with the reason, the round goes on
+    without its clients, the worker rejoins and the run completes."""
+    prog, _ = setup(fedc, root, tmp)
+    m = os.path.join(tmp, "m.jsonl")
+    for fault, reason in (
+            ("worker-second-hello", "a second hello"),
+            ("worker-chunk-out-of-order", "a chunk of task"),
+            ("worker-oversized-chunk", "or a message over the 2 MiB limit")):
+        if os.path.exists(m):
+            os.remove(m)
+        with Cluster(prog, tmp, tag=fault) as c:
+            coord = c.serve("--insecure", "--min-workers", "3", "--rounds",
+                            "2", "--clients-per-round", "0", "--metrics", m)
+            ws = [c.worker(n, "--insecure", "--data", os.path.join(tmp, n),
+                           env={"FEDRT_FAULT": f"{fault}:1"} if n == "w2"
+                           else None)
+                  for n in ("w1", "w2", "w3")]
+            check(coord.wait(60) == 0, coord.stderr())
+            for w in ws:
+                check(w.wait(30) == 0, w.stderr())
+            err = coord.stderr()
+        check("worker 'w2'" in err and reason in err, f"{fault}:\n{err}")
+        rounds = metrics(m)
+        check(rounds[0]["dropped"] == 4 and rounds[1]["dropped"] == 0,
+              f"{fault}: {rounds}")
+
+
+TESTS = {f.__name__: f for f in (tls_and_mutual_tls, token, hostile_messages)}
 
 if __name__ == "__main__":
     sys.exit(main(TESTS))
