@@ -5,6 +5,7 @@
 #include "Options.h"
 
 #include <cstdio>
+#include <initializer_list>
 #include <iostream>
 #include <thread>
 
@@ -91,6 +92,29 @@ int main(int argc, char **argv) {
                     "fn main once");
         return 2;
       }
+  // Each side of a remote run refuses the other side's flags rather than
+  // ignoring them.
+  auto refuseFlags = [&](std::initializer_list<const char *> flags,
+                         const std::string &why) {
+    for (const char *flag : flags)
+      if (app.count(flag) > 0) {
+        reportError(std::string(flag) + " " + why);
+        return true;
+      }
+    return false;
+  };
+  if (o.command == "serve" &&
+      refuseFlags({"--data", "--partition", "--clients", "--eval-data",
+                   "--dump-partition", "--threads"},
+                  "belongs to the workers: serve holds no client data"))
+    return 2;
+  if (o.command == "worker" &&
+      refuseFlags({"--rounds", "--clients-per-round", "--eval-every",
+                   "--metrics", "--no-timing", "--checkpoint", "--resume",
+                   "--force-resume", "--print-state", "--dump-partition",
+                   "--progress", "--eval-data"},
+                  "belongs to the coordinator (serve), which runs the rounds"))
+    return 2;
   if (o.command == "describe")
     return describe(plan);
   if (o.threads == 0)

@@ -125,10 +125,6 @@ void addWorkerOptions(CLI::App &worker, NetOptions &n) {
 }
 
 int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
-  if (!o.data.empty() || !o.evalData.empty() || !o.partition.empty()) {
-    reportError("serve holds no client data: give --data to the workers");
-    return 2;
-  }
   if (!n.insecure && (n.tlsCert.empty() || n.tlsKey.empty())) {
     reportError("give --tls-cert and --tls-key (or --insecure for plaintext)");
     return 2;

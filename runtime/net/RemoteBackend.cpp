@@ -228,6 +228,8 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     });
     st.pending[slice.task] = std::move(p);
   }
+  // Over-selection closes training stages early; eval waits for everyone.
+  int64_t goal = task.computation == st.plan.next ? st.options.goal : 0;
   auto settled = [&] {
     int64_t reported = 0;
     bool all = true;
@@ -238,7 +240,7 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
       all = all && (p.done || p.lost);
       reported += p.done ? p.reported : 0;
     }
-    return all || (st.options.goal > 0 && reported >= st.options.goal);
+    return all || (goal > 0 && reported >= goal);
   };
   st.changed.wait_until(lock, deadline, settled);
 

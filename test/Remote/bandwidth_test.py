@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from basic_test import WORKERS, split_digits  # noqa: E402
-from cluster import (SKIP, Cluster, check, compile_example,  # noqa: E402
+from cluster import (SKIP, Cluster, Skip, check, compile_example,  # noqa: E402
                      main, metrics)
 
 HERE = os.path.dirname(__file__)
@@ -82,8 +82,7 @@ def large_model(fedc, root, tmp):
         if line.startswith("MemAvailable:"):
             avail = int(line.split()[1]) * 1024
     if avail < 10 << 30:
-        print(f"large_model: {avail >> 30} GB available, 10 GB needed: skipped")
-        return
+        raise Skip(f"{avail >> 30} GB of memory available, 10 GB needed")
     prog = wide(fedc, tmp, 100000000)
     value_workers(root, tmp)
     _, _, rounds = run_cluster(prog, tmp, "large", ["--rounds", "1",
@@ -180,7 +179,7 @@ def tbf_link(fedc, root, tmp):
     mbit/s (tc tbf) both ways: the run completes and matches loopback."""
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
     if probe.returncode != 0 or not os.path.exists("/usr/sbin/tc"):
-        raise SystemExit(SKIP)
+        raise Skip("no user and network namespaces (unshare -rn) or no tc")
     prog = compile_example(fedc, os.path.join(root, "examples/fedavg.fed"),
                            os.path.join(tmp, "fedavg"))
     split_digits(root, tmp)
@@ -188,7 +187,7 @@ def tbf_link(fedc, root, tmp):
     r = subprocess.run(["unshare", "-rn", "bash", script, prog, tmp],
                        capture_output=True, text=True, timeout=240)
     if r.returncode == SKIP:
-        raise SystemExit(SKIP)
+        raise Skip("cannot make a shaped veth link: " + r.stderr[-300:])
     check(r.returncode == 0, r.stdout + r.stderr)
     loop, _, _ = run_cluster(prog, tmp, "loop", RUN, list(WORKERS))
     check(open(os.path.join(tmp, "tbf.out")).read() == loop,

@@ -11,7 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from basic_test import split_digits  # noqa: E402
-from cluster import Cluster, check, compile_example, main, metrics  # noqa: E402
+from cluster import (Cluster, Skip, check, compile_example, main,  # noqa: E402
+                     metrics)
 
 
 def openssl(*args, cwd):
@@ -43,8 +44,7 @@ def make_pki(tmp):
 
 def setup(fedc, root, tmp):
     if not shutil.which("openssl"):
-        print("openssl is not installed (scripts/install-deps.sh)")
-        sys.exit(77)
+        raise Skip("openssl is not installed (scripts/install-deps.sh)")
     prog = compile_example(fedc, os.path.join(root, "examples/fedavg.fed"),
                            os.path.join(tmp, "fedavg"))
     split_digits(root, tmp)
