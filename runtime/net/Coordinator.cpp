@@ -54,6 +54,24 @@ void Session::send(CoordinatorMessage message) {
   outReady.notify_one();
 }
 
+void Session::drain(Stream &stream) {
+  for (;;) {
+    CoordinatorMessage out;
+    {
+      std::unique_lock<std::mutex> lock(outMutex);
+      outReady.wait(lock, [&] { return closing || !outbox.empty(); });
+      if (outbox.empty())
+        return;
+      out = std::move(outbox.front());
+      outbox.pop_front();
+    }
+    if (!stream.Write(out)) {
+      close();
+      return;
+    }
+  }
+}
+
 void Session::cancel() {
   std::lock_guard<std::mutex> lock(outMutex);
   if (!handlerDone)
@@ -221,24 +239,14 @@ grpc::Status RemoteBackend::State::Join(grpc::ServerContext *context,
                      hello.client_examples().end());
   s->clientNames.assign(hello.client_names().begin(),
                         hello.client_names().end());
-  std::thread writer([s, stream] {
-    for (;;) {
-      CoordinatorMessage out;
-      {
-        std::unique_lock<std::mutex> lock(s->outMutex);
-        s->outReady.wait(lock,
-                         [&] { return s->closing || !s->outbox.empty(); });
-        if (s->outbox.empty())
-          return;
-        out = std::move(s->outbox.front());
-        s->outbox.pop_front();
-      }
-      if (!stream->Write(out)) {
-        s->close();
-        return;
-      }
-    }
-  });
+  std::thread writer([s, stream] { s->drain(*stream); });
+  enlist(s);
+  readSession(s, *stream);
+  writer.join();
+  return grpc::Status::OK;
+}
+
+void RemoteBackend::State::enlist(const std::shared_ptr<Session> &s) {
   // The welcome goes first, before a round can queue a task.
   CoordinatorMessage welcome;
   remote::v1::Welcome *w = welcome.mutable_welcome();
@@ -270,11 +278,15 @@ grpc::Status RemoteBackend::State::Join(grpc::ServerContext *context,
     clients += e > 0 ? 1 : 0;
   log("worker '" + s->name + "' joined from " + s->peer + " with " +
       std::to_string(clients) + " client" + (clients == 1 ? "" : "s"));
+}
 
+void RemoteBackend::State::readSession(const std::shared_ptr<Session> &s,
+                                       Stream &stream) {
+  WorkerMessage m;
   // gRPC ends the reads without a status we can see: say what it can be.
   std::string why = "its stream ended (closed by the worker, a broken "
                     "connection, or a message over the 2 MiB limit)";
-  while (stream->Read(&m)) {
+  while (stream.Read(&m)) {
     record(m);
     s->lastSeenMs = nowMs();
     if (absl::Status r = receive(s, m); !r.ok()) {
@@ -290,8 +302,6 @@ grpc::Status RemoteBackend::State::Join(grpc::ServerContext *context,
     }
   }
   retire(s, why);
-  writer.join();
-  return grpc::Status::OK;
 }
 
 absl::Status RemoteBackend::State::receive(const std::shared_ptr<Session> &s,

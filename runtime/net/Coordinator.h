@@ -53,6 +53,8 @@ struct Session {
   int64_t windowStartMs = 0, windowMessages = 0;
 
   void send(remote::v1::CoordinatorMessage message);
+  // The writer thread: writes the outbox to `stream` until closed.
+  void drain(Stream &stream);
   // Ends the writer once the outbox is drained.
   void close();
   // Cancels the call (unblocks its reads and writes) while it exists.
@@ -94,6 +96,11 @@ struct RemoteBackend::State final : remote::v1::Coordinator::Service {
 
   int64_t nowMs() const;
   void log(const std::string &line) const;
+  // Welcomes an admitted session and makes it live (replacing a session
+  // with its name).
+  void enlist(const std::shared_ptr<Session> &s);
+  // Reads the session's messages until it ends or breaks the protocol.
+  void readSession(const std::shared_ptr<Session> &s, net::Stream &stream);
   // Marks the session dead: its pending tasks are lost, its name free.
   void retire(const std::shared_ptr<Session> &s, const std::string &why);
   // Handles one message after the Hello; an error closes the session.

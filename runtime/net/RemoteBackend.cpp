@@ -159,14 +159,105 @@ struct Slice {
 
 } // namespace
 
+namespace {
+
+// Sends each slice's worker its task and the payload's chunks (through
+// the worker's outbox: a stalled worker never blocks this); a slice whose
+// worker is gone keeps task 0. Called under st.mutex.
+void dispatch(RemoteBackend::State &st, const StageTask &task,
+              std::vector<Slice> &slices, const std::string &payload,
+              uint64_t rawBytes) {
+  auto deadlineMs = static_cast<uint32_t>(
+      std::min(st.options.roundTimeoutSeconds * 1000, 4e9));
+  for (Slice &slice : slices) {
+    auto it = st.live.find(slice.worker);
+    if (it == st.live.end())
+      continue; // gone since the population was fixed: dropped
+    Session &s = *it->second;
+    slice.task = st.nextTask++;
+    auto p = std::make_unique<Pending>();
+    p->session = s.id;
+    p->stage = &task.computation->stages[task.stage];
+    p->clients = slice.local;
+    CoordinatorMessage header;
+    remote::v1::Task *t = header.mutable_task();
+    t->set_task(slice.task);
+    t->set_round(task.round);
+    t->set_computation(task.computation->name);
+    t->set_stage(static_cast<uint32_t>(task.stage));
+    for (int64_t l : slice.local)
+      t->add_clients(l);
+    t->set_deadline_ms(deadlineMs);
+    t->set_payload_bytes(payload.size());
+    t->set_raw_bytes(rawBytes);
+    t->set_codec(net::codecName(st.down));
+    p->bytesDown += static_cast<int64_t>(header.ByteSizeLong());
+    s.send(std::move(header));
+    net::forEachChunk(slice.task, payload, [&](remote::v1::Chunk &chunk) {
+      CoordinatorMessage m;
+      *m.mutable_chunk() = std::move(chunk);
+      p->bytesDown += static_cast<int64_t>(m.ByteSizeLong());
+      s.send(std::move(m));
+      return true;
+    });
+    st.pending[slice.task] = std::move(p);
+  }
+}
+
+// Merges the slices' results into `result` in slice (= worker name)
+// order; a slice without a complete result is dropped whole.
+absl::Status merge(const std::vector<Slice> &slices,
+                   std::vector<std::unique_ptr<Pending>> &taken,
+                   StageResult &result) {
+  std::optional<std::vector<PartialAggregate>> total;
+  Context ctx;
+  size_t next = 0;
+  for (const Slice &slice : slices) {
+    std::unique_ptr<Pending> p = std::move(taken[next++]);
+    if (p)
+      result.stats.bytesDown += p->bytesDown;
+    if (!p || !p->done) {
+      result.dropped.insert(result.dropped.end(), slice.members.begin(),
+                            slice.members.end());
+      continue;
+    }
+    result.stats.bytesUp += p->bytesUp;
+    result.reported += p->reported;
+    for (const ClientFailure &f : p->failures) {
+      auto at =
+          std::lower_bound(slice.local.begin(), slice.local.end(), f.client) -
+          slice.local.begin();
+      result.failures.push_back(
+          {slice.members[static_cast<size_t>(at)], f.message});
+    }
+    if (p->reported == 0)
+      continue;
+    if (!total) {
+      total = std::move(p->partials);
+      continue;
+    }
+    for (size_t i = 0; i < total->size(); ++i)
+      if (absl::Status m = (*total)[i].merge(p->partials[i], ctx); !m.ok())
+        return m;
+  }
+  if (total)
+    result.partials = std::move(*total);
+  return absl::OkStatus();
+}
+
+} // namespace
+
 absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
   State &st = *state_;
   const Stage &stage = task.computation->stages[task.stage];
   StageResult result;
-  if (task.cohort.empty()) {
+  auto zeros = [&] {
     for (size_t i = 0; i < stage.aggregations.size(); ++i)
       result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
                                    &st.pool);
+  };
+  if (task.cohort.empty()) {
+    zeros();
     return result;
   }
   std::vector<const HostValue *> values = task.broadcasts;
@@ -193,41 +284,7 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
       Clock::now() +
       std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(st.options.roundTimeoutSeconds));
-  auto deadlineMs = static_cast<uint32_t>(
-      std::min(st.options.roundTimeoutSeconds * 1000, 4e9));
-  for (Slice &slice : slices) {
-    auto it = st.live.find(slice.worker);
-    if (it == st.live.end())
-      continue; // gone since the population was fixed: dropped
-    Session &s = *it->second;
-    slice.task = st.nextTask++;
-    auto p = std::make_unique<Pending>();
-    p->session = s.id;
-    p->stage = &stage;
-    p->clients = slice.local;
-    CoordinatorMessage header;
-    remote::v1::Task *t = header.mutable_task();
-    t->set_task(slice.task);
-    t->set_round(task.round);
-    t->set_computation(task.computation->name);
-    t->set_stage(static_cast<uint32_t>(task.stage));
-    for (int64_t l : slice.local)
-      t->add_clients(l);
-    t->set_deadline_ms(deadlineMs);
-    t->set_payload_bytes(payload->size());
-    t->set_raw_bytes(rawBytes);
-    t->set_codec(net::codecName(st.down));
-    p->bytesDown += static_cast<int64_t>(header.ByteSizeLong());
-    s.send(std::move(header));
-    net::forEachChunk(slice.task, *payload, [&](remote::v1::Chunk &chunk) {
-      CoordinatorMessage m;
-      *m.mutable_chunk() = std::move(chunk);
-      p->bytesDown += static_cast<int64_t>(m.ByteSizeLong());
-      s.send(std::move(m));
-      return true;
-    });
-    st.pending[slice.task] = std::move(p);
-  }
+  dispatch(st, task, slices, *payload, rawBytes);
   // Over-selection closes training stages early; eval waits for everyone.
   int64_t goal = task.computation == st.plan.next ? st.options.goal : 0;
   auto settled = [&] {
@@ -243,48 +300,21 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     return all || (goal > 0 && reported >= goal);
   };
   st.changed.wait_until(lock, deadline, settled);
-
-  std::optional<std::vector<PartialAggregate>> total;
-  Context ctx;
+  // Out of the table: a result arriving from now on is late.
+  std::vector<std::unique_ptr<Pending>> taken;
   for (Slice &slice : slices) {
     std::unique_ptr<Pending> p;
     if (slice.task) {
       p = std::move(st.pending.at(slice.task));
-      st.pending.erase(slice.task); // a result arriving now is late
-      result.stats.bytesDown += p->bytesDown;
+      st.pending.erase(slice.task);
     }
-    if (!p || !p->done) {
-      result.dropped.insert(result.dropped.end(), slice.members.begin(),
-                            slice.members.end());
-      continue;
-    }
-    result.stats.bytesUp += p->bytesUp;
-    result.reported += p->reported;
-    for (const ClientFailure &f : p->failures) {
-      auto at =
-          std::lower_bound(slice.local.begin(), slice.local.end(), f.client) -
-          slice.local.begin();
-      result.failures.push_back(
-          {slice.members[static_cast<size_t>(at)], f.message});
-    }
-    if (p->reported == 0)
-      continue;
-    if (!total) {
-      total = std::move(p->partials);
-      continue;
-    }
-    for (size_t i = 0; i < total->size(); ++i)
-      if (absl::Status m = (*total)[i].merge(p->partials[i], ctx); !m.ok())
-        return m;
+    taken.push_back(std::move(p));
   }
   lock.unlock();
-  if (total) {
-    result.partials = std::move(*total);
-  } else {
-    for (size_t i = 0; i < stage.aggregations.size(); ++i)
-      result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
-                                   &st.pool);
-  }
+  if (absl::Status m = merge(slices, taken, result); !m.ok())
+    return m;
+  if (result.partials.empty())
+    zeros();
   result.stats.blocks = static_cast<int64_t>(slices.size());
   result.stats.threadsUsed = static_cast<int64_t>(slices.size());
   if (result.reported < st.options.minClients)

@@ -320,6 +320,54 @@ bool isHandshakeFailure(const grpc::Status &s) {
          m.find("certificate") != std::string::npos;
 }
 
+// The session's first message: who this worker is and what it hosts
+// (counts, never data).
+WorkerMessage helloOf(const PlanTable &plan, const WorkerClients &clients,
+                      const WorkerOptions &options) {
+  WorkerMessage hello;
+  remote::v1::Hello *h = hello.mutable_hello();
+  h->set_protocol(net::kProtocolVersion);
+  h->set_plan_fingerprint(plan.fingerprint);
+  h->set_program(plan.processName.empty() ? "main" : plan.processName);
+  h->set_version(FEDC_VERSION);
+  h->set_name(options.name);
+  for (int64_t e : clients.examples)
+    h->add_client_examples(e);
+  for (const std::string &n : clients.names)
+    h->add_client_names(n);
+  h->set_data_fingerprint(clients.dataFingerprint);
+  for (const std::string &c : net::codecNames())
+    h->add_codecs(c);
+  return hello;
+}
+
+// Whether a failed join was a refusal (Unauthenticated, never retried):
+// a token refused, a TLS handshake failed, or plaintext sent to a TLS
+// coordinator. OK when retrying may succeed.
+absl::Status refusedBy(const grpc::Status &end, const WorkerOptions &options,
+                       bool everWelcomed) {
+  if (end.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+    return absl::UnauthenticatedError("refused: " + end.error_message());
+  // A TLS coordinator that accepts the connection and closes it before
+  // any answer refused this worker's certificate (TLS 1.3 reports that
+  // after the client's side of the handshake): refused, unless this
+  // worker has been welcomed before with the same credentials.
+  bool closedUnanswered =
+      end.error_message().find("Socket closed") != std::string::npos;
+  if (!options.security.insecure &&
+      (isHandshakeFailure(end) || (closedUnanswered && !everWelcomed)))
+    return absl::UnauthenticatedError(
+        "refused: TLS handshake failed with " + options.connect +
+        " (a certificate that the other side's CA did not sign, or none "
+        "where the coordinator requires one)");
+  if (options.security.insecure && closedUnanswered &&
+      speaksTls(options.connect))
+    return absl::UnauthenticatedError(
+        "refused: the coordinator speaks TLS (it closed a plaintext "
+        "connection unanswered); give --tls-ca instead of --insecure");
+  return absl::OkStatus();
+}
+
 } // namespace
 
 absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
@@ -337,20 +385,7 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
   std::shared_ptr<grpc::Channel> channel = makeChannel(options, *credentials);
   auto stub = remote::v1::Coordinator::NewStub(channel);
 
-  WorkerMessage hello;
-  remote::v1::Hello *h = hello.mutable_hello();
-  h->set_protocol(net::kProtocolVersion);
-  h->set_plan_fingerprint(plan.fingerprint);
-  h->set_program(plan.processName.empty() ? "main" : plan.processName);
-  h->set_version(FEDC_VERSION);
-  h->set_name(options.name);
-  for (int64_t e : clients.examples)
-    h->add_client_examples(e);
-  for (const std::string &n : clients.names)
-    h->add_client_names(n);
-  h->set_data_fingerprint(clients.dataFingerprint);
-  for (const std::string &c : net::codecNames())
-    h->add_codecs(c);
+  WorkerMessage hello = helloOf(plan, clients, options);
 
   std::mt19937_64 jitter(std::random_device{}());
   double backoff = 0.25; // seconds; x1.6 per failure, +-20 % jitter
@@ -406,25 +441,9 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
     }
     context.TryCancel();
     grpc::Status end = stream->Finish();
-    if (end.error_code() == grpc::StatusCode::UNAUTHENTICATED)
-      return absl::UnauthenticatedError("refused: " + end.error_message());
-    // A TLS coordinator that accepts the connection and closes it before
-    // any answer refused this worker's certificate (TLS 1.3 reports that
-    // after the client's side of the handshake): refused, unless this
-    // worker has been welcomed before with the same credentials.
-    bool closedUnanswered =
-        end.error_message().find("Socket closed") != std::string::npos;
-    if (!welcomed && !options.security.insecure &&
-        (isHandshakeFailure(end) || (closedUnanswered && !everWelcomed)))
-      return absl::UnauthenticatedError(
-          "refused: TLS handshake failed with " + options.connect +
-          " (a certificate that the other side's CA did not sign, or none "
-          "where the coordinator requires one)");
-    if (!welcomed && options.security.insecure && closedUnanswered &&
-        speaksTls(options.connect))
-      return absl::UnauthenticatedError(
-          "refused: the coordinator speaks TLS (it closed a plaintext "
-          "connection unanswered); give --tls-ca instead of --insecure");
+    if (!welcomed)
+      if (absl::Status r = refusedBy(end, options, everWelcomed); !r.ok())
+        return r;
     double elapsed =
         std::chrono::duration<double>(Clock::now() - lastJoined).count();
     if (options.giveUpAfterSeconds > 0 && elapsed > options.giveUpAfterSeconds)

@@ -205,8 +205,10 @@ def abandoned_and_gave_up(fedc, root, tmp):
 
 def over_selection(fedc, root, tmp):
     """--over-select 1.5 with --clients-per-round 8 samples all 12 clients;
-    w3 stalls (stops itself) on its round-2 task: round 2 closes as soon as
-    8 clients (w1's and w2's) reported, long before its 60 s deadline."""
+    w3 stalls (stops itself) on its round-2 task: round 2's training closes
+    as soon as 8 clients (w1's and w2's) reported, long before its 60 s
+    deadline (its eval, which waits for every client, ends when gRPC
+    keepalive finds w3's connection dead, about 15 s)."""
     prog = fedavg(fedc, root, tmp)
     m = os.path.join(tmp, "m.jsonl")
     with Cluster(prog, tmp) as c:
