@@ -11,6 +11,8 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
 5. generated code vs Eigen (codegen_bench);
 6. gradients: FedAvg with an MLP trained with grad vs the hand-written
    backward pass and vs PyTorch autograd (same clients, cohorts, init).
+7. remote execution vs simulate (remote_bench.py): 8 workers x 1,000
+   clients on loopback.
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -24,6 +26,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
 
 
@@ -250,6 +254,7 @@ def main():
         ("Compile time", compile_time),
         ("Generated code vs Eigen", codegen),
         ("Gradients: grad vs hand-written vs PyTorch", gradients),
+        ("Remote execution vs simulate", remote),
     ]
     start = time.perf_counter()
     report = []

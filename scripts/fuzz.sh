@@ -16,7 +16,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDC_FUZZ=ON
 fi
 cmake --build "$build" --target fedc_frontend_fuzzer fedrt_data_fuzzer \
-  fedc_lsp_fuzzer
+  fedc_lsp_fuzzer fedrt_remote_fuzzer
 mkdir -p "$build/artifacts"
 
 # The front end: lexer to machine code.
@@ -47,6 +47,15 @@ cp test/fuzz/lsp-regressions/* "$lsp_corpus/"
   -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
   -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build/artifacts/lsp-"
+
+# The remote protocol's decoders (what a coordinator or worker reads from
+# the network).
+remote_corpus="$build/remote-corpus"
+mkdir -p "$remote_corpus"
+cp test/fuzz/remote-regressions/* "$remote_corpus/"
+"$build/bin/fedrt_remote_fuzzer" "$remote_corpus" -max_len=65536 -timeout=10 \
+  -rss_limit_mb=4096 -max_total_time="$seconds" -print_final_stats=1 \
+  -artifact_prefix="$build/artifacts/remote-"
 
 # Generated code against a reference evaluator: random integer and float
 # expressions through `fedc call` (the normal build's fedc, which `make

@@ -18,6 +18,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
   # the gradient-check suite (test/Grad) and bench/'s PyTorch peer
   python3-torch
+  # test/Remote: certificates made at test time, network namespaces, tbf
+  openssl util-linux iproute2
   # the debug-info test steps through a .fed fn
   gdb g++
   # the Debian package: CPack's Depends from dpkg-shlibdeps, which needs file

@@ -1,9 +1,11 @@
 // `main` of every compiled program: parses the plan table the program
 // carries and its command line, then simulates (one-shot main or process
-// rounds) or describes the plan.
+// rounds), coordinates remote workers (serve), hosts clients for a
+// coordinator (worker) or describes the plan.
 #include "Options.h"
 
 #include <cstdio>
+#include <initializer_list>
 #include <iostream>
 #include <thread>
 
@@ -43,22 +45,30 @@ int main(int argc, char **argv) {
                      "clients' data and prints its result as JSON.",
                programName);
   addRunOptions(app, o);
-  app.add_subcommand("simulate", "Run in simulation (the default)");
+  // The run flags may follow a subcommand (subcommands inherit this).
+  app.fallthrough();
+  CLI::App *simulate =
+      app.add_subcommand("simulate", "Run in simulation (the default)");
+  simulate
+      ->add_option("--layout", o.layout,
+                   "Split the clients among named workers as FILE says "
+                   "([{\"name\": ..., \"data\": ...}, ...]) and merge as a "
+                   "remote run does: the same results bit for bit")
+      ->type_name("FILE");
   app.add_subcommand("describe",
                      "Print the plan: computations, stages, types, parameter "
                      "counts, fingerprint");
-  app.add_subcommand("serve", "Coordinate remote workers (not in this build)");
-  app.add_subcommand("worker",
-                     "Host clients for a coordinator (not in this build)");
+  NetOptions net;
+  addServeOptions(*app.add_subcommand(
+                      "serve", "Coordinate remote workers: run the rounds "
+                               "with clients hosted by workers that connect"),
+                  net);
+  addWorkerOptions(
+      *app.add_subcommand("worker",
+                          "Host clients (--data) for a coordinator: connect "
+                          "to it and run the tasks it sends"),
+      net);
   app.require_subcommand(0, 1);
-  if (argc > 1 &&
-      (std::string(argv[1]) == "serve" || std::string(argv[1]) == "worker")) {
-    reportError("'" + std::string(argv[1]) +
-                "' needs remote execution (runtime/net), which this build "
-                "does not have yet; run in simulation");
-    return 2;
-  }
-  app.fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &) {
@@ -70,7 +80,8 @@ int main(int argc, char **argv) {
   }
   for (CLI::App *sub : app.get_subcommands())
     o.command = sub->get_name();
-  if (plan.kind == PlanTable::Kind::Main && o.command == "simulate")
+  if (plan.kind == PlanTable::Kind::Main &&
+      (o.command == "simulate" || o.command == "serve"))
     for (const char *flag :
          {"--rounds", "--clients-per-round", "--eval-every", "--eval-data",
           "--metrics", "--no-timing", "--checkpoint", "--resume",
@@ -81,12 +92,46 @@ int main(int argc, char **argv) {
                     "fn main once");
         return 2;
       }
+  // Each side of a remote run refuses the other side's flags rather than
+  // ignoring them.
+  auto refuseFlags = [&](std::initializer_list<const char *> flags,
+                         const std::string &why) {
+    for (const char *flag : flags)
+      if (app.count(flag) > 0) {
+        reportError(std::string(flag) + " " + why);
+        return true;
+      }
+    return false;
+  };
+  if (o.command == "serve" &&
+      refuseFlags({"--data", "--partition", "--clients", "--eval-data",
+                   "--dump-partition", "--threads"},
+                  "belongs to the workers: serve holds no client data"))
+    return 2;
+  if (o.command == "worker" &&
+      refuseFlags({"--rounds", "--clients-per-round", "--eval-every",
+                   "--metrics", "--no-timing", "--checkpoint", "--resume",
+                   "--force-resume", "--print-state", "--dump-partition",
+                   "--progress", "--eval-data"},
+                  "belongs to the coordinator (serve), which runs the rounds"))
+    return 2;
   if (o.command == "describe")
     return describe(plan);
   if (o.threads == 0)
     o.threads =
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (plan.kind == PlanTable::Kind::None) {
+    reportError("this program has neither a process nor a federated fn main");
+    return 1;
+  }
+  bool process = plan.kind == PlanTable::Kind::Process;
   try {
+    if (o.command == "serve")
+      return runServe(plan, o, net);
+    if (o.command == "worker")
+      return runWorkerCommand(plan, o, net);
+    if (!o.layout.empty())
+      return process ? runProcessLayout(plan, o) : runMainLayout(plan, o);
     switch (plan.kind) {
     case PlanTable::Kind::Process:
       return runProcess(plan, o);

@@ -2,7 +2,9 @@
 // runtime/cli.
 #pragma once
 
+#include "fedrt/ClientData.h"
 #include "fedrt/Plan.h"
+#include "fedrt/ProcessRunner.h"
 
 #include <CLI/CLI.hpp>
 
@@ -13,13 +15,13 @@
 namespace fedrt::cli {
 
 struct Options {
-  std::string command = "simulate"; // simulate | describe
+  std::string command = "simulate"; // simulate | describe | serve | worker
   std::vector<std::string> data;    // PATH, or NAME=PATH per client input
   std::string partition;
   int clients = 0;
   std::string evalData;
   int64_t rounds = 10;
-  int64_t clientsPerRound = 10; // 0: every client
+  int64_t clientsPerRound = 10;      // 0: every client
   bool clientsPerRoundGiven = false; // on the command line, not the default
   uint64_t seed = 0;
   int threads = 0; // 0: the machine's cores
@@ -33,6 +35,22 @@ struct Options {
   bool printState = false;       // the final state as JSON on stdout
   std::string dumpPartition;     // clients' records and cohorts as JSON
   bool verbose = false;          // per-round execution details on stderr
+  std::string layout; // simulate: the workers' data, as a remote run has it
+};
+
+// The flags of `serve` and `worker` (docs/remote.md).
+struct NetOptions {
+  std::string listen, portFile;       // serve
+  std::string connect, name;          // worker
+  bool insecure = false;              // both
+  std::string tlsCert, tlsKey, tlsCa; // both
+  std::string tokenFile;              // both
+  int64_t minWorkers = 1, minClients = 1;
+  double roundTimeout = 300, joinTimeout = 300, overSelect = 1.0;
+  int64_t maxAttempts = 3;
+  int64_t heartbeatMs = 2000;
+  std::string compressUp = "none", compressDown = "none";
+  double reconnectMax = 30, giveUpAfter = 0;
 };
 
 // A CLI11 check for an integer in [lo, hi] that says which was found.
@@ -40,11 +58,38 @@ CLI::Validator integerIn(int64_t lo, int64_t hi);
 // The flags `simulate` takes (and `serve`, which runs the same rounds).
 void addRunOptions(CLI::App &app, Options &o);
 
+void addServeOptions(CLI::App &serve, NetOptions &n);
+void addWorkerOptions(CLI::App &worker, NetOptions &n);
+
 // Prints "PROGRAM: error: MESSAGE" on stderr.
 void reportError(const std::string &message);
 
 int describe(const PlanTable &plan);
 int runMain(const PlanTable &plan, const Options &options);
 int runProcess(const PlanTable &plan, const Options &options);
+int runServe(const PlanTable &plan, const Options &options,
+             const NetOptions &net);
+int runWorkerCommand(const PlanTable &plan, const Options &options,
+                     const NetOptions &net);
+// simulate --layout: the clients grouped as the workers of a remote run
+// hold them, merged in the same order (docs/remote.md, "Determinism").
+int runMainLayout(const PlanTable &plan, const Options &options);
+int runProcessLayout(const PlanTable &plan, const Options &options);
+
+// Shared by simulate, serve and worker (Simulate.cpp).
+// Loads every client input of `comp` from `paths` (one PATH, or NAME=PATH
+// per input); false with `error` set.
+bool loadInputs(const Computation &comp, const std::vector<std::string> &paths,
+                const Options &o, std::vector<ClientDataset> &out,
+                std::string &error);
+// The clients that hold data (an empty client is noted on stderr).
+std::vector<int64_t> eligible(const std::vector<ClientDataset> &data,
+                              const char *what);
+std::vector<const ClientDataset *>
+pointers(const std::vector<ClientDataset> &d);
+// The round loop's settings from the command line (identity left empty).
+ProcessConfig processConfig(const Options &o);
+// "'eval' takes other data than next" as an error, or "".
+std::string evalDataMismatch(const PlanTable &plan);
 
 } // namespace fedrt::cli

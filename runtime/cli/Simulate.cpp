@@ -18,9 +18,6 @@
 
 namespace fedrt::cli {
 
-namespace {
-
-
 // Loads every client input of `comp` from `paths` (one PATH, or NAME=PATH
 // per input).
 bool loadInputs(const Computation &comp, const std::vector<std::string> &paths,
@@ -104,6 +101,41 @@ pointers(const std::vector<ClientDataset> &d) {
     out.push_back(&x);
   return out;
 }
+
+ProcessConfig processConfig(const Options &o) {
+  ProcessConfig config;
+  config.rounds = o.rounds;
+  config.clientsPerRound = o.clientsPerRound;
+  config.seed = o.seed;
+  config.evalEvery = o.evalEvery;
+  config.metrics = o.metrics;
+  config.checkpoint = o.checkpoint;
+  config.resume = o.resume;
+  config.forceResume = o.forceResume;
+  config.timing = o.timing;
+  config.printState = o.printState;
+  config.progress = o.progress;
+  config.verbose = o.verbose;
+  return config;
+}
+
+std::string evalDataMismatch(const PlanTable &plan) {
+  if (!plan.eval)
+    return "";
+  const Computation::Input *trainIn = nullptr, *evalIn = nullptr;
+  for (const Computation::Input &in : plan.next->inputs)
+    if (in.clients)
+      trainIn = &in;
+  for (const Computation::Input &in : plan.eval->inputs)
+    if (in.clients)
+      evalIn = &in;
+  if (trainIn && evalIn && trainIn->type != evalIn->type)
+    return "'" + plan.eval->name + "' takes " + evalIn->type.str() +
+           " but the training data is " + trainIn->type.str();
+  return "";
+}
+
+namespace {
 
 // {"clients": [[record, ...], ...], "cohorts": [[client, ...], ...]}:
 // each client's source records (with --partition; else its record count)
@@ -194,17 +226,8 @@ int runProcess(const PlanTable &plan, const Options &o) {
   if (plan.eval) {
     if (o.evalData.empty()) {
       // The training clients, if eval reads the same kind of data.
-      const Computation::Input *trainIn = nullptr, *evalIn = nullptr;
-      for (const Computation::Input &in : plan.next->inputs)
-        if (in.clients)
-          trainIn = &in;
-      for (const Computation::Input &in : plan.eval->inputs)
-        if (in.clients)
-          evalIn = &in;
-      if (trainIn && evalIn && trainIn->type != evalIn->type)
-        return fail("'" + plan.eval->name + "' takes " + evalIn->type.str() +
-                    " but the training data is " + trainIn->type.str() +
-                    "; give --eval-data");
+      if (std::string m = evalDataMismatch(plan); !m.empty())
+        return fail(m + "; give --eval-data");
       evalClients = population;
     } else {
       Options single = o;
@@ -237,24 +260,12 @@ int runProcess(const PlanTable &plan, const Options &o) {
   LocalBackend evalClientsBackend(
       team, evalData.empty() ? pointers(train) : pointers(evalData));
   Executor trainer(trainClients), evaluator(evalClientsBackend);
-  ProcessConfig config;
-  config.rounds = o.rounds;
-  config.clientsPerRound = o.clientsPerRound;
-  config.seed = o.seed;
-  config.evalEvery = o.evalEvery;
-  config.metrics = o.metrics;
-  config.checkpoint = o.checkpoint;
-  config.resume = o.resume;
-  config.forceResume = o.forceResume;
+  ProcessConfig config = processConfig(o);
   config.identity.data = train[0].fingerprint();
   for (size_t i = 1; i < train.size(); ++i)
     config.identity.data ^= train[i].fingerprint() * (i + 1);
   config.identity.partition = o.partition;
   config.identity.population = static_cast<int64_t>(train[0].size());
-  config.timing = o.timing;
-  config.printState = o.printState;
-  config.progress = o.progress;
-  config.verbose = o.verbose;
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr,
                        config);
   if (absl::Status s = runner.run(population, evalClients, std::cout);

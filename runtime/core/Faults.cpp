@@ -34,12 +34,16 @@ const FaultSpec &spec() {
 
 } // namespace
 
-void faultPoint(const char *point) {
+bool faultActive(const char *point) {
   const FaultSpec &f = spec();
   if (f.point.empty() || f.point != point)
-    return;
+    return false;
   static std::atomic<long> hits{0};
-  if (hits.fetch_add(1) + 1 == f.hit)
+  return hits.fetch_add(1) + 1 == f.hit;
+}
+
+void faultPoint(const char *point) {
+  if (faultActive(point))
     std::raise(SIGKILL);
 }
 

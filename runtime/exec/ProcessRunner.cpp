@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -57,7 +58,8 @@ absl::Status roundError(int64_t round, const absl::Status &s,
 std::string RoundRecord::json() const {
   std::string line = "{\"round\": " + std::to_string(round) +
                      ", \"clients\": " + std::to_string(clients) +
-                     ", \"dropped\": " + std::to_string(dropped);
+                     ", \"dropped\": " + std::to_string(dropped) +
+                     ", \"failed\": " + std::to_string(failed);
   for (const auto &[name, value] : fields)
     line.append(", \"").append(name).append("\": ").append(value);
   line += ", \"bytes_up\": " + std::to_string(bytesUp) +
@@ -202,14 +204,39 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
   std::string lastShown, lastMetrics;
   auto runStart = Clock::now();
   int64_t clientsDone = 0;
+  std::vector<int64_t> trainClients = population, evalPopulation = evalClients;
   for (int64_t round = first; round <= config_.rounds; ++round) {
     auto roundStart = Clock::now();
-    std::vector<int64_t> cohort = sampleCohort(
-        population, config_.clientsPerRound == 0 ? -1 : config_.clientsPerRound,
-        config_.seed, round);
+    std::vector<int64_t> cohort;
     RunStats stats;
     absl::StatusOr<std::vector<HostValue>> results =
-        train_.run(*plan_.next, {&state}, cohort, round, &stats);
+        absl::UnavailableError("no attempt");
+    for (int64_t attempt = 1; attempt <= config_.maxAttempts; ++attempt) {
+      if (config_.refresh)
+        if (absl::Status s = config_.refresh(trainClients, evalPopulation);
+            !s.ok())
+          return roundError(round, s);
+      int64_t k = config_.clientsPerRound == 0
+                      ? -1
+                      : static_cast<int64_t>(std::ceil(
+                            config_.overSelect *
+                            static_cast<double>(config_.clientsPerRound)));
+      // A retried round draws another cohort; the first is the one a
+      // run without failures (and simulation) draws.
+      uint64_t seed = config_.seed ^ (static_cast<uint64_t>(attempt - 1) *
+                                      0xd1b54a32d192ed03ull);
+      cohort = sampleCohort(trainClients, k, seed, round);
+      stats = RunStats();
+      results = train_.run(*plan_.next, {&state}, cohort, round, &stats);
+      if (results.ok() ||
+          results.status().code() != absl::StatusCode::kUnavailable)
+        break;
+      if (attempt < config_.maxAttempts)
+        std::fprintf(
+            stderr, "warning: round %lld, attempt %lld abandoned: %s\n",
+            static_cast<long long>(round), static_cast<long long>(attempt),
+            std::string(results.status().message()).c_str());
+    }
     if (!results.ok())
       return roundError(round, results.status());
     if (config_.verbose)
@@ -223,7 +250,8 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     RoundRecord record;
     record.round = round;
     record.clients = static_cast<int64_t>(cohort.size());
-    record.dropped = stats.dropped + stats.failed;
+    record.dropped = stats.dropped;
+    record.failed = stats.failed;
     if (plan_.next->results.size() > 1)
       record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
     bool evaluate = plan_.eval &&
@@ -231,7 +259,7 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
                      (config_.evalEvery > 0 && round % config_.evalEvery == 0));
     if (evaluate) {
       absl::StatusOr<std::vector<HostValue>> m =
-          eval_->run(*plan_.eval, {&state}, evalClients, round);
+          eval_->run(*plan_.eval, {&state}, evalPopulation, round);
       if (!m.ok())
         return roundError(round, m.status(), "eval after round ");
       for (auto &field : metricFields(plan_.eval->results[0], (*m)[0], "eval_"))

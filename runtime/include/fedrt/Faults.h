@@ -3,7 +3,8 @@
 // written before survives. Inert unless the environment variable
 // FEDRT_FAULT names the point: `FEDRT_FAULT=checkpoint-rename:3` kills the
 // process the third time it reaches "checkpoint-rename" (`:N` defaults to
-// 1). Points are listed in docs/testing.md.
+// 1). Points are listed in docs/testing.md; a few (faultActive) make the
+// process misbehave instead of dying.
 #pragma once
 
 namespace fedrt {
@@ -11,5 +12,9 @@ namespace fedrt {
 // Kills the process with SIGKILL if FEDRT_FAULT names `point` and this is
 // its Nth hit; otherwise returns at once.
 void faultPoint(const char *point);
+
+// True if FEDRT_FAULT names `point` and this is its Nth hit: the caller
+// then misbehaves as the point says (a worker corrupting a payload).
+bool faultActive(const char *point);
 
 } // namespace fedrt

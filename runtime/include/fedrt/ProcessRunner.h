@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -35,20 +36,35 @@ struct ProcessConfig {
   bool printState = false;       // the final state as JSON on stdout
   std::string progress = "auto"; // auto | always | never (stderr)
   bool verbose = false;          // per-round execution details on stderr
+  // Where each round's clients come from when they change during a run
+  // (remote workers join and leave): called before every attempt of a
+  // round to fill the training and evaluation populations. Unset: the
+  // populations given to run() hold throughout.
+  std::function<absl::Status(std::vector<int64_t> &population,
+                             std::vector<int64_t> &evalClients)>
+      refresh;
+  // Over-selection (Bonawitz et al. 2019): ceil(overSelect x
+  // clientsPerRound) clients are sampled.
+  double overSelect = 1.0;
+  // A round whose client work fails with Unavailable (too few clients
+  // reported) is run again with a new cohort, up to this many attempts.
+  int64_t maxAttempts = 1;
 };
 
 // One round's line of the metrics file.
 struct RoundRecord {
   int64_t round = 0;
   int64_t clients = 0; // sampled
-  int64_t dropped = 0; // left out: did not report, or failed
+  int64_t dropped = 0; // left out: did not report in time
+  int64_t failed = 0;  // left out: their client work failed
   // Metric name -> value as JSON: next's metrics, then `eval_`-prefixed
   // eval metrics.
   std::vector<std::pair<std::string, std::string>> fields;
   int64_t bytesUp = 0, bytesDown = 0;
   std::optional<double> wallMs;
 
-  // `{"round": 3, "clients": 10, "dropped": 0, "loss": 0.5, ...}`.
+  // `{"round": 3, "clients": 10, "dropped": 0, "failed": 0, "loss": 0.5,
+  // ...}`.
   std::string json() const;
 };
 

@@ -1,0 +1,464 @@
+// A worker (fedrt/Remote.h): dials the coordinator, announces its clients,
+// runs the tasks it is sent on its own threads and answers each with one
+// pre-aggregated result; reconnects with exponential backoff and jitter.
+#include "Wire.h"
+
+#include "Security.h"
+
+#include "fedrt/Faults.h"
+#include "fedrt/Hash.h"
+#include "fedrt/Remote.h"
+
+#include "remote.grpc.pb.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace fedrt {
+
+namespace {
+
+using remote::v1::CoordinatorMessage;
+using remote::v1::WorkerMessage;
+using Clock = std::chrono::steady_clock;
+using ClientStream =
+    grpc::ClientReaderWriter<WorkerMessage, CoordinatorMessage>;
+
+void say(const std::string &line) {
+  std::fprintf(stderr, "worker: %s\n", line.c_str());
+}
+
+// One connection's session: the stream, a lock for its writes (results
+// and heartbeats come from two threads) and the negotiated settings.
+class Session {
+public:
+  Session(const PlanTable &plan, WorkerClients &clients,
+          const WorkerOptions &options, ClientStream &stream)
+      : plan_(plan), clients_(clients), options_(options), stream_(stream) {}
+
+  bool write(const WorkerMessage &m) {
+    std::lock_guard<std::mutex> lock(writeMutex_);
+    return stream_.Write(m);
+  }
+  // Runs the session after its Welcome until the stream ends (false) or
+  // the run finishes (`finish` filled in).
+  absl::Status serve(const remote::v1::Welcome &welcome,
+                     remote::v1::Finish &finish, bool &finished);
+
+private:
+  absl::Status runTask(const remote::v1::Task &task,
+                       const std::string &payload);
+  void heartbeats(uint32_t periodMs);
+  bool sendHostile(uint64_t task);
+
+  const PlanTable &plan_;
+  WorkerClients &clients_;
+  const WorkerOptions &options_;
+  ClientStream &stream_;
+  std::mutex writeMutex_;
+  net::Codec up_ = net::Codec::None, down_ = net::Codec::None;
+  uint64_t seed_ = 0;
+  std::mutex stopMutex_;
+  std::condition_variable stopCv_;
+  bool stop_ = false;
+};
+
+void Session::heartbeats(uint32_t periodMs) {
+  WorkerMessage beat;
+  beat.mutable_heartbeat();
+  std::unique_lock<std::mutex> lock(stopMutex_);
+  while (!stopCv_.wait_for(lock, std::chrono::milliseconds(periodMs),
+                           [&] { return stop_; }))
+    if (!write(beat))
+      return;
+}
+
+// Test hooks (fedrt/Faults.h): instead of its result the worker sends a
+// message that breaks the protocol, and the coordinator must close only
+// this session. True if one was sent.
+bool Session::sendHostile(uint64_t task) {
+  WorkerMessage m;
+  if (faultActive("worker-second-hello")) {
+    m.mutable_hello()->set_name(options_.name);
+  } else if (faultActive("worker-oversized-chunk")) {
+    m.mutable_chunk()->set_task(task);
+    m.mutable_chunk()->set_data(std::string(3 * net::kChunkBytes, 'x'));
+  } else if (faultActive("worker-chunk-out-of-order")) {
+    m.mutable_chunk()->set_task(task);
+    m.mutable_chunk()->set_seq(5);
+    m.mutable_chunk()->set_data("x");
+  } else {
+    return false;
+  }
+  write(m);
+  return true;
+}
+
+absl::Status Session::runTask(const remote::v1::Task &t,
+                              const std::string &payload) {
+  auto start = Clock::now();
+  const Computation *comp = plan_.find(t.computation());
+  if (!comp || t.stage() >= comp->stages.size())
+    return absl::InvalidArgumentError("a task for an unknown computation");
+  const Stage &stage = comp->stages[t.stage()];
+  ClientBackend *backend = comp == plan_.eval ? clients_.eval : clients_.train;
+  StageTask task;
+  task.computation = comp;
+  task.stage = t.stage();
+  task.round = t.round();
+  int64_t previous = -1;
+  for (int64_t c : t.clients()) {
+    if (c <= previous || c >= static_cast<int64_t>(clients_.examples.size()))
+      return absl::InvalidArgumentError(
+          "a task names clients this worker does not host");
+    previous = c;
+    task.cohort.push_back(c);
+  }
+  std::optional<net::Codec> codec = net::codecNamed(t.codec());
+  if (!codec || *codec != down_)
+    return absl::InvalidArgumentError("a task with codec '" + t.codec() + "'");
+  absl::StatusOr<std::string> raw =
+      net::decodeTask(*codec, stage, payload, t.raw_bytes());
+  if (!raw.ok())
+    return raw.status();
+  std::vector<HostValue> broadcasts, zeros;
+  if (absl::Status s = net::readTaskPayload(stage, *raw, broadcasts, zeros);
+      !s.ok())
+    return s;
+  for (const HostValue &b : broadcasts)
+    task.broadcasts.push_back(&b);
+  size_t nextZero = 0;
+  for (const Aggregation &a : stage.aggregations)
+    task.zeros.push_back(
+        a.kind == Aggregation::Kind::Custom ? &zeros[nextZero++] : nullptr);
+  faultPoint("worker-task");
+  if (faultActive("worker-stop"))
+    std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT
+
+  WorkerMessage header;
+  remote::v1::Result *r = header.mutable_result();
+  r->set_task(t.task());
+  std::string resultRaw;
+  absl::StatusOr<StageResult> result = backend->runStage(task);
+  if (!result.ok()) {
+    // The stage failed as a whole (an overflow of the sum): every client
+    // is reported failed with its message, nothing is aggregated.
+    for (int64_t c : task.cohort) {
+      remote::v1::ClientFailure *f = r->add_failures();
+      f->set_client(c);
+      f->set_message(std::string(result.status().message()));
+    }
+    std::vector<PartialAggregate> empty;
+    for (size_t i = 0; i < stage.aggregations.size(); ++i)
+      empty.emplace_back(stage.aggregations[i], task.zeros[i]);
+    resultRaw = net::resultPayload(empty);
+  } else {
+    r->set_reported(result->reported);
+    for (const ClientFailure &cf : result->failures) {
+      remote::v1::ClientFailure *f = r->add_failures();
+      f->set_client(cf.client);
+      f->set_message(cf.message);
+    }
+    resultRaw = net::resultPayload(result->partials);
+  }
+  r->set_raw_bytes(resultRaw.size());
+  net::RoundingStream rounding{seed_, t.round(), fnv1a(options_.name),
+                               t.stage()};
+  absl::StatusOr<std::string> encoded =
+      net::encodeResult(up_, stage, std::move(resultRaw), rounding);
+  if (!encoded.ok())
+    return encoded.status();
+  if (faultActive("worker-corrupt-result") && !encoded->empty())
+    (*encoded)[encoded->size() / 2] ^= 0x5a; // a flipped byte on the wire
+  r->set_payload_bytes(encoded->size());
+  r->set_codec(net::codecName(up_));
+  r->set_compute_ms(
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  faultPoint("worker-result");
+  if (sendHostile(t.task()))
+    return absl::OkStatus();
+  if (!write(header))
+    return absl::OkStatus(); // the stream broke: the caller sees it
+  net::forEachChunk(t.task(), *encoded, [&](remote::v1::Chunk &chunk) {
+    WorkerMessage m;
+    *m.mutable_chunk() = std::move(chunk);
+    return write(m);
+  });
+  if (options_.verbose)
+    say("task " + std::to_string(t.task()) + " (" + t.computation() +
+        " stage " + std::to_string(t.stage()) + ", round " +
+        std::to_string(t.round()) + "): " + std::to_string(task.cohort.size()) +
+        " clients");
+  return absl::OkStatus();
+}
+
+absl::Status Session::serve(const remote::v1::Welcome &welcome,
+                            remote::v1::Finish &finish, bool &finished) {
+  std::optional<net::Codec> up = net::codecNamed(welcome.compress_up());
+  std::optional<net::Codec> down = net::codecNamed(welcome.compress_down());
+  if (!up || !down)
+    return absl::InvalidArgumentError("the coordinator chose unknown codecs");
+  up_ = *up;
+  down_ = *down;
+  seed_ = welcome.seed();
+  uint32_t period = std::clamp<uint32_t>(welcome.heartbeat_ms(), 50, 60000);
+  std::thread beats([this, period] { heartbeats(period); });
+  absl::Status status;
+  net::ChunkAssembly incoming;
+  remote::v1::Task task;
+  CoordinatorMessage m;
+  // The largest task payload the plan can send (a coordinator that sends
+  // more is broken or hostile).
+  uint64_t limit = 0;
+  for (const auto &c : plan_.computations)
+    for (const Stage &s : c->stages) {
+      uint64_t n = 64;
+      for (const TypeDesc &b : s.broadcasts)
+        n += static_cast<uint64_t>(b.bytes()) + 64 + 8 * b.slots();
+      for (const Aggregation &a : s.aggregations)
+        n += static_cast<uint64_t>(a.accumulator.bytes()) + 64 +
+             8 * a.accumulator.slots();
+      limit = std::max(limit, n + n / 64 + 1024);
+    }
+  while (status.ok() && stream_.Read(&m)) {
+    switch (m.kind_case()) {
+    case CoordinatorMessage::kTask:
+      task = m.task();
+      status = incoming.begin(task.task(), task.payload_bytes(), limit);
+      if (status.ok() && task.payload_bytes() == 0)
+        status = runTask(task, incoming.take());
+      break;
+    case CoordinatorMessage::kChunk:
+      status = incoming.add(m.chunk());
+      if (status.ok() && incoming.complete())
+        status = runTask(task, incoming.take());
+      break;
+    case CoordinatorMessage::kFinish:
+      finish = m.finish();
+      finished = true;
+      break;
+    default:
+      status = absl::InvalidArgumentError("an unexpected message");
+    }
+    if (finished)
+      break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(stopMutex_);
+    stop_ = true;
+    stopCv_.notify_all();
+  }
+  beats.join();
+  return status;
+}
+
+std::shared_ptr<grpc::Channel>
+makeChannel(const WorkerOptions &o,
+            const std::shared_ptr<grpc::ChannelCredentials> &credentials) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, net::kMaxMessageBytes);
+  // Our own backoff decides when to retry; gRPC's reconnects stay quick.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(o.connect, credentials, args);
+}
+
+// Whether the server at HOST:PORT accepts a connection but answers the
+// plaintext HTTP/2 preface with a TLS alert or by closing it unanswered (a
+// gRPC TLS server does that): a plaintext worker's "socket closed" then
+// means the coordinator wants TLS, not that it is down.
+bool speaksTls(const std::string &target) {
+  size_t colon = target.rfind(':');
+  if (colon == std::string::npos)
+    return false;
+  std::string host = target.substr(0, colon), port = target.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  addrinfo hints{}, *found = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0)
+    return false;
+  bool tls = false;
+  int fd = socket(found->ai_family, SOCK_STREAM, 0);
+  timeval timeout{2, 0};
+  if (fd >= 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    static const char preface[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+    unsigned char reply[8] = {};
+    if (connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+        send(fd, preface, sizeof preface - 1, MSG_NOSIGNAL) > 0) {
+      ssize_t n = recv(fd, reply, sizeof reply, 0);
+      tls = n == 0 || (n >= 2 && reply[0] == 0x15 && reply[1] == 0x03);
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return tls;
+}
+
+bool isHandshakeFailure(const grpc::Status &s) {
+  const std::string &m = s.error_message();
+  return m.find("andshake") != std::string::npos ||
+         m.find("SSL") != std::string::npos ||
+         m.find("certificate") != std::string::npos;
+}
+
+// The session's first message: who this worker is and what it hosts
+// (counts, never data).
+WorkerMessage helloOf(const PlanTable &plan, const WorkerClients &clients,
+                      const WorkerOptions &options) {
+  WorkerMessage hello;
+  remote::v1::Hello *h = hello.mutable_hello();
+  h->set_protocol(net::kProtocolVersion);
+  h->set_plan_fingerprint(plan.fingerprint);
+  h->set_program(plan.processName.empty() ? "main" : plan.processName);
+  h->set_version(FEDC_VERSION);
+  h->set_name(options.name);
+  for (int64_t e : clients.examples)
+    h->add_client_examples(e);
+  for (const std::string &n : clients.names)
+    h->add_client_names(n);
+  h->set_data_fingerprint(clients.dataFingerprint);
+  for (const std::string &c : net::codecNames())
+    h->add_codecs(c);
+  return hello;
+}
+
+// Whether a failed join was a refusal (Unauthenticated, never retried):
+// a token refused, a TLS handshake failed, or plaintext sent to a TLS
+// coordinator. OK when retrying may succeed.
+absl::Status refusedBy(const grpc::Status &end, const WorkerOptions &options,
+                       bool everWelcomed) {
+  if (end.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+    return absl::UnauthenticatedError("refused: " + end.error_message());
+  // A TLS coordinator that accepts the connection and closes it before
+  // any answer refused this worker's certificate (TLS 1.3 reports that
+  // after the client's side of the handshake): refused, unless this
+  // worker has been welcomed before with the same credentials.
+  bool closedUnanswered =
+      end.error_message().find("Socket closed") != std::string::npos;
+  if (!options.security.insecure &&
+      (isHandshakeFailure(end) || (closedUnanswered && !everWelcomed)))
+    return absl::UnauthenticatedError(
+        "refused: TLS handshake failed with " + options.connect +
+        " (a certificate that the other side's CA did not sign, or none "
+        "where the coordinator requires one)");
+  if (options.security.insecure && closedUnanswered &&
+      speaksTls(options.connect))
+    return absl::UnauthenticatedError(
+        "refused: the coordinator speaks TLS (it closed a plaintext "
+        "connection unanswered); give --tls-ca instead of --insecure");
+  return absl::OkStatus();
+}
+
+} // namespace
+
+absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
+                       const WorkerOptions &options) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      net::channelCredentials(options.security);
+  if (!credentials.ok())
+    return credentials.status();
+  absl::StatusOr<std::string> token = net::readToken(options.security);
+  if (!token.ok())
+    return token.status();
+  if (options.security.insecure)
+    std::fprintf(stderr, "warning: --insecure: this worker talks to the "
+                         "coordinator in plaintext\n");
+  std::shared_ptr<grpc::Channel> channel = makeChannel(options, *credentials);
+  auto stub = remote::v1::Coordinator::NewStub(channel);
+
+  WorkerMessage hello = helloOf(plan, clients, options);
+
+  std::mt19937_64 jitter(std::random_device{}());
+  double backoff = 0.25; // seconds; x1.6 per failure, +-20 % jitter
+  auto lastJoined = Clock::now();
+  bool everWelcomed = false;
+  for (;;) {
+    grpc::ClientContext context;
+    if (!token->empty())
+      context.AddMetadata("authorization", "Bearer " + *token);
+    std::unique_ptr<ClientStream> stream = stub->Join(&context);
+    CoordinatorMessage first;
+    bool welcomed = false;
+    if (stream->Write(hello) && stream->Read(&first)) {
+      if (first.has_refusal()) {
+        stream->WritesDone();
+        stream->Finish();
+        const remote::v1::Refusal &r = first.refusal();
+        if (r.reason() == remote::v1::Refusal::UNAUTHENTICATED)
+          return absl::UnauthenticatedError("refused: " + r.message());
+        if (r.reason() == remote::v1::Refusal::PLAN_MISMATCH)
+          return absl::FailedPreconditionError("refused: " + r.message());
+        return absl::InvalidArgumentError("refused: " + r.message());
+      }
+      welcomed = first.has_welcome();
+    }
+    if (welcomed) {
+      everWelcomed = true;
+      say("joined " + options.connect + " as '" + options.name + "'");
+      backoff = 0.25;
+      Session session(plan, clients, options, *stream);
+      remote::v1::Finish finish;
+      bool finished = false;
+      absl::Status s = session.serve(first.welcome(), finish, finished);
+      if (!s.ok()) {
+        // A broken coordinator message: this session ends, the worker
+        // reconnects (its state is the coordinator's to resend).
+        say("leaving the session: " + std::string(s.message()));
+        WorkerMessage leave;
+        leave.mutable_leave()->set_reason(std::string(s.message()));
+        session.write(leave);
+        context.TryCancel();
+      }
+      if (finished) {
+        stream->WritesDone();
+        stream->Finish();
+        if (finish.abandoned())
+          return absl::AbortedError("the coordinator abandoned the run: " +
+                                    finish.message());
+        say("the run is over");
+        return absl::OkStatus();
+      }
+      lastJoined = Clock::now();
+    }
+    context.TryCancel();
+    grpc::Status end = stream->Finish();
+    if (!welcomed)
+      if (absl::Status r = refusedBy(end, options, everWelcomed); !r.ok())
+        return r;
+    double elapsed =
+        std::chrono::duration<double>(Clock::now() - lastJoined).count();
+    if (options.giveUpAfterSeconds > 0 && elapsed > options.giveUpAfterSeconds)
+      return absl::DeadlineExceededError(
+          "gave up reconnecting to " + options.connect + " after " +
+          std::to_string(static_cast<int64_t>(elapsed)) + " s (" +
+          end.error_message() + ")");
+    double wait = std::min(backoff, options.reconnectMaxSeconds) *
+                  std::uniform_real_distribution<double>(0.8, 1.2)(jitter);
+    say(std::string(welcomed ? "lost the coordinator" : "cannot join") + " (" +
+        end.error_message() + "); retrying in " +
+        std::to_string(static_cast<int>(wait * 1000)) + " ms");
+    std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    backoff = std::min(backoff * 1.6, options.reconnectMaxSeconds);
+  }
+}
+
+} // namespace fedrt
