@@ -385,7 +385,11 @@ absl::Status PartialAggregate::add(
 
 absl::Status PartialAggregate::merge(const PartialAggregate &other,
                                      Context &ctx) {
-  clients_ += other.clients_;
+  // Counts and weights from the network (deserialize) are checked here
+  // too: a hostile partial must not overflow them.
+  if (__builtin_add_overflow(clients_, other.clients_, &clients_))
+    return absl::InvalidArgumentError(
+        "merged partials count more than 2^63 clients");
   if (agg_.kind == Kind::Custom) {
     std::vector<uint64_t> in;
     toSlots(agg_.accumulator, custom_, in);
@@ -398,6 +402,10 @@ absl::Status PartialAggregate::merge(const PartialAggregate &other,
     return absl::OkStatus();
   }
   weight_ += other.weight_;
+  if (!std::isfinite(weight_))
+    return absl::InvalidArgumentError(
+        std::string(kindName(agg_.kind)) +
+        " overflows: the sum of the weights exceeds the range of f64");
   bool copy = !started_;
   started_ = started_ || other.started_;
   for (size_t i = 0; i < real_.size(); ++i) {
