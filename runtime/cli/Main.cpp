@@ -21,29 +21,12 @@ void reportError(const std::string &message) {
 
 } // namespace fedrt::cli
 
-int main(int argc, char **argv) {
-  using namespace fedrt;
-  using namespace fedrt::cli;
-  if (argc > 0) {
-    std::string self = argv[0];
-    programName = self.substr(self.find_last_of('/') + 1);
-  }
-  PlanTable plan;
-  if (absl::Status s =
-          loadPlan(fedrt_plan_bytes, fedrt_plan_size, fedrt_plan_functions,
-                   fedrt_plan_function_count, plan);
-      !s.ok()) {
-    reportError("corrupt plan: " + std::string(s.message()));
-    return 1;
-  }
+namespace fedrt::cli {
+namespace {
 
-  Options o;
-  CLI::App app(plan.kind == PlanTable::Kind::Process
-                   ? "Runs the federated process '" + plan.processName +
-                         "' in simulation (init, then rounds of next)."
-                   : "Runs the federated computation 'main' once over the "
-                     "clients' data and prints its result as JSON.",
-               programName);
+// The command line: the run flags, then the subcommands (describe, serve,
+// worker, simulate) which inherit them.
+void addCommandLine(CLI::App &app, Options &o, NetOptions &net) {
   addRunOptions(app, o);
   // The run flags may follow a subcommand (subcommands inherit this).
   app.fallthrough();
@@ -58,7 +41,6 @@ int main(int argc, char **argv) {
   app.add_subcommand("describe",
                      "Print the plan: computations, stages, types, parameter "
                      "counts, fingerprint");
-  NetOptions net;
   addServeOptions(*app.add_subcommand(
                       "serve", "Coordinate remote workers: run the rounds "
                                "with clients hosted by workers that connect"),
@@ -69,17 +51,13 @@ int main(int argc, char **argv) {
                           "to it and run the tasks it sends"),
       net);
   app.require_subcommand(0, 1);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp &) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError &e) {
-    reportError(e.what());
-    return 2;
-  }
-  for (CLI::App *sub : app.get_subcommands())
-    o.command = sub->get_name();
+}
+
+// Flags given where they have no meaning (a process flag to a one-shot
+// program, a worker's flag to serve, the coordinator's to a worker) are
+// refused rather than ignored: true after reporting one.
+bool misplacedFlags(const CLI::App &app, const Options &o,
+                    const PlanTable &plan) {
   if (plan.kind == PlanTable::Kind::Main &&
       (o.command == "simulate" || o.command == "serve"))
     for (const char *flag :
@@ -90,7 +68,7 @@ int main(int argc, char **argv) {
         reportError(std::string(flag) +
                     " applies to processes; this program runs its federated "
                     "fn main once");
-        return 2;
+        return true;
       }
   // Each side of a remote run refuses the other side's flags rather than
   // ignoring them.
@@ -107,23 +85,19 @@ int main(int argc, char **argv) {
       refuseFlags({"--data", "--partition", "--clients", "--eval-data",
                    "--dump-partition", "--threads"},
                   "belongs to the workers: serve holds no client data"))
-    return 2;
+    return true;
   if (o.command == "worker" &&
       refuseFlags({"--rounds", "--clients-per-round", "--eval-every",
                    "--metrics", "--no-timing", "--checkpoint", "--resume",
                    "--force-resume", "--print-state", "--dump-partition",
                    "--progress", "--eval-data"},
                   "belongs to the coordinator (serve), which runs the rounds"))
-    return 2;
-  if (o.command == "describe")
-    return describe(plan);
-  if (o.threads == 0)
-    o.threads =
-        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (plan.kind == PlanTable::Kind::None) {
-    reportError("this program has neither a process nor a federated fn main");
-    return 1;
-  }
+    return true;
+  return false;
+}
+
+// Runs the parsed command: serve, worker, or a simulation.
+int runCommand(const PlanTable &plan, Options &o, const NetOptions &net) {
   bool process = plan.kind == PlanTable::Kind::Process;
   try {
     if (o.command == "serve")
@@ -149,4 +123,57 @@ int main(int argc, char **argv) {
   }
   reportError("this program has neither a process nor a federated fn main");
   return 1;
+}
+
+} // namespace
+} // namespace fedrt::cli
+
+int main(int argc, char **argv) {
+  using namespace fedrt;
+  using namespace fedrt::cli;
+  if (argc > 0) {
+    std::string self = argv[0];
+    programName = self.substr(self.find_last_of('/') + 1);
+  }
+  PlanTable plan;
+  if (absl::Status s =
+          loadPlan(fedrt_plan_bytes, fedrt_plan_size, fedrt_plan_functions,
+                   fedrt_plan_function_count, plan);
+      !s.ok()) {
+    reportError("corrupt plan: " + std::string(s.message()));
+    return 1;
+  }
+
+  Options o;
+  CLI::App app(plan.kind == PlanTable::Kind::Process
+                   ? "Runs the federated process '" + plan.processName +
+                         "' in simulation (init, then rounds of next)."
+                   : "Runs the federated computation 'main' once over the "
+                     "clients' data and prints its result as JSON.",
+               programName);
+  NetOptions net;
+  addCommandLine(app, o, net);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError &e) {
+    reportError(e.what());
+    return 2;
+  }
+  for (CLI::App *sub : app.get_subcommands())
+    o.command = sub->get_name();
+  if (misplacedFlags(app, o, plan))
+    return 2;
+  if (o.command == "describe")
+    return describe(plan);
+  if (o.threads == 0)
+    o.threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (plan.kind == PlanTable::Kind::None) {
+    reportError("this program has neither a process nor a federated fn main");
+    return 1;
+  }
+  return runCommand(plan, o, net);
 }

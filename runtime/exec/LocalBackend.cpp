@@ -66,6 +66,36 @@ struct LocalBackend::Block {
   std::vector<ClientFailure> failures;
 };
 
+// Blocks finish in any order and merge in block order (what makes results
+// independent of the thread count and timing): a finished block waits in
+// `done` until every earlier one has merged. Used under a lock.
+struct LocalBackend::OrderedMerge {
+  std::map<size_t, Block> done;
+  size_t merged = 0;
+  std::optional<Partials> total;
+  std::vector<ClientFailure> failures;
+
+  absl::Status add(size_t index, Block block, Context &ctx) {
+    done.emplace(index, std::move(block));
+    while (!done.empty() && done.begin()->first == merged) {
+      Block next = std::move(done.begin()->second);
+      done.erase(done.begin());
+      ++merged;
+      failures.insert(failures.end(), next.failures.begin(),
+                      next.failures.end());
+      if (!total) {
+        total = std::move(next.partials);
+        continue;
+      }
+      for (size_t i = 0; i < next.partials->size(); ++i)
+        if (absl::Status m = (*total)[i].merge((*next.partials)[i], ctx);
+            !m.ok())
+          return m;
+    }
+    return absl::OkStatus();
+  }
+};
+
 LocalBackend::LocalBackend(ThreadTeam &team,
                            std::vector<const ClientDataset *> inputs)
     : team_(team), inputs_(std::move(inputs)) {}
@@ -177,10 +207,7 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   std::atomic<size_t> nextBlock{threads};
   std::atomic<size_t> threadsUsed{0};
   std::mutex mutex;
-  std::map<size_t, Block> done; // finished blocks awaiting their turn
-  size_t merged = 0;
-  std::optional<Partials> total;
-  std::vector<ClientFailure> failures;
+  OrderedMerge merge;
   absl::Status error;
   std::atomic<bool> stop{false};
 
@@ -206,30 +233,13 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
                                          e.what() + ")");
       }
       std::lock_guard<std::mutex> lock(mutex);
+      if (s.ok())
+        s = merge.add(b, std::move(block), ctx);
       if (!s.ok()) {
         if (error.ok())
           error = s;
         stop = true;
         return;
-      }
-      done.emplace(b, std::move(block));
-      while (!done.empty() && done.begin()->first == merged) {
-        Block next = std::move(done.begin()->second);
-        done.erase(done.begin());
-        ++merged;
-        failures.insert(failures.end(), next.failures.begin(),
-                        next.failures.end());
-        if (!total) {
-          total = std::move(next.partials);
-          continue;
-        }
-        for (size_t i = 0; i < next.partials->size(); ++i)
-          if (absl::Status m = (*total)[i].merge((*next.partials)[i], ctx);
-              !m.ok()) {
-            error = m;
-            stop = true;
-            return;
-          }
       }
     }
   };
@@ -238,13 +248,14 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
     return error;
 
   StageResult result;
-  if (total) {
-    result.partials = std::move(*total);
+  if (merge.total) {
+    result.partials = std::move(*merge.total);
   } else {
     for (size_t i = 0; i < stage.aggregations.size(); ++i)
       result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
                                    &pool_);
   }
+  std::vector<ClientFailure> &failures = merge.failures;
   // Failures in cohort order (population indices ascend with it).
   std::stable_sort(failures.begin(), failures.end(),
                    [](const ClientFailure &a, const ClientFailure &b) {

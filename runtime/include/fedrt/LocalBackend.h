@@ -50,6 +50,7 @@ public:
 
 private:
   struct Block;
+  struct OrderedMerge;
   // Folds the clients of one block; failed clients are left out whole.
   absl::Status foldBlock(const StageTask &task, Context &ctx, Block &block);
 
