@@ -50,8 +50,8 @@ ExprPtr ReverseMode::unbroadcast(ExprPtr d, const sema::Type *to) {
 // A reduction's result reshaped to broadcast against its operand: the
 // reduced axis back as a 1 (not needed for axis 0: broadcasting aligns
 // from the right).
-static ExprPtr keepDims(const ExprBuilder &b, ExprPtr d, std::optional<int> axis,
-                        const sema::Type *operand) {
+static ExprPtr keepDims(const ExprBuilder &b, ExprPtr d,
+                        std::optional<int> axis, const sema::Type *operand) {
   if (!axis || *axis == 0)
     return d;
   const auto *t = cast<TensorType>(operand);
@@ -113,8 +113,8 @@ void ReverseMode::backprop(const Expr &n, ExprPtr dy, const sema::Local *out) {
     return;
   case Expr::Kind::Cast: {
     const auto &c = cast<sema::CastExpr>(n);
-    backprop(*c.operand,
-             b_.castTo(std::move(dy), elementOf(c.operand->type)), nullptr);
+    backprop(*c.operand, b_.castTo(std::move(dy), elementOf(c.operand->type)),
+             nullptr);
     return;
   }
   case Expr::Kind::Index: {
@@ -171,8 +171,7 @@ void ReverseMode::backpropBinary(const sema::BinaryExpr &n, ExprPtr dy) {
     if (da)
       backprop(a, unbroadcast(d(), a.type), nullptr);
     if (dc)
-      backprop(c,
-               unbroadcast(n.op == Op::Sub ? b_.neg(d()) : d(), c.type),
+      backprop(c, unbroadcast(n.op == Op::Sub ? b_.neg(d()) : d(), c.type),
                nullptr);
     return;
   case Op::Mul:
@@ -199,11 +198,10 @@ void ReverseMode::backpropBinary(const sema::BinaryExpr &n, ExprPtr dy) {
                nullptr);
     if (dc) {
       // d(a / c)/dc = -a / c^2
-      ExprPtr num = structA ? b_.inner(d(), clone(a))
-                            : b_.binary(Op::Mul, d(), clone(a));
-      ExprPtr term = b_.binary(
-          Op::Div, b_.neg(std::move(num)),
-          b_.binary(Op::Mul, clone(c), clone(c)));
+      ExprPtr num =
+          structA ? b_.inner(d(), clone(a)) : b_.binary(Op::Mul, d(), clone(a));
+      ExprPtr term = b_.binary(Op::Div, b_.neg(std::move(num)),
+                               b_.binary(Op::Mul, clone(c), clone(c)));
       backprop(c, unbroadcast(std::move(term), c.type), nullptr);
     }
     return;
@@ -223,8 +221,8 @@ void ReverseMode::backpropMatMul(const sema::BinaryExpr &n, ExprPtr dy) {
   // outer(u, v) = reshape<[n, 1]>(u) * v
   auto outer = [&](ExprPtr u, ExprPtr v) {
     const auto *tu = cast<TensorType>(u->type);
-    ExprPtr column = b_.reshape(
-        std::move(u), b_.types.tensor(tu->element, {tu->dims[0], 1}));
+    ExprPtr column = b_.reshape(std::move(u),
+                                b_.types.tensor(tu->element, {tu->dims[0], 1}));
     return b_.binary(Op::Mul, std::move(column), std::move(v));
   };
   size_t ra = ta->rank(), rc = tc->rank();
@@ -244,8 +242,8 @@ void ReverseMode::backpropMatMul(const sema::BinaryExpr &n, ExprPtr dy) {
   }
 }
 
-void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
-                                  const sema::Local *out) {
+void ReverseMode::backpropElementwise(const sema::BuiltinCallExpr &n,
+                                      ExprPtr dy, const sema::Local *out) {
   const auto &args = n.args;
   sema::ScalarKind e = elementOf(n.type);
   auto lit = [&](double v) { return b_.literal(v, e); };
@@ -271,8 +269,8 @@ void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
     return;
   case Builtin::Sqrt:
     needOut();
-    backprop(*args[0],
-             mul(b_.binary(Op::Div, std::move(dy), y()), lit(0.5)), nullptr);
+    backprop(*args[0], mul(b_.binary(Op::Div, std::move(dy), y()), lit(0.5)),
+             nullptr);
     return;
   case Builtin::Abs:
     backprop(*args[0],
@@ -282,89 +280,126 @@ void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
     return;
   case Builtin::Tanh:
     needOut();
-    backprop(*args[0], mul(std::move(dy), sub(lit(1), mul(y(), y()))),
-             nullptr);
+    backprop(*args[0], mul(std::move(dy), sub(lit(1), mul(y(), y()))), nullptr);
     return;
   case Builtin::Sigmoid:
     needOut();
-    backprop(*args[0], mul(std::move(dy), mul(y(), sub(lit(1), y()))),
-             nullptr);
+    backprop(*args[0], mul(std::move(dy), mul(y(), sub(lit(1), y()))), nullptr);
     return;
   case Builtin::Relu:
     needOut();
     backprop(*args[0], mul(std::move(dy), mask(Op::Gt, *y(), *lit(0))),
              nullptr);
     return;
-  case Builtin::Pow: {
-    const Expr &a = *args[0], &c = *args[1];
-    bool both = isActive(a) && isActive(c);
-    if (both)
-      dy = share(std::move(dy));
-    auto d = [&]() { return both ? clone(*dy) : std::move(dy); };
-    const sema::Type *t = n.type;
-    if (isActive(a)) {
-      ExprPtr p = b_.builtin(Builtin::Pow, {}, t);
-      auto &pa = cast<sema::BuiltinCallExpr>(*p).args;
-      pa.push_back(clone(a));
-      pa.push_back(sub(clone(c), lit(1)));
-      backprop(a, unbroadcast(mul(mul(d(), clone(c)), std::move(p)), a.type),
+  case Builtin::Pow:
+  case Builtin::Minimum:
+  case Builtin::Maximum:
+    backpropBinaryMath(n, std::move(dy));
+    return;
+  default:
+    return;
+  }
+}
+
+// pow(a, b): b a^(b-1) and a^b log a; min/max: to the operand that wins,
+// ties split evenly. Each adjoint is summed back over broadcasting.
+void ReverseMode::backpropBinaryMath(const sema::BuiltinCallExpr &n,
+                                     ExprPtr dy) {
+  const Expr &a = *n.args[0], &c = *n.args[1];
+  sema::ScalarKind e = elementOf(n.type);
+  auto lit = [&](double v) { return b_.literal(v, e); };
+  auto mul = [&](ExprPtr x, ExprPtr z) {
+    return b_.binary(Op::Mul, std::move(x), std::move(z));
+  };
+  bool both = isActive(a) && isActive(c);
+  if (both)
+    dy = share(std::move(dy));
+  auto d = [&]() { return both ? clone(*dy) : std::move(dy); };
+  auto pow = [&](ExprPtr exponent) {
+    ExprPtr p = b_.builtin(Builtin::Pow, {}, n.type);
+    auto &pa = cast<sema::BuiltinCallExpr>(*p).args;
+    pa.push_back(clone(a));
+    pa.push_back(std::move(exponent));
+    return p;
+  };
+  if (n.builtin == Builtin::Pow) {
+    if (isActive(a))
+      backprop(a,
+               unbroadcast(mul(mul(d(), clone(c)),
+                               pow(b_.binary(Op::Sub, clone(c), lit(1)))),
+                           a.type),
                nullptr);
-    }
-    if (isActive(c)) {
-      ExprPtr p = b_.builtin(Builtin::Pow, {}, t);
-      auto &pa = cast<sema::BuiltinCallExpr>(*p).args;
-      pa.push_back(clone(a));
-      pa.push_back(clone(c));
+    if (isActive(c))
       backprop(c,
-               unbroadcast(mul(mul(d(), std::move(p)),
+               unbroadcast(mul(mul(d(), pow(clone(c))),
                                b_.unary(Builtin::Log, clone(a))),
                            c.type),
                nullptr);
-    }
     return;
   }
+  Op wins = n.builtin == Builtin::Minimum ? Op::Lt : Op::Gt;
+  auto part = [&](const Expr &x, const Expr &other) {
+    return b_.binary(Op::Add, mask(wins, x, other),
+                     mul(lit(0.5), mask(Op::Eq, x, other)));
+  };
+  if (isActive(a))
+    backprop(a, unbroadcast(mul(d(), part(a, c)), a.type), nullptr);
+  if (isActive(c))
+    backprop(c, unbroadcast(mul(d(), part(c, a)), c.type), nullptr);
+}
+
+// softmax: y * (dy - sum(dy * y)); log_softmax: dy - exp(y) * sum(dy),
+// sums along the last axis.
+void ReverseMode::backpropSoftmax(const sema::BuiltinCallExpr &n, ExprPtr dy,
+                                  const sema::Local *out) {
+  if (!out)
+    throw std::logic_error("autodiff: a softmax's value was not bound");
+  auto mul = [&](ExprPtr x, ExprPtr z) {
+    return b_.binary(Op::Mul, std::move(x), std::move(z));
+  };
+  auto sub = [&](ExprPtr x, ExprPtr z) {
+    return b_.binary(Op::Sub, std::move(x), std::move(z));
+  };
+  const auto *t = cast<TensorType>(n.type);
+  ExprPtr d = share(std::move(dy));
+  std::optional<int> last;
+  if (t->rank() > 1)
+    last = static_cast<int>(t->rank()) - 1;
+  bool soft = n.builtin == Builtin::Softmax;
+  ExprPtr s = b_.sum(soft ? mul(clone(*d), b_.ref(out)) : clone(*d), last);
+  s = keepDims(b_, std::move(s), last, t);
+  ExprPtr g = soft ? mul(b_.ref(out), sub(clone(*d), std::move(s)))
+                   : sub(clone(*d), mul(b_.unary(Builtin::Exp, b_.ref(out)),
+                                        std::move(s)));
+  backprop(*n.args[0], std::move(g), nullptr);
+}
+
+void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
+                                  const sema::Local *out) {
+  const auto &args = n.args;
+  switch (n.builtin) {
+  case Builtin::Exp:
+  case Builtin::Log:
+  case Builtin::Sqrt:
+  case Builtin::Abs:
+  case Builtin::Tanh:
+  case Builtin::Sigmoid:
+  case Builtin::Relu:
+  case Builtin::Pow:
   case Builtin::Minimum:
-  case Builtin::Maximum: {
-    const Expr &a = *args[0], &c = *args[1];
-    Op wins = n.builtin == Builtin::Minimum ? Op::Lt : Op::Gt;
-    bool both = isActive(a) && isActive(c);
-    if (both)
-      dy = share(std::move(dy));
-    auto d = [&]() { return both ? clone(*dy) : std::move(dy); };
-    auto share_ = [&](const Expr &x, const Expr &other) {
-      return b_.binary(Op::Add, mask(wins, x, other),
-                       mul(lit(0.5), mask(Op::Eq, x, other)));
-    };
-    if (isActive(a))
-      backprop(a, unbroadcast(mul(d(), share_(a, c)), a.type), nullptr);
-    if (isActive(c))
-      backprop(c, unbroadcast(mul(d(), share_(c, a)), c.type), nullptr);
+  case Builtin::Maximum:
+    backpropElementwise(n, std::move(dy), out);
     return;
-  }
+  case Builtin::Softmax:
+  case Builtin::LogSoftmax:
+    backpropSoftmax(n, std::move(dy), out);
+    return;
   case Builtin::Sum:
   case Builtin::Mean:
   case Builtin::ReduceMax:
   case Builtin::ReduceMin:
     backpropReduction(n, std::move(dy), out);
     return;
-  case Builtin::Softmax:
-  case Builtin::LogSoftmax: {
-    needOut();
-    const auto *t = cast<TensorType>(n.type);
-    ExprPtr d = share(std::move(dy));
-    std::optional<int> last;
-    if (t->rank() > 1)
-      last = static_cast<int>(t->rank()) - 1;
-    // softmax: y * (dy - sum(dy * y)); log_softmax: dy - exp(y) * sum(dy)
-    bool soft = n.builtin == Builtin::Softmax;
-    ExprPtr s = b_.sum(soft ? mul(clone(*d), y()) : clone(*d), last);
-    s = keepDims(b_, std::move(s), last, t);
-    ExprPtr g = soft ? mul(y(), sub(clone(*d), std::move(s)))
-                     : sub(clone(*d), mul(b_.unary(Builtin::Exp, y()),
-                                          std::move(s)));
-    backprop(*args[0], std::move(g), nullptr);
-    return;
-  }
   case Builtin::Transpose:
     backprop(*args[0], b_.transpose(std::move(dy)), nullptr);
     return;
@@ -381,9 +416,9 @@ void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
       dy = share(std::move(dy));
     auto d = [&]() { return both ? clone(*dy) : std::move(dy); };
     if (isActive(*args[0]))
-      backprop(*args[0], mul(d(), clone(*args[1])), nullptr);
+      backprop(*args[0], b_.binary(Op::Mul, d(), clone(*args[1])), nullptr);
     if (isActive(*args[1]))
-      backprop(*args[1], mul(d(), clone(*args[0])), nullptr);
+      backprop(*args[1], b_.binary(Op::Mul, d(), clone(*args[0])), nullptr);
     return;
   }
   case Builtin::BroadcastLike:
@@ -437,10 +472,10 @@ void ReverseMode::backpropReduction(const sema::BuiltinCallExpr &n, ExprPtr dy,
     ExprPtr total = b_.literal(known, e);
     if (count)
       total = b_.binary(Op::Mul, std::move(total), std::move(count));
-    backprop(a,
-             expand(b_.binary(Op::Div, std::move(dy), std::move(total)),
-                    n.axis, a),
-             nullptr);
+    backprop(
+        a,
+        expand(b_.binary(Op::Div, std::move(dy), std::move(total)), n.axis, a),
+        nullptr);
     return;
   }
   default: {
@@ -449,8 +484,7 @@ void ReverseMode::backpropReduction(const sema::BuiltinCallExpr &n, ExprPtr dy,
     if (!out)
       throw std::logic_error("autodiff: a reduction's value was not bound");
     ExprPtr hit = share(b_.castTo(
-        b_.binary(Op::Eq, clone(a), keepDims(b_, b_.ref(out), n.axis, t)),
-        e));
+        b_.binary(Op::Eq, clone(a), keepDims(b_, b_.ref(out), n.axis, t)), e));
     ExprPtr ties = b_.sum(clone(*hit), n.axis);
     ExprPtr per = keepDims(
         b_, b_.binary(Op::Div, std::move(dy), std::move(ties)), n.axis, t);
@@ -469,8 +503,7 @@ void ReverseMode::backpropNorm(const sema::BuiltinCallExpr &n, ExprPtr dy,
       throw std::logic_error("autodiff: norm's value was not bound");
     // d|x| = x / |x|
     backprop(x,
-             b_.binary(Op::Mul,
-                       b_.binary(Op::Div, std::move(dy), b_.ref(out)),
+             b_.binary(Op::Mul, b_.binary(Op::Div, std::move(dy), b_.ref(out)),
                        clone(x)),
              nullptr);
     return;
@@ -479,24 +512,24 @@ void ReverseMode::backpropNorm(const sema::BuiltinCallExpr &n, ExprPtr dy,
   const Expr &c = *n.args[1];
   std::vector<ExprPtr> normArgs;
   normArgs.push_back(clone(x));
-  ExprPtr norm = share(b_.builtin(Builtin::Norm, std::move(normArgs),
-                                  b_.types.scalar(e)));
+  ExprPtr norm =
+      share(b_.builtin(Builtin::Norm, std::move(normArgs), b_.types.scalar(e)));
   ExprPtr clipped =
       share(b_.castTo(b_.binary(Op::Gt, clone(*norm), clone(c)), e));
   ExprPtr d = share(std::move(dy));
   ExprPtr dot = share(b_.inner(clone(*d), clone(x)));
   if (isActive(x)) {
     // clipped: (c / |x|) (dy - x <x, dy> / |x|^2); else dy
-    ExprPtr radial = b_.binary(
-        Op::Mul,
-        b_.binary(Op::Div, clone(*dot),
-                  b_.binary(Op::Mul, clone(*norm), clone(*norm))),
-        clone(x));
-    ExprPtr inside = b_.binary(
-        Op::Mul,
-        b_.binary(Op::Mul, clone(*clipped),
-                  b_.binary(Op::Div, clone(c), clone(*norm))),
-        b_.binary(Op::Sub, clone(*d), std::move(radial)));
+    ExprPtr radial =
+        b_.binary(Op::Mul,
+                  b_.binary(Op::Div, clone(*dot),
+                            b_.binary(Op::Mul, clone(*norm), clone(*norm))),
+                  clone(x));
+    ExprPtr inside =
+        b_.binary(Op::Mul,
+                  b_.binary(Op::Mul, clone(*clipped),
+                            b_.binary(Op::Div, clone(c), clone(*norm))),
+                  b_.binary(Op::Sub, clone(*d), std::move(radial)));
     ExprPtr keep = b_.binary(
         Op::Mul, b_.binary(Op::Sub, b_.literal(1, e), clone(*clipped)),
         clone(*d));
@@ -505,7 +538,8 @@ void ReverseMode::backpropNorm(const sema::BuiltinCallExpr &n, ExprPtr dy,
   }
   if (isActive(c))
     backprop(c,
-             b_.binary(Op::Div, b_.binary(Op::Mul, clone(*clipped), clone(*dot)),
+             b_.binary(Op::Div,
+                       b_.binary(Op::Mul, clone(*clipped), clone(*dot)),
                        clone(*norm)),
              nullptr);
 }

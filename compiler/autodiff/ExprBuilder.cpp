@@ -155,9 +155,9 @@ ExprPtr ExprBuilder::matmul(ExprPtr a, ExprPtr b) const {
     dims.push_back(x->dims[0]);
   if (y->rank() == 2)
     dims.push_back(y->dims[1]);
-  return std::make_unique<sema::BinaryExpr>(
-      types.tensor(x->element, dims), at, ast::BinaryOp::MatMul, std::move(a),
-      std::move(b));
+  return std::make_unique<sema::BinaryExpr>(types.tensor(x->element, dims), at,
+                                            ast::BinaryOp::MatMul, std::move(a),
+                                            std::move(b));
 }
 
 ExprPtr ExprBuilder::builtin(sema::Builtin b, std::vector<ExprPtr> args,
@@ -233,8 +233,7 @@ ExprPtr ExprBuilder::member(ExprPtr base, int index) const {
     t = s->fields[static_cast<size_t>(index)].type;
     name = s->fields[static_cast<size_t>(index)].name;
   } else {
-    t = cast<sema::TupleType>(base->type)
-            ->elements[static_cast<size_t>(index)];
+    t = cast<sema::TupleType>(base->type)->elements[static_cast<size_t>(index)];
   }
   return std::make_unique<sema::MemberExpr>(t, at, std::move(base), index,
                                             name);
@@ -242,10 +241,10 @@ ExprPtr ExprBuilder::member(ExprPtr base, int index) const {
 
 ExprPtr ExprBuilder::aggregate(const Type *t,
                                std::vector<ExprPtr> elements) const {
-  return std::make_unique<sema::AggregateExpr>(
-      isa<sema::StructType>(t) ? Expr::Kind::StructLiteral
-                               : Expr::Kind::TupleLiteral,
-      t, at, std::move(elements));
+  return std::make_unique<sema::AggregateExpr>(isa<sema::StructType>(t)
+                                                   ? Expr::Kind::StructLiteral
+                                                   : Expr::Kind::TupleLiteral,
+                                               t, at, std::move(elements));
 }
 
 ExprPtr ExprBuilder::zerosLike(const Type *t, const Expr &like) const {
@@ -271,8 +270,9 @@ ExprPtr ExprBuilder::zerosLike(const Type *t, const Expr &like) const {
 ExprPtr ExprBuilder::inner(ExprPtr a, ExprPtr b) const {
   if (isa<TensorType>(a->type)) {
     ExprPtr product = binary(ast::BinaryOp::Mul, std::move(a), std::move(b));
-    return cast<TensorType>(product->type)->isScalar() ? std::move(product)
-                                                       : sum(std::move(product));
+    return cast<TensorType>(product->type)->isScalar()
+               ? std::move(product)
+               : sum(std::move(product));
   }
   size_t n = isa<sema::StructType>(a->type)
                  ? cast<sema::StructType>(a->type)->fields.size()
@@ -281,8 +281,9 @@ ExprPtr ExprBuilder::inner(ExprPtr a, ExprPtr b) const {
   for (size_t i = 0; i < n; ++i) {
     ExprPtr term = inner(member(clone(*a), static_cast<int>(i)),
                          member(clone(*b), static_cast<int>(i)));
-    total = total ? binary(ast::BinaryOp::Add, std::move(total), std::move(term))
-                  : std::move(term);
+    total = total
+                ? binary(ast::BinaryOp::Add, std::move(total), std::move(term))
+                : std::move(term);
   }
   if (!total)
     throw std::logic_error("inner product of an empty aggregate");

@@ -138,8 +138,7 @@ void ReverseMode::emitLet(const sema::Local *l, ExprPtr init, bool record) {
     active_.insert(l);
   const Expr *value = init.get();
   emit(std::make_unique<sema::LetStmt>(b_.at, l, std::move(init)));
-  if (record && records_)
-    {
+  if (record && records_) {
     Record r;
     r.kind = Record::Kind::Let;
     r.local = l;
@@ -253,9 +252,8 @@ void ReverseMode::forwardAssign(const sema::AssignStmt &s) {
     sema::Local *copy = newLocal(x->name, x->type, true);
     emitLet(copy, b_.ref(current), false);
     env_[x] = copy;
-    emit(std::make_unique<sema::AssignStmt>(s.range, s.op,
-                                            forwardExpr(*s.target),
-                                            std::move(value)));
+    emit(std::make_unique<sema::AssignStmt>(
+        s.range, s.op, forwardExpr(*s.target), std::move(value)));
     return;
   }
   // Rebuild x with the field at `path` replaced.
@@ -323,8 +321,8 @@ void ReverseMode::forwardIf(const sema::IfStmt &s, size_t branch) {
           active_.insert(j.joined);
           changed = true;
         }
-        emit(std::make_unique<sema::AssignStmt>(
-            s.range, ast::AssignOp::Assign, b_.ref(j.joined), b_.ref(end)));
+        emit(std::make_unique<sema::AssignStmt>(s.range, ast::AssignOp::Assign,
+                                                b_.ref(j.joined), b_.ref(end)));
       }
       frames_.pop_back();
     }
@@ -349,8 +347,7 @@ void ReverseMode::forwardIf(const sema::IfStmt &s, size_t branch) {
   records_->push_back(std::move(r));
 }
 
-void ReverseMode::forwardLoopBody(const sema::Stmt &s,
-                                  const sema::Local *var) {
+void ReverseMode::forwardLoopBody(const sema::Stmt &s, const sema::Local *var) {
   if (const auto *fr = dyn_cast<sema::ForRangeStmt>(&s)) {
     env_[fr->var] = var;
     forwardBlock(*fr->body);
@@ -524,26 +521,49 @@ ExprPtr ReverseMode::inlineCall(const sema::CallExpr &call) {
   return result;
 }
 
+// Children first; then, if the node is active, the operands its adjoint
+// reads (and interior nodes whose own adjoint reads their value) are bound
+// to lets.
+void ReverseMode::bindOperands(const Expr &e, std::vector<ExprPtr *> operands) {
+  bool active = false;
+  for (ExprPtr *c : operands)
+    active = active || isActive(**c);
+  if (!active)
+    return;
+  const auto *call = dyn_cast<sema::BuiltinCallExpr>(&e);
+  bool shapeOnly =
+      call && (call->builtin == Builtin::Sum || call->builtin == Builtin::Mean);
+  for (size_t i = 0; i < operands.size(); ++i) {
+    ExprPtr &c = *operands[i];
+    bool needed = needsOperand(e, i) && !(shapeOnly && findLike(*c));
+    if (!isTrivial(*c) && (needed || needsOutput(*c)))
+      c = bind(std::move(c), "t");
+  }
+}
+
+ExprPtr ReverseMode::forwardAccess(const Expr &e) {
+  if (const auto *m = dyn_cast<sema::MemberExpr>(&e)) {
+    ExprPtr base = forwardExpr(*m->base);
+    if (isActive(*base) && !isTrivial(*base))
+      base = bind(std::move(base), "t");
+    return std::make_unique<sema::MemberExpr>(
+        m->type, m->range, std::move(base), m->index, m->name);
+  }
+  const auto &i = cast<sema::IndexExpr>(e);
+  ExprPtr base = forwardExpr(*i.base);
+  std::vector<ExprPtr> indices;
+  for (const ExprPtr &x : i.indices)
+    indices.push_back(forwardExpr(*x));
+  if (isActive(*base)) {
+    base = bind(std::move(base), "t");
+    for (ExprPtr &x : indices)
+      x = bind(std::move(x), "i");
+  }
+  return std::make_unique<sema::IndexExpr>(i.type, i.range, std::move(base),
+                                           std::move(indices));
+}
+
 ExprPtr ReverseMode::forwardExpr(const Expr &e) {
-  // Children first; then, if the node is active, the operands its adjoint
-  // reads (and interior nodes whose own adjoint reads their value) are
-  // bound to lets.
-  auto split = [&](std::vector<ExprPtr *> children) {
-    bool active = false;
-    for (ExprPtr *c : children)
-      active = active || isActive(**c);
-    if (!active)
-      return;
-    for (size_t i = 0; i < children.size(); ++i) {
-      ExprPtr &c = *children[i];
-      bool shapeOnly = isa<sema::BuiltinCallExpr>(e) &&
-                       (cast<sema::BuiltinCallExpr>(e).builtin == Builtin::Sum ||
-                        cast<sema::BuiltinCallExpr>(e).builtin == Builtin::Mean);
-      bool needed = needsOperand(e, i) && !(shapeOnly && findLike(*c));
-      if (!isTrivial(*c) && (needed || needsOutput(*c)))
-        c = bind(std::move(c), "t");
-    }
-  };
   switch (e.kind()) {
   case Expr::Kind::LocalRef: {
     auto it = env_.find(cast<sema::RefExpr>(e).local);
@@ -559,14 +579,14 @@ ExprPtr ReverseMode::forwardExpr(const Expr &e) {
   case Expr::Kind::Unary: {
     const auto &u = cast<sema::UnaryExpr>(e);
     ExprPtr x = forwardExpr(*u.operand);
-    split({&x});
+    bindOperands(e, {&x});
     return std::make_unique<sema::UnaryExpr>(u.type, u.range, u.op,
                                              std::move(x));
   }
   case Expr::Kind::Binary: {
     const auto &bin = cast<sema::BinaryExpr>(e);
     ExprPtr lhs = forwardExpr(*bin.lhs), rhs = forwardExpr(*bin.rhs);
-    split({&lhs, &rhs});
+    bindOperands(e, {&lhs, &rhs});
     if (bin.op == ast::BinaryOp::Rem && (isActive(*lhs) || isActive(*rhs)))
       notDifferentiable(bin.range, "'%' on floating-point values",
                         ": it is not differentiable where it jumps");
@@ -575,15 +595,14 @@ ExprPtr ReverseMode::forwardExpr(const Expr &e) {
   }
   case Expr::Kind::BuiltinCall: {
     const auto &call = cast<sema::BuiltinCallExpr>(e);
-    std::vector<ExprPtr> args;
-    for (const ExprPtr &a : call.args)
-      args.push_back(forwardExpr(*a));
-    std::vector<ExprPtr *> children;
-    for (ExprPtr &a : args)
-      children.push_back(&a);
-    split(children);
     auto out = std::make_unique<sema::BuiltinCallExpr>(
-        call.type, call.range, call.builtin, std::move(args));
+        call.type, call.range, call.builtin, std::vector<ExprPtr>{});
+    std::vector<ExprPtr *> operands;
+    for (const ExprPtr &a : call.args)
+      out->args.push_back(forwardExpr(*a));
+    for (ExprPtr &a : out->args)
+      operands.push_back(&a);
+    bindOperands(e, operands);
     out->axis = call.axis;
     out->typeArg = call.typeArg;
     return out;
@@ -591,43 +610,24 @@ ExprPtr ReverseMode::forwardExpr(const Expr &e) {
   case Expr::Kind::Cast: {
     const auto &c = cast<sema::CastExpr>(e);
     ExprPtr x = forwardExpr(*c.operand);
-    split({&x});
+    bindOperands(e, {&x});
     return std::make_unique<sema::CastExpr>(c.type, c.range, std::move(x));
   }
-  case Expr::Kind::Index: {
-    const auto &i = cast<sema::IndexExpr>(e);
-    ExprPtr base = forwardExpr(*i.base);
-    std::vector<ExprPtr> indices;
-    for (const ExprPtr &x : i.indices)
-      indices.push_back(forwardExpr(*x));
-    if (isActive(*base)) {
-      base = bind(std::move(base), "t");
-      for (ExprPtr &x : indices)
-        x = bind(std::move(x), "i");
-    }
-    return std::make_unique<sema::IndexExpr>(i.type, i.range, std::move(base),
-                                             std::move(indices));
-  }
-  case Expr::Kind::Member: {
-    const auto &m = cast<sema::MemberExpr>(e);
-    ExprPtr base = forwardExpr(*m.base);
-    if (isActive(*base) && !isTrivial(*base))
-      base = bind(std::move(base), "t");
-    return std::make_unique<sema::MemberExpr>(m.type, m.range, std::move(base),
-                                              m.index, m.name);
-  }
+  case Expr::Kind::Index:
+  case Expr::Kind::Member:
+    return forwardAccess(e);
   case Expr::Kind::StructLiteral:
   case Expr::Kind::TupleLiteral: {
     const auto &a = cast<sema::AggregateExpr>(e);
-    std::vector<ExprPtr> elements;
+    auto out = std::make_unique<sema::AggregateExpr>(e.kind(), a.type, a.range,
+                                                     std::vector<ExprPtr>{});
+    std::vector<ExprPtr *> operands;
     for (const ExprPtr &x : a.elements)
-      elements.push_back(forwardExpr(*x));
-    std::vector<ExprPtr *> children;
-    for (ExprPtr &x : elements)
-      children.push_back(&x);
-    split(children);
-    return std::make_unique<sema::AggregateExpr>(e.kind(), a.type, a.range,
-                                                 std::move(elements));
+      out->elements.push_back(forwardExpr(*x));
+    for (ExprPtr &x : out->elements)
+      operands.push_back(&x);
+    bindOperands(e, operands);
+    return out;
   }
   default:
     return clone(e);

@@ -57,74 +57,30 @@ void forEachChild(const Expr &e, const std::function<void(const Expr &)> &f) {
   }
 }
 
-} // namespace
+// Walks a loop body for reads and updates of the accumulated vars; the
+// first one that breaks the rule is reported through `fail`.
+class AccumulationCheck {
+public:
+  using Fail = std::function<void(SourceRange, const sema::Local *,
+                                  const std::string &)>;
+  AccumulationCheck(const std::set<const sema::Local *> &accumulated, Fail fail)
+      : accumulated_(accumulated), fail_(std::move(fail)) {}
 
-bool ReverseMode::checkAccumulatingLoop(
-    const sema::Stmt &loop, const std::set<const sema::Local *> &accumulated) {
-  bool ok = true;
-  auto fail = [&](SourceRange where, const sema::Local *x,
-                  const std::string &what) {
-    if (!ok)
-      return;
-    ok = false;
-    notDifferentiable(where,
-                      "the 'for' loop carrying '" + x->name +
-                          "' from one iteration to the next",
-                      ": it " + what +
-                          "; grad differentiates loops whose floating-point "
-                          "vars only accumulate (" +
-                          x->name + " += e, " + x->name + " -= e)");
-  };
-  std::function<void(const Expr &)> reads = [&](const Expr &e) {
+  void reads(const Expr &e) {
     if (const auto *r = dyn_cast<sema::RefExpr>(&e);
-        r && e.kind() == Expr::Kind::LocalRef && accumulated.count(r->local))
-      fail(e.range, r->local, "reads '" + r->local->name + "'");
-    forEachChild(e, reads);
-  };
-  std::function<void(const sema::Stmt &)> visit = [&](const sema::Stmt &s) {
+        r && e.kind() == Expr::Kind::LocalRef && accumulated_.count(r->local))
+      fail_(e.range, r->local, "reads '" + r->local->name + "'");
+    forEachChild(e, [this](const Expr &c) { reads(c); });
+  }
+
+  void visit(const sema::Stmt &s) {
     switch (s.kind()) {
     case sema::Stmt::Kind::Let:
       reads(*cast<sema::LetStmt>(s).init);
       break;
-    case sema::Stmt::Kind::Assign: {
-      const auto &a = cast<sema::AssignStmt>(s);
-      const sema::Local *x = rootLocal(*a.target);
-      if (!accumulated.count(x)) {
-        reads(*a.target);
-        reads(*a.value);
-        break;
-      }
-      if (a.target->kind() != Expr::Kind::LocalRef) {
-        fail(a.target->range, x, "updates a part of '" + x->name + "'");
-        break;
-      }
-      if (a.op == ast::AssignOp::Add || a.op == ast::AssignOp::Sub) {
-        reads(*a.value);
-        break;
-      }
-      const auto *bin = dyn_cast<sema::BinaryExpr>(a.value.get());
-      auto isX = [&](const Expr &e) {
-        const auto *r = dyn_cast<sema::RefExpr>(&e);
-        return r && e.kind() == Expr::Kind::LocalRef && r->local == x;
-      };
-      if (a.op == ast::AssignOp::Assign && bin &&
-          (bin->op == ast::BinaryOp::Add || bin->op == ast::BinaryOp::Sub) &&
-          isX(*bin->lhs)) {
-        reads(*bin->rhs);
-        break;
-      }
-      if (a.op == ast::AssignOp::Assign && bin &&
-          bin->op == ast::BinaryOp::Add && isX(*bin->rhs)) {
-        reads(*bin->lhs);
-        break;
-      }
-      fail(a.range, x,
-           a.op == ast::AssignOp::Assign
-               ? "sets '" + x->name + "' to a new value"
-               : std::string("updates '") + x->name + "' with '" +
-                     ast::assignOpSpelling(a.op) + "'");
+    case sema::Stmt::Kind::Assign:
+      assign(cast<sema::AssignStmt>(s));
       break;
-    }
     case sema::Stmt::Kind::If: {
       const auto &i = cast<sema::IfStmt>(s);
       for (const auto &[cond, body] : i.branches) {
@@ -162,11 +118,87 @@ bool ReverseMode::checkAccumulatingLoop(
       reads(*cast<sema::ExprStmt>(s).expr);
       break;
     }
-  };
+  }
+
+private:
+  // `x += e`, `x -= e`, `x = x + e`, `x = x - e`, `x = e + x`: e is read.
+  void assign(const sema::AssignStmt &a) {
+    const sema::Local *x = rootOf(*a.target);
+    if (!accumulated_.count(x)) {
+      reads(*a.target);
+      reads(*a.value);
+      return;
+    }
+    if (a.target->kind() != Expr::Kind::LocalRef) {
+      fail_(a.target->range, x, "updates a part of '" + x->name + "'");
+      return;
+    }
+    if (a.op == ast::AssignOp::Add || a.op == ast::AssignOp::Sub) {
+      reads(*a.value);
+      return;
+    }
+    const auto *bin = dyn_cast<sema::BinaryExpr>(a.value.get());
+    auto isX = [&](const Expr &e) {
+      const auto *r = dyn_cast<sema::RefExpr>(&e);
+      return r && e.kind() == Expr::Kind::LocalRef && r->local == x;
+    };
+    bool plain = a.op == ast::AssignOp::Assign && bin;
+    if (plain &&
+        (bin->op == ast::BinaryOp::Add || bin->op == ast::BinaryOp::Sub) &&
+        isX(*bin->lhs)) {
+      reads(*bin->rhs);
+      return;
+    }
+    if (plain && bin->op == ast::BinaryOp::Add && isX(*bin->rhs)) {
+      reads(*bin->lhs);
+      return;
+    }
+    fail_(a.range, x,
+          a.op == ast::AssignOp::Assign
+              ? "sets '" + x->name + "' to a new value"
+              : std::string("updates '") + x->name + "' with '" +
+                    ast::assignOpSpelling(a.op) + "'");
+  }
+
+  static const sema::Local *rootOf(const Expr &target) {
+    const Expr *e = &target;
+    while (true) {
+      if (const auto *m = dyn_cast<sema::MemberExpr>(e))
+        e = m->base.get();
+      else if (const auto *i = dyn_cast<sema::IndexExpr>(e))
+        e = i->base.get();
+      else
+        return cast<sema::RefExpr>(*e).local;
+    }
+  }
+
+  const std::set<const sema::Local *> &accumulated_;
+  Fail fail_;
+};
+
+} // namespace
+
+bool ReverseMode::checkAccumulatingLoop(
+    const sema::Stmt &loop, const std::set<const sema::Local *> &accumulated) {
+  bool ok = true;
+  AccumulationCheck check(accumulated, [&](SourceRange where,
+                                           const sema::Local *x,
+                                           const std::string &what) {
+    if (!ok)
+      return;
+    ok = false;
+    notDifferentiable(where,
+                      "the 'for' loop carrying '" + x->name +
+                          "' from one iteration to the next",
+                      ": it " + what +
+                          "; grad differentiates loops whose floating-point "
+                          "vars only accumulate (" +
+                          x->name + " += e, " + x->name + " -= e)");
+  });
   if (const auto *f = dyn_cast<sema::ForRangeStmt>(&loop))
-    visit(*f->body);
+    check.visit(*f->body);
   else
-    visit(*cast<sema::ForEachStmt>(loop).body);
+    check.visit(*cast<sema::ForEachStmt>(loop).body);
   return ok;
 }
 

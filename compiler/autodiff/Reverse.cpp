@@ -256,9 +256,8 @@ void ReverseMode::reverseLoop(const Record &r) {
   reverseRecords(records);
   for (const auto &[j, v] : replayed)
     if (end.at(j->primal) != v)
-      emit(std::make_unique<sema::AssignStmt>(b_.at, ast::AssignOp::Assign,
-                                              b_.ref(v),
-                                              b_.ref(end.at(j->primal))));
+      emit(std::make_unique<sema::AssignStmt>(
+          b_.at, ast::AssignOp::Assign, b_.ref(v), b_.ref(end.at(j->primal))));
   for (const auto &[j, d] : seeds)
     discarded_.erase(j->joined);
   sema::StmtPtr loop;

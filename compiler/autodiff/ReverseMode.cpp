@@ -1,8 +1,8 @@
 // The driver of reverse-mode differentiation: one adjoint fn per request,
 // forward sweep then reverse sweep (ReverseMode.h), and the entry point
 // sema calls once every fn is checked (Autodiff.h).
-#include "autodiff/Autodiff.h"
 #include "autodiff/ReverseMode.h"
+#include "autodiff/Autodiff.h"
 
 #include <llvm/Support/Casting.h>
 

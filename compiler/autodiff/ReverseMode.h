@@ -77,6 +77,9 @@ private:
   // environment, local fn calls inlined, operands the reverse sweep reads
   // bound to lets.
   ExprPtr forwardExpr(const sema::Expr &e);
+  // Binds the operands of `e` (already copied) that its adjoint reads.
+  void bindOperands(const sema::Expr &e, std::vector<ExprPtr *> operands);
+  ExprPtr forwardAccess(const sema::Expr &e); // indexing, fields
   ExprPtr inlineCall(const sema::CallExpr &call);
   bool needsOperand(const sema::Expr &node, size_t index) const;
   bool needsOutput(const sema::Expr &node) const;
@@ -88,8 +91,7 @@ private:
   std::vector<Join> joinsOf(const std::vector<const sema::Local *> &assigned);
   static void assignedIn(const sema::Stmt &s,
                          std::vector<const sema::Local *> &out);
-  static void assignedInArm(const sema::IfStmt &s, size_t branch,
-                            bool thenArm,
+  static void assignedInArm(const sema::IfStmt &s, size_t branch, bool thenArm,
                             std::vector<const sema::Local *> &out);
   static const sema::Local *rootLocal(const sema::Expr &target);
   static bool returnsOnlyAtEnd(const sema::Function &fn,
@@ -122,6 +124,11 @@ private:
   void backpropMatMul(const sema::BinaryExpr &n, ExprPtr dy);
   void backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
                        const sema::Local *out);
+  void backpropElementwise(const sema::BuiltinCallExpr &n, ExprPtr dy,
+                           const sema::Local *out);
+  void backpropBinaryMath(const sema::BuiltinCallExpr &n, ExprPtr dy);
+  void backpropSoftmax(const sema::BuiltinCallExpr &n, ExprPtr dy,
+                       const sema::Local *out);
   void backpropReduction(const sema::BuiltinCallExpr &n, ExprPtr dy,
                          const sema::Local *out);
   void backpropNorm(const sema::BuiltinCallExpr &n, ExprPtr dy,
@@ -139,7 +146,8 @@ private:
   bool checkAccumulatingLoop(const sema::Stmt &loop,
                              const std::set<const sema::Local *> &accumulated);
 
-  // --- shared state ------------------------------------------------------------
+  // --- shared state
+  // ------------------------------------------------------------
   bool isActive(const sema::Expr &e) const;
   bool isActive(const sema::Local *l) const { return active_.count(l) != 0; }
   sema::Local *newLocal(const std::string &name, const sema::Type *type,

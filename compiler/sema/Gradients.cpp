@@ -84,8 +84,8 @@ ExprPtr Checker::checkGradCall(const ast::CallExpr &e) {
     if (positional++ > 0)
       continue;
     const auto *n = dyn_cast<ast::NameExpr>(a.value.get());
-    const GlobalSymbol *g = n && !lookupLocal(n->name) ? lookupGlobal(n->name)
-                                                       : nullptr;
+    const GlobalSymbol *g =
+        n && !lookupLocal(n->name) ? lookupGlobal(n->name) : nullptr;
     if (g && g->kind == GlobalSymbol::Kind::Fn &&
         !cast<ast::FnDecl>(g->decl)->isFederated)
       decl = cast<ast::FnDecl>(g->decl);
@@ -140,8 +140,8 @@ bool Checker::checkGradSignature(const Function &primal,
     if (k >= primal.params.size()) {
       diags_.report(inner.range(), DiagId::GradArgnums)
           .arg("'" + primal.name + "' has " +
-               std::to_string(primal.params.size()) +
-               " parameters, so " + std::to_string(k) + " is out of range");
+               std::to_string(primal.params.size()) + " parameters, so " +
+               std::to_string(k) + " is out of range");
       return false;
     }
     if (std::find(seen.begin(), seen.end(), k) != seen.end()) {

@@ -37,13 +37,14 @@ grep -q "^modules: =$prefix/share/fedc/stdlib\$" "$tmp/dirs" || fail "stdlib not
 grep -q "^libraries: =$prefix/lib\$" "$tmp/dirs" || fail "runtime not under $prefix"
 if grep -e "$build" -e "$src" "$tmp/dirs"; then fail "search dirs name the build or source tree"; fi
 
-# FedAvg (it imports std.nn and trains with grad), from the installed
+# FedAvg through std.nn (dense, cross_entropy) and grad, from the installed
 # example and data.
 examples=$prefix/share/doc/fedc/examples
 mkdir "$tmp/work"
 cd "$tmp/work"
 cp "$examples/fedavg.fed" fedavg_nn.fed
-grep -q "^import std.nn;" fedavg_nn.fed || fail "the example no longer imports std.nn: update this test"
+grep -q "^import std.nn;" fedavg_nn.fed && grep -q "dense(x, m.w, m.b)" fedavg_nn.fed \
+  || fail "the example changed: update this test"
 flags=(--data "$examples/data/digits.csv.gz" --partition dirichlet:0.5
        --clients 20 --clients-per-round 5 --rounds 20 --eval-every 20 --seed 1)
 fedc fedavg_nn.fed -o installed
