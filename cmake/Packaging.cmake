@@ -22,39 +22,33 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 
 set(FEDC_DEB_DEPENDS g++)
-get_property(FEDC_PKG_MODULES GLOBAL PROPERTY FEDRT_SYSTEM_MODULES)
 find_program(FEDC_DPKG dpkg)
-foreach(module ${FEDC_PKG_MODULES})
-  execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --variable=pcfiledir ${module}
-                  OUTPUT_VARIABLE pcdir OUTPUT_STRIP_TRAILING_WHITESPACE)
+# Appends to FEDC_DEB_DEPENDS the Debian package that owns `file`.
+function(fedc_depend_on_owner file)
   set(owner "")
   if(FEDC_DPKG)
-    execute_process(COMMAND ${FEDC_DPKG} -S ${pcdir}/${module}.pc
+    execute_process(COMMAND ${FEDC_DPKG} -S ${file}
                     OUTPUT_VARIABLE owner ERROR_QUIET
                     OUTPUT_STRIP_TRAILING_WHITESPACE)
   endif()
   # "libprotobuf-dev:amd64: /usr/lib/.../protobuf.pc"
   string(REGEX REPLACE "^([^:]+).*" "\\1" owner "${owner}")
   if(owner)
-    list(APPEND FEDC_DEB_DEPENDS ${owner})
+    set(FEDC_DEB_DEPENDS ${FEDC_DEB_DEPENDS} ${owner} PARENT_SCOPE)
   elseif(FEDC_DPKG)
-    message(WARNING "no Debian package provides ${pcdir}/${module}.pc")
+    message(WARNING "no Debian package provides ${file}")
   endif()
+endfunction()
+get_property(FEDC_PKG_MODULES GLOBAL PROPERTY FEDRT_SYSTEM_MODULES)
+foreach(module ${FEDC_PKG_MODULES})
+  execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --variable=pcfiledir ${module}
+                  OUTPUT_VARIABLE pcdir OUTPUT_STRIP_TRAILING_WHITESPACE)
+  fedc_depend_on_owner(${pcdir}/${module}.pc)
 endforeach()
+# Libraries linked by path (no pkg-config module).
 get_property(FEDC_SYSTEM_LIBRARIES GLOBAL PROPERTY FEDRT_SYSTEM_LIBRARIES)
 foreach(library ${FEDC_SYSTEM_LIBRARIES})
-  set(owner "")
-  if(FEDC_DPKG)
-    execute_process(COMMAND ${FEDC_DPKG} -S ${library}
-                    OUTPUT_VARIABLE owner ERROR_QUIET
-                    OUTPUT_STRIP_TRAILING_WHITESPACE)
-  endif()
-  string(REGEX REPLACE "^([^:]+).*" "\\1" owner "${owner}")
-  if(owner)
-    list(APPEND FEDC_DEB_DEPENDS ${owner})
-  elseif(FEDC_DPKG)
-    message(WARNING "no Debian package provides ${library}")
-  endif()
+  fedc_depend_on_owner(${library})
 endforeach()
 list(REMOVE_DUPLICATES FEDC_DEB_DEPENDS)
 list(JOIN FEDC_DEB_DEPENDS ", " CPACK_DEBIAN_PACKAGE_DEPENDS)

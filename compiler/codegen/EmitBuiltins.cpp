@@ -118,17 +118,20 @@ FunctionEmitter::reductionOf(const sema::BuiltinCallExpr &e) {
   if (r.extremum()) {
     r.acc = inType;
     double inf = std::numeric_limits<double>::infinity();
-    unsigned bits = inType->isFloatingPointTy() ? 0 : inType->getIntegerBitWidth();
-    bool isUnsigned = intPredicate(llvm::CmpInst::ICMP_SLT, r.in) !=
-                      llvm::CmpInst::ICMP_SLT;
-    r.init = inType->isFloatingPointTy()
-                 ? llvm::ConstantFP::get(inType, r.max() ? -inf : inf)
-                 : llvm::ConstantInt::get(
-                       inType,
-                       r.max() ? (isUnsigned ? llvm::APInt::getMinValue(bits)
-                                             : llvm::APInt::getSignedMinValue(bits))
-                               : (isUnsigned ? llvm::APInt::getMaxValue(bits)
-                                             : llvm::APInt::getSignedMaxValue(bits)));
+    unsigned bits =
+        inType->isFloatingPointTy() ? 0 : inType->getIntegerBitWidth();
+    bool isUnsigned =
+        intPredicate(llvm::CmpInst::ICMP_SLT, r.in) != llvm::CmpInst::ICMP_SLT;
+    r.init =
+        inType->isFloatingPointTy()
+            ? llvm::ConstantFP::get(inType, r.max() ? -inf : inf)
+            : llvm::ConstantInt::get(
+                  inType,
+                  r.max()
+                      ? (isUnsigned ? llvm::APInt::getMinValue(bits)
+                                    : llvm::APInt::getSignedMinValue(bits))
+                      : (isUnsigned ? llvm::APInt::getMaxValue(bits)
+                                    : llvm::APInt::getSignedMaxValue(bits)));
     return r;
   }
   r.acc = inType->isFloatingPointTy() ? b.getDoubleTy() : b.getInt64Ty();
@@ -146,7 +149,8 @@ llvm::Value *FunctionEmitter::replacesExtremum(const Reduction &r,
                                              : llvm::CmpInst::ICMP_SLT,
                                      r.in),
                         x, cur);
-  llvm::Value *better = r.max() ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur);
+  llvm::Value *better =
+      r.max() ? b.CreateFCmpOGT(x, cur) : b.CreateFCmpOLT(x, cur);
   llvm::Value *firstNaN =
       b.CreateAnd(b.CreateFCmpUNO(x, x), b.CreateFCmpORD(cur, cur));
   return b.CreateOr(better, firstNaN);
@@ -216,9 +220,10 @@ Value FunctionEmitter::lowerReduction(const sema::BuiltinCallExpr &e) {
       b.CreateStore(b.CreateAdd(pos, i64(1)), counter);
     });
     llvm::Value *value =
-        argmax ? b.CreateTrunc(b.CreateLoad(b.getInt64Ty(), best), b.getInt32Ty())
-               : finishReduction(r, b.CreateLoad(r.acc, acc),
-                                 b.CreateLoad(b.getInt64Ty(), counter), e.range);
+        argmax
+            ? b.CreateTrunc(b.CreateLoad(b.getInt64Ty(), best), b.getInt32Ty())
+            : finishReduction(r, b.CreateLoad(r.acc, acc),
+                              b.CreateLoad(b.getInt64Ty(), counter), e.range);
     return value;
   };
   if (!e.axis) {
@@ -261,9 +266,9 @@ void FunctionEmitter::foldAlongAxis(const Reduction &r, const Fused &tree,
   // output still folds its inputs in index order. Accumulators are f64 or
   // i64 scratch (or the output itself for max/min), finished in one pass.
   bool inPlace = r.extremum();
-  llvm::Value *accs = inPlace ? out.data
-                              : b.CreateCall(m_.arenaAlloc,
-                                             {ctx_, b.CreateMul(count, i64(8))});
+  llvm::Value *accs =
+      inPlace ? out.data
+              : b.CreateCall(m_.arenaAlloc, {ctx_, b.CreateMul(count, i64(8))});
   if (!inPlace)
     returnIfFailed();
   loop(count, [&](llvm::Value *i) { store(r.init, accs, i); });
@@ -280,7 +285,8 @@ void FunctionEmitter::foldAlongAxis(const Reduction &r, const Fused &tree,
   });
   if (!inPlace)
     loop(count, [&](llvm::Value *i) {
-      llvm::Value *acc = b.CreateLoad(r.acc, b.CreateInBoundsGEP(r.acc, accs, i));
+      llvm::Value *acc =
+          b.CreateLoad(r.acc, b.CreateInBoundsGEP(r.acc, accs, i));
       store(finishReduction(r, acc, dims[axis], where), out.data, i);
     });
 }
@@ -341,8 +347,9 @@ Value FunctionEmitter::lowerSoftmax(const sema::BuiltinCallExpr &e) {
     b.CreateStore(llvm::ConstantFP::get(f64, 0.0), slot);
     loop(width, [&](llvm::Value *j) {
       b.CreateStore(
-          b.CreateFAdd(b.CreateLoad(f64, slot),
-                       b.CreateFPExt(load(k, out.data, b.CreateAdd(base, j)), f64)),
+          b.CreateFAdd(
+              b.CreateLoad(f64, slot),
+              b.CreateFPExt(load(k, out.data, b.CreateAdd(base, j)), f64)),
           slot);
     });
     llvm::Value *sum = b.CreateLoad(f64, slot);
@@ -587,9 +594,9 @@ Value FunctionEmitter::lowerClipByNorm(const sema::BuiltinCallExpr &e) {
   // scale = c / norm when norm > c, else 1; in f64, and each element is
   // scaled in f64 before rounding, so the clipped norm is c to f32
   // rounding of the elements.
-  llvm::Value *scale = b.CreateSelect(b.CreateFCmpOGT(norm, c),
-                                      b.CreateFDiv(c, norm),
-                                      llvm::ConstantFP::get(f64, 1.0));
+  llvm::Value *scale =
+      b.CreateSelect(b.CreateFCmpOGT(norm, c), b.CreateFDiv(c, norm),
+                     llvm::ConstantFP::get(f64, 1.0));
   std::function<Value(const Type *, const Value &)> scaled =
       [&](const Type *ft, const Value &fv) -> Value {
     if (const auto *tensor = dyn_cast<sema::TensorType>(ft)) {
@@ -614,9 +621,9 @@ Value FunctionEmitter::lowerClipByNorm(const sema::BuiltinCallExpr &e) {
       factor->leaf.scalar = scale;
       factor->element = ast::ScalarKind::F64;
       mul->children.push_back(std::move(factor));
-      return materialize(*cast(std::move(mul), ast::ScalarKind::F64,
-                               tensor->element),
-                         e.range);
+      return materialize(
+          *cast(std::move(mul), ast::ScalarKind::F64, tensor->element),
+          e.range);
     }
     Value out;
     if (const auto *s = dyn_cast<sema::StructType>(ft))

@@ -140,12 +140,11 @@ llvm::Value *FunctionEmitter::alloc(ast::ScalarKind k, llvm::Value *count) {
   uint64_t size =
       m_.module->getDataLayout().getTypeAllocSize(m_.elementType(k));
   // A byte count beyond 64 bits asks for everything (the arena refuses).
-  llvm::Value *product = b.CreateIntrinsic(
-      llvm::Intrinsic::umul_with_overflow, {b.getInt64Ty()},
-      {count, i64(static_cast<int64_t>(size))});
-  llvm::Value *bytes =
-      b.CreateSelect(b.CreateExtractValue(product, 1), i64(-1),
-                     b.CreateExtractValue(product, 0));
+  llvm::Value *product =
+      b.CreateIntrinsic(llvm::Intrinsic::umul_with_overflow, {b.getInt64Ty()},
+                        {count, i64(static_cast<int64_t>(size))});
+  llvm::Value *bytes = b.CreateSelect(b.CreateExtractValue(product, 1), i64(-1),
+                                      b.CreateExtractValue(product, 0));
   llvm::Value *data = b.CreateCall(m_.arenaAlloc, {ctx_, bytes});
   // Past the per-client limit the arena fails the call and hands back a
   // scratch buffer: return before anything writes the tensor into it.

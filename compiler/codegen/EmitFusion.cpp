@@ -354,9 +354,8 @@ llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
           llvm::CmpInst::ICMP_SLT)
         return x; // unsigned
       // abs(INT_MIN) does not fit: the negation is checked.
-      return b.CreateSelect(
-          b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
-          checkedNegate(x, n.element, n.range, "abs"), x);
+      return b.CreateSelect(b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
+                            checkedNegate(x, n.element, n.range, "abs"), x);
     case sema::Builtin::Relu: {
       llvm::Value *zero = llvm::Constant::getNullValue(t);
       return b.CreateSelect(

@@ -72,8 +72,9 @@ llvm::Value *FunctionEmitter::checkedArithmetic(ast::BinaryOp op,
     llvm::Value *result = add ? b.CreateAdd(x, y) : b.CreateSub(x, y);
     llvm::Value *bad;
     if (sign) {
-      llvm::Value *s = add ? b.CreateAnd(b.CreateXor(x, result), b.CreateXor(y, result))
-                           : b.CreateAnd(b.CreateXor(x, y), b.CreateXor(x, result));
+      llvm::Value *s =
+          add ? b.CreateAnd(b.CreateXor(x, result), b.CreateXor(y, result))
+              : b.CreateAnd(b.CreateXor(x, y), b.CreateXor(x, result));
       bad = b.CreateICmpSLT(s, zero);
     } else {
       bad = add ? b.CreateICmpULT(result, x) : b.CreateICmpULT(x, y);
@@ -98,13 +99,15 @@ llvm::Value *FunctionEmitter::checkedDivision(bool remainder, llvm::Value *x,
   auto *t = llvm::cast<llvm::IntegerType>(x->getType());
   llvm::Value *zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(t, 0));
   noteFault(zero, r,
-            remainder ? "integer remainder by zero" : "integer division by zero");
+            remainder ? "integer remainder by zero"
+                      : "integer division by zero");
   llvm::Value *unsafe = zero;
   if (isSigned(k)) {
     // INT_MIN / -1 does not fit; INT_MIN % -1 is 0 (x % 1 below).
     llvm::Value *overflow = b.CreateAnd(
-        b.CreateICmpEQ(x, llvm::ConstantInt::get(
-                              t, llvm::APInt::getSignedMinValue(t->getBitWidth()))),
+        b.CreateICmpEQ(
+            x, llvm::ConstantInt::get(
+                   t, llvm::APInt::getSignedMinValue(t->getBitWidth()))),
         b.CreateICmpEQ(y, llvm::ConstantInt::getSigned(t, -1)));
     if (!remainder)
       noteFault(overflow, r,
@@ -125,8 +128,9 @@ llvm::Value *FunctionEmitter::checkedNegate(llvm::Value *x, ast::ScalarKind k,
   auto *t = llvm::cast<llvm::IntegerType>(x->getType());
   llvm::Value *bad =
       isSigned(k)
-          ? b.CreateICmpEQ(x, llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(
-                                                            t->getBitWidth())))
+          ? b.CreateICmpEQ(
+                x, llvm::ConstantInt::get(
+                       t, llvm::APInt::getSignedMinValue(t->getBitWidth())))
           : b.CreateICmpNE(x, llvm::ConstantInt::get(t, 0));
   noteFault(bad, r,
             std::string("integer overflow in ") + what + " (" +
@@ -156,11 +160,13 @@ llvm::Value *FunctionEmitter::checkedPower(llvm::Value *x, llvm::Value *e,
     return p;
   };
   llvm::Value *negativeExponent =
-      sign ? b.CreateICmpSLT(e, zero) : static_cast<llvm::Value *>(b.getFalse());
+      sign ? b.CreateICmpSLT(e, zero)
+           : static_cast<llvm::Value *>(b.getFalse());
   llvm::Value *bad = b.getFalse();
   llvm::Value *result = one, *base = x;
   for (unsigned j = 0; j + 1 < bits || (!sign && j < bits); ++j) {
-    llvm::Value *bit = b.CreateICmpNE(b.CreateAnd(b.CreateLShr(e, j), one), zero);
+    llvm::Value *bit =
+        b.CreateICmpNE(b.CreateAnd(b.CreateLShr(e, j), one), zero);
     bit = b.CreateAnd(bit, b.CreateNot(negativeExponent));
     result = b.CreateSelect(bit, product(result, base, bit, bad), result);
     if (j + 1 < bits) {
@@ -170,7 +176,8 @@ llvm::Value *FunctionEmitter::checkedPower(llvm::Value *x, llvm::Value *e,
     }
   }
   noteFault(bad, r,
-            std::string("integer overflow in pow (") + ast::scalarName(k) + ")");
+            std::string("integer overflow in pow (") + ast::scalarName(k) +
+                ")");
   if (!sign)
     return result;
   // A negative exponent truncates as division does: 1 for x = 1, +-1 for
@@ -179,10 +186,10 @@ llvm::Value *FunctionEmitter::checkedPower(llvm::Value *x, llvm::Value *e,
             "integer division by zero in pow (negative exponent of 0)");
   llvm::Value *minusOne = llvm::ConstantInt::getSigned(t, -1);
   llvm::Value *odd = b.CreateICmpNE(b.CreateAnd(e, one), zero);
-  llvm::Value *reciprocal = b.CreateSelect(
-      b.CreateICmpEQ(x, one), one,
-      b.CreateSelect(b.CreateICmpEQ(x, minusOne),
-                     b.CreateSelect(odd, minusOne, one), zero));
+  llvm::Value *reciprocal =
+      b.CreateSelect(b.CreateICmpEQ(x, one), one,
+                     b.CreateSelect(b.CreateICmpEQ(x, minusOne),
+                                    b.CreateSelect(odd, minusOne, one), zero));
   return b.CreateSelect(negativeExponent, reciprocal, result);
 }
 
@@ -204,8 +211,7 @@ llvm::Value *FunctionEmitter::checkedAccumulate(llvm::Value *acc,
   // acc and x are i64: overflow iff both operands' signs differ from the
   // result's (Hacker's Delight 2-13).
   llvm::Value *sum = b.CreateAdd(acc, x);
-  llvm::Value *signs =
-      b.CreateAnd(b.CreateXor(acc, sum), b.CreateXor(x, sum));
+  llvm::Value *signs = b.CreateAnd(b.CreateXor(acc, sum), b.CreateXor(x, sum));
   noteFault(b.CreateICmpSLT(signs, i64(0)), r, what);
   return sum;
 }
@@ -217,8 +223,8 @@ llvm::Value *FunctionEmitter::checkedNarrow(llvm::Value *v, ast::ScalarKind k,
   if (t == v->getType())
     return v;
   llvm::Value *narrow = b.CreateTrunc(v, t);
-  llvm::Value *back =
-      isSigned(k) ? b.CreateSExt(narrow, v->getType()) : b.CreateZExt(narrow, v->getType());
+  llvm::Value *back = isSigned(k) ? b.CreateSExt(narrow, v->getType())
+                                  : b.CreateZExt(narrow, v->getType());
   noteFault(b.CreateICmpNE(back, v), r, what);
   return narrow;
 }

@@ -325,8 +325,8 @@ void FunctionEmitter::assignIndexed(
     check(b.CreateOr(b.CreateICmpEQ(dims[k], want),
                      b.CreateICmpEQ(dims[k], i64(1))),
           s.value->range,
-          "assigned value does not fit dimension " + std::to_string(k),
-          dims[k], want);
+          "assigned value does not fit dimension " + std::to_string(k), dims[k],
+          want);
   }
   if (selfReference) {
     Value fresh = materialize(*tree, s.range);

@@ -198,8 +198,8 @@ private:
   llvm::Value *checkedPower(llvm::Value *x, llvm::Value *e, ast::ScalarKind k,
                             SourceRange r);
   // x * y of integer element `k` as an i64, checked.
-  llvm::Value *integerProduct(llvm::Value *x, llvm::Value *y,
-                              ast::ScalarKind k, SourceRange r);
+  llvm::Value *integerProduct(llvm::Value *x, llvm::Value *y, ast::ScalarKind k,
+                              SourceRange r);
   // acc + x in i64, checked.
   llvm::Value *checkedAccumulate(llvm::Value *acc, llvm::Value *x,
                                  SourceRange r, const std::string &what);

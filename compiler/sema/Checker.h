@@ -159,6 +159,13 @@ private:
   // Folds `a op b` of two scalar literals of one type (LocalExprs.cpp).
   std::unique_ptr<LiteralExpr> fold(ast::BinaryOp op, const LiteralExpr &a,
                                     const LiteralExpr &b, SourceRange r);
+  std::unique_ptr<LiteralExpr> foldInteger(ast::BinaryOp op,
+                                           const LiteralExpr &a,
+                                           const LiteralExpr &b,
+                                           std::unique_ptr<LiteralExpr> out);
+  std::unique_ptr<LiteralExpr> foldFloat(ast::BinaryOp op, const LiteralExpr &a,
+                                         const LiteralExpr &b,
+                                         std::unique_ptr<LiteralExpr> out);
   // Checks that `e` can be used where `expected` is; adapts literals.
   bool expectType(ExprPtr &e, const Type *expected, const std::string &what);
   std::optional<std::vector<int64_t>>

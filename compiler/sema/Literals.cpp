@@ -1,8 +1,8 @@
 // Literals: how they adapt to the type their context needs, and constant
 // folding, exact for integers (docs/language.md, "Literals adapt" and
 // "Constant expressions fold exactly").
-#include "sema/Checker.h"
 #include "sema/Literals.h"
+#include "sema/Checker.h"
 
 #include "fedrt/Types.h"
 
@@ -52,16 +52,116 @@ int64_t wrapInteger(int64_t v, ScalarKind k) {
 
 std::string int128Spelling(__int128 v) {
   bool negative = v < 0;
-  unsigned __int128 u =
-      negative ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
+  unsigned __int128 u = negative ? -static_cast<unsigned __int128>(v)
+                                 : static_cast<unsigned __int128>(v);
   std::string digits;
   do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(u % 10)));
+    digits.insert(digits.begin(),
+                  static_cast<char>('0' + static_cast<int>(u % 10)));
     u /= 10;
   } while (u != 0);
   return negative ? "-" + digits : digits;
 }
 
+std::unique_ptr<LiteralExpr>
+Checker::foldInteger(ast::BinaryOp op, const LiteralExpr &a,
+                     const LiteralExpr &b, std::unique_ptr<LiteralExpr> out) {
+  const auto *t = cast<TensorType>(a.type);
+  SourceRange r = out->range;
+  // Exact in 128 bits: no operation of two int64 leaves that range.
+  __int128 x = a.intValue, y = b.intValue, v = 0;
+  switch (op) {
+  case ast::BinaryOp::Add:
+    v = x + y;
+    break;
+  case ast::BinaryOp::Sub:
+    v = x - y;
+    break;
+  case ast::BinaryOp::Mul:
+    v = x * y;
+    break;
+  case ast::BinaryOp::Div:
+  case ast::BinaryOp::Rem:
+    if (y == 0) {
+      diags_.report(r, DiagId::DivisionByZero)
+          .arg(op == ast::BinaryOp::Div ? "division" : "remainder");
+      return nullptr;
+    }
+    v = op == ast::BinaryOp::Div ? x / y : x % y;
+    break;
+  default:
+    return nullptr;
+  }
+  bool fits64 = v >= INT64_MIN && v <= INT64_MAX;
+  if (fits64 && fitsInteger(static_cast<int64_t>(v), t->element)) {
+    out->intValue = static_cast<int64_t>(v);
+    return out;
+  }
+  if (fits64 && out->adaptable) {
+    out->type = types_.scalar(ScalarKind::I64);
+    out->intValue = static_cast<int64_t>(v);
+    return out;
+  }
+  diags_.report(r, DiagId::ConstantOverflow)
+      .arg(std::to_string(a.intValue) + " " + ast::binaryOpSpelling(op) + " " +
+           std::to_string(b.intValue))
+      .arg(ast::scalarName(t->element))
+      .arg(int128Spelling(v));
+  return nullptr;
+}
+
+std::unique_ptr<LiteralExpr>
+Checker::foldFloat(ast::BinaryOp op, const LiteralExpr &a, const LiteralExpr &b,
+                   std::unique_ptr<LiteralExpr> out) {
+  const auto *t = cast<TensorType>(a.type);
+  double x = a.floatValue, y = b.floatValue;
+  if (!out->adaptable && t->element == ScalarKind::F32) {
+    // Typed f32 operands fold in f32, as the operation runs; untyped
+    // literals fold in f64 and round once where they are used.
+    float fx = static_cast<float>(x), fy = static_cast<float>(y), v = 0;
+    switch (op) {
+    case ast::BinaryOp::Add:
+      v = fx + fy;
+      break;
+    case ast::BinaryOp::Sub:
+      v = fx - fy;
+      break;
+    case ast::BinaryOp::Mul:
+      v = fx * fy;
+      break;
+    case ast::BinaryOp::Div:
+      v = fx / fy;
+      break;
+    default:
+      return nullptr;
+    }
+    out->floatValue = v;
+    return out;
+  }
+  switch (op) {
+  case ast::BinaryOp::Add:
+    out->floatValue = x + y;
+    break;
+  case ast::BinaryOp::Sub:
+    out->floatValue = x - y;
+    break;
+  case ast::BinaryOp::Mul:
+    out->floatValue = x * y;
+    break;
+  case ast::BinaryOp::Div:
+    out->floatValue = x / y;
+    break;
+  default:
+    return nullptr;
+  }
+  // Untyped literals beyond f32's range meet as f64, like a literal
+  // written with that value.
+  if (out->adaptable && t->element == ScalarKind::F32 &&
+      std::isfinite(out->floatValue) && std::fabs(out->floatValue) > FLT_MAX)
+    out->type = types_.scalar(ScalarKind::F64);
+  return out;
+  return nullptr;
+}
 
 // Folds `a op b` of two scalar literals of one type; null when it cannot
 // (comparisons, or an error it reported). Integers follow docs/language.md
@@ -75,96 +175,10 @@ std::unique_ptr<LiteralExpr> Checker::fold(ast::BinaryOp op,
   const auto *t = cast<TensorType>(a.type);
   auto out = std::make_unique<LiteralExpr>(a.type, r);
   out->adaptable = a.adaptable && b.adaptable;
-  if (t->isInteger()) {
-    // Exact in 128 bits: no operation of two int64 leaves that range.
-    __int128 x = a.intValue, y = b.intValue, v = 0;
-    switch (op) {
-    case ast::BinaryOp::Add:
-      v = x + y;
-      break;
-    case ast::BinaryOp::Sub:
-      v = x - y;
-      break;
-    case ast::BinaryOp::Mul:
-      v = x * y;
-      break;
-    case ast::BinaryOp::Div:
-    case ast::BinaryOp::Rem:
-      if (y == 0) {
-        diags_.report(r, DiagId::DivisionByZero)
-            .arg(op == ast::BinaryOp::Div ? "division" : "remainder");
-        return nullptr;
-      }
-      v = op == ast::BinaryOp::Div ? x / y : x % y;
-      break;
-    default:
-      return nullptr;
-    }
-    bool fits64 = v >= INT64_MIN && v <= INT64_MAX;
-    if (fits64 && fitsInteger(static_cast<int64_t>(v), t->element)) {
-      out->intValue = static_cast<int64_t>(v);
-      return out;
-    }
-    if (fits64 && out->adaptable) {
-      out->type = types_.scalar(ScalarKind::I64);
-      out->intValue = static_cast<int64_t>(v);
-      return out;
-    }
-    diags_.report(r, DiagId::ConstantOverflow)
-        .arg(std::to_string(a.intValue) + " " + ast::binaryOpSpelling(op) +
-             " " + std::to_string(b.intValue))
-        .arg(ast::scalarName(t->element))
-        .arg(int128Spelling(v));
-    return nullptr;
-  }
-  if (t->isFloat()) {
-    double x = a.floatValue, y = b.floatValue;
-    if (!out->adaptable && t->element == ScalarKind::F32) {
-      // Typed f32 operands fold in f32, as the operation runs; untyped
-      // literals fold in f64 and round once where they are used.
-      float fx = static_cast<float>(x), fy = static_cast<float>(y), v = 0;
-      switch (op) {
-      case ast::BinaryOp::Add:
-        v = fx + fy;
-        break;
-      case ast::BinaryOp::Sub:
-        v = fx - fy;
-        break;
-      case ast::BinaryOp::Mul:
-        v = fx * fy;
-        break;
-      case ast::BinaryOp::Div:
-        v = fx / fy;
-        break;
-      default:
-        return nullptr;
-      }
-      out->floatValue = v;
-      return out;
-    }
-    switch (op) {
-    case ast::BinaryOp::Add:
-      out->floatValue = x + y;
-      break;
-    case ast::BinaryOp::Sub:
-      out->floatValue = x - y;
-      break;
-    case ast::BinaryOp::Mul:
-      out->floatValue = x * y;
-      break;
-    case ast::BinaryOp::Div:
-      out->floatValue = x / y;
-      break;
-    default:
-      return nullptr;
-    }
-    // Untyped literals beyond f32's range meet as f64, like a literal
-    // written with that value.
-    if (out->adaptable && t->element == ScalarKind::F32 &&
-        std::isfinite(out->floatValue) && std::fabs(out->floatValue) > FLT_MAX)
-      out->type = types_.scalar(ScalarKind::F64);
-    return out;
-  }
+  if (t->isInteger())
+    return foldInteger(op, a, b, std::move(out));
+  if (t->isFloat())
+    return foldFloat(op, a, b, std::move(out));
   return nullptr;
 }
 
@@ -201,7 +215,8 @@ void Checker::adapt(ExprPtr &e, const Type *to) {
     lit->floatValue = static_cast<double>(lit->intValue);
     lit->type = to;
   } else if (from->isFloat() && target->isFloat()) {
-    if (target->element == ScalarKind::F64 || std::fabs(lit->floatValue) <= FLT_MAX)
+    if (target->element == ScalarKind::F64 ||
+        std::fabs(lit->floatValue) <= FLT_MAX)
       lit->type = to;
   }
 }

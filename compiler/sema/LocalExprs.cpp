@@ -168,8 +168,7 @@ ExprPtr Checker::checkGlobalName(const ast::NameExpr &e,
       return errorExpr(e.range());
     // Constants are inlined: a literal copy adapts like a literal when
     // the constant was declared without a type.
-    if (const auto *lit =
-            llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
+    if (const auto *lit = llvm::dyn_cast_or_null<LiteralExpr>(c->value.get())) {
       auto copy = std::make_unique<LiteralExpr>(c->type, e.range());
       copy->intValue = lit->intValue;
       copy->floatValue = lit->floatValue;
@@ -198,9 +197,7 @@ ExprPtr Checker::checkGlobalName(const ast::NameExpr &e,
     return ref;
   }
   case GlobalSymbol::Kind::Struct:
-    diags_.report(e.range(), DiagId::NotAValue)
-        .arg(name)
-        .arg("a struct type");
+    diags_.report(e.range(), DiagId::NotAValue).arg(name).arg("a struct type");
     return errorExpr(e.range());
   case GlobalSymbol::Kind::Process:
     diags_.report(e.range(), DiagId::NotAValue).arg(name).arg("a process");
@@ -357,7 +354,10 @@ const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
     bool literalL = isAdaptable(*lhs), literalR = isAdaptable(*rhs);
     if (literalL && literalR && ta->isFloat() == tb->isFloat()) {
       // Two literals of one kind meet at the wider (3000000000 + 1: i64).
-      ExprPtr &narrow = fedrt::elementSize(ta->element) < fedrt::elementSize(tb->element) ? lhs : rhs;
+      ExprPtr &narrow =
+          fedrt::elementSize(ta->element) < fedrt::elementSize(tb->element)
+              ? lhs
+              : rhs;
       adapt(narrow, narrow.get() == lhs.get() ? tb : ta);
     } else if (literalL && (!literalR || tb->isFloat())) {
       adapt(lhs, types_.scalar(tb->element));
@@ -556,10 +556,11 @@ ExprPtr Checker::checkCast(const ast::CastExpr &e) {
       auto [lo, hi] = integerRange(rt->element);
       int64_t v = lit->intValue;
       if (!tensor->isInteger())
-        v = std::isnan(asFloat) ? 0
+        v = std::isnan(asFloat)                  ? 0
             : asFloat <= static_cast<double>(lo) ? lo
-            : asFloat >= static_cast<double>(hi) ? hi
-                                                 : static_cast<int64_t>(asFloat);
+            : asFloat >= static_cast<double>(hi)
+                ? hi
+                : static_cast<int64_t>(asFloat);
       else if (rt->element != ScalarKind::I64)
         v = wrapInteger(v, rt->element);
       lit->intValue = v;

@@ -257,8 +257,8 @@ int runProcess(const PlanTable &plan, const Options &o) {
                  static_cast<long long>(o.clientsPerRound), population.size());
   ThreadTeam team(o.threads);
   LocalBackend trainClients(team, pointers(train));
-  LocalBackend evalClientsBackend(
-      team, evalData.empty() ? pointers(train) : pointers(evalData));
+  LocalBackend evalClientsBackend(team, evalData.empty() ? pointers(train)
+                                                         : pointers(evalData));
   Executor trainer(trainClients), evaluator(evalClientsBackend);
   ProcessConfig config = processConfig(o);
   config.identity.data = train[0].fingerprint();
@@ -266,10 +266,8 @@ int runProcess(const PlanTable &plan, const Options &o) {
     config.identity.data ^= train[i].fingerprint() * (i + 1);
   config.identity.partition = o.partition;
   config.identity.population = static_cast<int64_t>(train[0].size());
-  ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr,
-                       config);
-  if (absl::Status s = runner.run(population, evalClients, std::cout);
-      !s.ok())
+  ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
+  if (absl::Status s = runner.run(population, evalClients, std::cout); !s.ok())
     return fail(std::string(s.message()));
   return 0;
 }

@@ -1,7 +1,7 @@
 // Client datasets from directories, single files and partitions.
 #include "fedrt/ClientData.h"
-#include "fedrt/Partition.h"
 #include "fedrt/Hash.h"
+#include "fedrt/Partition.h"
 #include "fedrt/SplitMix.h"
 
 #include <algorithm>
@@ -137,8 +137,8 @@ bool isJsonLines(const std::string &path) {
 bool isClientFile(const std::string &name) {
   if (name.empty() || name[0] == '.')
     return false;
-  for (const char *ext : {".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson",
-                          ".ndjson.gz"})
+  for (const char *ext :
+       {".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"})
     if (endsWith(name, ext))
       return true;
   return false;
@@ -364,8 +364,7 @@ absl::StatusOr<Assignment> split(const Columns &all, const ClientDataset &out,
   case PartitionSpec::Kind::Dirichlet:
     if (absl::Status s = labelsOf(all, out, source.partition, labels); !s.ok())
       return s;
-    return partitionDirichlet(labels, source.clients, spec->alpha,
-                              source.seed);
+    return partitionDirichlet(labels, source.clients, spec->alpha, source.seed);
   case PartitionSpec::Kind::Shards:
     if (absl::Status s = labelsOf(all, out, source.partition, labels); !s.ok())
       return s;

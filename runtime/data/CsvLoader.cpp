@@ -119,11 +119,11 @@ private:
     for (const Target &t : targets_[index]) {
       const Leaf &leaf = layout_.leaves[t.leaf];
       size_t size = elementSize(leaf.element);
-      unsigned char *at = out_.columns[t.leaf].data() +
-                          (static_cast<size_t>(out_.records) *
-                               static_cast<size_t>(leaf.size) +
-                           static_cast<size_t>(t.k)) *
-                              size;
+      unsigned char *at =
+          out_.columns[t.leaf].data() +
+          (static_cast<size_t>(out_.records) * static_cast<size_t>(leaf.size) +
+           static_cast<size_t>(t.k)) *
+              size;
       if (!detail::parseValue(text, leaf.element, at))
         fail(where(index + 1) + "expected " + elementName(leaf.element) +
              (leaf.name.empty() ? std::string()
@@ -135,9 +135,9 @@ private:
   void startRecord() {
     for (size_t j = 0; j < layout_.leaves.size(); ++j) {
       const Leaf &leaf = layout_.leaves[j];
-      out_.columns[j].resize(
-          static_cast<size_t>(out_.records + 1) *
-          static_cast<size_t>(leaf.size) * elementSize(leaf.element));
+      out_.columns[j].resize(static_cast<size_t>(out_.records + 1) *
+                             static_cast<size_t>(leaf.size) *
+                             elementSize(leaf.element));
     }
   }
 

@@ -149,9 +149,9 @@ private:
       size_t start = column.size();
       column.resize(start + static_cast<size_t>(leaf.size) * size);
       for (int64_t k = 0; k < leaf.size; ++k) {
-        std::string error = fedrt::store(
-            *values[j][static_cast<size_t>(k)], leaf.element,
-            column.data() + start + static_cast<size_t>(k) * size);
+        std::string error =
+            fedrt::store(*values[j][static_cast<size_t>(k)], leaf.element,
+                         column.data() + start + static_cast<size_t>(k) * size);
         if (!error.empty())
           return fail(" field '" + leaf.name + "'" +
                       (leaf.tensor ? " element " + std::to_string(k) : "") +

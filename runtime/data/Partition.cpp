@@ -133,8 +133,9 @@ Assignment partitionDirichlet(const std::vector<int64_t> &labels, int clients,
       given += counts[c];
       remainders.emplace_back(share - std::floor(share), c);
     }
-    std::stable_sort(remainders.begin(), remainders.end(),
-                     [](const auto &a, const auto &b) { return a.first > b.first; });
+    std::stable_sort(
+        remainders.begin(), remainders.end(),
+        [](const auto &a, const auto &b) { return a.first > b.first; });
     for (size_t i = 0; given < members.size(); ++i, ++given)
       ++counts[remainders[i % remainders.size()].second];
     size_t begin = 0;

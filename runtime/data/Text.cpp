@@ -121,8 +121,7 @@ bool parseValue(std::string_view text, Element e, unsigned char *out) {
 absl::StatusOr<std::string> readText(const std::string &path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f)
-    return absl::NotFoundError(path + ": cannot open: " +
-                               std::strerror(errno));
+    return absl::NotFoundError(path + ": cannot open: " + std::strerror(errno));
   std::string text;
   char block[1 << 16];
   for (;;) {

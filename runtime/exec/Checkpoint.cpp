@@ -109,8 +109,8 @@ absl::Status writeCheckpoint(const std::string &dir, const Checkpoint &c) {
   ::close(fd);
   faultPoint("checkpoint-rename");
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    std::string why = (ok ? path : temp) + ": " +
-                      std::strerror(ok ? errno : saved);
+    std::string why =
+        (ok ? path : temp) + ": " + std::strerror(ok ? errno : saved);
     ::unlink(temp.c_str());
     return absl::InternalError(why);
   }
@@ -139,10 +139,9 @@ absl::StatusOr<Checkpoint> readCheckpoint(const std::string &dir,
   };
   if (data.size() < sizeof kMagic + 8 ||
       std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
-    return absl::InvalidArgumentError(path + ": not a fedc checkpoint" +
-                                      (data.rfind("FEDCKPT", 0) == 0
-                                           ? " of this version"
-                                           : ""));
+    return absl::InvalidArgumentError(
+        path + ": not a fedc checkpoint" +
+        (data.rfind("FEDCKPT", 0) == 0 ? " of this version" : ""));
   uint64_t checksum;
   std::memcpy(&checksum, data.data() + data.size() - 8, 8);
   if (checksum != fnv1a(std::string_view(data).substr(0, data.size() - 8)))
@@ -159,8 +158,9 @@ absl::StatusOr<Checkpoint> readCheckpoint(const std::string &dir,
     return corrupt("round " + std::to_string(round));
   if (c.run.fingerprint != fingerprint) // before the state: its layout differs
     return absl::FailedPreconditionError(
-        path + ": the checkpoint was written by another program (plan "
-               "fingerprint " +
+        path +
+        ": the checkpoint was written by another program (plan "
+        "fingerprint " +
         hex(c.run.fingerprint) + ", this program's is " + hex(fingerprint) +
         ")");
   c.run.clientsPerRound = static_cast<int64_t>(perRound);
@@ -181,10 +181,11 @@ absl::Status checkResume(const RunIdentity &saved, const RunIdentity &now,
   std::string path = checkpointPath(dir);
   if (saved.fingerprint != now.fingerprint)
     return absl::FailedPreconditionError(
-        path + ": the checkpoint was written by another program (plan "
-               "fingerprint " +
-        hex(saved.fingerprint) + ", this program's is " +
-        hex(now.fingerprint) + ")");
+        path +
+        ": the checkpoint was written by another program (plan "
+        "fingerprint " +
+        hex(saved.fingerprint) + ", this program's is " + hex(now.fingerprint) +
+        ")");
   std::vector<std::string> differ;
   auto compare = [&](bool same, const std::string &what) {
     if (!same)
@@ -192,9 +193,9 @@ absl::Status checkResume(const RunIdentity &saved, const RunIdentity &now,
   };
   compare(saved.seed == now.seed, "--seed " + std::to_string(saved.seed) +
                                       ", not " + std::to_string(now.seed));
-  compare(saved.data == now.data,
-          "other client data (data fingerprint " + hex(saved.data) +
-              ", this run's is " + hex(now.data) + ")");
+  compare(saved.data == now.data, "other client data (data fingerprint " +
+                                      hex(saved.data) + ", this run's is " +
+                                      hex(now.data) + ")");
   compare(saved.partition == now.partition,
           "--partition '" + saved.partition + "', not '" + now.partition + "'");
   compare(saved.population == now.population,
@@ -213,9 +214,9 @@ absl::Status checkResume(const RunIdentity &saved, const RunIdentity &now,
   std::string list;
   for (const std::string &d : differ)
     list += (list.empty() ? "" : "; ") + d;
-  return absl::FailedPreconditionError(
-      "the checkpoint in " + dir + " was written with " + list +
-      " (--force-resume resumes anyway)");
+  return absl::FailedPreconditionError("the checkpoint in " + dir +
+                                       " was written with " + list +
+                                       " (--force-resume resumes anyway)");
 }
 
 } // namespace fedrt

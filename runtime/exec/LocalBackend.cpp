@@ -107,8 +107,7 @@ size_t LocalBackend::blockSize(size_t clients) {
 std::string LocalBackend::clientName(int64_t client) const {
   return inputs_.empty()
              ? "client " + std::to_string(client)
-             : "client '" + inputs_[0]->name(static_cast<size_t>(client)) +
-                   "'";
+             : "client '" + inputs_[0]->name(static_cast<size_t>(client)) + "'";
 }
 
 absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
@@ -161,8 +160,8 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
         stage.client(&ctx, in.data(), outs[count].data());
         if (ctx.failed) {
           block.failures.push_back(
-              {task.cohort[next], clientName(task.cohort[next]) + ": " +
-                                      failureMessage(ctx)});
+              {task.cohort[next],
+               clientName(task.cohort[next]) + ": " + failureMessage(ctx)});
           excluded[next - block.first] = true;
           ctx.failed = 0;
           continue;
@@ -176,8 +175,8 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
       };
       for (size_t i = 0; i < partials.size() && !restart; ++i) {
         size_t culprit = SIZE_MAX;
-        absl::Status s = partials[i].add(outPointers.data(), count,
-                                         offsets[i], ctx, name, &culprit);
+        absl::Status s = partials[i].add(outPointers.data(), count, offsets[i],
+                                         ctx, name, &culprit);
         if (s.ok())
           continue;
         if (culprit == SIZE_MAX)

@@ -29,7 +29,7 @@ std::string writeFile(const std::string &name, const std::string &text) {
                       ("fedrt_csv_" + std::to_string(::getpid()) + "_" + name))
                          .string();
   std::ofstream(path, std::ios::binary) << text;
-  return path;
+  return testing::removeAtExit(path);
 }
 
 float f32At(const Columns &c, size_t column, size_t i) {
@@ -114,9 +114,8 @@ TEST(CsvLoaderTest, ReadsWhatSpreadsheetsWrite) {
     Columns c;
     std::vector<std::string> unbound;
     std::string error;
-    ASSERT_TRUE(ok(loadCsv(writeFile("sheet.csv", text), example(), c,
-                           &unbound),
-                   error))
+    ASSERT_TRUE(ok(
+        loadCsv(writeFile("sheet.csv", text), example(), c, &unbound), error))
         << error;
     ASSERT_EQ(c.records, 2);
     EXPECT_EQ(f32At(c, 0, 0), 1.5f);
@@ -157,8 +156,8 @@ TEST(CsvLoaderTest, OneNumberGrammarForEveryElement) {
       EXPECT_EQ(loadReal(e, out), good[0] == '-' ? -5.0 : 5.0) << good;
     }
   }
-  for (const char *bad : {"0x10", "1e", "--1", "1_000", "5 5", "inf",
-                          "nan", ""}) {
+  for (const char *bad :
+       {"0x10", "1e", "--1", "1_000", "5 5", "inf", "nan", ""}) {
     for (Element e : {Element::F32, Element::F64, Element::I32, Element::I64,
                       Element::U8}) {
       unsigned char out[8] = {};
@@ -240,7 +239,8 @@ TEST(CsvLoaderTest, ReadsTheDigitsData) {
   Columns c;
   std::string error;
   ASSERT_TRUE(
-      ok(loadCsv(FEDC_SOURCE_DIR "/examples/data/digits.csv.gz", digits, c), error))
+      ok(loadCsv(FEDC_SOURCE_DIR "/examples/data/digits.csv.gz", digits, c),
+         error))
       << error;
   EXPECT_EQ(c.records, 1797);
   EXPECT_EQ(i32At(c, 1, 0), 0); // the first image is a 0

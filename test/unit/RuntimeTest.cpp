@@ -31,7 +31,7 @@ std::string scratch(const std::string &name) {
                  ("fedrt_rt_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
-  return dir.string();
+  return testing::removeAtExit(dir.string());
 }
 
 std::string write(const std::string &dir, const std::string &name,
@@ -193,8 +193,9 @@ TEST(CheckpointTest, UnwritableDirectoryIsAnError) {
   std::string dir = scratch("ckpt_unwritable");
   std::string file = write(dir, "file", "x");
   std::string error;
-  EXPECT_FALSE(ok(writeCheckpoint(file + "/sub",
-                               sample(type("S{w:f32[3,2],n:i32}"))), error));
+  EXPECT_FALSE(
+      ok(writeCheckpoint(file + "/sub", sample(type("S{w:f32[3,2],n:i32}"))),
+         error));
   EXPECT_NE(error.find("cannot create the checkpoint directory"),
             std::string::npos);
 }
@@ -231,8 +232,8 @@ TEST(JsonLinesTest, NestedObjectsBindToNestedStructs) {
   std::string path = write(dir, "c.jsonl", "{\"p\": {\"a\": 1.5, \"b\": 2}}\n");
   Columns c;
   std::string error;
-  ASSERT_TRUE(
-      ok(loadJsonLines(path, recordLayout(type("R{p:P{a:f32,b:i64}}")), c), error))
+  ASSERT_TRUE(ok(
+      loadJsonLines(path, recordLayout(type("R{p:P{a:f32,b:i64}}")), c), error))
       << error;
   EXPECT_EQ(reinterpret_cast<const float *>(c.columns[0].data())[0], 1.5f);
   EXPECT_EQ(reinterpret_cast<const int64_t *>(c.columns[1].data())[0], 2);
@@ -272,10 +273,10 @@ TEST(JsonLinesTest, EveryErrorNamesFileLineAndField) {
 // keys, keys this record does not bind whatever their values, CR line ends.
 TEST(JsonLinesTest, ReadsWhatOtherToolsWrite) {
   std::string dir = scratch("jsonl_tools");
-  std::string path = write(
-      dir, "c.jsonl",
-      "\xEF\xBB\xBF{\"\\u0079\": 3, \"x\": [1, 2, 3, 4], "
-      "\"meta\": [{\"a\": 1}, {\"b\": [2]}]}\r{\"x\": [5, 6, 7, 8], \"y\": 4}\r");
+  std::string path = write(dir, "c.jsonl",
+                           "\xEF\xBB\xBF{\"\\u0079\": 3, \"x\": [1, 2, 3, 4], "
+                           "\"meta\": [{\"a\": 1}, {\"b\": [2]}]}\r{\"x\": [5, "
+                           "6, 7, 8], \"y\": 4}\r");
   Columns c;
   std::string error;
   ASSERT_TRUE(ok(loadJsonLines(path, exampleLayout(), c), error)) << error;
@@ -321,9 +322,9 @@ TEST(ClientDataTest, OnlyDataFilesAreClients) {
   ClientDataset d;
   std::vector<std::string> notes;
   std::string error;
-  ASSERT_TRUE(ok(loadClients(type("seq<f32>"), DataSource{dir, "", 0, 0}, d,
-                             &notes),
-                 error))
+  ASSERT_TRUE(
+      ok(loadClients(type("seq<f32>"), DataSource{dir, "", 0, 0}, d, &notes),
+         error))
       << error;
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d.names[0], "a.csv");
@@ -342,12 +343,14 @@ TEST(ClientDataTest, SingleRecordClientsPassTheirValue) {
   write(dir, "b.csv", "t\n1\n2\n");
   ClientDataset d;
   std::string error;
-  EXPECT_FALSE(ok(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d), error));
+  EXPECT_FALSE(
+      ok(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d), error));
   // The file's path, not just its name, in every error.
   EXPECT_EQ(error, dir + "/b.csv: a client value of type i32 is one record, "
                          "found 2");
   fs::remove(fs::path(dir) / "b.csv");
-  ASSERT_TRUE(ok(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d), error));
+  ASSERT_TRUE(
+      ok(loadClients(type("i32"), DataSource{dir, "", 0, 0}, d), error));
   std::vector<uint64_t> slots;
   d.slots(0, slots);
   EXPECT_EQ(static_cast<int64_t>(slots[0]), -7); // sign-extended (abi.h)
@@ -359,7 +362,8 @@ TEST(ClientDataTest, PartitionErrorsAreClear) {
   ClientDataset d;
   std::string error;
   TypeDesc t = type("seq<E{x:f32,y:i32}>");
-  ASSERT_TRUE(ok(loadClients(t, DataSource{file, "iid", 2, 1}, d), error)) << error;
+  ASSERT_TRUE(ok(loadClients(t, DataSource{file, "iid", 2, 1}, d), error))
+      << error;
   EXPECT_EQ(d.size(), 2u);
   EXPECT_EQ(d.clients[0].records + d.clients[1].records, 4);
   ASSERT_TRUE(ok(loadClients(t, DataSource{file, "by:y", 0, 1}, d), error))
@@ -377,7 +381,8 @@ TEST(ClientDataTest, PartitionErrorsAreClear) {
   EXPECT_NE(error.find("needs an integer label field ('y' or 'label')"),
             std::string::npos);
   EXPECT_FALSE(ok(loadClients(t, DataSource{file, "zipf", 2, 1}, d), error));
-  EXPECT_FALSE(ok(loadClients(t, DataSource{dir + "/nope", "", 0, 1}, d), error));
+  EXPECT_FALSE(
+      ok(loadClients(t, DataSource{dir + "/nope", "", 0, 1}, d), error));
   EXPECT_NE(error.find("nope: no such file or directory"), std::string::npos);
   EXPECT_FALSE(ok(loadClients(t, DataSource{dir, "iid", 2, 1}, d), error));
   EXPECT_NE(error.find("--partition splits one file, not a directory"),
@@ -509,11 +514,14 @@ TEST(HostileDataTest, TruncatedGzipNulBytesAndNonFiniteValuesAreErrors) {
   std::string nul = write(dir, "nul.csv", std::string("v\n1\0junk\n2\n", 11));
   EXPECT_FALSE(ok(loadCsv(nul, layout, c), error));
   EXPECT_NE(error.find("nul.csv:2: a NUL byte"), std::string::npos) << error;
-  EXPECT_TRUE(ok(loadCsv(write(dir, "sub.csv", "v\n1e-310\n"), layout, c), error))
+  EXPECT_TRUE(
+      ok(loadCsv(write(dir, "sub.csv", "v\n1e-310\n"), layout, c), error))
       << error;
   for (const char *bad : {"inf", "-inf", "nan", "1e999"}) {
-    EXPECT_FALSE(ok(loadCsv(write(dir, "bad.csv", std::string("v\n") + bad + "\n"),
-                         layout, c), error))
+    EXPECT_FALSE(
+        ok(loadCsv(write(dir, "bad.csv", std::string("v\n") + bad + "\n"),
+                   layout, c),
+           error))
         << bad;
     EXPECT_NE(error.find("expected f64"), std::string::npos) << error;
   }
@@ -526,7 +534,8 @@ TEST(HostileDataTest, PartitionByFloatKeysKeepsDistinctValues) {
   ClientDataset d;
   std::string error;
   ASSERT_TRUE(ok(loadClients(type("seq<R{k:f32,v:f32}>"),
-                          DataSource{file, "by:k", 0, 1}, d), error))
+                             DataSource{file, "by:k", 0, 1}, d),
+                 error))
       << error;
   ASSERT_EQ(d.size(), 4u);
   EXPECT_EQ(d.sourceRecords[0], (std::vector<int64_t>{0, 4}));

@@ -20,9 +20,9 @@ namespace fedrt {
 struct RunIdentity {
   uint64_t fingerprint = 0; // the program's (PlanTable::fingerprint)
   uint64_t seed = 0;
-  uint64_t data = 0; // ClientDataset::fingerprint of the training data
-  std::string partition;       // --partition (empty: none)
-  int64_t population = 0;      // clients the data holds
+  uint64_t data = 0;      // ClientDataset::fingerprint of the training data
+  std::string partition;  // --partition (empty: none)
+  int64_t population = 0; // clients the data holds
   int64_t clientsPerRound = 0; // --clients-per-round (0: every client)
 };
 

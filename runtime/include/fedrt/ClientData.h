@@ -61,7 +61,8 @@ absl::Status loadClients(const TypeDesc &type, const DataSource &source,
 // Loads one file by its extension (.jsonl/.ndjson[.gz] JSON Lines, else
 // CSV).
 absl::Status loadFile(const std::string &path, const RecordLayout &layout,
-                      Columns &out, std::vector<std::string> *unbound = nullptr);
+                      Columns &out,
+                      std::vector<std::string> *unbound = nullptr);
 
 // Whether a directory entry named `name` is a client file: a data
 // extension (.csv, .jsonl, .ndjson, each optionally .gz) and not hidden.

@@ -13,7 +13,6 @@
 
 namespace fedrt {
 
-
 // One leaf of a record type, in declaration order: `x` of `x: f32[64]` has
 // size 64 and binds to columns x0..x63; `y: i32` has size 1 and binds to y.
 struct Leaf {

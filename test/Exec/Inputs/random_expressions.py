@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -273,8 +274,10 @@ def main():
         error = run_batch(fedc, seed + done, workdir)
         if error:
             print(f"random_expressions: MISMATCH (seed {seed + done}): {error}")
-            return 1
+            return 1  # the .fed files stay for the report
         done += 1
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"random_expressions: OK ({done} batches: {STATS['values']} values "
           f"compared, {STATS['faults']} faults reported)")
     return 0
