@@ -146,6 +146,12 @@ absl::StatusOr<json> parse(std::string_view text) {
     size_t at = what.find("parse error");
     return invalid("invalid JSON: " +
                    (at == std::string::npos ? what : what.substr(at)));
+  } catch (const json::exception &e) {
+    // A number beyond f64 ("1e999") is out_of_range, not a parse_error.
+    std::string what = e.what();
+    size_t at = what.find("] ");
+    return invalid("invalid JSON: " +
+                   (at == std::string::npos ? what : what.substr(at + 2)));
   }
 }
 

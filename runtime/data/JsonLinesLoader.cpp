@@ -135,6 +135,12 @@ private:
       size_t at = what.find("syntax error");
       return fail(std::to_string(e.byte) + ": invalid JSON: " +
                   (at == std::string::npos ? what : what.substr(at)));
+    } catch (const json::exception &e) {
+      // A number beyond f64 ("1e999") is out_of_range, not a parse_error.
+      std::string what = e.what();
+      size_t at = what.find("] ");
+      return fail(" invalid JSON: " +
+                  (at == std::string::npos ? what : what.substr(at + 2)));
     }
     if (!repeated.empty())
       return fail(" duplicate key '" + repeated + "'");

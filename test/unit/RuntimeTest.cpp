@@ -267,6 +267,9 @@ TEST(JsonLinesTest, EveryErrorNamesFileLineAndField) {
             "bad.jsonl:2:28: invalid JSON: ");
   EXPECT_EQ(jsonlError(std::string(40, '[')).substr(0, 30),
             "bad.jsonl:2:41: invalid JSON: ");
+  // A number beyond f64 is an error of its own kind in the JSON library.
+  EXPECT_EQ(jsonlError("{\"x\": [1,2,3,-53e0493e0], \"y\": 1}").substr(0, 50),
+            "bad.jsonl:2: invalid JSON: number overflow parsing");
 }
 
 // What spreadsheets and other tools write: a byte-order mark, escaped
