@@ -13,6 +13,8 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    backward pass and vs PyTorch autograd (same clients, cohorts, init).
 7. remote execution vs simulate (remote_bench.py): 8 workers x 1,000
    clients on loopback.
+8. secure aggregation (secagg_bench): SecAgg+ for 10 .. 1,000 parties of
+   10^5 values vs the plain sum.
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -151,8 +153,10 @@ def scale(build, quick):
         counts = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
         base = None
         for n in counts:
+            # --secagg off: this measures the executor; SecAgg+'s cost is
+            # secure_aggregation's table.
             wall, rss, out = timed([f"{work}/analytics", "--data", "synthetic:10", "--clients",
-                                    str(n), "--threads", "2"])
+                                    str(n), "--threads", "2", "--secagg", "off"])
             per = wall / n * 1e6
             rows.append([f"{n:,}", f"{wall:.3f}", f"{per:.2f}", f"{rss / 1024:.1f}"])
         return table(["clients per round", "seconds (whole process)", "µs per client",
@@ -244,6 +248,33 @@ def gradients(build, quick):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def secure_aggregation(build, quick):
+    """SecAgg+ per round: a party's and the coordinator's time and bytes
+    for n parties of m = 10^5 32-bit values, against the plain sum, and
+    normalized by SecAgg+'s O(m·k) party / O(n·(m + k)) coordinator costs
+    (k = the default 2⌈log2 n⌉ neighbours)."""
+    sizes = [10, 100] if quick else [10, 100, 1000]
+    m = 10**5
+    rows = []
+    for n in sizes:
+        r = json.loads(run([f"{build}/bin/secagg_bench", str(n), str(m)]).stdout)
+        k = r["k"]
+        up = r["bytes_up"] / n
+        rows.append([n, k, r["t"], f"{r['client_s'] * 1e3:.1f}",
+                     f"{r['client_s'] / (m * (k + 1)) * 1e9:.2f}",
+                     f"{r['coordinator_s'] * 1e3:.0f}",
+                     f"{r['coordinator_s'] / (n * (m + k)) * 1e9:.2f}",
+                     f"{r['plain_s'] * 1e3:.1f}",
+                     f"{r['coordinator_s'] / max(r['plain_s'], 1e-9):.0f}×",
+                     f"{up / 1e3:.0f}", f"{up / (m * 4):.2f}",
+                     f"{(r['bytes_up'] + r['bytes_down'] - r['input_bytes']) / n / 1e3:.1f}"])
+    headers = ["n", "k", "t", "party ms", "party ns per m·(k+1)",
+               "coordinator ms", "coordinator ns per n·(m+k)",
+               "plain sum ms", "coordinator × plain", "party KB up",
+               "up × 4-byte input", "overhead KB per party"]
+    return table(headers, rows)
+
+
 def main():
     build = sys.argv[1]
     quick = "--quick" in sys.argv
@@ -255,6 +286,7 @@ def main():
         ("Generated code vs Eigen", codegen),
         ("Gradients: grad vs hand-written vs PyTorch", gradients),
         ("Remote execution vs simulate", remote),
+        ("Secure aggregation: SecAgg+ per round, m = 10^5", secure_aggregation),
     ]
     start = time.perf_counter()
     report = []

@@ -439,6 +439,20 @@ absl::Status PartialAggregate::merge(const PartialAggregate &other,
   return absl::OkStatus();
 }
 
+std::vector<int64_t> PartialAggregate::integerSums() const {
+  std::vector<int64_t> out;
+  for (const auto &w : whole_)
+    out.insert(out.end(), w.begin(), w.end());
+  return out;
+}
+
+void PartialAggregate::setIntegerSums(const std::vector<int64_t> &sums) {
+  size_t at = 0;
+  for (auto &w : whole_)
+    for (int64_t &x : w)
+      x = at < sums.size() ? sums[at++] : 0;
+}
+
 absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
   if (agg_.kind == Kind::Custom) {
     std::vector<uint64_t> in;

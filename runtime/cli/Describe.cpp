@@ -68,9 +68,16 @@ int describe(const PlanTable &plan) {
       for (const TypeDesc &b : s.broadcasts)
         std::printf("    broadcast %s (%lld values)\n", b.str().c_str(),
                     static_cast<long long>(parameters(b)));
-      for (const Aggregation &a : s.aggregations)
-        std::printf("    %s of %s -> %s\n", kindName(a.kind),
+      for (const Aggregation &a : s.aggregations) {
+        std::printf("    %s of %s -> %s", kindName(a.kind),
                     a.value.str().c_str(), a.result.str().c_str());
+        // What the coordinator learns (docs/secure-aggregation.md).
+        if (a.kind == Aggregation::Kind::SecureSum)
+          std::printf(" [secure: SecAgg+, values below 2^%d, sum mod "
+                      "2^(%d + ceil(log2 clients))]",
+                      a.bitwidth, a.bitwidth);
+        std::printf("\n");
+      }
     }
     for (const TypeDesc &r : c->results)
       std::printf("  result %s\n", r.str().c_str());

@@ -81,6 +81,10 @@ bool misplacedFlags(const CLI::App &app, const Options &o,
       }
     return false;
   };
+  if ((o.command == "serve" || o.command == "worker") &&
+      refuseFlags({"--secagg"}, "applies to simulate: over the network "
+                                "secure sums are always masked"))
+    return true;
   if (o.command == "serve" &&
       refuseFlags({"--data", "--partition", "--clients", "--eval-data",
                    "--dump-partition", "--threads"},
@@ -90,7 +94,8 @@ bool misplacedFlags(const CLI::App &app, const Options &o,
       refuseFlags({"--rounds", "--clients-per-round", "--eval-every",
                    "--metrics", "--no-timing", "--checkpoint", "--resume",
                    "--force-resume", "--print-state", "--dump-partition",
-                   "--progress", "--eval-data"},
+                   "--progress", "--eval-data", "--secagg-threshold",
+                   "--secagg-neighbours"},
                   "belongs to the coordinator (serve), which runs the rounds"))
     return true;
   return false;

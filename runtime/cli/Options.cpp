@@ -82,6 +82,20 @@ void addRunOptions(CLI::App &app, Options &o) {
                "--clients, --clients-per-round or --seed differ from the "
                "checkpoint's run (a warning names each); the program must "
                "be the same");
+  app.add_option("--secagg", o.secagg,
+                 "simulate: on (each client a SecAgg+ party) | off (secure "
+                 "sums added in the clear: the same result, without the "
+                 "protocol's cost, for scale runs)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--secagg-threshold", o.secaggThreshold,
+                 "Secure aggregation: shares that rebuild a party's secrets "
+                 "(default: 2/3 of a neighbourhood, rounded up); higher "
+                 "resists more collusion, lower survives more dropouts")
+      ->check(count(2, 1000000));
+  app.add_option("--secagg-neighbours", o.secaggNeighbours,
+                 "Secure aggregation: parties each party masks with "
+                 "(default: 2*ceil(log2 n); n - 1 or more: all)")
+      ->check(count(2, 1000000));
   app.add_flag("-v,--verbose", o.verbose,
                "Print how each computation ran (clients, blocks, threads) on "
                "stderr");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fedrt/ClientData.h"
+#include "fedrt/LocalBackend.h"
 #include "fedrt/Plan.h"
 #include "fedrt/ProcessRunner.h"
 
@@ -36,6 +37,9 @@ struct Options {
   std::string dumpPartition;     // clients' records and cohorts as JSON
   bool verbose = false;          // per-round execution details on stderr
   std::string layout; // simulate: the workers' data, as a remote run has it
+  // federated_secure_sum's SecAgg+ (docs/secure-aggregation.md); 0: default
+  int64_t secaggThreshold = 0, secaggNeighbours = 0;
+  std::string secagg = "on"; // simulate: on | off (plain sums, same result)
 };
 
 // The flags of `serve` and `worker` (docs/remote.md).
@@ -89,6 +93,8 @@ std::vector<const ClientDataset *>
 pointers(const std::vector<ClientDataset> &d);
 // The round loop's settings from the command line (identity left empty).
 ProcessConfig processConfig(const Options &o);
+// simulate's secure aggregation: --secagg, --secagg-threshold/-neighbours.
+SecureAggregationOptions secureAggregation(const Options &o);
 // "'eval' takes other data than next" as an error, or "".
 std::string evalDataMismatch(const PlanTable &plan);
 

@@ -152,6 +152,8 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
   c.compressDown = n.compressDown;
   c.seed = o.seed;
   c.verbose = o.verbose;
+  c.secaggThreshold = static_cast<uint32_t>(o.secaggThreshold);
+  c.secaggNeighbours = static_cast<uint32_t>(o.secaggNeighbours);
   if (n.overSelect > 1.0 && o.clientsPerRound > 0)
     c.goal = o.clientsPerRound;
   RemoteBackend backend(plan, c);

@@ -119,6 +119,15 @@ ProcessConfig processConfig(const Options &o) {
   return config;
 }
 
+SecureAggregationOptions secureAggregation(const Options &o) {
+  SecureAggregationOptions s;
+  s.enabled = o.secagg == "on";
+  s.threshold = static_cast<uint32_t>(o.secaggThreshold);
+  s.neighbours = static_cast<uint32_t>(o.secaggNeighbours);
+  s.seed = o.seed;
+  return s;
+}
+
 std::string evalDataMismatch(const PlanTable &plan) {
   if (!plan.eval)
     return "";
@@ -193,6 +202,7 @@ int runMain(const PlanTable &plan, const Options &o) {
   }
   ThreadTeam team(o.threads);
   LocalBackend clients(team, pointers(data));
+  clients.setSecureAggregation(secureAggregation(o));
   Executor executor(clients);
   RunStats stats;
   absl::StatusOr<std::vector<HostValue>> results =
@@ -206,6 +216,15 @@ int runMain(const PlanTable &plan, const Options &o) {
                  main.name.c_str(), cohort.size(),
                  static_cast<long long>(stats.blocks),
                  static_cast<long long>(stats.threadsUsed));
+  if (o.verbose && stats.secagg.parties > 0)
+    std::fprintf(stderr,
+                 "%s: secure aggregation: %lld parties, %lld dropped after "
+                 "masking, %lld recovered, %lld bytes of protocol overhead\n",
+                 main.name.c_str(),
+                 static_cast<long long>(stats.secagg.parties),
+                 static_cast<long long>(stats.secagg.droppedAfterMasking),
+                 static_cast<long long>(stats.secagg.recovered),
+                 static_cast<long long>(stats.secagg.overheadBytes));
   printResults(main, *results, std::cout);
   return 0;
 }
@@ -259,6 +278,8 @@ int runProcess(const PlanTable &plan, const Options &o) {
   LocalBackend trainClients(team, pointers(train));
   LocalBackend evalClientsBackend(team, evalData.empty() ? pointers(train)
                                                          : pointers(evalData));
+  trainClients.setSecureAggregation(secureAggregation(o));
+  evalClientsBackend.setSecureAggregation(secureAggregation(o));
   Executor trainer(trainClients), evaluator(evalClientsBackend);
   ProcessConfig config = processConfig(o);
   config.identity.data = train[0].fingerprint();

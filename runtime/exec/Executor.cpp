@@ -96,6 +96,7 @@ Executor::run(const Computation &comp,
     st.threadsUsed = std::max(st.threadsUsed, result->stats.threadsUsed);
     st.bytesUp += result->stats.bytesUp;
     st.bytesDown += result->stats.bytesDown;
+    st.secagg.add(result->stats.secagg);
     for (size_t i = 0; i < stage.aggregations.size(); ++i) {
       absl::StatusOr<HostValue> value =
           result->partials[i].report(serverContext_);

@@ -64,6 +64,9 @@ struct LocalBackend::Block {
   size_t first = 0, end = 0; // cohort positions
   std::optional<Partials> partials;
   std::vector<ClientFailure> failures;
+  // Secure aggregation: per aggregation, each folded client's integer
+  // values (empty unless the aggregation is a secure sum).
+  std::vector<std::vector<std::vector<int64_t>>> secureInputs;
 };
 
 // Blocks finish in any order and merge in block order (what makes results
@@ -74,6 +77,7 @@ struct LocalBackend::OrderedMerge {
   size_t merged = 0;
   std::optional<Partials> total;
   std::vector<ClientFailure> failures;
+  std::vector<std::vector<std::vector<int64_t>>> secureInputs;
 
   absl::Status add(size_t index, Block block, Context &ctx) {
     done.emplace(index, std::move(block));
@@ -83,6 +87,10 @@ struct LocalBackend::OrderedMerge {
       ++merged;
       failures.insert(failures.end(), next.failures.begin(),
                       next.failures.end());
+      secureInputs.resize(next.secureInputs.size());
+      for (size_t i = 0; i < next.secureInputs.size(); ++i)
+        for (auto &values : next.secureInputs[i])
+          secureInputs[i].push_back(std::move(values));
       if (!total) {
         total = std::move(next.partials);
         continue;
@@ -142,6 +150,8 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
     Partials partials;
     for (size_t i = 0; i < stage.aggregations.size(); ++i)
       partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
+    block.secureInputs.assign(secure_.enabled ? stage.aggregations.size() : 0,
+                              {});
     size_t next = block.first;
     bool restart = false;
     while (next < block.end && !restart) {
@@ -185,6 +195,20 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
             {task.cohort[positions[culprit]], std::string(s.message())});
         excluded[positions[culprit] - block.first] = true;
         restart = true;
+      }
+      for (size_t i = 0; i < block.secureInputs.size() && !restart; ++i) {
+        if (stage.aggregations[i].kind != Aggregation::Kind::SecureSum)
+          continue;
+        // Each client's own values: a partial of that client alone (its
+        // range was checked when the batch was folded).
+        for (size_t c = 0; c < count; ++c) {
+          PartialAggregate one(stage.aggregations[i], nullptr);
+          if (absl::Status s = one.add(&outPointers[c], 1, offsets[i], ctx,
+                                       [&](size_t) { return name(c); });
+              !s.ok())
+            return s;
+          block.secureInputs[i].push_back(one.integerSums());
+        }
       }
     }
     reset(ctx);
@@ -254,6 +278,10 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
       result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
                                    &pool_);
   }
+  if (secure_.enabled)
+    if (absl::Status s = secureAggregate(task, merge.secureInputs, result);
+        !s.ok())
+      return s;
   std::vector<ClientFailure> &failures = merge.failures;
   // Failures in cohort order (population indices ascend with it).
   std::stable_sort(failures.begin(), failures.end(),

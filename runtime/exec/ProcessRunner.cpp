@@ -64,6 +64,13 @@ std::string RoundRecord::json() const {
     line.append(", \"").append(name).append("\": ").append(value);
   line += ", \"bytes_up\": " + std::to_string(bytesUp) +
           ", \"bytes_down\": " + std::to_string(bytesDown);
+  if (secagg.parties > 0)
+    line +=
+        ", \"secagg_parties\": " + std::to_string(secagg.parties) +
+        ", \"secagg_dropped_after_masking\": " +
+        std::to_string(secagg.droppedAfterMasking) +
+        ", \"secagg_recovered\": " + std::to_string(secagg.recovered) +
+        ", \"secagg_overhead_bytes\": " + std::to_string(secagg.overheadBytes);
   if (wallMs) {
     char ms[32];
     std::snprintf(ms, sizeof ms, "%.3f", *wallMs);
@@ -268,6 +275,7 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     clientsDone += record.clients;
     record.bytesUp = stats.bytesUp;
     record.bytesDown = stats.bytesDown;
+    record.secagg = stats.secagg;
     if (config_.timing)
       record.wallMs = msSince(roundStart);
     if (metrics.is_open()) {

@@ -180,8 +180,11 @@ void RemoteBackend::State::retire(const std::shared_ptr<Session> &s,
       if (it != live.end() && it->second == s)
         live.erase(it);
       for (auto &[task, p] : pending)
-        if (p->session == s->id && !p->done)
-          p->lost = true;
+        if (p->session == s->id) {
+          p->gone = true;
+          if (!p->done)
+            p->lost = true;
+        }
       if (!why.empty() && !finished)
         log("worker '" + s->name + "' (" + s->peer + ") left: " + why);
     }
@@ -326,6 +329,8 @@ absl::Status RemoteBackend::State::receive(const std::shared_ptr<Session> &s,
       return a;
     s->incomingBytes += static_cast<int64_t>(m.ByteSizeLong());
     return s->incoming.complete() ? completeResult(s) : absl::OkStatus();
+  case WorkerMessage::kSecagg:
+    return receiveSecAgg(s, m.secagg());
   case WorkerMessage::kLeave:
     return absl::CancelledError("it left: " +
                                 m.leave().reason().substr(0, 200));

@@ -7,6 +7,8 @@
 
 #include "fedrt/Remote.h"
 
+#include "Protocol.h"
+
 #include "remote.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>
@@ -18,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -72,6 +75,21 @@ struct Pending {
   std::vector<PartialAggregate> partials;
   std::vector<ClientFailure> failures; // worker indices
   int64_t reported = 0, bytesUp = 0;
+  // SecAgg+ (a stage with secure sums): the worker's party id and its
+  // messages by round.
+  uint32_t party = 0;
+  bool gone = false; // its worker left (before or after its result)
+  std::optional<secagg::v1::AdvertiseKeys> advertiseKeys;
+  std::optional<secagg::v1::ShareKeys> shareKeys;
+  std::optional<secagg::v1::UnmaskShares> unmaskShares;
+};
+
+// The cohort's clients by worker, in cohort (= worker name) order.
+struct Slice {
+  std::string worker;
+  std::vector<int64_t> members; // population indices
+  std::vector<int64_t> local;   // the worker's indices
+  uint64_t task = 0;            // 0: the worker is gone
 };
 
 // A client of the current population.
@@ -109,6 +127,9 @@ struct RemoteBackend::State final : remote::v1::Coordinator::Service {
   absl::Status beginResult(const std::shared_ptr<Session> &s,
                            const remote::v1::Result &r);
   absl::Status completeResult(const std::shared_ptr<Session> &s);
+  // Files a worker's SecAgg+ message with its task (SecureStage.cpp).
+  absl::Status receiveSecAgg(const std::shared_ptr<Session> &s,
+                             const remote::v1::SecAggUp &m);
   // Checks a Hello; an error is the refusal.
   grpc::Status admit(grpc::ServerContext *context,
                      const remote::v1::Hello &hello,
@@ -138,3 +159,32 @@ struct RemoteBackend::State final : remote::v1::Coordinator::Service {
 };
 
 } // namespace fedrt
+
+namespace fedrt::net {
+
+// Secure aggregation among workers (SecureStage.cpp,
+// docs/secure-aggregation.md). The protocol's parameters for a stage of
+// `task` sent to `parties` workers: nullopt when it has no secure sum;
+// FailedPrecondition when the sum could not be exact (a modulus above
+// 2^63) or there are fewer than 3 parties.
+absl::StatusOr<std::optional<secagg::Params>>
+secureParams(const CoordinatorOptions &options, const StageTask &task,
+             size_t parties);
+// Runs the SecAgg+ rounds with the slices' workers (party i = slice i)
+// under `lock` until `deadline`, waiting for their results between the
+// key rounds and unmasking: the secure sums' total, flattened in
+// aggregation order, mod 2^bits. Unavailable (the round attempt is
+// abandoned) when fewer than t parties remain in a round.
+absl::StatusOr<std::vector<uint64_t>>
+secureRounds(RemoteBackend::State &st, std::unique_lock<std::mutex> &lock,
+             const std::vector<Slice> &slices, const secagg::Params &params,
+             Clock::time_point deadline, SecAggStats &stats);
+// Zeroes the secure sums of `partials` (masked values, not to be added).
+void clearSecureSums(std::vector<PartialAggregate> &partials);
+// Sets the secure sums of `partials` from `sums` (flattened).
+void setSecureSums(std::vector<PartialAggregate> &partials,
+                   const std::vector<uint64_t> &sums);
+// The secure sums' integers of `partials`, flattened (what a worker masks).
+std::vector<uint64_t> secureSums(const std::vector<PartialAggregate> &partials);
+
+} // namespace fedrt::net

@@ -149,24 +149,14 @@ std::string RemoteBackend::clientName(int64_t client) const {
 
 namespace {
 
-// The cohort's clients by worker, in cohort (= worker name) order.
-struct Slice {
-  std::string worker;
-  std::vector<int64_t> members; // population indices
-  std::vector<int64_t> local;   // the worker's indices
-  uint64_t task = 0;            // 0: the worker is gone
-};
-
-} // namespace
-
-namespace {
+using net::Slice;
 
 // Sends each slice's worker its task and the payload's chunks (through
 // the worker's outbox: a stalled worker never blocks this); a slice whose
 // worker is gone keeps task 0. Called under st.mutex.
 void dispatch(RemoteBackend::State &st, const StageTask &task,
               std::vector<Slice> &slices, const std::string &payload,
-              uint64_t rawBytes) {
+              uint64_t rawBytes, const secagg::Params *secure) {
   auto deadlineMs = static_cast<uint32_t>(
       std::min(st.options.roundTimeoutSeconds * 1000, 4e9));
   for (Slice &slice : slices) {
@@ -191,6 +181,15 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
     t->set_payload_bytes(payload.size());
     t->set_raw_bytes(rawBytes);
     t->set_codec(net::codecName(st.down));
+    if (secure) {
+      remote::v1::SecAggSetup *setup = t->mutable_secagg();
+      setup->set_party(static_cast<uint32_t>(&slice - slices.data()));
+      setup->set_session(secure->session);
+      setup->set_threshold(secure->threshold);
+      setup->set_neighbours(secure->neighbours);
+      setup->set_bits(static_cast<uint32_t>(secure->bits));
+      p->party = setup->party();
+    }
     p->bytesDown += static_cast<int64_t>(header.ByteSizeLong());
     s.send(std::move(header));
     net::forEachChunk(slice.task, payload, [&](remote::v1::Chunk &chunk) {
@@ -208,6 +207,7 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
 // order; a slice without a complete result is dropped whole.
 absl::Status merge(const std::vector<Slice> &slices,
                    std::vector<std::unique_ptr<Pending>> &taken,
+                   const std::vector<uint64_t> *secureSum,
                    StageResult &result) {
   std::optional<std::vector<PartialAggregate>> total;
   Context ctx;
@@ -230,6 +230,9 @@ absl::Status merge(const std::vector<Slice> &slices,
       result.failures.push_back(
           {slice.members[static_cast<size_t>(at)], f.message});
     }
+    // Masked secure sums are summed by the protocol, not here.
+    if (secureSum)
+      net::clearSecureSums(p->partials);
     if (p->reported == 0)
       continue;
     if (!total) {
@@ -240,8 +243,11 @@ absl::Status merge(const std::vector<Slice> &slices,
       if (absl::Status m = (*total)[i].merge(p->partials[i], ctx); !m.ok())
         return m;
   }
-  if (total)
+  if (total) {
     result.partials = std::move(*total);
+    if (secureSum)
+      net::setSecureSums(result.partials, *secureSum);
+  }
   return absl::OkStatus();
 }
 
@@ -284,9 +290,15 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
       Clock::now() +
       std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(st.options.roundTimeoutSeconds));
-  dispatch(st, task, slices, *payload, rawBytes);
-  // Over-selection closes training stages early; eval waits for everyone.
-  int64_t goal = task.computation == st.plan.next ? st.options.goal : 0;
+  absl::StatusOr<std::optional<secagg::Params>> secure =
+      net::secureParams(st.options, task, slices.size());
+  if (!secure.ok())
+    return secure.status();
+  dispatch(st, task, slices, *payload, rawBytes, *secure ? &**secure : nullptr);
+  // Over-selection closes training stages early; eval waits for everyone
+  // (as does secure aggregation, whose parties are fixed at dispatch).
+  int64_t goal =
+      task.computation == st.plan.next && !*secure ? st.options.goal : 0;
   auto settled = [&] {
     int64_t reported = 0;
     bool all = true;
@@ -299,7 +311,12 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     }
     return all || (goal > 0 && reported >= goal);
   };
-  st.changed.wait_until(lock, deadline, settled);
+  absl::StatusOr<std::vector<uint64_t>> secureSum = std::vector<uint64_t>();
+  if (*secure)
+    secureSum = net::secureRounds(st, lock, slices, **secure, deadline,
+                                  result.stats.secagg);
+  else
+    st.changed.wait_until(lock, deadline, settled);
   // Out of the table: a result arriving from now on is late.
   std::vector<std::unique_ptr<Pending>> taken;
   for (Slice &slice : slices) {
@@ -311,7 +328,11 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     taken.push_back(std::move(p));
   }
   lock.unlock();
-  if (absl::Status m = merge(slices, taken, result); !m.ok())
+  if (!secureSum.ok())
+    return secureSum.status();
+  if (absl::Status m =
+          merge(slices, taken, *secure ? &*secureSum : nullptr, result);
+      !m.ok())
     return m;
   if (result.partials.empty())
     zeros();

@@ -9,6 +9,8 @@
 #include "fedrt/Hash.h"
 #include "fedrt/Remote.h"
 
+#include "Coordinator.h"
+
 #include "remote.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>
@@ -59,6 +61,16 @@ public:
 private:
   absl::Status runTask(const remote::v1::Task &task,
                        const std::string &payload);
+  // Encodes and sends a task's result (header, then its chunks).
+  absl::Status sendResult(const remote::v1::Task &t, const Stage &stage,
+                          WorkerMessage &header, std::string resultRaw,
+                          Clock::time_point start);
+  // Secure sums (docs/secure-aggregation.md): the worker is a SecAgg+
+  // party; its result waits, masked, for the key rounds.
+  absl::Status beginSecAgg(const remote::v1::Task &t, const Stage &stage,
+                           WorkerMessage header, StageResult result,
+                           Clock::time_point start);
+  absl::Status continueSecAgg(const remote::v1::SecAggDown &m);
   void heartbeats(uint32_t periodMs);
   bool sendHostile(uint64_t task);
 
@@ -72,6 +84,17 @@ private:
   std::mutex stopMutex_;
   std::condition_variable stopCv_;
   bool stop_ = false;
+  // The task whose result waits for the SecAgg+ rounds (one at a time:
+  // a new task abandons an older one).
+  struct SecureTask {
+    remote::v1::Task task;
+    const Stage *stage = nullptr;
+    WorkerMessage header;
+    std::vector<PartialAggregate> partials;
+    std::unique_ptr<secagg::Party> party;
+    Clock::time_point start;
+  };
+  std::optional<SecureTask> secure_;
 };
 
 void Session::heartbeats(uint32_t periodMs) {
@@ -170,8 +193,18 @@ absl::Status Session::runTask(const remote::v1::Task &t,
       f->set_client(cf.client);
       f->set_message(cf.message);
     }
+    if (t.has_secagg())
+      return beginSecAgg(t, stage, std::move(header), std::move(*result),
+                         start);
     resultRaw = net::resultPayload(result->partials);
   }
+  return sendResult(t, stage, header, std::move(resultRaw), start);
+}
+
+absl::Status Session::sendResult(const remote::v1::Task &t, const Stage &stage,
+                                 WorkerMessage &header, std::string resultRaw,
+                                 Clock::time_point start) {
+  remote::v1::Result *r = header.mutable_result();
   r->set_raw_bytes(resultRaw.size());
   net::RoundingStream rounding{seed_, t.round(), fnv1a(options_.name),
                                t.stage()};
@@ -198,8 +231,88 @@ absl::Status Session::runTask(const remote::v1::Task &t,
   if (options_.verbose)
     say("task " + std::to_string(t.task()) + " (" + t.computation() +
         " stage " + std::to_string(t.stage()) + ", round " +
-        std::to_string(t.round()) + "): " + std::to_string(task.cohort.size()) +
+        std::to_string(t.round()) + "): " + std::to_string(t.clients_size()) +
         " clients");
+  return absl::OkStatus();
+}
+
+absl::Status Session::beginSecAgg(const remote::v1::Task &t, const Stage &stage,
+                                  WorkerMessage header, StageResult result,
+                                  Clock::time_point start) {
+  const remote::v1::SecAggSetup &setup = t.secagg();
+  secagg::Params params;
+  params.threshold = setup.threshold();
+  params.neighbours = setup.neighbours();
+  params.bits = static_cast<int>(std::min<uint32_t>(setup.bits(), 64));
+  params.session = setup.session();
+  params.length = net::secureSums(result.partials).size();
+  SecureTask st;
+  st.task = t;
+  st.stage = &stage;
+  st.header = std::move(header);
+  st.partials = std::move(result.partials);
+  st.party = std::make_unique<secagg::Party>(setup.party(), params);
+  st.start = start;
+  WorkerMessage m;
+  m.mutable_secagg()->set_task(t.task());
+  *m.mutable_secagg()->mutable_advertise_keys() = st.party->advertiseKeys();
+  secure_ = std::move(st);
+  write(m);
+  return absl::OkStatus();
+}
+
+// The worker's side of the key rounds, masking and unmasking. A message
+// the party refuses (a protocol violation) ends its part in the round:
+// it is logged, nothing is revealed, and the coordinator's deadline drops
+// the worker from the stage.
+absl::Status Session::continueSecAgg(const remote::v1::SecAggDown &m) {
+  if (!secure_ || secure_->task.task() != m.task())
+    return absl::OkStatus(); // an abandoned task's: ignored
+  SecureTask &st = *secure_;
+  WorkerMessage up;
+  up.mutable_secagg()->set_task(m.task());
+  auto refused = [&](const absl::Status &s) {
+    say(std::string(s.message()));
+    secure_.reset();
+    return absl::OkStatus();
+  };
+  switch (m.kind_case()) {
+  case remote::v1::SecAggDown::kKeysAdvertised: {
+    faultPoint("secagg-advertise"); // dies having advertised its keys
+    auto out = st.party->shareKeys(m.keys_advertised());
+    if (!out.ok())
+      return refused(out.status());
+    *up.mutable_secagg()->mutable_share_keys() = *out;
+    break;
+  }
+  case remote::v1::SecAggDown::kSharesRelayed: {
+    faultPoint("secagg-share-keys"); // dies having shared its keys
+    auto masked =
+        st.party->maskInput(m.shares_relayed(), net::secureSums(st.partials));
+    if (!masked.ok())
+      return refused(masked.status());
+    net::setSecureSums(st.partials,
+                       {masked->values().begin(), masked->values().end()});
+    return sendResult(st.task, *st.stage, st.header,
+                      net::resultPayload(st.partials), st.start);
+  }
+  case remote::v1::SecAggDown::kUnmaskRequest: {
+    faultPoint("secagg-masked-input"); // dies having sent its masked input
+    auto shares = st.party->unmask(m.unmask_request());
+    if (!shares.ok())
+      return refused(shares.status());
+    if (faultActive("secagg-both-shares") &&
+        shares->mask_seed_shares_size() > 1)
+      *shares->add_masking_key_shares() = shares->mask_seed_shares(1);
+    *up.mutable_secagg()->mutable_unmask_shares() = *shares;
+    secure_.reset();
+    break;
+  }
+  default:
+    return absl::InvalidArgumentError(
+        "a secure aggregation message of no known kind");
+  }
+  write(up);
   return absl::OkStatus();
 }
 
@@ -233,8 +346,12 @@ absl::Status Session::serve(const remote::v1::Welcome &welcome,
     }
   while (status.ok() && stream_.Read(&m)) {
     switch (m.kind_case()) {
+    case CoordinatorMessage::kSecagg:
+      status = continueSecAgg(m.secagg());
+      break;
     case CoordinatorMessage::kTask:
       task = m.task();
+      secure_.reset(); // a new task: an older one's round is over
       status = incoming.begin(task.task(), task.payload_bytes(), limit);
       if (status.ok() && task.payload_bytes() == 0)
         status = runTask(task, incoming.take());

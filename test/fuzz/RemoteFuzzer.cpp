@@ -5,10 +5,13 @@
 // with the codec it names, the partials read against a stage; a task's
 // payload decoded and read as broadcast values). Every step must succeed
 // or return an error, never crash, hang or allocate from an unchecked
-// length.
+// length. SecAgg+ messages go through the protocol's state machines in
+// the round they belong to.
+#include "Protocol.h"
 #include "Wire.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace {
@@ -67,6 +70,132 @@ void finishTask(const remote::v1::Task &t, const std::string &payload) {
   (void)readTaskPayload(stage(), *raw, broadcasts, zeros);
 }
 
+// SecAgg+ (docs/secure-aggregation.md): three honest parties run the
+// protocol up to the round a fuzzed message belongs to; then the message
+// replaces party 0's (to the coordinator's side) or the coordinator's
+// message to party 0 (to the party's side), and the round is closed.
+// Refusals are expected; crashes, hangs and wrong-size reads are not.
+struct SecAggRun {
+  secagg::Params params;
+  std::vector<secagg::Party> parties;
+  secagg::Server server;
+  std::map<uint32_t, secagg::v1::KeysAdvertised> keys;
+  std::map<uint32_t, secagg::v1::SharesRelayed> relayed;
+  std::map<uint32_t, secagg::v1::UnmaskRequest> requests;
+
+  static secagg::Params make() {
+    secagg::Params p;
+    p.threshold = 2;
+    p.neighbours = 2;
+    p.bits = 16;
+    p.length = 4;
+    p.session = 7;
+    return p;
+  }
+  SecAggRun() : params(make()), server(params) {
+    for (uint32_t i = 0; i < 3; ++i)
+      parties.emplace_back(i, params);
+  }
+  // Runs rounds [0, round) honestly, leaving party 0's message of `round`
+  // (0..3) to the caller; false if the honest run fails.
+  bool upTo(int round) {
+    auto all = [&](auto f) {
+      for (uint32_t i = 0; i < 3; ++i)
+        if (!f(i))
+          return false;
+      return true;
+    };
+    auto step = [&](int r, uint32_t i, auto message) {
+      return r == round && i == 0 ? true : server.receive(message).ok();
+    };
+    if (!all(
+            [&](uint32_t i) { return step(0, i, parties[i].advertiseKeys()); }))
+      return false;
+    if (round == 0)
+      return true;
+    auto k = server.closeAdvertise();
+    if (!k.ok())
+      return false;
+    keys = *k;
+    if (!all([&](uint32_t i) {
+          auto m = parties[i].shareKeys(keys[i]);
+          return m.ok() && step(1, i, *m);
+        }))
+      return false;
+    if (round == 1)
+      return true;
+    auto r = server.closeShareKeys();
+    if (!r.ok())
+      return false;
+    relayed = *r;
+    if (!all([&](uint32_t i) {
+          auto m = parties[i].maskInput(relayed[i], {1, 2, 3, 4});
+          return m.ok() && step(2, i, *m);
+        }))
+      return false;
+    if (round == 2)
+      return true;
+    auto q = server.closeMaskedInput();
+    if (!q.ok())
+      return false;
+    requests = *q;
+    return all([&](uint32_t i) {
+      auto m = parties[i].unmask(requests[i]);
+      return m.ok() && step(3, i, *m);
+    });
+  }
+};
+
+void secaggUp(const remote::v1::SecAggUp &m) {
+  SecAggRun run;
+  switch (m.kind_case()) {
+  case remote::v1::SecAggUp::kAdvertiseKeys:
+    if (run.upTo(0)) {
+      (void)run.server.receive(m.advertise_keys());
+      (void)run.server.closeAdvertise();
+    }
+    break;
+  case remote::v1::SecAggUp::kShareKeys:
+    if (run.upTo(1)) {
+      (void)run.server.receive(m.share_keys());
+      (void)run.server.closeShareKeys();
+    }
+    break;
+  case remote::v1::SecAggUp::kUnmaskShares:
+    if (run.upTo(3)) {
+      (void)run.server.receive(m.unmask_shares());
+      (void)run.server.closeUnmasking();
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+void secaggDown(const remote::v1::SecAggDown &m) {
+  SecAggRun run;
+  secagg::Party &p = run.parties[0];
+  switch (m.kind_case()) {
+  case remote::v1::SecAggDown::kKeysAdvertised:
+    if (run.upTo(1)) {
+      secagg::Party fresh(0, run.params);
+      fresh.advertiseKeys();
+      (void)fresh.shareKeys(m.keys_advertised());
+    }
+    break;
+  case remote::v1::SecAggDown::kSharesRelayed:
+    if (run.upTo(2))
+      (void)p.maskInput(m.shares_relayed(), {1, 2, 3, 4});
+    break;
+  case remote::v1::SecAggDown::kUnmaskRequest:
+    if (run.upTo(3))
+      (void)p.unmask(m.unmask_request());
+    break;
+  default:
+    break;
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -89,6 +218,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           finishResult(result, up.take());
       } else if (w.has_chunk() && up.add(w.chunk()).ok() && up.complete()) {
         finishResult(result, up.take());
+      } else if (w.has_secagg()) {
+        secaggUp(w.secagg());
       }
     }
     remote::v1::CoordinatorMessage c;
@@ -101,6 +232,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           finishTask(task, down.take());
       } else if (c.has_chunk() && down.add(c.chunk()).ok() && down.complete()) {
         finishTask(task, down.take());
+      } else if (c.has_secagg()) {
+        secaggDown(c.secagg());
       }
     }
     pos += n;

@@ -39,6 +39,7 @@ done
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./||' | sort > "$tmp/files"
 expected=(usr/bin/fedc usr/lib/libfedrt.link usr/lib/libfedrt_core.a
           usr/lib/libfedrt_main.a usr/lib/libfedrt_net.a usr/lib/libfedrt_plan.a
+          usr/lib/libfedrt_secagg.a
           usr/share/doc/fedc/README.md)
 cd "$src"
 while read -r f; do expected+=("usr/include/$f"); done < <(cd runtime/include && find fedrt -type f)
@@ -48,7 +49,7 @@ for f in "${expected[@]}"; do
   grep -qxF "$f" "$tmp/files" || fail "the package lacks $f"
 done
 if grep -v -e '^usr/' "$tmp/files"; then fail "files outside /usr"; fi
-[ "$(grep -c -e '^usr/bin/' -e '^usr/lib/' "$tmp/files")" -eq 6 ] ||
+[ "$(grep -c -e '^usr/bin/' -e '^usr/lib/' "$tmp/files")" -eq 7 ] ||
   fail "unexpected programs or libraries: $(grep -e '^usr/bin/' -e '^usr/lib/' "$tmp/files")"
 
 # A scratch root with this machine's package database.

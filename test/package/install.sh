@@ -21,6 +21,7 @@ make -s -C "$src" install BUILD_DIR="$build" PREFIX=/opt/fedc \
 mv "$tmp/stage/opt/fedc" "$tmp/fedc"
 prefix=$tmp/fedc
 for f in bin/fedc lib/libfedrt_main.a lib/libfedrt_core.a lib/libfedrt_plan.a \
+         lib/libfedrt_secagg.a \
          lib/libfedrt.link include/fedrt/abi.h include/fedrt/Elements.def \
          share/fedc/stdlib/std/nn.fed share/doc/fedc/README.md \
          share/doc/fedc/docs/usage.md share/doc/fedc/examples/fedavg.fed \

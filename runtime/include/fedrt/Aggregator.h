@@ -66,6 +66,12 @@ public:
 
   int64_t clients() const { return clients_; }
 
+  // The integer accumulators (sums of a federated_secure_sum), flattened
+  // in leaf order; and replacing them with a sum computed elsewhere (by
+  // secure aggregation over the same clients: runtime/secagg).
+  std::vector<int64_t> integerSums() const;
+  void setIntegerSums(const std::vector<int64_t> &sums);
+
   // Appends the partial's state (clients, weight, accumulators) to `out`.
   void serialize(std::string &out) const;
   // A partial of `agg` from serialize()'s bytes, starting at `pos` (moved

@@ -40,11 +40,27 @@ struct ClientFailure {
   std::string message; // names the client and the .fed location
 };
 
+// What secure aggregation (federated_secure_sum, runtime/secagg) did,
+// summed over a stage's or a round's secure sums.
+struct SecAggStats {
+  int64_t parties = 0;             // took part (advertised keys)
+  int64_t droppedAfterMasking = 0; // sent a masked input, then dropped
+  int64_t recovered = 0;           // dropped parties whose masks were rebuilt
+  int64_t overheadBytes = 0; // protocol bytes beyond the inputs themselves
+  void add(const SecAggStats &o) {
+    parties += o.parties;
+    droppedAfterMasking += o.droppedAfterMasking;
+    recovered += o.recovered;
+    overheadBytes += o.overheadBytes;
+  }
+};
+
 struct StageStats {
   int64_t blocks = 0;      // partials the cohort was folded into
   int64_t threadsUsed = 0; // threads that ran at least one block
   int64_t bytesUp = 0;     // aggregated values' bytes that reached the server
   int64_t bytesDown = 0;   // broadcast bytes sent to clients
+  SecAggStats secagg;      // secure aggregations of the stage
 };
 
 struct StageResult {

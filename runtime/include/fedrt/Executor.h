@@ -30,6 +30,7 @@ struct RunStats {
   int64_t reported = 0;    // clients of the last stage that reported
   int64_t failed = 0;      // clients left out after failing (any stage)
   int64_t dropped = 0;     // clients left out after not reporting
+  SecAggStats secagg;      // summed over stages
   std::vector<ClientFailure> failures;
 };
 

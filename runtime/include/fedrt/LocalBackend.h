@@ -36,6 +36,16 @@ private:
   std::vector<std::unique_ptr<Context>> contexts_;
 };
 
+// Secure aggregation of federated_secure_sum in simulation
+// (docs/secure-aggregation.md): every client is its own SecAgg+ party,
+// running the same protocol code as remote workers, in this process.
+struct SecureAggregationOptions {
+  bool enabled = false;
+  uint32_t threshold = 0;  // t; 0: ⌈2(k + 1)/3⌉
+  uint32_t neighbours = 0; // k; 0: 2⌈log2 n⌉ (capped at n - 1)
+  uint64_t seed = 0;       // the run's seed: ring order and key contexts
+};
+
 class LocalBackend : public ClientBackend {
 public:
   // `inputs`: the client datasets of the computations it runs, one per
@@ -45,6 +55,10 @@ public:
   absl::StatusOr<StageResult> runStage(const StageTask &task) override;
   std::string clientName(int64_t client) const override;
 
+  void setSecureAggregation(SecureAggregationOptions options) {
+    secure_ = options;
+  }
+
   // Clients per block for a cohort of `clients` (at most 16 blocks).
   static size_t blockSize(size_t clients);
 
@@ -53,10 +67,18 @@ private:
   struct OrderedMerge;
   // Folds the clients of one block; failed clients are left out whole.
   absl::Status foldBlock(const StageTask &task, Context &ctx, Block &block);
+  // Replaces the secure sums of `result` by SecAgg+ over `inputs` (per
+  // aggregation, each reporting client's integer values in cohort order;
+  // SecureAggregation.cpp).
+  absl::Status
+  secureAggregate(const StageTask &task,
+                  const std::vector<std::vector<std::vector<int64_t>>> &inputs,
+                  StageResult &result);
 
   ThreadTeam &team_;
   std::vector<const ClientDataset *> inputs_;
   BufferPool pool_; // partial aggregates' buffers, reused across rounds
+  SecureAggregationOptions secure_;
 };
 
 } // namespace fedrt

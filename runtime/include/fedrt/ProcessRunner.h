@@ -61,6 +61,7 @@ struct RoundRecord {
   // eval metrics.
   std::vector<std::pair<std::string, std::string>> fields;
   int64_t bytesUp = 0, bytesDown = 0;
+  SecAggStats secagg; // written when a secure aggregation ran
   std::optional<double> wallMs;
 
   // `{"round": 3, "clients": 10, "dropped": 0, "failed": 0, "loss": 0.5,

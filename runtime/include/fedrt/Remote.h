@@ -44,6 +44,9 @@ struct CoordinatorOptions {
   uint64_t seed = 0;                 // the run's (int8 rounding streams)
   int maxMessagesPerSecond = 20000;  // per worker, above: session closed
   bool verbose = false;              // each session and stage on stderr
+  // Secure sums' SecAgg+ among the workers (docs/secure-aggregation.md);
+  // 0: the defaults.
+  uint32_t secaggThreshold = 0, secaggNeighbours = 0;
 };
 
 // Counts a run's metrics and its log report.

@@ -1,0 +1,181 @@
+"""Secure aggregation over the network (docs/secure-aggregation.md): five
+workers are the SecAgg+ parties of examples/histogram.fed's
+federated_secure_sum; workers die (SIGKILL, FEDRT_FAULT) at each phase of
+the protocol and the sum stays exact; too few survivors fail naming the
+threshold; a worker revealing both secrets of a peer is refused; and the
+coordinator's transcript holds no worker's unmasked sums.
+usage: secagg_test.py FEDC ROOT [TEST ...]"""
+import json
+import os
+import random
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cluster import Cluster, check, compile_example, main  # noqa: E402
+
+WORKERS = ["w1", "w2", "w3", "w4", "w5"]
+
+
+def setup(fedc, root, tmp):
+    """Two clients per worker, 40 random values each; returns the program
+    and each worker's histogram (as examples/histogram.fed bins)."""
+    prog = compile_example(fedc, os.path.join(root, "examples/histogram.fed"),
+                           os.path.join(tmp, "hist"))
+    rng = random.Random(12)
+    counts = {}
+    for w in WORKERS:
+        os.makedirs(os.path.join(tmp, w))
+        h = np.zeros(8, np.int64)
+        for c in range(2):
+            xs = [round(rng.uniform(0, 1), 4) for _ in range(40)]
+            open(os.path.join(tmp, w, f"c{c}.csv"), "w").write(
+                "value\n" + "".join(f"{x}\n" for x in xs))
+            x = np.array(xs, np.float32)
+            bins = np.clip(np.trunc(x * np.float32(8)).astype(np.int64), 0, 7)
+            h += np.bincount(bins, minlength=8)
+        counts[w] = h
+    return prog, counts
+
+
+def run(prog, tmp, tag, serve_args=(), faults=None, env=None):
+    """Runs the one-shot histogram with 5 workers; returns (coordinator exit
+    status, its stdout, its stderr)."""
+    faults = faults or {}
+    with Cluster(prog, tmp, tag=tag) as c:
+        coord = c.serve("--insecure", "--min-workers", "5",
+                        "--round-timeout", "30", *serve_args, env=env)
+        ws = {w: c.worker(w, "--insecure", "--data", os.path.join(tmp, w),
+                          "--threads", "1", "--give-up-after", "20",
+                          env={"FEDRT_FAULT": faults[w]} if w in faults
+                          else None)
+              for w in WORKERS}
+        status = coord.wait(90)
+        for w, p in ws.items():
+            p.wait(40)
+        return status, coord.stdout(), coord.stderr()
+
+
+def counts_of(out):
+    return json.loads(out.strip().splitlines()[-1])[0]
+
+
+def expect_sum(counts, included):
+    return sum((counts[w] for w in included), np.zeros(8, np.int64)).tolist()
+
+
+def exact_without_dropouts(fedc, root, tmp):
+    """No dropout (t = 4 of 5 by default): the secure sum is the plain sum."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "plain")
+    check(status == 0, err)
+    check(counts_of(out) == expect_sum(counts, WORKERS), f"{out} vs {counts}")
+    check("secure aggregation: 5 parties, 0 dropped after sharing keys" in err,
+          err)
+
+
+def dropout_after_advertise(fedc, root, tmp):
+    """w1 dies having advertised its keys, before sharing them: nobody
+    masks with it, and the others' sum is exact."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "advertise", ["--secagg-threshold", "3"],
+                           {"w1": "secagg-advertise"})
+    check(status == 0, err)
+    check(counts_of(out) == expect_sum(counts, ["w2", "w3", "w4", "w5"]),
+          f"{out}")
+    check("5 parties, 0 dropped after sharing keys (masks rebuilt: 0), "
+          "0 dropped after masking (counted), 4 summed" in err, err)
+
+
+def dropout_after_share_keys(fedc, root, tmp):
+    """w3 dies having shared its keys, before its masked input: its pairwise
+    masks are rebuilt from shares and the others' sum is exact."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "share", ["--secagg-threshold", "3"],
+                           {"w3": "secagg-share-keys"})
+    check(status == 0, err)
+    check(counts_of(out) == expect_sum(counts, ["w1", "w2", "w4", "w5"]),
+          f"{out}")
+    check("1 dropped after sharing keys (masks rebuilt: 1)" in err, err)
+
+
+def dropout_after_masked_input(fedc, root, tmp):
+    """w5 dies having sent its masked input: its self mask is rebuilt and
+    its clients are counted."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "masked", ["--secagg-threshold", "3"],
+                           {"w5": "secagg-masked-input"})
+    check(status == 0, err)
+    check(counts_of(out) == expect_sum(counts, WORKERS), f"{out}")
+    check("1 dropped after masking (counted), 5 summed" in err, err)
+
+
+def mixed_dropouts_exactly_threshold(fedc, root, tmp):
+    """w2 dies before masking, w4 after: exactly t = 3 answer the unmasking
+    round, and the sum (w4 in, w2 out) is exact."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "mixed", ["--secagg-threshold", "3"],
+                           {"w2": "secagg-share-keys",
+                            "w4": "secagg-masked-input"})
+    check(status == 0, err)
+    check(counts_of(out) == expect_sum(counts, ["w1", "w3", "w4", "w5"]),
+          f"{out}")
+
+
+def below_threshold_fails(fedc, root, tmp):
+    """The same dropouts with t = 4: 3 survivors are one too few; the run
+    is abandoned (exit 4) naming the threshold, and nothing is printed."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "fail", ["--secagg-threshold", "4"],
+                           {"w2": "secagg-share-keys",
+                            "w4": "secagg-masked-input"})
+    check(status == 4, f"exit {status}: {err}")
+    check("fewer than the threshold t = 4" in err, err)
+    check(out.strip() == "", out)
+
+
+def both_shares_refused(fedc, root, tmp):
+    """w1 answers the unmasking round with both secrets of a peer: the
+    coordinator refuses its answer (a protocol violation) and unmasks with
+    the other four."""
+    prog, counts = setup(fedc, root, tmp)
+    status, out, err = run(prog, tmp, "both", ["--secagg-threshold", "3"],
+                           {"w1": "secagg-both-shares"})
+    check(status == 0, err)
+    check("protocol violation" in err, err)
+    check(counts_of(out) == expect_sum(counts, WORKERS), f"{out}")
+
+
+def transcript_has_no_unmasked_sum(fedc, root, tmp):
+    """Every message the coordinator receives, searched for each worker's
+    histogram (its pre-aggregate, as the i64 partial carries it) and for
+    the total: none is there, yet the printed total is exact."""
+    prog, counts = setup(fedc, root, tmp)
+    recorded = os.path.join(tmp, "messages.bin")
+    status, out, err = run(prog, tmp, "record",
+                           env={"FEDRT_RECORD_MESSAGES": recorded})
+    check(status == 0, err)
+    total = expect_sum(counts, WORKERS)
+    check(counts_of(out) == total, out)
+    data = open(recorded, "rb").read()
+    check(len(data) > 1000, "no messages were recorded")
+    for w in WORKERS:
+        needle = struct.pack("<8q", *counts[w].tolist())
+        check(needle not in data, f"{w}'s histogram crossed unmasked")
+        check(struct.pack("<2q", *counts[w].tolist()[2:4]) not in data,
+              f"part of {w}'s histogram crossed unmasked")
+    check(struct.pack("<8q", *total) not in data, "the total crossed")
+
+
+TESTS = {f.__name__: f for f in (exact_without_dropouts,
+                                 dropout_after_advertise,
+                                 dropout_after_share_keys,
+                                 dropout_after_masked_input,
+                                 mixed_dropouts_exactly_threshold,
+                                 below_threshold_fails, both_shares_refused,
+                                 transcript_has_no_unmasked_sum)}
+
+if __name__ == "__main__":
+    sys.exit(main(TESTS))
