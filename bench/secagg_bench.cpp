@@ -80,18 +80,24 @@ int main(int argc, char **argv) {
   for (Party &q : parties)
     deliver(party([&] { return q.advertiseKeys(); }));
   auto keys = check(serve([&] { return server.closeAdvertise(); }));
-  for (auto &[id, msg] : keys) {
+  for (auto &entry : keys) {
+    uint32_t id = entry.first;
+    const auto &msg = entry.second;
     down += static_cast<int64_t>(msg.ByteSizeLong());
     deliver(party([&] { return check(parties[id].shareKeys(msg)); }));
   }
   auto relayed = check(serve([&] { return server.closeShareKeys(); }));
-  for (auto &[id, msg] : relayed) {
+  for (auto &entry : relayed) {
+    uint32_t id = entry.first;
+    const auto &msg = entry.second;
     down += static_cast<int64_t>(msg.ByteSizeLong());
     std::vector<uint64_t> x = input(id, m, p.bits);
     deliver(party([&] { return check(parties[id].maskInput(msg, x)); }));
   }
   auto requests = check(serve([&] { return server.closeMaskedInput(); }));
-  for (auto &[id, msg] : requests) {
+  for (auto &entry : requests) {
+    uint32_t id = entry.first;
+    const auto &msg = entry.second;
     down += static_cast<int64_t>(msg.ByteSizeLong());
     deliver(party([&] { return check(parties[id].unmask(msg)); }));
   }
@@ -111,13 +117,13 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "secagg_bench: the secure sum differs\n");
     return 1;
   }
+  const int64_t inputBytes = int64_t(n) * static_cast<int64_t>(m) * 4;
   std::printf("{\"n\": %u, \"m\": %zu, \"k\": %u, \"t\": %u, "
               "\"client_s\": %.6f, \"coordinator_s\": %.6f, "
               "\"plain_s\": %.6f, \"bytes_up\": %lld, \"bytes_down\": %lld, "
               "\"input_bytes\": %lld}\n",
               n, m, std::min(p.neighbours, n - 1), p.threshold, client / n,
               coordinator, plainSeconds, static_cast<long long>(up),
-              static_cast<long long>(down),
-              static_cast<long long>(int64_t(n) * int64_t(m) * 4));
+              static_cast<long long>(down), static_cast<long long>(inputBytes));
   return 0;
 }

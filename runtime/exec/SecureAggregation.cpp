@@ -13,7 +13,9 @@ namespace fedrt {
 namespace {
 
 // ⌈log2 n⌉ for n >= 1.
-int ceilLog2(uint64_t n) { return n <= 1 ? 0 : std::bit_width(n - 1); }
+int ceilLog2(uint64_t n) {
+  return n <= 1 ? 0 : static_cast<int>(std::bit_width(n - 1));
+}
 
 } // namespace
 

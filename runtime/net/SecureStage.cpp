@@ -21,7 +21,9 @@ bool isSecure(const Aggregation &a) {
 }
 
 // ⌈log2 n⌉ for n >= 1.
-int ceilLog2(uint64_t n) { return n <= 1 ? 0 : std::bit_width(n - 1); }
+int ceilLog2(uint64_t n) {
+  return n <= 1 ? 0 : static_cast<int>(std::bit_width(n - 1));
+}
 
 } // namespace
 

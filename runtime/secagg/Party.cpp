@@ -12,6 +12,9 @@ namespace {
 
 std::string str(uint32_t v) { return std::to_string(v); }
 
+// One share's field elements, as they are encrypted.
+constexpr size_t kShareBytes = sizeof(uint64_t) * kLimbs;
+
 PublicKey toKey(const std::string &bytes) {
   PublicKey k{};
   std::memcpy(k.data(), bytes.data(), std::min(bytes.size(), k.size()));
@@ -113,10 +116,10 @@ absl::StatusOr<v1::ShareKeys> Party::shareKeys(const v1::KeysAdvertised &keys) {
     if (!key.ok())
       return key.status();
     channels_[peer] = *key; // to open the peer's shares next round
-    std::string plain(2 * kLimbs * 8, '\0');
-    std::memcpy(plain.data(), (*seedShares)[i].y.data(), kLimbs * 8);
-    std::memcpy(plain.data() + kLimbs * 8, (*keyShares)[i].y.data(),
-                kLimbs * 8);
+    std::string plain(2 * kShareBytes, '\0');
+    std::memcpy(plain.data(), (*seedShares)[i].y.data(), kShareBytes);
+    std::memcpy(plain.data() + kShareBytes, (*keyShares)[i].y.data(),
+                kShareBytes);
     v1::EncryptedShare *e = out.add_shares();
     e->set_from(id_);
     e->set_to(peer);
@@ -157,11 +160,11 @@ Party::maskInput(const v1::SharesRelayed &shares, std::vector<uint64_t> input) {
                       shareAssociatedData(params_.session, e.from(), id_));
     if (!plain.ok())
       return plain.status();
-    if (plain->size() != 2 * kLimbs * 8)
+    if (plain->size() != 2 * kShareBytes)
       return absl::FailedPreconditionError("a share of the wrong size");
     Share seed{uint64_t(id_) + 1, {}}, key2{uint64_t(id_) + 1, {}};
-    std::memcpy(seed.y.data(), plain->data(), kLimbs * 8);
-    std::memcpy(key2.y.data(), plain->data() + kLimbs * 8, kLimbs * 8);
+    std::memcpy(seed.y.data(), plain->data(), kShareBytes);
+    std::memcpy(key2.y.data(), plain->data() + kShareBytes, kShareBytes);
     held_[e.from()] = {seed, key2};
   }
   if (held_.size() < params_.threshold)

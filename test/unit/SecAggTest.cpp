@@ -211,7 +211,7 @@ std::vector<uint64_t> plainSum(const std::vector<std::vector<uint64_t>> &x,
   return s;
 }
 
-std::vector<uint32_t> allBut(uint32_t n, std::set<uint32_t> out) {
+std::vector<uint32_t> allBut(uint32_t n, const std::set<uint32_t> &out) {
   std::vector<uint32_t> v;
   for (uint32_t i = 0; i < n; ++i)
     if (!out.count(i))
