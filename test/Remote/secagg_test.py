@@ -8,13 +8,15 @@ usage: secagg_test.py FEDC ROOT [TEST ...]"""
 import json
 import os
 import random
+import signal
 import struct
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster import Cluster, check, compile_example, main  # noqa: E402
+from cluster import (Cluster, check, compile_example, main,  # noqa: E402
+                     metrics)
 
 WORKERS = ["w1", "w2", "w3", "w4", "w5"]
 
@@ -136,6 +138,51 @@ def below_threshold_fails(fedc, root, tmp):
     check(out.strip() == "", out)
 
 
+def abandoned_attempt_then_success(fedc, root, tmp):
+    """A process over six workers with t = 5: in round 1's first attempt w2
+    dies before masking and w4 after, leaving 4 < t to unmask; the attempt
+    is abandoned with nothing released, the two restarted workers rejoin,
+    and the second attempt's secure sum (every client's records) is exact.
+    """
+    prog = compile_example(
+        fedc, os.path.join(root, "test/Remote/Inputs/secure_counts.fed"),
+        os.path.join(tmp, "counts"))
+    names = WORKERS + ["w6"]
+    records = 0
+    for i, w in enumerate(names):
+        os.makedirs(os.path.join(tmp, w))
+        for c in range(2):
+            n = 5 + 3 * i + c
+            records += n
+            open(os.path.join(tmp, w, f"c{c}.csv"), "w").write(
+                "value\n" + "0.5\n" * n)
+    m = os.path.join(tmp, "m.jsonl")
+    faults = {"w2": "secagg-share-keys", "w4": "secagg-masked-input"}
+    with Cluster(prog, tmp, tag="retry") as c:
+        coord = c.serve("--insecure", "--min-workers", "6", "--rounds", "1",
+                        "--clients-per-round", "0", "--round-timeout", "30",
+                        "--secagg-threshold", "5", "--max-attempts", "2",
+                        "--metrics", m, "--no-timing", "--print-state")
+        ws = {w: c.worker(w, "--insecure", "--data", os.path.join(tmp, w),
+                          "--threads", "1", "--give-up-after", "20",
+                          env={"FEDRT_FAULT": faults[w]} if w in faults
+                          else None)
+              for w in names}
+        for w in faults:
+            check(ws[w].wait(60) == -signal.SIGKILL, f"{w} was not killed")
+            c.worker(w, "--insecure", "--data", os.path.join(tmp, w),
+                     "--threads", "1", "--give-up-after", "20",
+                     log=f"{w}-again")
+        check(coord.wait(90) == 0, coord.stderr())
+        err, out = coord.stderr(), coord.stdout()
+    check("round 1, attempt 1 abandoned" in err and
+          "fewer than the threshold t = 5" in err, err)
+    check(out.split()[-1] == str(records), f"state {out!r}, not {records}")
+    rounds = metrics(m)
+    check(len(rounds) == 1 and rounds[0]["secagg_parties"] == 6 and
+          rounds[0]["secagg_dropped_after_masking"] == 0, f"{rounds}")
+
+
 def both_shares_refused(fedc, root, tmp):
     """w1 answers the unmasking round with both secrets of a peer: the
     coordinator refuses its answer (a protocol violation) and unmasks with
@@ -174,7 +221,9 @@ TESTS = {f.__name__: f for f in (exact_without_dropouts,
                                  dropout_after_share_keys,
                                  dropout_after_masked_input,
                                  mixed_dropouts_exactly_threshold,
-                                 below_threshold_fails, both_shares_refused,
+                                 below_threshold_fails,
+                                 abandoned_attempt_then_success,
+                                 both_shares_refused,
                                  transcript_has_no_unmasked_sum)}
 
 if __name__ == "__main__":
