@@ -83,6 +83,14 @@ absl::StatusOr<v1::ShareKeys> Party::shareKeys(const v1::KeysAdvertised &keys) {
   if (absl::Status s = expect(Phase::ShareKeys); !s.ok())
     return s;
   phase_ = Phase::Done; // until this round completes
+  // k neighbours at most (k rounded up to even): a coordinator cannot make
+  // a party share with, and pay for, more parties than the round's k.
+  if (static_cast<uint64_t>(keys.neighbours_size()) >
+      uint64_t(params_.neighbours) + (params_.neighbours & 1))
+    return absl::FailedPreconditionError(
+        "secure aggregation party " + str(id_) + ": " +
+        std::to_string(keys.neighbours_size()) +
+        " neighbours, more than the round's k = " + str(params_.neighbours));
   std::vector<uint64_t> xs{uint64_t(id_) + 1};
   for (const v1::AdvertiseKeys &k : keys.neighbours()) {
     if (k.party() == id_ || k.encryption_key().size() != 32 ||

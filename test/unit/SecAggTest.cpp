@@ -418,6 +418,19 @@ TEST(SecAgg, RefusesOutOfOrderAndOutOfRange) {
   Party b(1, p);
   b.advertiseKeys();
   EXPECT_FALSE(b.shareKeys({}).ok()); // a neighbourhood of 1 < t = 2
+  // More neighbours than k = 2: refused before any work.
+  Party c(0, p);
+  c.advertiseKeys();
+  v1::KeysAdvertised many;
+  for (uint32_t i = 1; i <= 3; ++i) {
+    Party other(i, p);
+    *many.add_neighbours() = other.advertiseKeys();
+  }
+  auto refused = c.shareKeys(many);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("more than the round's k = 2"),
+            std::string::npos)
+      << refused.status();
   auto x = inputs(3, 2, 8, 1);
   x[1][0] = 256;
   auto r = simulate(p, x);
