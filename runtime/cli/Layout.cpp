@@ -5,6 +5,9 @@
 // (docs/remote.md, "Determinism contract").
 #include "Options.h"
 
+#include "Coordinator.h"
+#include "Simulation.h"
+
 #include "fedrt/Executor.h"
 #include "fedrt/LocalBackend.h"
 
@@ -33,14 +36,21 @@ struct WorkerData {
 // order.
 class GroupedBackend : public ClientBackend {
 public:
-  explicit GroupedBackend(std::vector<WorkerData> &workers)
-      : workers_(workers) {}
+  GroupedBackend(std::vector<WorkerData> &workers, const Options &o)
+      : workers_(workers) {
+    secure_.secaggThreshold = static_cast<uint32_t>(o.secaggThreshold);
+    secure_.secaggNeighbours = static_cast<uint32_t>(o.secaggNeighbours);
+    secure_.seed = o.seed;
+    secureOn_ = o.secagg == "on";
+  }
 
   absl::StatusOr<StageResult> runStage(const StageTask &task) override {
     const Stage &stage = task.computation->stages[task.stage];
     StageResult result;
     std::optional<std::vector<PartialAggregate>> total;
     Context ctx;
+    // Secure sums: the workers are SecAgg+ parties, as under serve.
+    std::vector<std::vector<uint64_t>> masked;
     for (WorkerData &w : workers_) {
       StageTask slice = task;
       slice.cohort.clear();
@@ -63,6 +73,10 @@ public:
           std::max(result.stats.threadsUsed, r->stats.threadsUsed);
       result.stats.bytesUp += r->stats.bytesUp;
       result.stats.bytesDown += r->stats.bytesDown;
+      if (secureOn_) {
+        masked.push_back(net::secureSums(r->partials));
+        net::clearSecureSums(r->partials);
+      }
       if (r->reported == 0)
         continue;
       if (!total) {
@@ -73,6 +87,10 @@ public:
         if (absl::Status m = (*total)[i].merge(r->partials[i], ctx); !m.ok())
           return m;
     }
+    if (total && secureOn_)
+      if (absl::Status s = secureSum(task, masked, *total, result.stats);
+          !s.ok())
+        return s;
     if (total) {
       result.partials = std::move(*total);
     } else {
@@ -92,7 +110,32 @@ public:
   }
 
 private:
+  // Runs SecAgg+ over the workers' secure sums (`inputs`, one per worker
+  // with clients in the stage) into `total`, as the coordinator would.
+  absl::Status secureSum(const StageTask &task,
+                         const std::vector<std::vector<uint64_t>> &inputs,
+                         std::vector<PartialAggregate> &total,
+                         StageStats &stats) const {
+    absl::StatusOr<std::optional<secagg::Params>> params =
+        net::secureParams(secure_, task, inputs.size());
+    if (!params.ok())
+      return params.status();
+    if (!*params)
+      return absl::OkStatus();
+    absl::StatusOr<secagg::SimulationResult> sum =
+        secagg::simulate(**params, inputs);
+    if (!sum.ok())
+      return sum.status();
+    net::setSecureSums(total, sum->sum);
+    const secagg::Metrics &m = sum->metrics;
+    stats.secagg.parties += m.parties;
+    stats.secagg.overheadBytes += m.bytesUp + m.bytesDown - m.inputBytes;
+    return absl::OkStatus();
+  }
+
   std::vector<WorkerData> &workers_;
+  CoordinatorOptions secure_;
+  bool secureOn_ = true;
 };
 
 // Reads FILE: [{"name": N, "data": PATH, "partition": SPEC, "clients": K,
@@ -180,7 +223,7 @@ int runMainLayout(const PlanTable &plan, const Options &o) {
     reportError(error);
     return 1;
   }
-  GroupedBackend clients(workers);
+  GroupedBackend clients(workers, o);
   Executor executor(clients);
   absl::StatusOr<std::vector<HostValue>> results =
       executor.run(*plan.main, {}, layoutPopulation(workers), 0);
@@ -214,7 +257,7 @@ int runProcessLayout(const PlanTable &plan, const Options &o) {
     reportError("--resume needs --checkpoint DIR");
     return 1;
   }
-  GroupedBackend clients(workers);
+  GroupedBackend clients(workers, o);
   Executor trainer(clients), evaluator(clients);
   ProcessConfig config = processConfig(o);
   for (const WorkerData &w : workers)
