@@ -243,7 +243,7 @@ secureRounds(RemoteBackend::State &st, std::unique_lock<std::mutex> &lock,
     secagg::v1::MaskedInput m;
     m.set_party(static_cast<uint32_t>(i));
     std::vector<uint64_t> values = secureSums(p->partials);
-    m.mutable_values()->Assign(values.begin(), values.end());
+    m.set_values(secagg::packValues(values, params.bits));
     r.deliver(m);
   }
   auto requests = r.server.closeMaskedInput();

@@ -291,8 +291,10 @@ absl::Status Session::continueSecAgg(const remote::v1::SecAggDown &m) {
         st.party->maskInput(m.shares_relayed(), net::secureSums(st.partials));
     if (!masked.ok())
       return refused(masked.status());
-    net::setSecureSums(st.partials,
-                       {masked->values().begin(), masked->values().end()});
+    std::vector<uint64_t> values;
+    secagg::unpackValues(masked->values(), st.party->bits(),
+                         net::secureSums(st.partials).size(), values);
+    net::setSecureSums(st.partials, values);
     return sendResult(st.task, *st.stage, st.header,
                       net::resultPayload(st.partials), st.start);
   }

@@ -100,6 +100,30 @@ absl::StatusOr<std::string> open(const Secret &key, std::string_view sealed,
   return out;
 }
 
+std::string packValues(const std::vector<uint64_t> &values, int bits) {
+  const size_t width = (static_cast<size_t>(bits) + 7) / 8;
+  std::string out(values.size() * width, '\0');
+  for (size_t i = 0; i < values.size(); ++i)
+    for (size_t b = 0; b < width; ++b)
+      out[i * width + b] = static_cast<char>(values[i] >> (8 * b));
+  return out;
+}
+
+bool unpackValues(std::string_view bytes, int bits, size_t length,
+                  std::vector<uint64_t> &out) {
+  const size_t width = (static_cast<size_t>(bits) + 7) / 8;
+  if (bytes.size() != length * width)
+    return false;
+  out.assign(length, 0);
+  for (size_t i = 0; i < length; ++i) {
+    for (size_t b = 0; b < width; ++b)
+      out[i] |= uint64_t(static_cast<uint8_t>(bytes[i * width + b])) << (8 * b);
+    if (out[i] & ~modulusMask(bits))
+      return false;
+  }
+  return true;
+}
+
 void applyMask(const Secret &seed, uint64_t stream, int sign, int bits,
                std::vector<uint64_t> &values) {
   ensureSodium();

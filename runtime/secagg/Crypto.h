@@ -55,6 +55,14 @@ absl::StatusOr<std::string> open(const Secret &key, std::string_view sealed,
 void applyMask(const Secret &seed, uint64_t stream, int sign, int bits,
                std::vector<uint64_t> &values);
 
+// `values` (each < 2^bits) in ⌈bits/8⌉ little-endian bytes each: a
+// masked input's wire form.
+std::string packValues(const std::vector<uint64_t> &values, int bits);
+// The `length` values of packValues' bytes; false if the size differs or
+// a value is not below 2^bits.
+bool unpackValues(std::string_view bytes, int bits, size_t length,
+                  std::vector<uint64_t> &out);
+
 // 2^bits - 1 (all ones for 64).
 inline uint64_t modulusMask(int bits) {
   return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1;

@@ -196,7 +196,7 @@ Party::maskInput(const v1::SharesRelayed &shares, std::vector<uint64_t> input) {
   }
   v1::MaskedInput out;
   out.set_party(id_);
-  out.mutable_values()->Assign(input.begin(), input.end());
+  out.set_values(packValues(input, params_.bits));
   phase_ = Phase::Unmask;
   return out;
 }

@@ -43,6 +43,7 @@ class Party {
 public:
   Party(uint32_t id, Params params);
   uint32_t id() const { return id_; }
+  int bits() const { return params_.bits; }
 
   // Round 0: fresh key pairs for share encryption and for masking.
   v1::AdvertiseKeys advertiseKeys();

@@ -119,12 +119,14 @@ absl::Status Server::receive(const v1::MaskedInput &m) {
   metrics_.bytesUp += static_cast<int64_t>(m.ByteSizeLong());
   if (phase_ != 2 || !shares_.count(m.party()) || u3_.count(m.party()))
     return wrongRound(m.party());
-  if (static_cast<size_t>(m.values_size()) != params_.length)
-    return refuse(m.party(), str(m.values_size()) + " masked values, " +
-                                 str(params_.length) + " expected");
+  std::vector<uint64_t> values;
+  if (!unpackValues(m.values(), params_.bits, params_.length, values))
+    return refuse(m.party(), "a masked input of " + str(m.values().size()) +
+                                 " bytes is not " + str(params_.length) +
+                                 " values below 2^" + str(params_.bits));
   const uint64_t mask = modulusMask(params_.bits);
   for (size_t i = 0; i < params_.length; ++i)
-    sum_[i] = (sum_[i] + m.values(static_cast<int>(i))) & mask;
+    sum_[i] = (sum_[i] + values[i]) & mask;
   u3_.insert(m.party());
   return absl::OkStatus();
 }

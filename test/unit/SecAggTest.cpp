@@ -157,6 +157,21 @@ TEST(Crypto, MaskExpansionIsDeterministicAndCancels) {
   }
 }
 
+TEST(Crypto, PackedValuesRoundTripAndRefuseOutOfRange) {
+  std::vector<uint64_t> v{0, 1, 0x1ffff, 0x3ffff};
+  std::string b = packValues(v, 18);
+  EXPECT_EQ(b.size(), 12u); // 3 bytes each
+  std::vector<uint64_t> back;
+  ASSERT_TRUE(unpackValues(b, 18, 4, back));
+  EXPECT_EQ(back, v);
+  EXPECT_FALSE(unpackValues(b, 18, 5, back)); // wrong length
+  b[11] = '\x04';                             // 0x4ffff >= 2^18
+  EXPECT_FALSE(unpackValues(b, 18, 4, back));
+  std::vector<uint64_t> wide{~uint64_t(0), 42};
+  ASSERT_TRUE(unpackValues(packValues(wide, 64), 64, 2, back));
+  EXPECT_EQ(back, wide);
+}
+
 // --- the neighbour graph -----------------------------------------------------
 
 TEST(NeighbourGraph, IsRegularSymmetricAndSeeded) {
@@ -338,34 +353,37 @@ TEST(SecAgg, TranscriptHoldsNoInputAndNoSingleVectorRevealsOne) {
   auto r = simulate(params(n, m, 16), x, nullptr,
                     [&](const std::string &b) { transcript.push_back(b); });
   ASSERT_TRUE(r.ok());
+  // The masked inputs: 2 bytes per 16-bit value.
+  auto maskedInput = [&](const std::string &bytes, v1::MaskedInput &y,
+                         std::vector<uint64_t> &values) {
+    return y.ParseFromString(bytes) && y.values().size() == 2 * m &&
+           unpackValues(y.values(), 16, m, values);
+  };
   int masked = 0;
+  std::vector<uint64_t> naive(m, 0);
   for (const std::string &bytes : transcript) {
     v1::MaskedInput y;
-    if (!y.ParseFromString(bytes) || y.values_size() != static_cast<int>(m))
+    std::vector<uint64_t> values;
+    if (!maskedInput(bytes, y, values))
       continue;
     ++masked;
     const auto &xu = x[y.party()];
     size_t equal = 0;
     for (size_t i = 0; i < m; ++i)
-      equal += y.values(static_cast<int>(i)) == xu[i];
+      equal += values[i] == xu[i];
     // A uniform mask leaves a coordinate equal with odds 2^-16.
     EXPECT_LT(equal, 5u) << "party " << y.party();
     // The masked vector is uniform: its top bit is set about half the time.
     size_t high = 0;
-    for (uint64_t v : y.values())
+    for (uint64_t v : values)
       high += v >> 15;
     EXPECT_NEAR(static_cast<double>(high) / m, 0.5, 0.05);
+    for (size_t i = 0; i < m; ++i)
+      naive[i] = (naive[i] + values[i]) & 0xffff;
   }
   EXPECT_EQ(masked, 5);
   // Summing the masked vectors alone is not the sum: the unmasking round
   // (the survivors' mask seeds) is needed.
-  std::vector<uint64_t> naive(m, 0);
-  for (const std::string &bytes : transcript) {
-    v1::MaskedInput y;
-    if (y.ParseFromString(bytes) && y.values_size() == static_cast<int>(m))
-      for (size_t i = 0; i < m; ++i)
-        naive[i] = (naive[i] + y.values(static_cast<int>(i))) & 0xffff;
-  }
   EXPECT_NE(naive, r->sum);
   EXPECT_EQ(r->sum, plainSum(x, 16, allBut(n, {})));
 }
