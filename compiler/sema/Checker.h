@@ -70,6 +70,12 @@ private:
                           TypeUse use);
   const Type *resolveTypeUnchecked(const ast::TypeExpr &type,
                                    const Bindings *bindings);
+  const Type *resolveNamedType(const ast::NamedTypeExpr &t,
+                               const Bindings *bindings);
+  const Type *resolveSeqType(const ast::SeqTypeExpr &t,
+                             const Bindings *bindings);
+  const Type *resolvePlacedType(const ast::PlacedTypeExpr &t,
+                                const Bindings *bindings);
   std::optional<int64_t> resolveDim(const ast::Dim &dim,
                                     const Bindings *bindings);
   void checkPlacedWellFormed(const ast::TypeExpr &type, const Type *t);
