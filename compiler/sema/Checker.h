@@ -139,6 +139,11 @@ private:
   ExprPtr checkMatMul(const ast::BinaryExpr &e, ExprPtr lhs, ExprPtr rhs);
   ExprPtr checkCall(const ast::CallExpr &e);
   ExprPtr checkUserCall(const ast::CallExpr &e, const ast::FnDecl &decl);
+  // `e`'s arguments by `decl`'s parameters (positional, then by name),
+  // each checked once; false after reporting unknown, repeated, missing or
+  // extra arguments.
+  bool orderArguments(const ast::CallExpr &e, const ast::FnDecl &decl,
+                      std::vector<ExprPtr> &args);
   // grad(f)(args...) and value_and_grad(f)(args...) (Gradients.cpp).
   bool isGradApplication(const ast::CallExpr &e) const;
   ExprPtr checkGradCall(const ast::CallExpr &e);
@@ -178,6 +183,14 @@ private:
   broadcast(const TensorType *a, const TensorType *b, SourceRange where);
   const Type *arithmeticResult(ast::BinaryOp op, ExprPtr &lhs, ExprPtr &rhs,
                                SourceRange where, SourceLoc opLoc);
+  // Both operands tensors: literal adaptation, equal elements, broadcast.
+  const Type *tensorArithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
+                                     ExprPtr &rhs, SourceRange where,
+                                     SourceLoc opLoc);
+  // Reports [InvalidOperands] (with `hint`) and returns the error type.
+  const Type *invalidOperands(ast::BinaryOp op, const Type *a, const Type *b,
+                              const std::string &hint, SourceRange where,
+                              SourceLoc opLoc);
   std::vector<ExprPtr> positionalArgs(const ast::CallExpr &e,
                                       const std::string &callee);
   // A local fn or builtin applied to placed values: reports that it belongs
@@ -286,6 +299,17 @@ private:
                                const ast::ProcessEntry &entry);
   void checkMain();
   void checkProcess(const ast::ProcessDecl &p);
+  // Each entry's signature, filling `process` (init: () -> S@SERVER; next:
+  // (S@SERVER, {D}@CLIENTS) -> S@SERVER or (S@SERVER, M@SERVER); eval:
+  // (S@SERVER, {D}@CLIENTS) -> M@SERVER).
+  void checkProcessInit(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
+                        Process &process);
+  void checkProcessNext(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
+                        Process &process);
+  void checkProcessEval(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
+                        Process &process);
+  bool checkProcessInputs(const ast::ProcessEntry &e, const Function &fn,
+                          const char *role, const Process &process);
   // The process's `init`, `next`, `eval` entries (null when absent),
   // reporting unknown, repeated and missing ones.
   struct ProcessEntries {
