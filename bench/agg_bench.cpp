@@ -75,23 +75,14 @@ double readAll(const std::vector<const float *> &x, int64_t p, size_t from,
   return total;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: agg_bench N P [REPETITIONS]\n");
-    return 2;
-  }
-  int64_t n = std::stoll(argv[1]), p = std::stoll(argv[2]);
-  int reps = argc > 3 ? std::stoi(argv[3]) : 5;
-  std::string t = "f32[" + std::to_string(p) + "]";
-  // main(data) = federated_mean(data, weight: ...) over f32[p] values.
+// A plan whose main(data) = federated_mean(data, weight: ...) over values
+// of `type`, with this file's stage functions.
+absl::Status weightedMeanPlan(const TypeDesc &type, PlanTable &plan) {
   proto::Plan spec;
   spec.set_version(proto::PLAN_VERSION_CURRENT);
   spec.set_main("main");
   proto::Computation *c = spec.add_computations();
   c->set_name("main");
-  TypeDesc type = *parseType(t);
   proto::Input *in = c->add_inputs();
   in->set_name("data");
   in->set_at_clients(true);
@@ -106,21 +97,16 @@ int main(int argc, char **argv) {
   type.toProto(*c->add_results());
   std::string serialized;
   spec.SerializeToString(&serialized);
-  const StageFn functions[] = {noServer, valueAndWeight, passThrough};
-  PlanTable plan;
-  if (absl::Status s = loadPlan(serialized.data(), serialized.size(),
-                                functions, 3, plan);
-      !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  std::string error;
+  static const StageFn functions[] = {noServer, valueAndWeight, passThrough};
+  return loadPlan(serialized.data(), serialized.size(), functions, 3, plan);
+}
+
+// n clients of one record each, holding f32[p] values.
+ClientDataset syntheticClients(const TypeDesc &type, int64_t n, int64_t p) {
   ClientDataset data;
   data.type = type;
   data.record = data.type;
   data.layout = recordLayout(data.record);
-  std::vector<const float *> x;
-  std::vector<int64_t> cohort;
   for (int64_t c = 0; c < n; ++c) {
     Columns col;
     col.records = 1;
@@ -128,10 +114,58 @@ int main(int argc, char **argv) {
     fill(reinterpret_cast<float *>(col.columns[0].data()), c, p);
     data.clients.push_back(std::move(col));
     data.names.push_back(std::to_string(c));
-    cohort.push_back(c);
   }
-  for (const Columns &col : data.clients)
+  return data;
+}
+
+// The aggregator alone: every client's slots folded as one batch; the
+// best of `reps` seconds, the mean in `mean`.
+double aggregatorTime(const Aggregation &agg,
+                      const std::vector<const float *> &x, int64_t p, int reps,
+                      HostValue &mean) {
+  std::vector<std::vector<uint64_t>> slots;
+  for (const float *values : x) {
+    std::vector<uint64_t> s(3);
+    uint64_t in[2] = {reinterpret_cast<uint64_t>(values),
+                      static_cast<uint64_t>(p)};
+    valueAndWeight(nullptr, in, s.data());
+    slots.push_back(s);
+  }
+  std::vector<const uint64_t *> pointers;
+  for (auto &s : slots)
+    pointers.push_back(s.data());
+  Context ctx;
+  auto name = [](size_t c) { return std::to_string(c); };
+  BufferPool pool; // as the executor keeps one across rounds
+  return best(reps, [&] {
+    PartialAggregate partial(agg, nullptr, &pool);
+    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    mean = *partial.report(ctx);
+  });
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: agg_bench N P [REPETITIONS]\n");
+    return 2;
+  }
+  int64_t n = std::stoll(argv[1]), p = std::stoll(argv[2]);
+  int reps = argc > 3 ? std::stoi(argv[3]) : 5;
+  TypeDesc type = *parseType("f32[" + std::to_string(p) + "]");
+  PlanTable plan;
+  if (absl::Status s = weightedMeanPlan(type, plan); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  ClientDataset data = syntheticClients(type, n, p);
+  std::vector<const float *> x;
+  std::vector<int64_t> cohort;
+  for (const Columns &col : data.clients) {
+    cohort.push_back(static_cast<int64_t>(x.size()));
     x.push_back(reinterpret_cast<const float *>(col.columns[0].data()));
+  }
   double bytes = static_cast<double>(n) * static_cast<double>(p) * 4;
 
   double read1 = best(reps, [&] { sink = readAll(x, p, 0, x.size()); });
@@ -142,28 +176,9 @@ int main(int argc, char **argv) {
     other.join();
     sink = a + b;
   });
-  // The aggregator itself: every client's slots folded as one batch.
-  const Aggregation &agg = plan.main->stages[0].aggregations[0];
-  std::vector<std::vector<uint64_t>> slots;
-  for (int64_t c = 0; c < n; ++c) {
-    std::vector<uint64_t> s(3);
-    uint64_t in[2] = {reinterpret_cast<uint64_t>(x[static_cast<size_t>(c)]),
-                      static_cast<uint64_t>(p)};
-    valueAndWeight(nullptr, in, s.data());
-    slots.push_back(s);
-  }
-  std::vector<const uint64_t *> pointers;
-  for (auto &s : slots)
-    pointers.push_back(s.data());
-  Context ctx;
-  auto name = [](size_t c) { return std::to_string(c); };
   HostValue mean;
-  BufferPool pool; // as the executor keeps one across rounds
-  double aggregator = best(reps, [&] {
-    PartialAggregate partial(agg, nullptr, &pool);
-    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
-    mean = *partial.report(ctx);
-  });
+  double aggregator =
+      aggregatorTime(plan.main->stages[0].aggregations[0], x, p, reps, mean);
   auto executorTime = [&](int threads) {
     ThreadTeam team(threads);
     LocalBackend clients(team, {&data});
