@@ -97,6 +97,11 @@ json completionItems() {
                      {"kind", kFunctionKind},                                  \
                      {"detail", "builtin"}});
 #include "sema/Builtins.def"
+  // Function transformations, typed in sema/Gradients.cpp (no table).
+  for (const char *transform : {"grad", "value_and_grad"})
+    items.push_back({{"label", transform},
+                     {"kind", kFunctionKind},
+                     {"detail", "gradient of a local fn (argnums:)"}});
 #define ELEMENT(Name, spelling, bytes, ctype, kind)                            \
   items.push_back(                                                             \
       {{"label", spelling}, {"kind", kTypeKind}, {"detail", "element type"}});
