@@ -50,6 +50,11 @@ struct Record {
   // Loop.
   const sema::Stmt *loop = nullptr;
   const sema::Local *lo = nullptr, *hi = nullptr;
+  // A taped loop (a `for` over a range whose carried floats do more than
+  // accumulate): each join's value at the start of every iteration, in
+  // tapes[j][i - lo]; trips = max(hi - lo, 0). Empty otherwise.
+  std::vector<const sema::Local *> tapes;
+  const sema::Local *trips = nullptr;
   // If and Loop: the environment at entry (joins bound to their vars).
   Env entry;
   std::vector<Join> joins;
@@ -73,6 +78,11 @@ private:
   void forwardArm(const sema::IfStmt &s, size_t branch, bool thenArm);
   void forwardLoop(const sema::Stmt &s);
   void forwardLoopBody(const sema::Stmt &s, const sema::Local *var);
+  // Declares the tapes of a range loop that needs them (see Record) and
+  // writes each iteration's carried values at the start of `body`.
+  void tapeLoop(const sema::ForRangeStmt &s, const std::vector<Join> &joins,
+                const sema::Local *var, const sema::Local *lo,
+                const sema::Local *hi, sema::BlockStmt &body, Record &r);
   // The copy of a primal expression in the adjoint: locals renamed by the
   // environment, local fn calls inlined, operands the reverse sweep reads
   // bound to lets.
@@ -102,6 +112,12 @@ private:
   void reverseLet(const Record &r);
   void reverseIf(const Record &r);
   void reverseLoop(const Record &r);
+  // Runs the iterations backwards, each restoring its carried values from
+  // the tapes, recomputing the body and sweeping it back.
+  void reverseTapedLoop(const Record &r);
+  // Why a loop that needs a tape has none (LoopRules.cpp).
+  void reportUntapedLoop(const Record &r,
+                         const std::set<const sema::Local *> &carried);
   void accumulate(const sema::Local *l, std::vector<int> path, ExprPtr d);
   // The adjoint of `l` gathered so far (null when none), consumed.
   ExprPtr takeAdjoint(const sema::Local *l);
@@ -144,7 +160,8 @@ private:
   // Checks that the loop only accumulates into the carried vars in
   // `accumulated`; reports the first read or update that does not.
   bool checkAccumulatingLoop(const sema::Stmt &loop,
-                             const std::set<const sema::Local *> &accumulated);
+                             const std::set<const sema::Local *> &accumulated,
+                             bool report = true);
 
   // --- shared state
   // ------------------------------------------------------------

@@ -267,6 +267,7 @@ private:
   Value lowerClipByNorm(const sema::BuiltinCallExpr &e);
   Value lowerDot(const sema::BuiltinCallExpr &e);
   Value lowerBatches(const sema::BuiltinCallExpr &e);
+  Value lowerTape(const sema::BuiltinCallExpr &e);
   Value emitMatMul(const sema::BinaryExpr &e);
   llvm::Value *squaredNorm(const Type *t, const Value &v);
 

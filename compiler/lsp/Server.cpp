@@ -92,7 +92,7 @@ json completionItems() {
 #include "sema/Intrinsics.def"
   std::set<std::string> builtins;
 #define BUILTIN(Name, spelling, TypeArg, Axis, Typing, Lowering)               \
-  if (builtins.insert(spelling).second)                                        \
+  if (spelling[0] != '%' && builtins.insert(spelling).second)                  \
     items.push_back({{"label", spelling},                                      \
                      {"kind", kFunctionKind},                                  \
                      {"detail", "builtin"}});

@@ -87,7 +87,9 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
   }
   // Everything a call can name, from the tables.
   std::vector<std::string> candidates = globalOrder_;
-#define BUILTIN(Name, spelling, ...) candidates.emplace_back(spelling);
+#define BUILTIN(Name, spelling, ...)                                           \
+  if (spelling[0] != '%') /* internal */                                       \
+    candidates.emplace_back(spelling);
 #include "sema/Builtins.def"
 #define INTRINSIC(Name, spelling, ...) candidates.emplace_back(spelling);
 #include "sema/Intrinsics.def"

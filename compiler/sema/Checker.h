@@ -222,6 +222,7 @@ private:
   ExprPtr typeNorm(BuiltinCall &call);
   ExprPtr typeDot(BuiltinCall &call);
   ExprPtr typeBatches(BuiltinCall &call);
+  ExprPtr typeInternal(BuiltinCall &call); // unreachable from source
   // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
   // typed call; argument i as a tensor (or null).
   bool arity(BuiltinCall &call, size_t n);
