@@ -214,18 +214,19 @@ void ReverseMode::reportUntapedLoop(
     checkAccumulatingLoop(*r.loop, carried, /*report=*/true);
     return;
   }
-  // A range loop is taped unless it carries a struct or tuple.
+  // A range loop is taped unless a carried value's shape is known only at
+  // run time (a tape has fixed-size slots).
   for (const Join &j : r.joins)
-    if (!llvm::isa<sema::TensorType>(j.primal->type)) {
+    if (!hasStaticShape(j.primal->type)) {
       notDifferentiable(
           r.loop->range,
           "the 'for' loop carrying '" + j.primal->name + "' (" +
               sema::formatType(j.primal->type) +
               ") from one iteration to the next",
           ": grad saves the values a loop over a range carries per "
-          "iteration for tensors only; carry each field of '" +
+          "iteration, which needs their shapes at compile time; give '" +
               j.primal->name +
-              "' in a var of its own, or only accumulate "
+              "' static dimensions, or only accumulate "
               "into it (" +
               j.primal->name + " += e)");
       return;

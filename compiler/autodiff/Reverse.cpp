@@ -297,6 +297,27 @@ void ReverseMode::reverseLoop(const Record &r) {
   primal_ = outerFn;
 }
 
+ExprPtr ReverseMode::readTapes(const Type *t,
+                               const std::vector<const sema::Local *> &tapes,
+                               size_t &next, const sema::Local *k) {
+  if (isa<sema::TensorType>(t)) {
+    std::vector<ExprPtr> at;
+    at.push_back(b_.ref(k));
+    return std::make_unique<sema::IndexExpr>(t, b_.at, b_.ref(tapes[next++]),
+                                             std::move(at));
+  }
+  std::vector<const Type *> parts;
+  if (const auto *st = dyn_cast<sema::StructType>(t))
+    for (const sema::Field &f : st->fields)
+      parts.push_back(f.type);
+  else
+    parts = cast<sema::TupleType>(t)->elements;
+  std::vector<ExprPtr> elements;
+  for (const Type *part : parts)
+    elements.push_back(readTapes(part, tapes, next, k));
+  return b_.aggregate(t, std::move(elements));
+}
+
 void ReverseMode::reverseTapedLoop(const Record &r) {
   // The adjoint of each differentiated carried value at the end of the
   // iteration being reversed: first the adjoint after the loop.
@@ -340,12 +361,9 @@ void ReverseMode::reverseTapedLoop(const Record &r) {
   for (size_t n = 0; n < r.joins.size(); ++n) {
     const Join &j = r.joins[n];
     const sema::Local *x = newLocal(j.primal->name, j.primal->type, false);
-    std::vector<ExprPtr> at;
-    at.push_back(b_.ref(k));
+    size_t next = 0;
     emit(std::make_unique<sema::LetStmt>(
-        b_.at, x,
-        std::make_unique<sema::IndexExpr>(j.primal->type, b_.at,
-                                          b_.ref(r.tapes[n]), std::move(at))));
+        b_.at, x, readTapes(j.primal->type, r.tapes[n], next, k)));
     if (adjointVars[n])
       active_.insert(x);
     env_[j.primal] = x;

@@ -51,9 +51,10 @@ struct Record {
   const sema::Stmt *loop = nullptr;
   const sema::Local *lo = nullptr, *hi = nullptr;
   // A taped loop (a `for` over a range whose carried floats do more than
-  // accumulate): each join's value at the start of every iteration, in
-  // tapes[j][i - lo]; trips = max(hi - lo, 0). Empty otherwise.
-  std::vector<const sema::Local *> tapes;
+  // accumulate): each join's value at the start of every iteration, one
+  // tape per tensor leaf (tensorLeaves order), tapes[j][leaf][i - lo];
+  // trips = max(hi - lo, 0). Empty otherwise.
+  std::vector<std::vector<const sema::Local *>> tapes;
   const sema::Local *trips = nullptr;
   // If and Loop: the environment at entry (joins bound to their vars).
   Env entry;
@@ -104,6 +105,11 @@ private:
   static void assignedInArm(const sema::IfStmt &s, size_t branch, bool thenArm,
                             std::vector<const sema::Local *> &out);
   static const sema::Local *rootLocal(const sema::Expr &target);
+  // The tensor leaves of `t` (struct fields, tuple elements, in order) and
+  // their paths.
+  using Leaf = std::pair<std::vector<int>, const sema::TensorType *>;
+  static void tensorLeaves(const Type *t, std::vector<int> &path,
+                           std::vector<Leaf> &out);
   static bool returnsOnlyAtEnd(const sema::Function &fn,
                                const sema::Stmt **offending);
 
@@ -115,6 +121,11 @@ private:
   // Runs the iterations backwards, each restoring its carried values from
   // the tapes, recomputing the body and sweeping it back.
   void reverseTapedLoop(const Record &r);
+  // A value of type `t` read back from its leaves' tapes (from
+  // tapes[next]) at iteration `k`.
+  ExprPtr readTapes(const Type *t,
+                    const std::vector<const sema::Local *> &tapes, size_t &next,
+                    const sema::Local *k);
   // Why a loop that needs a tape has none (LoopRules.cpp).
   void reportUntapedLoop(const Record &r,
                          const std::set<const sema::Local *> &carried);

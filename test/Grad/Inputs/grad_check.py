@@ -108,6 +108,14 @@ def product_loop(x, n):
     return p + y.sum()
 
 
+def struct_state(w, h0):
+    u, v = h0, h0 * 0.5 + 1.0
+    for t in range(3):
+        c = torch.tanh(u @ w)
+        u, v = u * 0.5 + c * v, v + c
+    return (u * v).sum()
+
+
 def nested_loops(w):
     a = w
     for i in range(3):
@@ -254,6 +262,10 @@ CASES = [
          "var p: f64 = 1.0; var y = x; var c = 0; for i in 1..n { p *= sum(y) + f64(i); y = y * 0.5 + x; c += 1; if c == 2 { y = sin_free(y); } } return p + sum(y);",
          lambda x, n: product_loop(x, int(n)),
          {"x": normal(3), "n": np.int32(5)}),
+    Case("for_range_struct_state", [("w", "f64[3, 3]"), ("h0", "f64[3]")], ["w", "h0"],
+         "var s = Pair { u: h0, v: h0 * 0.5 + 1.0 }; for t in 0..3 { let c = tanh(s.u @ w); s = Pair { u: s.u * 0.5 + c * s.v, v: s.v + c }; } return sum(s.u * s.v);",
+         lambda w, h0: struct_state(w, h0),
+         {"w": normal(3, 3) * 0.5, "h0": normal(3)}),
     Case("for_range_nested", [("w", "f64[2]")], ["w"],
          "var a = w; for i in 0..3 { var b = a; for j in 0..2 { b = b * w + f64(j); } a = a + exp(-b * b); } return sum(a);",
          lambda w: nested_loops(w),
