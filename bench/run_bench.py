@@ -13,6 +13,8 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    backward pass and vs PyTorch autograd (same clients, cohorts, init).
 7. remote execution vs simulate (remote_bench.py): 8 workers x 1,000
    clients on loopback.
+8. DP-FedAvg's accuracy/ε trade-off for three noise multipliers vs a
+   plain federated_mean (privacy_bench.py).
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -27,6 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+from privacy_bench import privacy  # noqa: E402
 from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
 
@@ -255,6 +258,7 @@ def main():
         ("Generated code vs Eigen", codegen),
         ("Gradients: grad vs hand-written vs PyTorch", gradients),
         ("Remote execution vs simulate", remote),
+        ("Differential privacy: accuracy vs ε (DP-FedAvg on digits)", privacy),
     ]
     start = time.perf_counter()
     report = []
