@@ -2,11 +2,14 @@
 // of P float32 values through libfedrt's aggregator, against a read-only
 // streaming kernel over the same buffers (the machine's read limit,
 // measured in the same run), and through the executor with 1 and 2
-// threads. Prints one JSON object per (N, P) on stdout.
+// threads; and federated_dp_mean's (weighted, every client clipped, noise
+// z = 1) fold and release, against the weighted mean's. Prints one JSON
+// object per (N, P) on stdout.
 //
 // usage: agg_bench N P [REPETITIONS]
 #include "fedrt/Aggregator.h"
 #include "fedrt/ClientData.h"
+#include "fedrt/DpMechanism.h"
 #include "fedrt/Executor.h"
 #include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
@@ -164,6 +167,24 @@ int main(int argc, char **argv) {
     (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
     mean = *partial.report(ctx);
   });
+  // The DP mean of the same values: one more pass over each client for
+  // its norm, the clip as its weight, N(0, 1) noise on the P sums.
+  Aggregation dpAgg = agg;
+  dpAgg.kind = Aggregation::Kind::DpMean;
+  dpAgg.dp.clip = 1.0;
+  dpAgg.dp.noiseMultiplier = 1.0;
+  dpAgg.dp.maxWeight = 8;
+  DpConfig dpConfig;
+  dpConfig.seed = 1;
+  std::unique_ptr<DpMechanism> dp = *DpMechanism::create(dpConfig);
+  double dpTime = best(reps, [&] {
+    dp->beginRound(1);
+    dp->setCohort(n, n, 10 * n);
+    PartialAggregate partial(dpAgg, nullptr, &pool);
+    partial.setClip(dp->clip(dpAgg));
+    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    sink = dp->release(dpAgg, partial)->leaves[0].as<float>()[0];
+  });
   auto executorTime = [&](int threads) {
     ThreadTeam team(threads);
     LocalBackend clients(team, {&data});
@@ -180,9 +201,10 @@ int main(int argc, char **argv) {
   double exec1 = executorTime(1), exec2 = executorTime(2);
   std::printf("{\"n\": %lld, \"p\": %lld, \"bytes\": %.0f, \"read1_s\": %.6g, "
               "\"read2_s\": %.6g, \"aggregator_s\": %.6g, \"executor1_s\": "
-              "%.6g, \"executor2_s\": %.6g, \"checksum\": %.9g}\n",
+              "%.6g, \"executor2_s\": %.6g, \"dp_s\": %.6g, \"checksum\": "
+              "%.9g}\n",
               static_cast<long long>(n), static_cast<long long>(p), bytes,
-              read1, read2, aggregator, exec1, exec2,
+              read1, read2, aggregator, exec1, exec2, dpTime,
               static_cast<double>(mean.leaves[0].as<float>()[p / 2]));
   return 0;
 }

@@ -89,10 +89,11 @@ def aggregation(build, quick):
                      f"{agg / read1:.0%}", f"{ex1:.1f}", f"{ex2:.1f}", f"{ex2 / ex1:.2f}",
                      f"{read2 / read1:.2f}",
                      f"{peer['average_s'] / ours['aggregator_s']:.1f}",
-                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}"])
+                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}",
+                     f"{gb / ours['dp_s']:.1f}", f"{ours['dp_s'] / ours['aggregator_s']:.2f}"])
     headers = ["N", "P", "read GB/s (1 thread)", "aggregator GB/s", "of read",
                "executor 1T GB/s", "executor 2T GB/s", "2T/1T", "read 2T/1T",
-               "× numpy.average", "× w @ X"]
+               "× numpy.average", "× w @ X", "DP mean GB/s", "DP / mean time"]
     return table(headers, rows)
 
 
