@@ -584,6 +584,12 @@ PartialAggregate::deserialize(const Aggregation &agg, std::string_view in,
     return truncated();
   if (started > 1 || p.clients_ < 0 || !std::isfinite(p.weight_))
     return absl::InvalidArgumentError("a malformed partial aggregate");
+  // A DP mean's weight counts its clients within the clip.
+  if (agg.kind == Kind::DpMean &&
+      (p.weight_ < 0 || p.weight_ > static_cast<double>(p.clients_)))
+    return absl::InvalidArgumentError(
+        "a malformed partial federated_dp_mean: more clients within the "
+        "clip than clients");
   p.started_ = started == 1;
   for (size_t i = 0; i < p.leaves_.size(); ++i) {
     bool ok = isReal(p.leaves_[i]->element)

@@ -135,6 +135,28 @@ TEST(DpMeanClipping, RefusesValuesThatAreNotFinite) {
                          "is not finite (NaN or infinity)");
 }
 
+// A partial from the network (a worker's) that claims more clients within
+// the clip than clients is refused, not turned into a clipped fraction
+// below 0.
+TEST(DpMeanClipping, RefusesAMalformedPartial) {
+  Aggregation agg = dpMean("f32[2]", 1.0, 0.0);
+  std::vector<float> v = {3, 4};
+  std::vector<uint64_t> slots = {reinterpret_cast<uint64_t>(v.data()), 2};
+  const uint64_t *one[] = {slots.data()};
+  PartialAggregate partial(agg, nullptr);
+  partial.setClip(10.0);
+  Context ctx;
+  ASSERT_TRUE(partial.add(one, 1, 0, ctx, clientName).ok());
+  std::string bytes;
+  partial.serialize(bytes);
+  size_t pos = 0;
+  ASSERT_TRUE(PartialAggregate::deserialize(agg, bytes, pos).ok());
+  double two = 2; // within the clip: 2 of 1 client
+  std::memcpy(&bytes[8], &two, 8);
+  pos = 0;
+  EXPECT_FALSE(PartialAggregate::deserialize(agg, bytes, pos).ok());
+}
+
 // The weighted form caps weights at max_weight and scales by w/max.
 TEST(DpMeanClipping, WeightedFormCapsTheWeight) {
   Aggregation agg = dpMean("f32[1]", 10.0, 0.0);
