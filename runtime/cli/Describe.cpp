@@ -56,10 +56,11 @@ void describeDp(const DpParameters &p) {
 int describePrivacy(const PlanTable &plan, const Options &o) {
   if (plan.kind != PlanTable::Kind::Process)
     return 0;
-  std::vector<double> z;
-  for (const Aggregation *a : DpMechanism::releases(*plan.next))
-    z.push_back(a->dp.noiseMultiplier);
-  if (z.empty())
+  std::vector<const Aggregation *> train = DpMechanism::releases(*plan.next),
+                                   eval;
+  if (plan.eval)
+    eval = DpMechanism::releases(*plan.eval);
+  if (train.empty() && eval.empty())
     return 0;
   if (o.clients <= 0) {
     std::printf("\nprivacy: give --rounds R --clients N --clients-per-round K "
@@ -72,8 +73,26 @@ int describePrivacy(const PlanTable &plan, const Options &o) {
                 " is more than --clients " + std::to_string(o.clients));
     return 2;
   }
+  // eval runs every --eval-every rounds and after the last, on every
+  // client (q = 1).
+  int64_t evaluations = 0;
+  for (int64_t r = 1; r <= o.rounds; ++r)
+    evaluations += r == o.rounds || (o.evalEvery > 0 && r % o.evalEvery == 0);
+  const std::vector<double> &orders = privacy::defaultOrders();
+  std::vector<double> total(orders.size(), 0.0);
+  auto compose = [&](const std::vector<const Aggregation *> &releases, double q,
+                     int64_t steps) {
+    for (const Aggregation *a : releases) {
+      absl::StatusOr<std::vector<double>> rdp =
+          privacy::composedRdp(q, a->dp.noiseMultiplier, steps, orders);
+      for (size_t i = 0; rdp.ok() && i < total.size(); ++i)
+        total[i] += (*rdp)[i];
+    }
+  };
+  compose(train, static_cast<double>(k) / o.clients, o.rounds);
+  compose(eval, 1.0, evaluations);
   absl::StatusOr<privacy::Epsilon> eps =
-      privacy::dpFedAvgEpsilon(o.clients, k, z, o.rounds, o.dpDelta);
+      privacy::epsilonFromRdp(orders, total, o.dpDelta);
   if (!eps.ok()) {
     reportError(std::string(eps.status().message()));
     return 2;

@@ -175,12 +175,10 @@ absl::Status ProcessRunner::startPrivacy(int64_t first, size_t population) {
                  "client's data outright with probability δ; choose δ well "
                  "below 1/N\n",
                  config_.dp.delta, population);
-  auto sampled =
-      std::min<int64_t>(static_cast<int64_t>(population),
-                        static_cast<int64_t>(std::ceil(
-                            config_.overSelect * static_cast<double>(k))));
-  dp_->expectRound(*plan_.next, sampled, static_cast<int64_t>(population));
-  dp_->composeRounds(first - 1); // a resumed run spent these already
+  // A resumed run spent rounds 1 .. first - 1 already; the run that wrote
+  // the checkpoint also evaluated after its last round.
+  for (int64_t r = 1; r < first; ++r)
+    dp_->compose(plannedReleases(evaluates(r) || r == first - 1, population));
   if (first > 1 && !config_.checkpoint.empty()) {
     absl::Status loaded =
         dp_->loadClips(config_.checkpoint, first - 1, releases_);
@@ -195,10 +193,32 @@ absl::Status ProcessRunner::startPrivacy(int64_t first, size_t population) {
   return absl::OkStatus();
 }
 
-bool ProcessRunner::overBudget(int64_t round) const {
+bool ProcessRunner::evaluates(int64_t round) const {
+  return plan_.eval &&
+         (round == config_.rounds ||
+          (config_.evalEvery > 0 && round % config_.evalEvery == 0));
+}
+
+DpMechanism::Planned ProcessRunner::plannedReleases(bool evaluated,
+                                                    size_t population) const {
+  auto n = static_cast<double>(population);
+  double sampled =
+      std::min(n, std::ceil(config_.overSelect *
+                            static_cast<double>(denominator(population))));
+  DpMechanism::Planned out;
+  for (const Aggregation *a : DpMechanism::releases(*plan_.next))
+    out.emplace_back(n > 0 ? sampled / n : 1.0, a->dp.noiseMultiplier);
+  if (evaluated && plan_.eval)
+    for (const Aggregation *a : DpMechanism::releases(*plan_.eval))
+      out.emplace_back(1.0, a->dp.noiseMultiplier);
+  return out;
+}
+
+bool ProcessRunner::overBudget(int64_t round, size_t population) const {
   if (!dp_ || !config_.dpTargetEpsilon)
     return false;
-  absl::StatusOr<privacy::Epsilon> next = dp_->epsilonAfterAnother();
+  absl::StatusOr<privacy::Epsilon> next =
+      dp_->epsilonWith(plannedReleases(evaluates(round), population));
   if (!next.ok() || next->epsilon <= *config_.dpTargetEpsilon)
     return false;
   absl::StatusOr<privacy::Epsilon> now = dp_->epsilon();
@@ -313,7 +333,7 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
       // The population is known now (remote workers have joined).
       if (absl::Status s = startPrivacy(round, trainClients.size()); !s.ok())
         return s;
-      if ((stopped = attempt == 1 && overBudget(round)))
+      if ((stopped = attempt == 1 && overBudget(round, trainClients.size())))
         break;
       int64_t k = config_.clientsPerRound == 0
                       ? -1
@@ -356,9 +376,7 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     record.failed = stats.failed;
     if (plan_.next->results.size() > 1)
       record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
-    bool evaluate = plan_.eval &&
-                    (round == config_.rounds ||
-                     (config_.evalEvery > 0 && round % config_.evalEvery == 0));
+    bool evaluate = evaluates(round);
     if (evaluate) {
       auto everyone = static_cast<int64_t>(evalPopulation.size());
       if (dp_) // eval's DP means run every client: q = 1

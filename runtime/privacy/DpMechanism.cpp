@@ -215,41 +215,31 @@ const std::vector<double> &DpMechanism::stepRdp(double q, double z) {
 }
 
 void DpMechanism::endRound() {
-  lastRound_.assign(rdp_.size(), 0.0);
-  for (const Released &r : roundReleases_) {
-    const std::vector<double> &rdp = stepRdp(r.q, r.z);
-    for (size_t i = 0; i < rdp_.size(); ++i)
-      lastRound_[i] += rdp[i];
-  }
-  composeRounds(1);
+  Planned ran;
+  for (const Released &r : roundReleases_)
+    ran.emplace_back(r.q, r.z);
+  compose(ran);
 }
 
-void DpMechanism::expectRound(const Computation &comp, int64_t sampled,
-                              int64_t population) {
-  setCohort(0, sampled, population);
-  lastRound_.assign(rdp_.size(), 0.0);
-  for (const Aggregation *a : releases(comp)) {
-    const std::vector<double> &rdp = stepRdp(q_, a->dp.noiseMultiplier);
+void DpMechanism::compose(const Planned &releases) {
+  for (const auto &[q, z] : releases) {
+    const std::vector<double> &rdp = stepRdp(q, z);
     for (size_t i = 0; i < rdp_.size(); ++i)
-      lastRound_[i] += rdp[i];
+      rdp_[i] += rdp[i];
   }
-}
-
-void DpMechanism::composeRounds(int64_t rounds) {
-  if (rounds <= 0) // (0 x an infinite RDP would be NaN)
-    return;
-  for (size_t i = 0; i < lastRound_.size(); ++i)
-    rdp_[i] += static_cast<double>(rounds) * lastRound_[i];
 }
 
 absl::StatusOr<privacy::Epsilon> DpMechanism::epsilon() const {
   return privacy::epsilonFromRdp(privacy::defaultOrders(), rdp_, delta_);
 }
 
-absl::StatusOr<privacy::Epsilon> DpMechanism::epsilonAfterAnother() const {
-  DpMechanism next = *this;
-  next.composeRounds(1);
-  return next.epsilon();
+absl::StatusOr<privacy::Epsilon>
+DpMechanism::epsilonWith(const Planned &releases) {
+  std::vector<double> spent = rdp_;
+  compose(releases);
+  absl::StatusOr<privacy::Epsilon> eps = epsilon();
+  rdp_ = std::move(spent);
+  return eps;
 }
 
 absl::Status

@@ -283,15 +283,14 @@ TEST(DpMeanAccounting, EpsilonIsTheAccountants) {
       10, {reinterpret_cast<uint64_t>(v.data()), 4});
   for (int round = 1; round <= 20; ++round) {
     releaseOf(*dp, agg, clients, 10, round); // q = 10 / 100
-    absl::StatusOr<privacy::Epsilon> predicted = dp->epsilonAfterAnother();
+    absl::StatusOr<privacy::Epsilon> predicted = dp->epsilonWith({{0.1, 1.1}});
     dp->endRound();
     absl::StatusOr<privacy::Epsilon> eps = dp->epsilon();
     absl::StatusOr<privacy::Epsilon> expected =
         privacy::dpFedAvgEpsilon(100, 10, {1.1}, round, 1e-5);
     ASSERT_TRUE(eps.ok() && expected.ok());
     EXPECT_NEAR(eps->epsilon, expected->epsilon, 1e-9) << "round " << round;
-    if (round > 1)
-      EXPECT_NEAR(predicted->epsilon, eps->epsilon, 1e-9);
+    EXPECT_NEAR(predicted->epsilon, eps->epsilon, 1e-9);
   }
 }
 

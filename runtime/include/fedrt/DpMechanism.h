@@ -70,19 +70,15 @@ public:
 
   // Ends the round: its releases compose into the run's RDP.
   void endRound();
-  // What a round of `comp` costs, before one ran: its DP means with
-  // q = sampled / population (what composeRounds uses until a round ran).
-  void expectRound(const Computation &comp, int64_t sampled,
-                   int64_t population);
-  // Composes `rounds` more rounds like the last one without running them:
-  // what --dp-target-epsilon asks before a round, and what a resumed run
-  // spent before its checkpoint.
-  void composeRounds(int64_t rounds);
+  // A release not run here, as its sampling rate q and noise multiplier z.
+  using Planned = std::vector<std::pair<double, double>>;
+  // Composes releases that ran before this process (a resumed run's).
+  void compose(const Planned &releases);
 
-  // ε spent so far (∞ without noise), and what it would be after one more
-  // round like the last.
+  // ε spent so far (∞ without noise), and what it would be after the
+  // planned releases too (--dp-target-epsilon asks before a round).
   absl::StatusOr<privacy::Epsilon> epsilon() const;
-  absl::StatusOr<privacy::Epsilon> epsilonAfterAnother() const;
+  absl::StatusOr<privacy::Epsilon> epsilonWith(const Planned &releases);
 
   // The last round's metrics: dp_epsilon, then per release dp_clip (the
   // clip clients used) and clipped_fraction (noised under adaptive
@@ -116,8 +112,7 @@ private:
     double clippedFraction = 0; // 1 − b̃ (adaptive), or the exact one
   };
   std::vector<Released> roundReleases_;
-  std::vector<double> rdp_;       // the run's, per default order
-  std::vector<double> lastRound_; // the last round's RDP
+  std::vector<double> rdp_; // the run's, per default order
   // One step's RDP per (q, z): computed once (the series at 1,000-odd
   // orders cost milliseconds), reused every round.
   const std::vector<double> &stepRdp(double q, double z);

@@ -107,9 +107,14 @@ private:
   // The fixed denominator of a round's DP means: --clients-per-round (at
   // most the population), or every client.
   int64_t denominator(size_t population) const;
-  // Whether the next round would take ε past --dp-target-epsilon (said on
+  // Whether round `round` would take ε past --dp-target-epsilon (said on
   // stderr).
-  bool overBudget(int64_t round) const;
+  bool overBudget(int64_t round, size_t population) const;
+  // Whether `round` runs eval (every --eval-every rounds, and the last).
+  bool evaluates(int64_t round) const;
+  // The DP means a round releases, as (q, z): next's with q = the clients
+  // sampled over the population, eval's (when it runs) with q = 1.
+  DpMechanism::Planned plannedReleases(bool evaluated, size_t population) const;
   void progress(int64_t round, int64_t first, const std::string &shown,
                 bool evaluated, int64_t clientsDone, double elapsedSeconds);
 
