@@ -319,6 +319,7 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
   int64_t clientsDone = 0;
   std::vector<int64_t> trainClients = population, evalPopulation = evalClients;
   bool stopped = false;
+  int64_t completed = first - 1; // rounds done (fewer when the budget stops)
   for (int64_t round = first; round <= config_.rounds && !stopped; ++round) {
     auto roundStart = Clock::now();
     std::vector<int64_t> cohort;
@@ -424,9 +425,10 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     }
     progress(round, first, lastShown, evaluate, clientsDone,
              msSince(runStart) / 1000);
+    completed = round;
   }
   out << (lastMetrics.empty()
-              ? "{\"round\": " + std::to_string(config_.rounds) + "}"
+              ? "{\"round\": " + std::to_string(completed) + "}"
               : lastMetrics)
       << "\n";
   if (config_.printState)

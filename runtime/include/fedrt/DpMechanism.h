@@ -37,7 +37,7 @@ struct DpConfig {
 
 class DpMechanism {
 public:
-  // InvalidArgument if libsodium cannot start.
+  // Internal if libsodium cannot start (or hash the seed).
   static absl::StatusOr<std::unique_ptr<DpMechanism>>
   create(const DpConfig &config);
 
@@ -113,7 +113,7 @@ private:
   };
   std::vector<Released> roundReleases_;
   std::vector<double> rdp_; // the run's, per default order
-  // One step's RDP per (q, z): computed once (the series at 1,000-odd
+  // One step's RDP per (q, z): computed once (the series over the 156
   // orders cost milliseconds), reused every round.
   const std::vector<double> &stepRdp(double q, double z);
   std::map<std::pair<double, double>, std::vector<double>> stepRdp_;
