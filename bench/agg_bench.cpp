@@ -2,11 +2,14 @@
 // of P float32 values through libfedrt's aggregator, against a read-only
 // streaming kernel over the same buffers (the machine's read limit,
 // measured in the same run), and through the executor with 1 and 2
-// threads. Prints one JSON object per (N, P) on stdout.
+// threads; and federated_dp_mean's (weighted, every client clipped, noise
+// z = 1) fold and release, against the weighted mean's. Prints one JSON
+// object per (N, P) on stdout.
 //
 // usage: agg_bench N P [REPETITIONS]
 #include "fedrt/Aggregator.h"
 #include "fedrt/ClientData.h"
+#include "fedrt/DpMechanism.h"
 #include "fedrt/Executor.h"
 #include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
@@ -118,11 +121,9 @@ ClientDataset syntheticClients(const TypeDesc &type, int64_t n, int64_t p) {
   return data;
 }
 
-// The aggregator alone: every client's slots folded as one batch; the
-// best of `reps` seconds, the mean in `mean`.
-double aggregatorTime(const Aggregation &agg,
-                      const std::vector<const float *> &x, int64_t p, int reps,
-                      HostValue &mean) {
+// Every client's output slots, as the client stage writes them.
+std::vector<std::vector<uint64_t>>
+clientSlots(const std::vector<const float *> &x, int64_t p) {
   std::vector<std::vector<uint64_t>> slots;
   for (const float *values : x) {
     std::vector<uint64_t> s(3);
@@ -131,6 +132,15 @@ double aggregatorTime(const Aggregation &agg,
     valueAndWeight(nullptr, in, s.data());
     slots.push_back(s);
   }
+  return slots;
+}
+
+// The aggregator alone: every client's slots folded as one batch; the
+// best of `reps` seconds, the mean in `mean`.
+double aggregatorTime(const Aggregation &agg,
+                      const std::vector<const float *> &x, int64_t p, int reps,
+                      HostValue &mean) {
+  std::vector<std::vector<uint64_t>> slots = clientSlots(x, p);
   std::vector<const uint64_t *> pointers;
   for (auto &s : slots)
     pointers.push_back(s.data());
@@ -141,6 +151,37 @@ double aggregatorTime(const Aggregation &agg,
     PartialAggregate partial(agg, nullptr, &pool);
     (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
     mean = *partial.report(ctx);
+  });
+}
+
+// The DP mean of the same values: one more pass over each client for its
+// norm, the clip as its weight, N(0, 1) noise on the P sums; the best of
+// `reps` seconds.
+double dpMeanTime(const Aggregation &agg, const std::vector<const float *> &x,
+                  int64_t p, int reps) {
+  std::vector<std::vector<uint64_t>> slots = clientSlots(x, p);
+  std::vector<const uint64_t *> pointers;
+  for (auto &s : slots)
+    pointers.push_back(s.data());
+  Context ctx;
+  auto name = [](size_t c) { return std::to_string(c); };
+  BufferPool pool;
+  Aggregation dpAgg = agg;
+  dpAgg.kind = Aggregation::Kind::DpMean;
+  dpAgg.dp.clip = 1.0;
+  dpAgg.dp.noiseMultiplier = 1.0;
+  dpAgg.dp.maxWeight = 8;
+  DpConfig dpConfig;
+  dpConfig.seed = 1;
+  std::unique_ptr<DpMechanism> dp = *DpMechanism::create(dpConfig);
+  auto n = static_cast<int64_t>(x.size());
+  return best(reps, [&] {
+    dp->beginRound(1);
+    dp->setCohort(n, n, 10 * n);
+    PartialAggregate partial(dpAgg, nullptr, &pool);
+    partial.setClip(dp->clip(dpAgg));
+    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    sink = dp->release(dpAgg, partial)->leaves[0].as<float>()[0];
   });
 }
 
@@ -177,8 +218,9 @@ int main(int argc, char **argv) {
     sink = a + b;
   });
   HostValue mean;
-  double aggregator =
-      aggregatorTime(plan.main->stages[0].aggregations[0], x, p, reps, mean);
+  const Aggregation &agg = plan.main->stages[0].aggregations[0];
+  double aggregator = aggregatorTime(agg, x, p, reps, mean);
+  double dpTime = dpMeanTime(agg, x, p, reps);
   auto executorTime = [&](int threads) {
     ThreadTeam team(threads);
     LocalBackend clients(team, {&data});
@@ -195,9 +237,10 @@ int main(int argc, char **argv) {
   double exec1 = executorTime(1), exec2 = executorTime(2);
   std::printf("{\"n\": %lld, \"p\": %lld, \"bytes\": %.0f, \"read1_s\": %.6g, "
               "\"read2_s\": %.6g, \"aggregator_s\": %.6g, \"executor1_s\": "
-              "%.6g, \"executor2_s\": %.6g, \"checksum\": %.9g}\n",
+              "%.6g, \"executor2_s\": %.6g, \"dp_s\": %.6g, \"checksum\": "
+              "%.9g}\n",
               static_cast<long long>(n), static_cast<long long>(p), bytes,
-              read1, read2, aggregator, exec1, exec2,
+              read1, read2, aggregator, exec1, exec2, dpTime,
               static_cast<double>(mean.leaves[0].as<float>()[p / 2]));
   return 0;
 }

@@ -13,6 +13,8 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    backward pass and vs PyTorch autograd (same clients, cohorts, init).
 7. remote execution vs simulate (remote_bench.py): 8 workers x 1,000
    clients on loopback.
+8. DP-FedAvg's accuracy/ε trade-off for three noise multipliers vs a
+   plain federated_mean (privacy_bench.py).
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -27,6 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+from privacy_bench import privacy  # noqa: E402
 from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
 
@@ -86,10 +89,11 @@ def aggregation(build, quick):
                      f"{agg / read1:.0%}", f"{ex1:.1f}", f"{ex2:.1f}", f"{ex2 / ex1:.2f}",
                      f"{read2 / read1:.2f}",
                      f"{peer['average_s'] / ours['aggregator_s']:.1f}",
-                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}"])
+                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}",
+                     f"{gb / ours['dp_s']:.1f}", f"{ours['dp_s'] / ours['aggregator_s']:.2f}"])
     headers = ["N", "P", "read GB/s (1 thread)", "aggregator GB/s", "of read",
                "executor 1T GB/s", "executor 2T GB/s", "2T/1T", "read 2T/1T",
-               "× numpy.average", "× w @ X"]
+               "× numpy.average", "× w @ X", "DP mean GB/s", "DP / mean time"]
     return table(headers, rows)
 
 
@@ -255,6 +259,7 @@ def main():
         ("Generated code vs Eigen", codegen),
         ("Gradients: grad vs hand-written vs PyTorch", gradients),
         ("Remote execution vs simulate", remote),
+        ("Differential privacy: accuracy vs ε (DP-FedAvg on digits)", privacy),
     ]
     start = time.perf_counter()
     report = []

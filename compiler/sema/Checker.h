@@ -264,6 +264,10 @@ private:
                          std::vector<ExprPtr> args);
   ExprPtr checkZip(const ast::CallExpr &e, Intrinsic i,
                    std::vector<ExprPtr> args);
+  // federated_dp_mean (Privacy.cpp).
+  ExprPtr checkDpMean(const ast::CallExpr &e, Intrinsic i,
+                      std::vector<ExprPtr> args);
+  bool dpParameter(IntrinsicCallExpr &call, const ast::Arg &a);
   std::unique_ptr<IntrinsicCallExpr> intrinsicCall(const ast::CallExpr &e,
                                                    Intrinsic i, const Type *t,
                                                    std::vector<ExprPtr> args);

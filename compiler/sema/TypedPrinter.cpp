@@ -219,6 +219,10 @@ private:
         what += " weighted";
       if (c.bitwidth)
         what += fmt::format(" bitwidth={}", c.bitwidth);
+      if (c.intrinsic == Intrinsic::DpMean)
+        what +=
+            fmt::format(" clip={} noise_multiplier={}{}", c.dp.clip,
+                        c.dp.noiseMultiplier, c.dp.adaptive ? " adaptive" : "");
       return what;
     }
     case Expr::Kind::Cast:

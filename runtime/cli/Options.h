@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct Options {
   std::string dumpPartition;     // clients' records and cohorts as JSON
   bool verbose = false;          // per-round execution details on stderr
   std::string layout; // simulate: the workers' data, as a remote run has it
+  // federated_dp_mean (docs/privacy.md).
+  double dpDelta = 1e-5;
+  std::optional<uint64_t> dpSeed;        // else noise from the OS
+  std::optional<double> dpTargetEpsilon; // stop before passing it
 };
 
 // The flags of `serve` and `worker` (docs/remote.md).
@@ -64,7 +69,7 @@ void addWorkerOptions(CLI::App &worker, NetOptions &n);
 // Prints "PROGRAM: error: MESSAGE" on stderr.
 void reportError(const std::string &message);
 
-int describe(const PlanTable &plan);
+int describe(const PlanTable &plan, const Options &options);
 int runMain(const PlanTable &plan, const Options &options);
 int runProcess(const PlanTable &plan, const Options &options);
 int runServe(const PlanTable &plan, const Options &options,

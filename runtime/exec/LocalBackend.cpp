@@ -140,8 +140,11 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
   // failed client's contribution is left out whole.
   for (;;) {
     Partials partials;
-    for (size_t i = 0; i < stage.aggregations.size(); ++i)
+    for (size_t i = 0; i < stage.aggregations.size(); ++i) {
       partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
+      if (i < task.dpClips.size())
+        partials.back().setClip(task.dpClips[i]);
+    }
     size_t next = block.first;
     bool restart = false;
     while (next < block.end && !restart) {

@@ -191,6 +191,8 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
     t->set_payload_bytes(payload.size());
     t->set_raw_bytes(rawBytes);
     t->set_codec(net::codecName(st.down));
+    for (double clip : task.dpClips)
+      t->add_dp_clips(clip);
     p->bytesDown += static_cast<int64_t>(header.ByteSizeLong());
     s.send(std::move(header));
     net::forEachChunk(slice.task, payload, [&](remote::v1::Chunk &chunk) {
