@@ -2,11 +2,14 @@
 // of P float32 values through libfedrt's aggregator, against a read-only
 // streaming kernel over the same buffers (the machine's read limit,
 // measured in the same run), and through the executor with 1 and 2
-// threads. Prints one JSON object per (N, P) on stdout.
+// threads; and federated_dp_mean's (weighted, every client clipped, noise
+// z = 1) fold and release, against the weighted mean's. Prints one JSON
+// object per (N, P) on stdout.
 //
 // usage: agg_bench N P [REPETITIONS]
 #include "fedrt/Aggregator.h"
 #include "fedrt/ClientData.h"
+#include "fedrt/DpMechanism.h"
 #include "fedrt/Executor.h"
 #include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
@@ -75,23 +78,14 @@ double readAll(const std::vector<const float *> &x, int64_t p, size_t from,
   return total;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: agg_bench N P [REPETITIONS]\n");
-    return 2;
-  }
-  int64_t n = std::stoll(argv[1]), p = std::stoll(argv[2]);
-  int reps = argc > 3 ? std::stoi(argv[3]) : 5;
-  std::string t = "f32[" + std::to_string(p) + "]";
-  // main(data) = federated_mean(data, weight: ...) over f32[p] values.
+// A plan whose main(data) = federated_mean(data, weight: ...) over values
+// of `type`, with this file's stage functions.
+absl::Status weightedMeanPlan(const TypeDesc &type, PlanTable &plan) {
   proto::Plan spec;
   spec.set_version(proto::PLAN_VERSION_CURRENT);
   spec.set_main("main");
   proto::Computation *c = spec.add_computations();
   c->set_name("main");
-  TypeDesc type = *parseType(t);
   proto::Input *in = c->add_inputs();
   in->set_name("data");
   in->set_at_clients(true);
@@ -106,21 +100,16 @@ int main(int argc, char **argv) {
   type.toProto(*c->add_results());
   std::string serialized;
   spec.SerializeToString(&serialized);
-  const StageFn functions[] = {noServer, valueAndWeight, passThrough};
-  PlanTable plan;
-  if (absl::Status s = loadPlan(serialized.data(), serialized.size(),
-                                functions, 3, plan);
-      !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  std::string error;
+  static const StageFn functions[] = {noServer, valueAndWeight, passThrough};
+  return loadPlan(serialized.data(), serialized.size(), functions, 3, plan);
+}
+
+// n clients of one record each, holding f32[p] values.
+ClientDataset syntheticClients(const TypeDesc &type, int64_t n, int64_t p) {
   ClientDataset data;
   data.type = type;
   data.record = data.type;
   data.layout = recordLayout(data.record);
-  std::vector<const float *> x;
-  std::vector<int64_t> cohort;
   for (int64_t c = 0; c < n; ++c) {
     Columns col;
     col.records = 1;
@@ -128,10 +117,96 @@ int main(int argc, char **argv) {
     fill(reinterpret_cast<float *>(col.columns[0].data()), c, p);
     data.clients.push_back(std::move(col));
     data.names.push_back(std::to_string(c));
-    cohort.push_back(c);
   }
-  for (const Columns &col : data.clients)
+  return data;
+}
+
+// Every client's output slots, as the client stage writes them.
+std::vector<std::vector<uint64_t>>
+clientSlots(const std::vector<const float *> &x, int64_t p) {
+  std::vector<std::vector<uint64_t>> slots;
+  for (const float *values : x) {
+    std::vector<uint64_t> s(3);
+    uint64_t in[2] = {reinterpret_cast<uint64_t>(values),
+                      static_cast<uint64_t>(p)};
+    valueAndWeight(nullptr, in, s.data());
+    slots.push_back(s);
+  }
+  return slots;
+}
+
+// The aggregator alone: every client's slots folded as one batch; the
+// best of `reps` seconds, the mean in `mean`.
+double aggregatorTime(const Aggregation &agg,
+                      const std::vector<const float *> &x, int64_t p, int reps,
+                      HostValue &mean) {
+  std::vector<std::vector<uint64_t>> slots = clientSlots(x, p);
+  std::vector<const uint64_t *> pointers;
+  for (auto &s : slots)
+    pointers.push_back(s.data());
+  Context ctx;
+  auto name = [](size_t c) { return std::to_string(c); };
+  BufferPool pool; // as the executor keeps one across rounds
+  return best(reps, [&] {
+    PartialAggregate partial(agg, nullptr, &pool);
+    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    mean = *partial.report(ctx);
+  });
+}
+
+// The DP mean of the same values: one more pass over each client for its
+// norm, the clip as its weight, N(0, 1) noise on the P sums; the best of
+// `reps` seconds.
+double dpMeanTime(const Aggregation &agg, const std::vector<const float *> &x,
+                  int64_t p, int reps) {
+  std::vector<std::vector<uint64_t>> slots = clientSlots(x, p);
+  std::vector<const uint64_t *> pointers;
+  for (auto &s : slots)
+    pointers.push_back(s.data());
+  Context ctx;
+  auto name = [](size_t c) { return std::to_string(c); };
+  BufferPool pool;
+  Aggregation dpAgg = agg;
+  dpAgg.kind = Aggregation::Kind::DpMean;
+  dpAgg.dp.clip = 1.0;
+  dpAgg.dp.noiseMultiplier = 1.0;
+  dpAgg.dp.maxWeight = 8;
+  DpConfig dpConfig;
+  dpConfig.seed = 1;
+  std::unique_ptr<DpMechanism> dp = *DpMechanism::create(dpConfig);
+  auto n = static_cast<int64_t>(x.size());
+  return best(reps, [&] {
+    dp->beginRound(1);
+    dp->setCohort(n, n, 10 * n);
+    PartialAggregate partial(dpAgg, nullptr, &pool);
+    partial.setClip(dp->clip(dpAgg));
+    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    sink = dp->release(dpAgg, partial)->leaves[0].as<float>()[0];
+  });
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: agg_bench N P [REPETITIONS]\n");
+    return 2;
+  }
+  int64_t n = std::stoll(argv[1]), p = std::stoll(argv[2]);
+  int reps = argc > 3 ? std::stoi(argv[3]) : 5;
+  TypeDesc type = *parseType("f32[" + std::to_string(p) + "]");
+  PlanTable plan;
+  if (absl::Status s = weightedMeanPlan(type, plan); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  ClientDataset data = syntheticClients(type, n, p);
+  std::vector<const float *> x;
+  std::vector<int64_t> cohort;
+  for (const Columns &col : data.clients) {
+    cohort.push_back(static_cast<int64_t>(x.size()));
     x.push_back(reinterpret_cast<const float *>(col.columns[0].data()));
+  }
   double bytes = static_cast<double>(n) * static_cast<double>(p) * 4;
 
   double read1 = best(reps, [&] { sink = readAll(x, p, 0, x.size()); });
@@ -142,28 +217,10 @@ int main(int argc, char **argv) {
     other.join();
     sink = a + b;
   });
-  // The aggregator itself: every client's slots folded as one batch.
-  const Aggregation &agg = plan.main->stages[0].aggregations[0];
-  std::vector<std::vector<uint64_t>> slots;
-  for (int64_t c = 0; c < n; ++c) {
-    std::vector<uint64_t> s(3);
-    uint64_t in[2] = {reinterpret_cast<uint64_t>(x[static_cast<size_t>(c)]),
-                      static_cast<uint64_t>(p)};
-    valueAndWeight(nullptr, in, s.data());
-    slots.push_back(s);
-  }
-  std::vector<const uint64_t *> pointers;
-  for (auto &s : slots)
-    pointers.push_back(s.data());
-  Context ctx;
-  auto name = [](size_t c) { return std::to_string(c); };
   HostValue mean;
-  BufferPool pool; // as the executor keeps one across rounds
-  double aggregator = best(reps, [&] {
-    PartialAggregate partial(agg, nullptr, &pool);
-    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
-    mean = *partial.report(ctx);
-  });
+  const Aggregation &agg = plan.main->stages[0].aggregations[0];
+  double aggregator = aggregatorTime(agg, x, p, reps, mean);
+  double dpTime = dpMeanTime(agg, x, p, reps);
   auto executorTime = [&](int threads) {
     ThreadTeam team(threads);
     LocalBackend clients(team, {&data});
@@ -180,9 +237,10 @@ int main(int argc, char **argv) {
   double exec1 = executorTime(1), exec2 = executorTime(2);
   std::printf("{\"n\": %lld, \"p\": %lld, \"bytes\": %.0f, \"read1_s\": %.6g, "
               "\"read2_s\": %.6g, \"aggregator_s\": %.6g, \"executor1_s\": "
-              "%.6g, \"executor2_s\": %.6g, \"checksum\": %.9g}\n",
+              "%.6g, \"executor2_s\": %.6g, \"dp_s\": %.6g, \"checksum\": "
+              "%.9g}\n",
               static_cast<long long>(n), static_cast<long long>(p), bytes,
-              read1, read2, aggregator, exec1, exec2,
+              read1, read2, aggregator, exec1, exec2, dpTime,
               static_cast<double>(mean.leaves[0].as<float>()[p / 2]));
   return 0;
 }

@@ -13,7 +13,9 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    backward pass and vs PyTorch autograd (same clients, cohorts, init).
 7. remote execution vs simulate (remote_bench.py): 8 workers x 1,000
    clients on loopback.
-8. secure aggregation (secagg_bench): SecAgg+ for 10 .. 1,000 parties of
+8. DP-FedAvg's accuracy/ε trade-off for three noise multipliers vs a
+   plain federated_mean (privacy_bench.py).
+9. secure aggregation (secagg_bench): SecAgg+ for 10 .. 1,000 parties of
    10^5 values vs the plain sum.
 
 usage: run_bench.py BUILD_DIR [--quick]"""
@@ -29,6 +31,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+from privacy_bench import privacy  # noqa: E402
 from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
 
@@ -88,10 +91,11 @@ def aggregation(build, quick):
                      f"{agg / read1:.0%}", f"{ex1:.1f}", f"{ex2:.1f}", f"{ex2 / ex1:.2f}",
                      f"{read2 / read1:.2f}",
                      f"{peer['average_s'] / ours['aggregator_s']:.1f}",
-                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}"])
+                     f"{peer['matvec_s'] / ours['aggregator_s']:.1f}",
+                     f"{gb / ours['dp_s']:.1f}", f"{ours['dp_s'] / ours['aggregator_s']:.2f}"])
     headers = ["N", "P", "read GB/s (1 thread)", "aggregator GB/s", "of read",
                "executor 1T GB/s", "executor 2T GB/s", "2T/1T", "read 2T/1T",
-               "× numpy.average", "× w @ X"]
+               "× numpy.average", "× w @ X", "DP mean GB/s", "DP / mean time"]
     return table(headers, rows)
 
 
@@ -286,6 +290,7 @@ def main():
         ("Generated code vs Eigen", codegen),
         ("Gradients: grad vs hand-written vs PyTorch", gradients),
         ("Remote execution vs simulate", remote),
+        ("Differential privacy: accuracy vs ε (DP-FedAvg on digits)", privacy),
         ("Secure aggregation: SecAgg+ per round, m = 10^5", secure_aggregation),
     ]
     start = time.perf_counter()

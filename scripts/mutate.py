@@ -120,6 +120,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=str(ROOT / "build-mutate"))
     ap.add_argument("--update-docs", action="store_true")
+    ap.add_argument("--check", action="store_true")
     ap.add_argument("ids", nargs="*")
     args = ap.parse_args()
     mutants = parse(LIST.read_text())
@@ -130,6 +131,14 @@ def main():
     if len(ids) != len(mutants):
         sys.exit("mutate: duplicate mutant ids")
     chosen = [m for m in mutants if not args.ids or m.id in args.ids]
+    if args.check:
+        stale = [(m.id, f, (ROOT / f).read_text().count(find) if (ROOT / f).exists() else 0)
+                 for m in chosen if not m.skip for f, find, _ in m.edits
+                 if not (ROOT / f).exists() or (ROOT / f).read_text().count(find) != 1]
+        for ident, f, n in stale:
+            print(f"mutate: {ident}: the find text occurs {n} times in {f}")
+        print(f"mutate: {len(chosen) - len({i for i, _, _ in stale})} of {len(chosen)} mutants apply")
+        return 1 if stale else 0
 
     work = pathlib.Path(args.work).resolve()
     src, build, logs = work / "src", work / "build", work / "logs"

@@ -165,21 +165,9 @@ private:
       expr(*a.value);
       break;
     }
-    case Stmt::Kind::If: {
-      const auto &i = cast<IfStmt>(s);
-      line("IfStmt", s.range()) << "\n";
-      Nest n(*this);
-      for (const IfStmt::Branch &b : i.branches) {
-        expr(*b.condition);
-        block(*b.body);
-      }
-      if (i.elseBody) {
-        line("Else", i.elseBody->range()) << "\n";
-        Nest e(*this);
-        block(*i.elseBody);
-      }
+    case Stmt::Kind::If:
+      ifStmt(cast<IfStmt>(s));
       break;
-    }
     case Stmt::Kind::ForRange: {
       const auto &f = cast<ForRangeStmt>(s);
       line("ForRangeStmt", s.range()) << ' ' << f.var.name << "\n";
@@ -221,6 +209,52 @@ private:
     }
   }
 
+  void ifStmt(const IfStmt &i) {
+    line("IfStmt", i.range()) << "\n";
+    Nest n(*this);
+    for (const IfStmt::Branch &b : i.branches) {
+      expr(*b.condition);
+      block(*b.body);
+    }
+    if (i.elseBody) {
+      line("Else", i.elseBody->range()) << "\n";
+      Nest e(*this);
+      block(*i.elseBody);
+    }
+  }
+
+  void call(const CallExpr &c) {
+    line("Call", c.range());
+    if (!c.typeArgs.empty()) {
+      out_ << " <";
+      for (size_t k = 0; k < c.typeArgs.size(); ++k)
+        out_ << (k ? ", " : "") << formatType(*c.typeArgs[k]);
+      out_ << '>';
+    }
+    out_ << "\n";
+    Nest n(*this);
+    expr(*c.callee);
+    for (const Arg &a : c.args) {
+      if (a.name) {
+        line("NamedArg", a.name->range) << ' ' << a.name->name << "\n";
+        Nest na(*this);
+        expr(*a.value);
+      } else {
+        expr(*a.value);
+      }
+    }
+  }
+
+  void structLiteral(const StructLiteralExpr &s) {
+    line("StructLiteral", s.range()) << ' ' << s.type.name << "\n";
+    Nest n(*this);
+    for (const FieldInit &f : s.fields) {
+      line("FieldInit", f.name.range) << ' ' << f.name.name << "\n";
+      Nest fi(*this);
+      expr(*f.value);
+    }
+  }
+
   void expr(const Expr &e) {
     switch (e.kind()) {
     case Expr::Kind::IntLiteral:
@@ -258,29 +292,9 @@ private:
       expr(*b.rhs);
       break;
     }
-    case Expr::Kind::Call: {
-      const auto &c = cast<CallExpr>(e);
-      line("Call", e.range());
-      if (!c.typeArgs.empty()) {
-        out_ << " <";
-        for (size_t k = 0; k < c.typeArgs.size(); ++k)
-          out_ << (k ? ", " : "") << formatType(*c.typeArgs[k]);
-        out_ << '>';
-      }
-      out_ << "\n";
-      Nest n(*this);
-      expr(*c.callee);
-      for (const Arg &a : c.args) {
-        if (a.name) {
-          line("NamedArg", a.name->range) << ' ' << a.name->name << "\n";
-          Nest na(*this);
-          expr(*a.value);
-        } else {
-          expr(*a.value);
-        }
-      }
+    case Expr::Kind::Call:
+      call(cast<CallExpr>(e));
       break;
-    }
     case Expr::Kind::Cast: {
       const auto &c = cast<CastExpr>(e);
       line("Cast", e.range()) << ' ' << scalarName(c.target) << "\n";
@@ -305,17 +319,9 @@ private:
       expr(*m.base);
       break;
     }
-    case Expr::Kind::StructLiteral: {
-      const auto &s = cast<StructLiteralExpr>(e);
-      line("StructLiteral", e.range()) << ' ' << s.type.name << "\n";
-      Nest n(*this);
-      for (const FieldInit &f : s.fields) {
-        line("FieldInit", f.name.range) << ' ' << f.name.name << "\n";
-        Nest fi(*this);
-        expr(*f.value);
-      }
+    case Expr::Kind::StructLiteral:
+      structLiteral(cast<StructLiteralExpr>(e));
       break;
-    }
     case Expr::Kind::Tuple: {
       const auto &t = cast<TupleExpr>(e);
       line("Tuple", e.range()) << "\n";

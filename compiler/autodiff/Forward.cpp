@@ -373,6 +373,7 @@ void ReverseMode::forwardLoop(const sema::Stmt &s) {
   std::vector<Join> joins = joinsOf(assigned);
   Env entry = env_;
   std::vector<Record> *outer = records_;
+  Record taped; // its tapes, when the loop needs them
   for (size_t attempt = 0;; ++attempt) {
     auto body = std::make_unique<sema::BlockStmt>(s.range);
     std::vector<Record> scratch;
@@ -399,6 +400,8 @@ void ReverseMode::forwardLoop(const sema::Stmt &s) {
     if (changed && attempt <= joins.size())
       continue;
     env_ = entry;
+    if (fr)
+      tapeLoop(*fr, joins, var, lo, hi, *body, taped);
     if (fr) {
       auto loop = std::make_unique<sema::ForRangeStmt>(s.range);
       loop->var = var;
@@ -424,7 +427,87 @@ void ReverseMode::forwardLoop(const sema::Stmt &s) {
   r.entry = entry;
   r.joins = joins;
   r.owner = primal_;
+  r.tapes = taped.tapes;
+  r.trips = taped.trips;
   records_->push_back(std::move(r));
+}
+
+void ReverseMode::tensorLeaves(const Type *t, std::vector<int> &path,
+                               std::vector<Leaf> &out) {
+  if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
+    out.emplace_back(path, tensor);
+    return;
+  }
+  std::vector<const Type *> parts;
+  if (const auto *st = dyn_cast<sema::StructType>(t))
+    for (const sema::Field &f : st->fields)
+      parts.push_back(f.type);
+  else if (const auto *tuple = dyn_cast<sema::TupleType>(t))
+    parts = tuple->elements;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    path.push_back(static_cast<int>(k));
+    tensorLeaves(parts[k], path, out);
+    path.pop_back();
+  }
+}
+
+void ReverseMode::tapeLoop(const sema::ForRangeStmt &s,
+                           const std::vector<Join> &joins,
+                           const sema::Local *var, const sema::Local *lo,
+                           const sema::Local *hi, sema::BlockStmt &body,
+                           Record &r) {
+  std::set<const sema::Local *> carried;
+  for (const Join &j : joins)
+    if (isActive(j.joined) && containsFloat(j.primal->type))
+      carried.insert(j.primal);
+  if (carried.empty() || checkAccumulatingLoop(s, carried, /*report=*/false))
+    return; // nothing to differentiate, or the loop's sum suffices
+  for (const Join &j : joins)
+    if (!hasStaticShape(j.primal->type))
+      return; // a tape has fixed-size slots: reported by reverseLoop
+  const auto *index = cast<sema::TensorType>(var->type);
+  const sema::Local *trips = newLocal("trips", index, false);
+  std::vector<ExprPtr> span;
+  span.push_back(b_.binary(ast::BinaryOp::Sub, b_.ref(hi), b_.ref(lo)));
+  span.push_back(b_.literal(0, index->element));
+  emitLet(trips, b_.builtin(Builtin::Maximum, std::move(span), index), false);
+  std::vector<sema::StmtPtr> writes;
+  for (const Join &j : joins) {
+    std::vector<Leaf> leaves;
+    std::vector<int> path;
+    tensorLeaves(j.primal->type, path, leaves);
+    std::vector<const sema::Local *> tapes;
+    for (const auto &[leafPath, t] : leaves) {
+      std::vector<int64_t> dims = {sema::kDynamicDim};
+      dims.insert(dims.end(), t->dims.begin(), t->dims.end());
+      const Type *tapeType = b_.types.tensor(t->element, dims);
+      std::vector<ExprPtr> n;
+      n.push_back(b_.ref(trips));
+      auto call = std::make_unique<sema::BuiltinCallExpr>(
+          tapeType, b_.at, Builtin::Tape, std::move(n));
+      call->typeArg = t;
+      const sema::Local *tape =
+          newLocal(j.primal->name + ".tape", tapeType, true);
+      emitLet(tape, std::move(call), false);
+      // tape[i - lo] = x.leaf, first in the body: the value the iteration
+      // starts from.
+      ExprPtr value = b_.ref(j.joined);
+      for (int field : leafPath)
+        value = b_.member(std::move(value), field);
+      std::vector<ExprPtr> at;
+      at.push_back(b_.binary(ast::BinaryOp::Sub, b_.ref(var), b_.ref(lo)));
+      writes.push_back(std::make_unique<sema::AssignStmt>(
+          b_.at, ast::AssignOp::Assign,
+          std::make_unique<sema::IndexExpr>(t, b_.at, b_.ref(tape),
+                                            std::move(at)),
+          std::move(value)));
+      tapes.push_back(tape);
+    }
+    r.tapes.push_back(std::move(tapes));
+  }
+  body.body.insert(body.body.begin(), std::make_move_iterator(writes.begin()),
+                   std::make_move_iterator(writes.end()));
+  r.trips = trips;
 }
 
 // ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ namespace fedc::autodiff {
 
 using llvm::cast;
 using llvm::dyn_cast;
+using llvm::isa;
 using sema::Expr;
 
 namespace {
@@ -179,27 +180,57 @@ private:
 } // namespace
 
 bool ReverseMode::checkAccumulatingLoop(
-    const sema::Stmt &loop, const std::set<const sema::Local *> &accumulated) {
+    const sema::Stmt &loop, const std::set<const sema::Local *> &accumulated,
+    bool report) {
   bool ok = true;
-  AccumulationCheck check(accumulated, [&](SourceRange where,
-                                           const sema::Local *x,
-                                           const std::string &what) {
-    if (!ok)
-      return;
-    ok = false;
-    notDifferentiable(where,
-                      "the 'for' loop carrying '" + x->name +
-                          "' from one iteration to the next",
-                      ": it " + what +
-                          "; grad differentiates loops whose floating-point "
-                          "vars only accumulate (" +
-                          x->name + " += e, " + x->name + " -= e)");
-  });
+  AccumulationCheck check(
+      accumulated,
+      [&](SourceRange where, const sema::Local *x, const std::string &what) {
+        if (!ok)
+          return;
+        ok = false;
+        if (!report)
+          return;
+        notDifferentiable(where,
+                          "the 'for' loop carrying '" + x->name +
+                              "' from one iteration to the next",
+                          ": it " + what +
+                              "; grad differentiates a loop over data whose "
+                              "floating-point vars only accumulate (" +
+                              x->name + " += e, " + x->name +
+                              " -= e); a loop over a range (for i in 0..n) may "
+                              "update them freely");
+      });
   if (const auto *f = dyn_cast<sema::ForRangeStmt>(&loop))
     check.visit(*f->body);
   else
     check.visit(*cast<sema::ForEachStmt>(loop).body);
   return ok;
+}
+
+void ReverseMode::reportUntapedLoop(
+    const Record &r, const std::set<const sema::Local *> &carried) {
+  if (!isa<sema::ForRangeStmt>(r.loop)) {
+    checkAccumulatingLoop(*r.loop, carried, /*report=*/true);
+    return;
+  }
+  // A range loop is taped unless a carried value's shape is known only at
+  // run time (a tape has fixed-size slots).
+  for (const Join &j : r.joins)
+    if (!hasStaticShape(j.primal->type)) {
+      notDifferentiable(
+          r.loop->range,
+          "the 'for' loop carrying '" + j.primal->name + "' (" +
+              sema::formatType(j.primal->type) +
+              ") from one iteration to the next",
+          ": grad saves the values a loop over a range carries per "
+          "iteration, which needs their shapes at compile time; give '" +
+              j.primal->name +
+              "' static dimensions, or only accumulate "
+              "into it (" +
+              j.primal->name + " += e)");
+      return;
+    }
 }
 
 } // namespace fedc::autodiff

@@ -207,6 +207,10 @@ void ReverseMode::reverseIf(const Record &r) {
 }
 
 void ReverseMode::reverseLoop(const Record &r) {
+  if (!r.tapes.empty()) {
+    reverseTapedLoop(r);
+    return;
+  }
   std::vector<std::pair<const Join *, ExprPtr>> seeds;
   std::set<const sema::Local *> accumulated;
   for (const Join &j : r.joins)
@@ -219,7 +223,16 @@ void ReverseMode::reverseLoop(const Record &r) {
     return;
   const sema::Function *outerFn = primal_;
   primal_ = r.owner;
-  if (!checkAccumulatingLoop(*r.loop, accumulated)) {
+  // Every differentiated float the loop carries must only accumulate, not
+  // only those whose adjoint leaves the loop (one that feeds another
+  // through the iterations needs its value per iteration: a tape, which
+  // forwardLoop gives range loops over tensors).
+  std::set<const sema::Local *> carried = accumulated;
+  for (const Join &j : r.joins)
+    if (isActive(j.joined) && containsFloat(j.primal->type))
+      carried.insert(j.primal);
+  if (!checkAccumulatingLoop(*r.loop, carried, /*report=*/false)) {
+    reportUntapedLoop(r, carried);
     primal_ = outerFn;
     return;
   }
@@ -281,6 +294,119 @@ void ReverseMode::reverseLoop(const Record &r) {
   // x_final = x_before + the loop's terms: x_before's adjoint is x_final's.
   for (const auto &[j, d] : seeds)
     accumulate(j->joined, {}, clone(*d));
+  primal_ = outerFn;
+}
+
+ExprPtr ReverseMode::readTapes(const Type *t,
+                               const std::vector<const sema::Local *> &tapes,
+                               size_t &next, const sema::Local *k) {
+  if (isa<sema::TensorType>(t)) {
+    std::vector<ExprPtr> at;
+    at.push_back(b_.ref(k));
+    return std::make_unique<sema::IndexExpr>(t, b_.at, b_.ref(tapes[next++]),
+                                             std::move(at));
+  }
+  std::vector<const Type *> parts;
+  if (const auto *st = dyn_cast<sema::StructType>(t))
+    for (const sema::Field &f : st->fields)
+      parts.push_back(f.type);
+  else
+    parts = cast<sema::TupleType>(t)->elements;
+  std::vector<ExprPtr> elements;
+  for (const Type *part : parts)
+    elements.push_back(readTapes(part, tapes, next, k));
+  return b_.aggregate(t, std::move(elements));
+}
+
+void ReverseMode::reverseTapedLoop(const Record &r) {
+  // The adjoint of each differentiated carried value at the end of the
+  // iteration being reversed: first the adjoint after the loop.
+  std::vector<const sema::Local *> adjointVars(r.joins.size(), nullptr);
+  bool any = false;
+  for (size_t k = 0; k < r.joins.size(); ++k) {
+    const Join &j = r.joins[k];
+    if (!isActive(j.joined) || !containsFloat(j.primal->type))
+      continue;
+    ExprPtr d = takeAdjoint(j.joined);
+    any = any || d;
+    sema::Local *v = newLocal("d" + j.primal->name, j.primal->type, true);
+    emit(std::make_unique<sema::LetStmt>(
+        b_.at, v, d ? std::move(d) : b_.zerosLike(v->type, *b_.ref(j.joined))));
+    adjointVars[k] = v;
+  }
+  if (!any)
+    return; // nothing after the loop depends on it
+  const sema::Function *outerFn = primal_;
+  primal_ = r.owner;
+  const auto &fr = cast<sema::ForRangeStmt>(*r.loop);
+  const auto *index = cast<sema::TensorType>(fr.var->type);
+  auto body = std::make_unique<sema::BlockStmt>(r.loop->range);
+  pushFrame(body.get());
+  Env saved = env_;
+  env_ = r.entry;
+  // Iteration k = trips - 1 - rev of the forward loop, for rev in
+  // 0..trips; its loop variable lo + k.
+  const sema::Local *rev =
+      newLocal("rev", index, false, sema::Local::Kind::LoopVar);
+  const sema::Local *k = newLocal("k", index, false);
+  emitLet(k,
+          b_.binary(ast::BinaryOp::Sub,
+                    b_.binary(ast::BinaryOp::Sub, b_.ref(r.trips),
+                              b_.literal(1, index->element)),
+                    b_.ref(rev)),
+          false);
+  const sema::Local *i = newLocal(fr.var->name, index, false);
+  emitLet(i, b_.binary(ast::BinaryOp::Add, b_.ref(r.lo), b_.ref(k)), false);
+  std::vector<const sema::Local *> starts;
+  for (size_t n = 0; n < r.joins.size(); ++n) {
+    const Join &j = r.joins[n];
+    const sema::Local *x = newLocal(j.primal->name, j.primal->type, false);
+    size_t next = 0;
+    emit(std::make_unique<sema::LetStmt>(
+        b_.at, x, readTapes(j.primal->type, r.tapes[n], next, k)));
+    if (adjointVars[n])
+      active_.insert(x);
+    env_[j.primal] = x;
+    starts.push_back(x);
+  }
+  std::vector<Record> records;
+  std::vector<Record> *outer = records_;
+  records_ = &records;
+  forwardLoopBody(*r.loop, i);
+  records_ = outer;
+  for (size_t n = 0; n < r.joins.size(); ++n)
+    if (adjointVars[n])
+      accumulate(env_.at(r.joins[n].primal), {}, b_.ref(adjointVars[n]));
+  reverseRecords(records);
+  // The adjoints at the iteration's start, all computed before any
+  // adjoint var is overwritten (they read each other's old values).
+  std::vector<const sema::Local *> next(r.joins.size(), nullptr);
+  for (size_t n = 0; n < r.joins.size(); ++n) {
+    if (!adjointVars[n])
+      continue;
+    ExprPtr d = takeAdjoint(starts[n]);
+    next[n] = newLocal("d" + r.joins[n].primal->name, starts[n]->type, false);
+    emit(std::make_unique<sema::LetStmt>(
+        b_.at, next[n],
+        d ? std::move(d) : b_.zerosLike(starts[n]->type, *b_.ref(starts[n]))));
+  }
+  for (size_t n = 0; n < r.joins.size(); ++n)
+    if (next[n])
+      emit(std::make_unique<sema::AssignStmt>(b_.at, ast::AssignOp::Assign,
+                                              b_.ref(adjointVars[n]),
+                                              b_.ref(next[n])));
+  auto loop = std::make_unique<sema::ForRangeStmt>(r.loop->range);
+  loop->var = rev;
+  loop->lo = b_.literal(0, index->element);
+  loop->hi = b_.ref(r.trips);
+  loop->body = std::move(body);
+  env_ = std::move(saved);
+  popFrameEmitting(std::move(loop));
+  // The adjoint at the start of the first iteration is the value before
+  // the loop's.
+  for (size_t n = 0; n < r.joins.size(); ++n)
+    if (adjointVars[n])
+      accumulate(r.joins[n].joined, {}, b_.ref(adjointVars[n]));
   primal_ = outerFn;
 }
 

@@ -50,6 +50,12 @@ struct Record {
   // Loop.
   const sema::Stmt *loop = nullptr;
   const sema::Local *lo = nullptr, *hi = nullptr;
+  // A taped loop (a `for` over a range whose carried floats do more than
+  // accumulate): each join's value at the start of every iteration, one
+  // tape per tensor leaf (tensorLeaves order), tapes[j][leaf][i - lo];
+  // trips = max(hi - lo, 0). Empty otherwise.
+  std::vector<std::vector<const sema::Local *>> tapes;
+  const sema::Local *trips = nullptr;
   // If and Loop: the environment at entry (joins bound to their vars).
   Env entry;
   std::vector<Join> joins;
@@ -73,6 +79,11 @@ private:
   void forwardArm(const sema::IfStmt &s, size_t branch, bool thenArm);
   void forwardLoop(const sema::Stmt &s);
   void forwardLoopBody(const sema::Stmt &s, const sema::Local *var);
+  // Declares the tapes of a range loop that needs them (see Record) and
+  // writes each iteration's carried values at the start of `body`.
+  void tapeLoop(const sema::ForRangeStmt &s, const std::vector<Join> &joins,
+                const sema::Local *var, const sema::Local *lo,
+                const sema::Local *hi, sema::BlockStmt &body, Record &r);
   // The copy of a primal expression in the adjoint: locals renamed by the
   // environment, local fn calls inlined, operands the reverse sweep reads
   // bound to lets.
@@ -94,6 +105,11 @@ private:
   static void assignedInArm(const sema::IfStmt &s, size_t branch, bool thenArm,
                             std::vector<const sema::Local *> &out);
   static const sema::Local *rootLocal(const sema::Expr &target);
+  // The tensor leaves of `t` (struct fields, tuple elements, in order) and
+  // their paths.
+  using Leaf = std::pair<std::vector<int>, const sema::TensorType *>;
+  static void tensorLeaves(const Type *t, std::vector<int> &path,
+                           std::vector<Leaf> &out);
   static bool returnsOnlyAtEnd(const sema::Function &fn,
                                const sema::Stmt **offending);
 
@@ -102,6 +118,17 @@ private:
   void reverseLet(const Record &r);
   void reverseIf(const Record &r);
   void reverseLoop(const Record &r);
+  // Runs the iterations backwards, each restoring its carried values from
+  // the tapes, recomputing the body and sweeping it back.
+  void reverseTapedLoop(const Record &r);
+  // A value of type `t` read back from its leaves' tapes (from
+  // tapes[next]) at iteration `k`.
+  ExprPtr readTapes(const Type *t,
+                    const std::vector<const sema::Local *> &tapes, size_t &next,
+                    const sema::Local *k);
+  // Why a loop that needs a tape has none (LoopRules.cpp).
+  void reportUntapedLoop(const Record &r,
+                         const std::set<const sema::Local *> &carried);
   void accumulate(const sema::Local *l, std::vector<int> path, ExprPtr d);
   // The adjoint of `l` gathered so far (null when none), consumed.
   ExprPtr takeAdjoint(const sema::Local *l);
@@ -144,7 +171,8 @@ private:
   // Checks that the loop only accumulates into the carried vars in
   // `accumulated`; reports the first read or update that does not.
   bool checkAccumulatingLoop(const sema::Stmt &loop,
-                             const std::set<const sema::Local *> &accumulated);
+                             const std::set<const sema::Local *> &accumulated,
+                             bool report = true);
 
   // --- shared state
   // ------------------------------------------------------------

@@ -62,6 +62,48 @@ bool readNumber(std::string_view s, size_t &i, unsigned &value) {
 }
 
 // Parses the directives of one file. Malformed ones are reported.
+// Parses what follows a directive's severity: `@line` (`@+n`, `@-n`,
+// `@*`), a count and `{{text}}`, from body[i]. Returns why it is
+// malformed, or nullptr; `i` ends after the text or at the error.
+const char *parseDirectiveTail(std::string_view body, size_t &i, unsigned here,
+                               Directive &d) {
+  d.line = here;
+  if (i < body.size() && body[i] == '@') {
+    ++i;
+    if (i < body.size() && body[i] == '*') {
+      d.line.reset();
+      ++i;
+    } else {
+      char sign = i < body.size() ? body[i] : '\0';
+      if (sign == '+' || sign == '-')
+        ++i;
+      unsigned n = 0;
+      if (!readNumber(body, i, n))
+        return "expected a line number or offset after '@'";
+      if (sign == '+')
+        d.line = here + n;
+      else if (sign == '-')
+        d.line = n < here ? here - n : 0;
+      else
+        d.line = n;
+    }
+  }
+  skipSpaces(body, i);
+  if (i < body.size() && body[i] >= '0' && body[i] <= '9') {
+    if (!readNumber(body, i, d.count) || d.count == 0)
+      return "expected a positive count";
+    skipSpaces(body, i);
+  }
+  if (body.substr(i, 2) != "{{")
+    return "cannot find start ('{{') of expected text";
+  size_t end = body.find("}}", i + 2);
+  if (end == std::string_view::npos)
+    return "cannot find end ('}}') of expected text";
+  d.text = std::string(body.substr(i + 2, end - i - 2));
+  i = end + 2;
+  return nullptr;
+}
+
 bool parseDirectives(const SourceManager &sm, FileId file,
                      std::vector<Directive> &out, bool &expectNone,
                      DiagnosticEngine &report) {
@@ -72,10 +114,6 @@ bool parseDirectives(const SourceManager &sm, FileId file,
     while ((pos = body.find("expected-", pos)) != std::string_view::npos) {
       SourceLoc loc = sm.locFor(file, static_cast<uint32_t>(offset + pos));
       size_t i = pos + 9;
-      auto malformed = [&](const char *why) {
-        report.report(loc, DiagId::VerifyMalformedDirective).arg(why);
-        ok = false;
-      };
       std::string_view rest = body.substr(i);
       Directive d;
       if (rest.rfind("no-diagnostics", 0) == 0) {
@@ -97,54 +135,14 @@ bool parseDirectives(const SourceManager &sm, FileId file,
         continue; // prose that happens to say "expected-"
       }
       d.loc = loc;
-      unsigned here = sm.presumed(loc).line;
-      d.line = here;
-      if (i < body.size() && body[i] == '@') {
-        ++i;
-        if (i < body.size() && body[i] == '*') {
-          d.line.reset();
-          ++i;
-        } else {
-          char sign = i < body.size() ? body[i] : '\0';
-          if (sign == '+' || sign == '-')
-            ++i;
-          unsigned n = 0;
-          if (!readNumber(body, i, n)) {
-            malformed("expected a line number or offset after '@'");
-            pos = i;
-            continue;
-          }
-          if (sign == '+')
-            d.line = here + n;
-          else if (sign == '-')
-            d.line = n < here ? here - n : 0;
-          else
-            d.line = n;
-        }
+      if (const char *why =
+              parseDirectiveTail(body, i, sm.presumed(loc).line, d)) {
+        report.report(loc, DiagId::VerifyMalformedDirective).arg(why);
+        ok = false;
+      } else {
+        out.push_back(std::move(d));
       }
-      skipSpaces(body, i);
-      if (i < body.size() && body[i] >= '0' && body[i] <= '9') {
-        if (!readNumber(body, i, d.count) || d.count == 0) {
-          malformed("expected a positive count");
-          pos = i;
-          continue;
-        }
-        skipSpaces(body, i);
-      }
-      if (body.substr(i, 2) != "{{") {
-        malformed("cannot find start ('{{') of expected text");
-        pos = i;
-        continue;
-      }
-      size_t end = body.find("}}", i + 2);
-      if (end == std::string_view::npos) {
-        malformed("cannot find end ('}}') of expected text");
-        pos = i;
-        continue;
-      }
-      d.text = std::string(body.substr(i + 2, end - i - 2));
-      out.push_back(std::move(d));
-      pos = end + 2;
+      pos = i;
     }
   }
   return ok;

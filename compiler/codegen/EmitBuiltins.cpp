@@ -678,4 +678,27 @@ Value FunctionEmitter::lowerBatches(const sema::BuiltinCallExpr &e) {
   return s;
 }
 
+Value FunctionEmitter::lowerTape(const sema::BuiltinCallExpr &e) {
+  // %tape<T>(n): n zeroed copies of tensor T in one buffer, [n, dims of T].
+  const auto *t = cast<sema::TensorType>(e.typeArg);
+  const auto *nt = cast<sema::TensorType>(e.args[0]->type);
+  llvm::Value *n =
+      intCast(emit(*e.args[0]).scalar, nt->element, b.getInt64Ty());
+  int64_t each = 1;
+  for (int64_t d : t->dims)
+    each *= d;
+  llvm::Value *limit = i64(INT64_MAX / 16 / std::max<int64_t>(each, 1));
+  check(b.CreateICmpULE(n, limit), e.range,
+        "too many iterations to keep for the gradient", n, limit);
+  Value out;
+  out.dims.push_back(n);
+  for (int64_t d : t->dims)
+    out.dims.push_back(i64(d));
+  llvm::Value *count = b.CreateMul(n, i64(each));
+  out.data = alloc(t->element, count);
+  llvm::Value *zero = constant(t->element, 0.0);
+  loop(count, [&](llvm::Value *i) { store(zero, out.data, i); });
+  return out;
+}
+
 } // namespace fedc::codegen

@@ -9,6 +9,7 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/Support/Casting.h>
 
+#include <map>
 #include <string_view>
 
 namespace fedc::codegen {
@@ -228,175 +229,198 @@ FunctionEmitter::elementAt(const Fused &n,
 
 llvm::Value *FunctionEmitter::scalarOp(const Fused &n,
                                        const std::vector<llvm::Value *> &args) {
+  llvm::Value *out = nullptr;
+  switch (n.kind) {
+  case Fused::Kind::Unary:
+    out = scalarUnary(n, args[0]);
+    break;
+  case Fused::Kind::Binary:
+    out = scalarBinary(n, args[0], args[1]);
+    break;
+  case Fused::Kind::Cast:
+    out = scalarCast(n, args[0]);
+    break;
+  case Fused::Kind::Math:
+    out = scalarMath(n, args);
+    break;
+  case Fused::Kind::Leaf:
+    break;
+  }
+  if (!out)
+    throw Unsupported{n.range, "this elementwise operation"};
+  return out;
+}
+
+llvm::Value *FunctionEmitter::scalarUnary(const Fused &n, llvm::Value *x) {
+  switch (std::get<ast::UnaryOp>(n.op)) {
+  case ast::UnaryOp::Neg:
+    return m_.elementType(n.element)->isFloatingPointTy()
+               ? b.CreateFNeg(x)
+               : checkedNegate(x, n.element, n.range, "'-'");
+  case ast::UnaryOp::Plus:
+    return x;
+  case ast::UnaryOp::Not:
+    return b.CreateXor(x, b.getInt8(1));
+  }
+  return nullptr;
+}
+
+llvm::Value *FunctionEmitter::scalarBinary(const Fused &n, llvm::Value *x,
+                                           llvm::Value *y) {
+  bool isFloat = m_.elementType(n.element)->isFloatingPointTy();
+  ast::BinaryOp op = std::get<ast::BinaryOp>(n.op);
+  switch (op) {
+  case ast::BinaryOp::Add:
+    return isFloat ? b.CreateFAdd(x, y)
+                   : checkedArithmetic(op, x, y, n.element, n.range);
+  case ast::BinaryOp::Sub:
+    return isFloat ? b.CreateFSub(x, y)
+                   : checkedArithmetic(op, x, y, n.element, n.range);
+  case ast::BinaryOp::Mul:
+    return isFloat ? b.CreateFMul(x, y)
+                   : checkedArithmetic(op, x, y, n.element, n.range);
+  case ast::BinaryOp::Div:
+  case ast::BinaryOp::Rem: {
+    bool div = op == ast::BinaryOp::Div;
+    if (isFloat)
+      return div ? b.CreateFDiv(x, y) : b.CreateFRem(x, y);
+    return checkedDivision(!div, x, y, n.element, n.range);
+  }
+  case ast::BinaryOp::Lt:
+  case ast::BinaryOp::Le:
+  case ast::BinaryOp::Gt:
+  case ast::BinaryOp::Ge:
+  case ast::BinaryOp::Eq:
+  case ast::BinaryOp::Ne:
+    return b.CreateZExt(scalarCompare(op, n.operandElement, x, y),
+                        b.getInt8Ty());
+  case ast::BinaryOp::And:
+    return b.CreateAnd(x, y);
+  case ast::BinaryOp::Or:
+    return b.CreateOr(x, y);
+  case ast::BinaryOp::MatMul:
+    break;
+  }
+  return nullptr;
+}
+
+llvm::Value *FunctionEmitter::scalarCompare(ast::BinaryOp op,
+                                            ast::ScalarKind operands,
+                                            llvm::Value *x, llvm::Value *y) {
+  if (m_.elementType(operands)->isFloatingPointTy()) {
+    // Ordered compares are false on NaN; != is the unordered one (true).
+    static const std::map<ast::BinaryOp, llvm::CmpInst::Predicate> fcmp = {
+        {ast::BinaryOp::Lt, llvm::CmpInst::FCMP_OLT},
+        {ast::BinaryOp::Le, llvm::CmpInst::FCMP_OLE},
+        {ast::BinaryOp::Gt, llvm::CmpInst::FCMP_OGT},
+        {ast::BinaryOp::Ge, llvm::CmpInst::FCMP_OGE},
+        {ast::BinaryOp::Eq, llvm::CmpInst::FCMP_OEQ},
+        {ast::BinaryOp::Ne, llvm::CmpInst::FCMP_UNE}};
+    return b.CreateFCmp(fcmp.at(op), x, y);
+  }
+  // Signed predicates; intPredicate turns them unsigned for unsigned kinds.
+  static const std::map<ast::BinaryOp, llvm::CmpInst::Predicate> icmp = {
+      {ast::BinaryOp::Lt, llvm::CmpInst::ICMP_SLT},
+      {ast::BinaryOp::Le, llvm::CmpInst::ICMP_SLE},
+      {ast::BinaryOp::Gt, llvm::CmpInst::ICMP_SGT},
+      {ast::BinaryOp::Ge, llvm::CmpInst::ICMP_SGE},
+      {ast::BinaryOp::Eq, llvm::CmpInst::ICMP_EQ},
+      {ast::BinaryOp::Ne, llvm::CmpInst::ICMP_NE}};
+  llvm::CmpInst::Predicate p = icmp.at(op);
+  if (op != ast::BinaryOp::Eq && op != ast::BinaryOp::Ne)
+    p = intPredicate(p, operands);
+  return b.CreateICmp(p, x, y);
+}
+
+llvm::Value *FunctionEmitter::scalarCast(const Fused &n, llvm::Value *x) {
+  llvm::Type *t = m_.elementType(n.element);
+  llvm::Type *from = x->getType();
+  bool isFloat = t->isFloatingPointTy();
+  if (n.element == ast::ScalarKind::Bool)
+    return b.CreateZExt(
+        from->isFloatingPointTy()
+            ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(from, 0))
+            : b.CreateICmpNE(x, llvm::ConstantInt::get(from, 0)),
+        b.getInt8Ty());
+  if (from->isFloatingPointTy() && isFloat)
+    return b.CreateFPCast(x, t);
+  if (from->isFloatingPointTy())
+    return floatToInt(x, n.element, t);
+  if (isFloat)
+    return intToFloat(x, n.operandElement, t);
+  return intCast(x, n.operandElement, t);
+}
+
+llvm::Value *
+FunctionEmitter::scalarMath(const Fused &n,
+                            const std::vector<llvm::Value *> &args) {
   llvm::Type *t = m_.elementType(n.element);
   bool isFloat = t->isFloatingPointTy();
   auto intrinsic = [&](llvm::Intrinsic::ID id, std::vector<llvm::Value *> xs) {
     return b.CreateIntrinsic(id, {xs[0]->getType()}, xs);
   };
-  auto boolResult = [&](llvm::Value *i1) {
-    return b.CreateZExt(i1, b.getInt8Ty());
-  };
-  switch (n.kind) {
-  case Fused::Kind::Unary:
-    switch (std::get<ast::UnaryOp>(n.op)) {
-    case ast::UnaryOp::Neg:
-      return isFloat ? b.CreateFNeg(args[0])
-                     : checkedNegate(args[0], n.element, n.range, "'-'");
-    case ast::UnaryOp::Plus:
-      return args[0];
-    case ast::UnaryOp::Not:
-      return b.CreateXor(args[0], b.getInt8(1));
-    }
-    break;
-  case Fused::Kind::Binary: {
-    llvm::Value *x = args[0], *y = args[1];
-    bool operandFloat = m_.elementType(n.operandElement)->isFloatingPointTy();
-    switch (std::get<ast::BinaryOp>(n.op)) {
-    case ast::BinaryOp::Add:
-      return isFloat ? b.CreateFAdd(x, y)
-                     : checkedArithmetic(ast::BinaryOp::Add, x, y, n.element,
-                                         n.range);
-    case ast::BinaryOp::Sub:
-      return isFloat ? b.CreateFSub(x, y)
-                     : checkedArithmetic(ast::BinaryOp::Sub, x, y, n.element,
-                                         n.range);
-    case ast::BinaryOp::Mul:
-      return isFloat ? b.CreateFMul(x, y)
-                     : checkedArithmetic(ast::BinaryOp::Mul, x, y, n.element,
-                                         n.range);
-    case ast::BinaryOp::Div:
-    case ast::BinaryOp::Rem: {
-      bool div = std::get<ast::BinaryOp>(n.op) == ast::BinaryOp::Div;
-      if (isFloat)
-        return div ? b.CreateFDiv(x, y) : b.CreateFRem(x, y);
-      return checkedDivision(!div, x, y, n.element, n.range);
-    }
-    case ast::BinaryOp::Lt:
-      return boolResult(operandFloat
-                            ? b.CreateFCmpOLT(x, y)
-                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT,
-                                                        n.operandElement),
-                                           x, y));
-    case ast::BinaryOp::Le:
-      return boolResult(operandFloat
-                            ? b.CreateFCmpOLE(x, y)
-                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLE,
-                                                        n.operandElement),
-                                           x, y));
-    case ast::BinaryOp::Gt:
-      return boolResult(operandFloat
-                            ? b.CreateFCmpOGT(x, y)
-                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT,
-                                                        n.operandElement),
-                                           x, y));
-    case ast::BinaryOp::Ge:
-      return boolResult(operandFloat
-                            ? b.CreateFCmpOGE(x, y)
-                            : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGE,
-                                                        n.operandElement),
-                                           x, y));
-    case ast::BinaryOp::Eq:
-      return boolResult(operandFloat ? b.CreateFCmpOEQ(x, y)
-                                     : b.CreateICmpEQ(x, y));
-    case ast::BinaryOp::Ne:
-      return boolResult(operandFloat ? b.CreateFCmpUNE(x, y)
-                                     : b.CreateICmpNE(x, y));
-    case ast::BinaryOp::And:
-      return b.CreateAnd(x, y);
-    case ast::BinaryOp::Or:
-      return b.CreateOr(x, y);
-    case ast::BinaryOp::MatMul:
-      break;
-    }
-    break;
+  llvm::Value *x = args[0];
+  llvm::Value *one = isFloat ? llvm::ConstantFP::get(t, 1.0) : nullptr;
+  switch (std::get<sema::Builtin>(n.op)) {
+  case sema::Builtin::Exp:
+    return intrinsic(llvm::Intrinsic::exp, {x});
+  case sema::Builtin::Log:
+    return intrinsic(llvm::Intrinsic::log, {x});
+  case sema::Builtin::Sqrt:
+    return intrinsic(llvm::Intrinsic::sqrt, {x});
+  case sema::Builtin::Tanh: {
+    // tanh(x) = 1 - 2 / (exp(2x) + 1), vectorizable through exp.
+    llvm::Value *e2x = intrinsic(
+        llvm::Intrinsic::exp, {b.CreateFMul(x, llvm::ConstantFP::get(t, 2.0))});
+    return b.CreateFSub(one, b.CreateFDiv(llvm::ConstantFP::get(t, 2.0),
+                                          b.CreateFAdd(e2x, one)));
   }
-  case Fused::Kind::Cast: {
-    llvm::Value *x = args[0];
-    llvm::Type *from = x->getType();
-    if (n.element == ast::ScalarKind::Bool)
-      return boolResult(
-          from->isFloatingPointTy()
-              ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(from, 0))
-              : b.CreateICmpNE(x, llvm::ConstantInt::get(from, 0)));
-    if (from->isFloatingPointTy() && isFloat)
-      return b.CreateFPCast(x, t);
-    if (from->isFloatingPointTy())
-      return floatToInt(x, n.element, t);
+  case sema::Builtin::Sigmoid:
+    return b.CreateFDiv(one, b.CreateFAdd(one, intrinsic(llvm::Intrinsic::exp,
+                                                         {b.CreateFNeg(x)})));
+  case sema::Builtin::Abs:
     if (isFloat)
-      return intToFloat(x, n.operandElement, t);
-    return intCast(x, n.operandElement, t);
+      return intrinsic(llvm::Intrinsic::fabs, {x});
+    if (intPredicate(llvm::CmpInst::ICMP_SLT, n.element) !=
+        llvm::CmpInst::ICMP_SLT)
+      return x; // unsigned
+    // abs(INT_MIN) does not fit: the negation is checked.
+    return b.CreateSelect(b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
+                          checkedNegate(x, n.element, n.range, "abs"), x);
+  case sema::Builtin::Relu: {
+    llvm::Value *zero = llvm::Constant::getNullValue(t);
+    return b.CreateSelect(
+        isFloat ? b.CreateFCmpOGT(x, zero)
+                : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
+                               x, zero),
+        x, zero);
   }
-  case Fused::Kind::Math: {
-    llvm::Value *x = args[0];
-    llvm::Value *one = isFloat ? llvm::ConstantFP::get(t, 1.0) : nullptr;
-    switch (std::get<sema::Builtin>(n.op)) {
-    case sema::Builtin::Exp:
-      return intrinsic(llvm::Intrinsic::exp, {x});
-    case sema::Builtin::Log:
-      return intrinsic(llvm::Intrinsic::log, {x});
-    case sema::Builtin::Sqrt:
-      return intrinsic(llvm::Intrinsic::sqrt, {x});
-    case sema::Builtin::Tanh: {
-      // tanh(x) = 1 - 2 / (exp(2x) + 1), vectorizable through exp.
-      llvm::Value *e2x =
-          intrinsic(llvm::Intrinsic::exp,
-                    {b.CreateFMul(x, llvm::ConstantFP::get(t, 2.0))});
-      return b.CreateFSub(one, b.CreateFDiv(llvm::ConstantFP::get(t, 2.0),
-                                            b.CreateFAdd(e2x, one)));
-    }
-    case sema::Builtin::Sigmoid:
-      return b.CreateFDiv(one, b.CreateFAdd(one, intrinsic(llvm::Intrinsic::exp,
-                                                           {b.CreateFNeg(x)})));
-    case sema::Builtin::Abs:
-      if (isFloat)
-        return intrinsic(llvm::Intrinsic::fabs, {x});
-      if (intPredicate(llvm::CmpInst::ICMP_SLT, n.element) !=
-          llvm::CmpInst::ICMP_SLT)
-        return x; // unsigned
-      // abs(INT_MIN) does not fit: the negation is checked.
-      return b.CreateSelect(b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
-                            checkedNegate(x, n.element, n.range, "abs"), x);
-    case sema::Builtin::Relu: {
-      llvm::Value *zero = llvm::Constant::getNullValue(t);
-      return b.CreateSelect(
-          isFloat
-              ? b.CreateFCmpOGT(x, zero)
-              : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
-                             x, zero),
-          x, zero);
-    }
-    case sema::Builtin::Pow: {
-      if (isFloat)
-        return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
-      return checkedPower(x, args[1], n.element, n.range);
-    }
-    // Floats: NaN in either argument gives NaN, whatever the order
-    // (IEEE 754-2019 minimum/maximum; -0 < +0).
-    case sema::Builtin::Minimum:
-      if (isFloat)
-        return intrinsic(llvm::Intrinsic::minimum, {x, args[1]});
-      return b.CreateSelect(
-          b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element), x,
-                       args[1]),
-          x, args[1]);
-    case sema::Builtin::BroadcastLike: // x, in the shape of x and args[1]
-      return x;
-    case sema::Builtin::Maximum:
-      if (isFloat)
-        return intrinsic(llvm::Intrinsic::maximum, {x, args[1]});
-      return b.CreateSelect(
-          b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element), x,
-                       args[1]),
-          x, args[1]);
-    default:
-      break;
-    }
+  case sema::Builtin::Pow:
+    if (isFloat)
+      return intrinsic(llvm::Intrinsic::pow, {x, args[1]});
+    return checkedPower(x, args[1], n.element, n.range);
+  // Floats: NaN in either argument gives NaN, whatever the order
+  // (IEEE 754-2019 minimum/maximum; -0 < +0).
+  case sema::Builtin::Minimum:
+    if (isFloat)
+      return intrinsic(llvm::Intrinsic::minimum, {x, args[1]});
+    return b.CreateSelect(
+        b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element), x,
+                     args[1]),
+        x, args[1]);
+  case sema::Builtin::BroadcastLike: // x, in the shape of x and args[1]
+    return x;
+  case sema::Builtin::Maximum:
+    if (isFloat)
+      return intrinsic(llvm::Intrinsic::maximum, {x, args[1]});
+    return b.CreateSelect(
+        b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element), x,
+                     args[1]),
+        x, args[1]);
+  default:
     break;
   }
-  case Fused::Kind::Leaf:
-    break;
-  }
-  throw Unsupported{n.range, "this elementwise operation"};
+  return nullptr;
 }
 
 Value FunctionEmitter::materialize(const Fused &n, SourceRange r) {

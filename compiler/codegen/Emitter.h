@@ -216,7 +216,17 @@ private:
   llvm::Value *elementAt(const Fused &n,
                          const std::vector<llvm::Value *> &index,
                          const std::vector<llvm::Value *> &dims);
+  // One element of `n` from its children's elements; throws Unsupported
+  // for an operation with no scalar form.
   llvm::Value *scalarOp(const Fused &n, const std::vector<llvm::Value *> &args);
+  llvm::Value *scalarUnary(const Fused &n, llvm::Value *x);
+  llvm::Value *scalarBinary(const Fused &n, llvm::Value *x, llvm::Value *y);
+  // An i1 comparing two elements of kind `operands`.
+  llvm::Value *scalarCompare(ast::BinaryOp op, ast::ScalarKind operands,
+                             llvm::Value *x, llvm::Value *y);
+  llvm::Value *scalarCast(const Fused &n, llvm::Value *x);
+  llvm::Value *scalarMath(const Fused &n,
+                          const std::vector<llvm::Value *> &args);
   // Materializes a tree into a tensor (or scalar) value.
   Value materialize(const Fused &n, SourceRange r);
   // Whether every leaf of `n` is a scalar or has exactly `dims` (no
@@ -257,6 +267,7 @@ private:
   Value lowerClipByNorm(const sema::BuiltinCallExpr &e);
   Value lowerDot(const sema::BuiltinCallExpr &e);
   Value lowerBatches(const sema::BuiltinCallExpr &e);
+  Value lowerTape(const sema::BuiltinCallExpr &e);
   Value emitMatMul(const sema::BinaryExpr &e);
   llvm::Value *squaredNorm(const Type *t, const Value &v);
 

@@ -60,13 +60,84 @@ private:
   std::deque<fedrt::Columns> columns_;
 };
 
-} // namespace
+using Entry = void (*)(fedrt_context *, const uint64_t *, uint64_t *);
 
-bool callFunction(const sema::Program &program,
-                  const lower::LoweredProgram &lowered, const SourceManager &sm,
-                  DiagnosticEngine &diags, const CodegenOptions &options,
-                  const std::string &name, const std::vector<std::string> &args,
-                  std::ostream &out) {
+// Makes the runtime (part of fedc), libmvec when the vector math library is
+// used, and the rest of this process (libm) visible to JIT-compiled code.
+llvm::Error defineRuntime(llvm::orc::LLJIT &jit, bool vectorMath) {
+  llvm::orc::SymbolMap runtime;
+  auto define = [&](const char *symbol, auto *address) {
+    runtime[jit.mangleAndIntern(symbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(reinterpret_cast<void *>(address)),
+        llvm::JITSymbolFlags::Exported};
+  };
+#define FEDRT_DEFINE(symbol) define(#symbol, &symbol);
+  FEDRT_RUNTIME_FUNCTIONS(FEDRT_DEFINE)
+#undef FEDRT_DEFINE
+  llvm::orc::JITDylib &main = jit.getMainJITDylib();
+  if (llvm::Error e = main.define(llvm::orc::absoluteSymbols(runtime)))
+    return e;
+  if (vectorMath) {
+    std::string error;
+    if (llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1",
+                                                          &error))
+      return llvm::createStringError(error);
+  }
+  auto generator =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          jit.getDataLayout().getGlobalPrefix());
+  if (!generator)
+    return generator.takeError();
+  main.addGenerator(std::move(*generator));
+  return llvm::Error::success();
+}
+
+// Compiles `program` into `jit` and finds the entry point of fn `name`;
+// nullptr after a diagnostic.
+Entry compileEntry(const sema::Program &program,
+                   const lower::LoweredProgram &lowered,
+                   const SourceManager &sm, DiagnosticEngine &diags,
+                   const CodegenOptions &options, const std::string &name,
+                   std::unique_ptr<llvm::orc::LLJIT> &jit) {
+  auto context = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> module =
+      generateModule(program, lowered, *context, sm, diags, "call");
+  if (!module)
+    return nullptr;
+  std::unique_ptr<llvm::TargetMachine> target =
+      createTargetMachine(options, diags);
+  if (!target)
+    return nullptr;
+  optimizeModule(*module, *target, options.optLevel);
+
+  auto jitError = [&](llvm::Error e) -> Entry {
+    diags.report(SourceLoc(), DiagId::JitError)
+        .arg(llvm::toString(std::move(e)));
+    return nullptr;
+  };
+  auto created = llvm::orc::LLJITBuilder().create();
+  if (!created)
+    return jitError(created.takeError());
+  jit = std::move(*created);
+  if (llvm::Error e =
+          defineRuntime(*jit, usesVectorMath(target->getTargetTriple())))
+    return jitError(std::move(e));
+  if (llvm::Error e = jit->addIRModule(
+          llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
+    return jitError(std::move(e));
+  auto entry = jit->lookup("fedrt_entry_" + name);
+  if (!entry)
+    return jitError(entry.takeError());
+  return entry->toPtr<Entry>();
+}
+
+// The non-generic local fn `name` with `args` parsed as its parameters'
+// values; nullptr after a diagnostic.
+const sema::Function *bindArguments(const sema::Program &program,
+                                    const std::string &name,
+                                    const std::vector<std::string> &args,
+                                    DiagnosticEngine &diags,
+                                    Arguments &arguments) {
   const sema::Function *fn = nullptr;
   for (const auto &f : program.functions)
     if (!f->isFederated && f->name == name)
@@ -75,77 +146,42 @@ bool callFunction(const sema::Program &program,
     diags.report(SourceLoc(), DiagId::CallUnknownFunction)
         .arg(name)
         .arg("; generic fns are called through a non-generic wrapper");
-    return false;
+    return nullptr;
   }
   if (args.size() != fn->params.size()) {
     diags.report(SourceLoc(), DiagId::CallArgument)
         .arg(static_cast<int64_t>(args.size()))
         .arg(name)
         .arg(fmt::format("'{}' takes {} arguments", name, fn->params.size()));
-    return false;
+    return nullptr;
   }
-  Arguments arguments;
   for (size_t i = 0; i < args.size(); ++i)
     if (absl::Status s = arguments.add(fn->params[i]->type, args[i]); !s.ok()) {
       diags.report(SourceLoc(), DiagId::CallArgument)
           .arg(static_cast<int64_t>(i + 1))
           .arg(name)
           .arg(fn->params[i]->name + ": " + std::string(s.message()));
-      return false;
+      return nullptr;
     }
+  return fn;
+}
 
-  auto context = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> module =
-      generateModule(program, lowered, *context, sm, diags, "call");
-  if (!module)
-    return false;
-  std::unique_ptr<llvm::TargetMachine> target =
-      createTargetMachine(options, diags);
-  if (!target)
-    return false;
-  optimizeModule(*module, *target, options.optLevel);
+} // namespace
 
-  auto jitError = [&](llvm::Error e) {
-    diags.report(SourceLoc(), DiagId::JitError)
-        .arg(llvm::toString(std::move(e)));
+bool callFunction(const sema::Program &program,
+                  const lower::LoweredProgram &lowered, const SourceManager &sm,
+                  DiagnosticEngine &diags, const CodegenOptions &options,
+                  const std::string &name, const std::vector<std::string> &args,
+                  std::ostream &out) {
+  Arguments arguments;
+  const sema::Function *fn =
+      bindArguments(program, name, args, diags, arguments);
+  if (!fn)
     return false;
-  };
-  auto jit = llvm::orc::LLJITBuilder().create();
-  if (!jit)
-    return jitError(jit.takeError());
-  llvm::orc::JITDylib &main = (*jit)->getMainJITDylib();
-  // The runtime is part of fedc; libm comes from the process.
-  llvm::orc::SymbolMap runtime;
-  auto define = [&](const char *symbol, auto *address) {
-    runtime[(*jit)->mangleAndIntern(symbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(reinterpret_cast<void *>(address)),
-        llvm::JITSymbolFlags::Exported};
-  };
-#define FEDRT_DEFINE(symbol) define(#symbol, &symbol);
-  FEDRT_RUNTIME_FUNCTIONS(FEDRT_DEFINE)
-#undef FEDRT_DEFINE
-  if (llvm::Error e = main.define(llvm::orc::absoluteSymbols(runtime)))
-    return jitError(std::move(e));
-  if (usesVectorMath(target->getTargetTriple())) {
-    std::string error;
-    if (llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1",
-                                                          &error))
-      return jitError(llvm::createStringError(error));
-  }
-  auto generator =
-      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-          (*jit)->getDataLayout().getGlobalPrefix());
-  if (!generator)
-    return jitError(generator.takeError());
-  main.addGenerator(std::move(*generator));
-  if (llvm::Error e = (*jit)->addIRModule(
-          llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
-    return jitError(std::move(e));
-  auto entry = (*jit)->lookup("fedrt_entry_" + name);
-  if (!entry)
-    return jitError(entry.takeError());
-  using Entry = void (*)(fedrt_context *, const uint64_t *, uint64_t *);
-  auto *call = entry->toPtr<Entry>();
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  Entry call = compileEntry(program, lowered, sm, diags, options, name, jit);
+  if (!call)
+    return false;
 
   fedrt_context ctx;
   fedrt::TypeDesc result = lower::layoutOf(fn->result);

@@ -192,6 +192,7 @@ private:
       n->accumulate = call.accumulate;
       n->merge = call.merge;
       n->bitwidth = call.bitwidth;
+      n->dp = call.dp;
     }
     return n;
   }
@@ -246,7 +247,7 @@ private:
         size_t k = static_cast<size_t>(n->level - 1);
         plan_.stages[k].aggregations.push_back(n);
         clientClosure({n->inputs[0]}, work[k], broadcasts[k]);
-        if (n->aggregation == fedrt::proto::WEIGHTED_MEAN)
+        if (sendsWeight(*n))
           clientClosure({n->inputs[1]}, work[k], broadcasts[k]);
       } else if (n->atClients) {
         if (std::find(plan_.results.begin(), plan_.results.end(), n) !=

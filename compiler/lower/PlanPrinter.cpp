@@ -52,6 +52,17 @@ std::string describe(const Node &n) {
     case fedrt::proto::SECURE_SUM:
       return fmt::format("federated_secure_sum({}, bitwidth: {})",
                          refs(n.inputs), n.bitwidth);
+    case fedrt::proto::DP_MEAN:
+      return fmt::format(
+          "federated_dp_mean({}, clip: {}, noise_multiplier: {}{}{})",
+          refs(n.inputs), n.dp.clip, n.dp.noiseMultiplier,
+          n.dp.adaptive
+              ? fmt::format(", target_quantile: {}, "
+                            "clip_learning_rate: {}",
+                            n.dp.targetQuantile, n.dp.clipLearningRate)
+              : "",
+          n.dp.maxWeight > 0 ? fmt::format(", max_weight: {}", n.dp.maxWeight)
+                             : "");
     case fedrt::proto::CUSTOM:
       return "federated_aggregate(" + refs(n.inputs) +
              ", accumulate: " + n.accumulate->name +

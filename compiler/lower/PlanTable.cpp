@@ -9,6 +9,7 @@
 #include "fedrt/Hash.h"
 #include "sema/Sema.h"
 
+#include <fmt/format.h>
 #include <llvm/Support/Casting.h>
 
 #include <algorithm>
@@ -217,6 +218,16 @@ private:
   void aggregation(const Node &a, proto::Aggregation &out) {
     out.set_kind(a.aggregation);
     out.set_bitwidth(a.bitwidth);
+    if (a.aggregation == proto::DP_MEAN) {
+      proto::DpMean &dp = *out.mutable_dp();
+      dp.set_clip(a.dp.clip);
+      dp.set_noise_multiplier(a.dp.noiseMultiplier);
+      dp.set_adaptive(a.dp.adaptive);
+      dp.set_target_quantile(a.dp.targetQuantile);
+      dp.set_clip_learning_rate(a.dp.clipLearningRate);
+      dp.set_clipped_count_stddev(a.dp.clippedCountStddev);
+      dp.set_max_weight(a.dp.maxWeight);
+    }
     if (a.aggregation == proto::CUSTOM) {
       out.set_accumulate_fn(index(a.accumulate));
       out.set_merge_fn(index(a.merge));
@@ -261,6 +272,11 @@ std::string dataflowOf(const ComputationPlan &plan) {
             (n->function ? n->function->name : "") + " " +
             std::to_string(static_cast<int>(n->aggregation)) + " " +
             std::to_string(n->bitwidth) + " " + std::to_string(n->index);
+    if (n->aggregation == fedrt::proto::DP_MEAN)
+      text += fmt::format(" dp {} {} {} {} {} {} {}", n->dp.clip,
+                          n->dp.noiseMultiplier, n->dp.adaptive,
+                          n->dp.targetQuantile, n->dp.clipLearningRate,
+                          n->dp.clippedCountStddev, n->dp.maxWeight);
     for (const Node *in : n->inputs)
       text += " %" + std::to_string(in->id);
     text += "\n";

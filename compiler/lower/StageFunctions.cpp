@@ -211,7 +211,7 @@ void synthesizeStageFunctions(ComputationPlan &plan,
     std::vector<Node *> values;
     for (Node *a : stage.aggregations) {
       values.push_back(a->inputs[0]);
-      if (a->aggregation == fedrt::proto::WEIGHTED_MEAN)
+      if (sendsWeight(*a))
         values.push_back(a->inputs[1]);
       aggregated.push_back(a);
     }

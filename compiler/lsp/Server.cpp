@@ -92,11 +92,16 @@ json completionItems() {
 #include "sema/Intrinsics.def"
   std::set<std::string> builtins;
 #define BUILTIN(Name, spelling, TypeArg, Axis, Typing, Lowering)               \
-  if (builtins.insert(spelling).second)                                        \
+  if (spelling[0] != '%' && builtins.insert(spelling).second)                  \
     items.push_back({{"label", spelling},                                      \
                      {"kind", kFunctionKind},                                  \
                      {"detail", "builtin"}});
 #include "sema/Builtins.def"
+  // Function transformations, typed in sema/Gradients.cpp (no table).
+  for (const char *transform : {"grad", "value_and_grad"})
+    items.push_back({{"label", transform},
+                     {"kind", kFunctionKind},
+                     {"detail", "gradient of a local fn (argnums:)"}});
 #define ELEMENT(Name, spelling, bytes, ctype, kind)                            \
   items.push_back(                                                             \
       {{"label", spelling}, {"kind", kTypeKind}, {"detail", "element type"}});

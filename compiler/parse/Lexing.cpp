@@ -177,10 +177,7 @@ void LexedFile::reportAllLexicalErrors(DiagnosticEngine &diags) {
 
 antlr4::TokenSource *LexedFile::lexer() { return lexer_.get(); }
 
-void LexedFile::run(const ParseOptions &options) {
-  std::string_view text = sm_.text(file_);
-
-  // Pass 1: validate UTF-8 and mask non-ASCII bytes.
+std::vector<bool> LexedFile::maskNonAscii(std::string_view text) {
   masked_.assign(text);
   std::vector<bool> invalidByte(text.size(), false);
   for (size_t i = 0; i < text.size();) {
@@ -201,6 +198,41 @@ void LexedFile::run(const ParseOptions &options) {
       masked_[i + k] = kMaskedByte;
     i += n;
   }
+  return invalidByte;
+}
+
+bool LexedFile::acceptToken(antlr4::Token &token, std::string_view text,
+                            const std::vector<bool> &invalidByte) {
+  if (token.getChannel() != antlr4::Token::DEFAULT_CHANNEL)
+    return false;
+  size_t offset = token.getStartIndex();
+  SourceLoc loc = sm_.locFor(file_, static_cast<uint32_t>(offset));
+  switch (token.getType()) {
+  case FedLexer::BAD_CHAR: {
+    unsigned char c = static_cast<unsigned char>(text[offset]);
+    // Skip bytes already reported as bad UTF-8 and the trailing bytes of
+    // a multi-byte character reported at its first byte.
+    if (!invalidByte[offset] && !(c >= 0x80 && c < 0xC0))
+      pend(loc, DiagId::UnexpectedCharacter, {describeCharacter(text, offset)});
+    return false;
+  }
+  case FedLexer::UNTERMINATED_COMMENT:
+    pend(loc, DiagId::UnterminatedComment);
+    return false;
+  case FedLexer::UNTERMINATED_STRING:
+    pend(loc, DiagId::UnterminatedString);
+    // Parse on as if it were terminated, to avoid a cascade.
+    if (auto *writable = dynamic_cast<antlr4::WritableToken *>(&token))
+      writable->setType(FedLexer::STRING);
+    return true;
+  default:
+    return true;
+  }
+}
+
+void LexedFile::run(const ParseOptions &options) {
+  std::string_view text = sm_.text(file_);
+  std::vector<bool> invalidByte = maskNonAscii(text);
 
   // Pass 2: tokens.
   input_ = std::make_unique<antlr4::ANTLRInputStream>(masked_);
@@ -219,35 +251,13 @@ void LexedFile::run(const ParseOptions &options) {
       tokens_.push_back(std::move(token));
       break;
     }
-    if (token->getChannel() != antlr4::Token::DEFAULT_CHANNEL)
+    if (!acceptToken(*token, text, invalidByte))
       continue;
     size_t offset = token->getStartIndex();
-    SourceLoc loc = sm_.locFor(file_, static_cast<uint32_t>(offset));
-    switch (type) {
-    case FedLexer::BAD_CHAR: {
-      unsigned char c = static_cast<unsigned char>(text[offset]);
-      // Skip bytes already reported as bad UTF-8 and the trailing bytes of
-      // a multi-byte character reported at its first byte.
-      if (invalidByte[offset] || (c >= 0x80 && c < 0xC0))
-        continue;
-      pend(loc, DiagId::UnexpectedCharacter, {describeCharacter(text, offset)});
-      continue;
-    }
-    case FedLexer::UNTERMINATED_COMMENT:
-      pend(loc, DiagId::UnterminatedComment);
-      continue;
-    case FedLexer::UNTERMINATED_STRING:
-      pend(loc, DiagId::UnterminatedString);
-      // Parse on as if it were terminated, to avoid a cascade.
-      if (auto *writable = dynamic_cast<antlr4::WritableToken *>(token.get()))
-        writable->setType(FedLexer::STRING);
-      break;
-    default:
-      break;
-    }
     if (isOpener(type)) {
       openBrackets.push_back(offset);
       if (openBrackets.size() > options.bracketDepth) {
+        SourceLoc loc = sm_.locFor(file_, static_cast<uint32_t>(offset));
         complete_ = false;
         pend(loc, DiagId::BracketNestingTooDeep,
              {std::to_string(options.bracketDepth)});

@@ -50,6 +50,12 @@ private:
   void pend(SourceLoc loc, DiagId id, std::vector<std::string> args = {});
 
   void run(const ParseOptions &options);
+  // Pass 1: validates UTF-8 into masked_ (non-ASCII bytes masked, so the
+  // ASCII grammar sees one character per byte); true at each invalid byte.
+  std::vector<bool> maskNonAscii(std::string_view text);
+  // Whether `token` goes to the parser; pends its lexical error if any.
+  bool acceptToken(antlr4::Token &token, std::string_view text,
+                   const std::vector<bool> &invalidByte);
 
   const SourceManager &sm_;
   FileId file_;

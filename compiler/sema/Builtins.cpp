@@ -424,6 +424,11 @@ ExprPtr Checker::typeDot(BuiltinCall &call) {
   return makeBuiltin(call, types_.scalar(a->element));
 }
 
+ExprPtr Checker::typeInternal(BuiltinCall &call) {
+  // lookupBuiltin never finds an internal spelling, so no call reaches here.
+  return errorExpr(call.e.range());
+}
+
 ExprPtr Checker::typeBatches(BuiltinCall &call) {
   const ast::CallExpr &e = call.e;
   std::vector<ExprPtr> &args = call.args;

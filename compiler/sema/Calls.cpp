@@ -85,50 +85,15 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
     }
     return checkIntrinsic(e, *i);
   }
+  // Everything a call can name, from the tables.
   std::vector<std::string> candidates = globalOrder_;
-  for (const char *known : {"zeros",
-                            "ones",
-                            "fill",
-                            "random_normal",
-                            "exp",
-                            "log",
-                            "sqrt",
-                            "abs",
-                            "tanh",
-                            "sigmoid",
-                            "relu",
-                            "pow",
-                            "min",
-                            "max",
-                            "sum",
-                            "mean",
-                            "argmax",
-                            "softmax",
-                            "log_softmax",
-                            "one_hot",
-                            "transpose",
-                            "reshape",
-                            "rows",
-                            "len",
-                            "norm",
-                            "clip_by_norm",
-                            "dot",
-                            "batches",
-                            "broadcast_like",
-                            "grad",
-                            "value_and_grad",
-                            "federated_map",
-                            "federated_mean",
-                            "federated_sum",
-                            "federated_broadcast",
-                            "federated_value",
-                            "federated_zip",
-                            "federated_aggregate",
-                            "federated_secure_sum",
-                            "federated_eval",
-                            "federated_min",
-                            "federated_max"})
-    candidates.emplace_back(known);
+#define BUILTIN(Name, spelling, ...)                                           \
+  if (spelling[0] != '%') /* internal */                                       \
+    candidates.emplace_back(spelling);
+#include "sema/Builtins.def"
+#define INTRINSIC(Name, spelling, ...) candidates.emplace_back(spelling);
+#include "sema/Intrinsics.def"
+  candidates.insert(candidates.end(), {"grad", "value_and_grad"});
   diags_.report(e.callee->range(), DiagId::UnknownName)
       .arg(name)
       .arg(suggestion(name, candidates));
@@ -137,15 +102,11 @@ ExprPtr Checker::checkCall(const ast::CallExpr &e) {
   return errorExpr(e.range());
 }
 
-ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
-                               const ast::FnDecl &decl) {
+bool Checker::orderArguments(const ast::CallExpr &e, const ast::FnDecl &decl,
+                             std::vector<ExprPtr> &args) {
   const std::string &name = decl.name.name;
-  if (!e.typeArgs.empty())
-    diags_.report(e.typeArgs.front()->range(), DiagId::TypeArgumentsNotAllowed)
-        .arg(name);
-  // Order the arguments by parameter: positional first, then by name.
-  std::vector<ExprPtr> args(decl.params.size());
-  std::vector<ExprPtr> extra;
+  args.resize(decl.params.size());
+  size_t extra = 0;
   size_t position = 0;
   bool ok = true;
   for (const ast::Arg &a : e.args) {
@@ -167,7 +128,7 @@ ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
       ++position;
     }
     if (index >= args.size()) {
-      extra.push_back(std::move(value));
+      ++extra;
       continue;
     }
     if (args[index]) {
@@ -180,15 +141,27 @@ ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
     }
     args[index] = std::move(value);
   }
-  size_t given = extra.size();
+  size_t given = extra;
   for (const ExprPtr &a : args)
     given += a ? 1 : 0;
   if (!ok)
-    return errorExpr(e.range());
+    return false;
   if (given != decl.params.size()) {
     reportArgumentCount(e.range(), name, decl.params.size(), given);
-    return errorExpr(e.range());
+    return false;
   }
+  return true;
+}
+
+ExprPtr Checker::checkUserCall(const ast::CallExpr &e,
+                               const ast::FnDecl &decl) {
+  const std::string &name = decl.name.name;
+  if (!e.typeArgs.empty())
+    diags_.report(e.typeArgs.front()->range(), DiagId::TypeArgumentsNotAllowed)
+        .arg(name);
+  std::vector<ExprPtr> args;
+  if (!orderArguments(e, decl, args))
+    return errorExpr(e.range());
   for (const ExprPtr &a : args)
     if (containsError(a->type))
       return errorExpr(e.range());

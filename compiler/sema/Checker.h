@@ -70,6 +70,12 @@ private:
                           TypeUse use);
   const Type *resolveTypeUnchecked(const ast::TypeExpr &type,
                                    const Bindings *bindings);
+  const Type *resolveNamedType(const ast::NamedTypeExpr &t,
+                               const Bindings *bindings);
+  const Type *resolveSeqType(const ast::SeqTypeExpr &t,
+                             const Bindings *bindings);
+  const Type *resolvePlacedType(const ast::PlacedTypeExpr &t,
+                                const Bindings *bindings);
   std::optional<int64_t> resolveDim(const ast::Dim &dim,
                                     const Bindings *bindings);
   void checkPlacedWellFormed(const ast::TypeExpr &type, const Type *t);
@@ -133,6 +139,11 @@ private:
   ExprPtr checkMatMul(const ast::BinaryExpr &e, ExprPtr lhs, ExprPtr rhs);
   ExprPtr checkCall(const ast::CallExpr &e);
   ExprPtr checkUserCall(const ast::CallExpr &e, const ast::FnDecl &decl);
+  // `e`'s arguments by `decl`'s parameters (positional, then by name),
+  // each checked once; false after reporting unknown, repeated, missing or
+  // extra arguments.
+  bool orderArguments(const ast::CallExpr &e, const ast::FnDecl &decl,
+                      std::vector<ExprPtr> &args);
   // grad(f)(args...) and value_and_grad(f)(args...) (Gradients.cpp).
   bool isGradApplication(const ast::CallExpr &e) const;
   ExprPtr checkGradCall(const ast::CallExpr &e);
@@ -172,6 +183,14 @@ private:
   broadcast(const TensorType *a, const TensorType *b, SourceRange where);
   const Type *arithmeticResult(ast::BinaryOp op, ExprPtr &lhs, ExprPtr &rhs,
                                SourceRange where, SourceLoc opLoc);
+  // Both operands tensors: literal adaptation, equal elements, broadcast.
+  const Type *tensorArithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
+                                     ExprPtr &rhs, SourceRange where,
+                                     SourceLoc opLoc);
+  // Reports [InvalidOperands] (with `hint`) and returns the error type.
+  const Type *invalidOperands(ast::BinaryOp op, const Type *a, const Type *b,
+                              const std::string &hint, SourceRange where,
+                              SourceLoc opLoc);
   std::vector<ExprPtr> positionalArgs(const ast::CallExpr &e,
                                       const std::string &callee);
   // A local fn or builtin applied to placed values: reports that it belongs
@@ -203,6 +222,7 @@ private:
   ExprPtr typeNorm(BuiltinCall &call);
   ExprPtr typeDot(BuiltinCall &call);
   ExprPtr typeBatches(BuiltinCall &call);
+  ExprPtr typeInternal(BuiltinCall &call); // unreachable from source
   // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
   // typed call; argument i as a tensor (or null).
   bool arity(BuiltinCall &call, size_t n);
@@ -244,6 +264,10 @@ private:
                          std::vector<ExprPtr> args);
   ExprPtr checkZip(const ast::CallExpr &e, Intrinsic i,
                    std::vector<ExprPtr> args);
+  // federated_dp_mean (Privacy.cpp).
+  ExprPtr checkDpMean(const ast::CallExpr &e, Intrinsic i,
+                      std::vector<ExprPtr> args);
+  bool dpParameter(IntrinsicCallExpr &call, const ast::Arg &a);
   std::unique_ptr<IntrinsicCallExpr> intrinsicCall(const ast::CallExpr &e,
                                                    Intrinsic i, const Type *t,
                                                    std::vector<ExprPtr> args);
@@ -280,6 +304,17 @@ private:
                                const ast::ProcessEntry &entry);
   void checkMain();
   void checkProcess(const ast::ProcessDecl &p);
+  // Each entry's signature, filling `process` (init: () -> S@SERVER; next:
+  // (S@SERVER, {D}@CLIENTS) -> S@SERVER or (S@SERVER, M@SERVER); eval:
+  // (S@SERVER, {D}@CLIENTS) -> M@SERVER).
+  void checkProcessInit(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
+                        Process &process);
+  void checkProcessNext(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
+                        Process &process);
+  void checkProcessEval(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
+                        Process &process);
+  bool checkProcessInputs(const ast::ProcessEntry &e, const Function &fn,
+                          const char *role, const Process &process);
   // The process's `init`, `next`, `eval` entries (null when absent),
   // reporting unknown, repeated and missing ones.
   struct ProcessEntries {

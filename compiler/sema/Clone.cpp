@@ -19,35 +19,55 @@ std::vector<ExprPtr> cloneAll(const std::vector<ExprPtr> &xs,
   return out;
 }
 
+ExprPtr cloneLiteral(const LiteralExpr &l) {
+  auto c = std::make_unique<LiteralExpr>(l.type, l.range);
+  c->intValue = l.intValue;
+  c->floatValue = l.floatValue;
+  c->boolValue = l.boolValue;
+  c->adaptable = l.adaptable;
+  return c;
+}
+
+ExprPtr cloneRef(const RefExpr &r, const LocalMap &locals) {
+  auto c = std::make_unique<RefExpr>(r.kind(), r.type, r.range);
+  c->local = r.local ? locals(r.local) : nullptr;
+  c->constant = r.constant;
+  c->function = r.function;
+  c->fnDecl = r.fnDecl;
+  c->placement = r.placement;
+  return c;
+}
+
+ExprPtr cloneIntrinsicCall(const IntrinsicCallExpr &i, const LocalMap &locals) {
+  auto c = std::make_unique<IntrinsicCallExpr>(i.type, i.range, i.intrinsic,
+                                               cloneAll(i.args, locals));
+  c->weighted = i.weighted;
+  c->bitwidth = i.bitwidth;
+  c->dp = i.dp;
+  c->function = i.function;
+  c->accumulate = i.accumulate;
+  c->merge = i.merge;
+  c->report = i.report;
+  return c;
+}
+
 } // namespace
 
 ExprPtr cloneExpr(const Expr &e, const LocalMap &locals) {
   ExprPtr out;
   switch (e.kind()) {
-  case Expr::Kind::Literal: {
-    const auto &l = cast<LiteralExpr>(e);
-    auto c = std::make_unique<LiteralExpr>(l.type, l.range);
-    c->intValue = l.intValue;
-    c->floatValue = l.floatValue;
-    c->boolValue = l.boolValue;
-    c->adaptable = l.adaptable;
-    out = std::move(c);
+  case Expr::Kind::Literal:
+    out = cloneLiteral(cast<LiteralExpr>(e));
     break;
-  }
   case Expr::Kind::LocalRef:
   case Expr::Kind::ConstRef:
   case Expr::Kind::FunctionRef:
-  case Expr::Kind::PlacementRef: {
-    const auto &r = cast<RefExpr>(e);
-    auto c = std::make_unique<RefExpr>(e.kind(), r.type, r.range);
-    c->local = r.local ? locals(r.local) : nullptr;
-    c->constant = r.constant;
-    c->function = r.function;
-    c->fnDecl = r.fnDecl;
-    c->placement = r.placement;
-    out = std::move(c);
+  case Expr::Kind::PlacementRef:
+    out = cloneRef(cast<RefExpr>(e), locals);
     break;
-  }
+  case Expr::Kind::IntrinsicCall:
+    out = cloneIntrinsicCall(cast<IntrinsicCallExpr>(e), locals);
+    break;
   case Expr::Kind::Unary: {
     const auto &u = cast<UnaryExpr>(e);
     out = std::make_unique<UnaryExpr>(u.type, u.range, u.op,
@@ -76,19 +96,6 @@ ExprPtr cloneExpr(const Expr &e, const LocalMap &locals) {
     out = std::move(c);
     break;
   }
-  case Expr::Kind::IntrinsicCall: {
-    const auto &i = cast<IntrinsicCallExpr>(e);
-    auto c = std::make_unique<IntrinsicCallExpr>(i.type, i.range, i.intrinsic,
-                                                 cloneAll(i.args, locals));
-    c->weighted = i.weighted;
-    c->bitwidth = i.bitwidth;
-    c->function = i.function;
-    c->accumulate = i.accumulate;
-    c->merge = i.merge;
-    c->report = i.report;
-    out = std::move(c);
-    break;
-  }
   case Expr::Kind::Cast: {
     const auto &c = cast<CastExpr>(e);
     out = std::make_unique<CastExpr>(c.type, c.range,
@@ -97,16 +104,15 @@ ExprPtr cloneExpr(const Expr &e, const LocalMap &locals) {
   }
   case Expr::Kind::Index: {
     const auto &i = cast<IndexExpr>(e);
-    out = std::make_unique<IndexExpr>(i.type, i.range,
-                                      cloneExpr(*i.base, locals),
-                                      cloneAll(i.indices, locals));
+    out =
+        std::make_unique<IndexExpr>(i.type, i.range, cloneExpr(*i.base, locals),
+                                    cloneAll(i.indices, locals));
     break;
   }
   case Expr::Kind::Member: {
     const auto &m = cast<MemberExpr>(e);
-    out = std::make_unique<MemberExpr>(m.type, m.range,
-                                       cloneExpr(*m.base, locals), m.index,
-                                       m.name);
+    out = std::make_unique<MemberExpr>(
+        m.type, m.range, cloneExpr(*m.base, locals), m.index, m.name);
     break;
   }
   case Expr::Kind::StructLiteral:

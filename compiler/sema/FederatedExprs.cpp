@@ -8,6 +8,7 @@
 #include <llvm/Support/Casting.h>
 
 #include <array>
+#include <string_view>
 
 namespace fedc::sema {
 
@@ -63,6 +64,19 @@ bool staticDims(const TensorType *t) {
     if (d == kDynamicDim)
       return false;
   return true;
+}
+
+// Whether `name` is in the table's comma-separated list.
+bool namedArgumentAllowed(std::string_view list, std::string_view name) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    if (list.substr(0, comma) == name)
+      return true;
+    if (comma == std::string_view::npos)
+      break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 } // namespace
@@ -260,7 +274,8 @@ ExprPtr Checker::checkIntrinsic(const ast::CallExpr &e, Intrinsic i) {
   for (const ast::Arg &a : e.args) {
     bool allowed =
         a.name &&
-        a.name->name == kIntrinsics[static_cast<size_t>(i)].namedArgument;
+        namedArgumentAllowed(kIntrinsics[static_cast<size_t>(i)].namedArgument,
+                             a.name->name);
     if (a.name && !allowed) {
       diags_.report(a.name->range, DiagId::UnknownNamedArgument)
           .arg(name)

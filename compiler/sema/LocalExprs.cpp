@@ -333,64 +333,78 @@ std::optional<std::vector<int64_t>> Checker::broadcast(const TensorType *a,
   return out;
 }
 
+const Type *Checker::invalidOperands(ast::BinaryOp op, const Type *a,
+                                     const Type *b, const std::string &hint,
+                                     SourceRange where, SourceLoc opLoc) {
+  diags_.report(opLoc, DiagId::InvalidOperands)
+      .arg(ast::binaryOpSpelling(op))
+      .arg(formatType(a))
+      .arg(formatType(b))
+      .arg(hint)
+      .range(where);
+  return types_.error();
+}
+
+const Type *Checker::tensorArithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
+                                            ExprPtr &rhs, SourceRange where,
+                                            SourceLoc opLoc) {
+  const Type *a = lhs->type, *b = rhs->type; // as written, for messages
+  const auto *ta = cast<TensorType>(a);
+  const auto *tb = cast<TensorType>(b);
+  // The literal side takes the other side's element type; between two
+  // literals, an int meets a float as a float.
+  bool literalL = isAdaptable(*lhs), literalR = isAdaptable(*rhs);
+  if (literalL && literalR && ta->isFloat() == tb->isFloat()) {
+    // Two literals of one kind meet at the wider (3000000000 + 1: i64).
+    ExprPtr &narrow =
+        fedrt::elementSize(ta->element) < fedrt::elementSize(tb->element) ? lhs
+                                                                          : rhs;
+    adapt(narrow, narrow.get() == lhs.get() ? tb : ta);
+  } else if (literalL && (!literalR || tb->isFloat())) {
+    adapt(lhs, types_.scalar(tb->element));
+  } else if (literalR && (!literalL || ta->isFloat())) {
+    adapt(rhs, types_.scalar(ta->element));
+  }
+  ta = cast<TensorType>(lhs->type);
+  tb = cast<TensorType>(rhs->type);
+  if (ta->isBool() || tb->isBool())
+    return invalidOperands(
+        op, a, b, "; arithmetic needs numbers, convert bools with f32(...)",
+        where, opLoc);
+  if (ta->element != tb->element &&
+      (reportLiteralRange(*lhs, types_.scalar(tb->element)) ||
+       reportLiteralRange(*rhs, types_.scalar(ta->element))))
+    return types_.error();
+  if (ta->element != tb->element) {
+    ScalarKind wider = ta->isFloat() ? ta->element : tb->element;
+    diags_.report(opLoc, DiagId::ElementTypeMismatch)
+        .arg(ast::scalarName(ta->element))
+        .arg(ast::scalarName(tb->element))
+        .arg(ast::scalarName(wider))
+        .range(where);
+    return types_.error();
+  }
+  std::optional<std::vector<int64_t>> dims = broadcast(ta, tb, where);
+  return dims ? types_.tensor(ta->element, *dims) : types_.error();
+}
+
 const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
                                       ExprPtr &rhs, SourceRange where,
                                       SourceLoc opLoc) {
   const Type *a = lhs->type, *b = rhs->type;
-  auto invalid = [&](const std::string &hint) {
-    diags_.report(opLoc, DiagId::InvalidOperands)
-        .arg(ast::binaryOpSpelling(op))
-        .arg(formatType(a))
-        .arg(formatType(b))
-        .arg(hint)
-        .range(where);
-    return types_.error();
-  };
   const auto *ta = dyn_cast<TensorType>(a), *tb = dyn_cast<TensorType>(b);
   const auto *sa = dyn_cast<StructType>(a), *sb = dyn_cast<StructType>(b);
-  if (ta && tb) {
-    // The literal side takes the other side's element type; between two
-    // literals, an int meets a float as a float.
-    bool literalL = isAdaptable(*lhs), literalR = isAdaptable(*rhs);
-    if (literalL && literalR && ta->isFloat() == tb->isFloat()) {
-      // Two literals of one kind meet at the wider (3000000000 + 1: i64).
-      ExprPtr &narrow =
-          fedrt::elementSize(ta->element) < fedrt::elementSize(tb->element)
-              ? lhs
-              : rhs;
-      adapt(narrow, narrow.get() == lhs.get() ? tb : ta);
-    } else if (literalL && (!literalR || tb->isFloat())) {
-      adapt(lhs, types_.scalar(tb->element));
-    } else if (literalR && (!literalL || ta->isFloat())) {
-      adapt(rhs, types_.scalar(ta->element));
-    }
-    ta = cast<TensorType>(lhs->type);
-    tb = cast<TensorType>(rhs->type);
-    if (ta->isBool() || tb->isBool())
-      return invalid("; arithmetic needs numbers, convert bools with f32(...)");
-    if (ta->element != tb->element &&
-        (reportLiteralRange(*lhs, types_.scalar(tb->element)) ||
-         reportLiteralRange(*rhs, types_.scalar(ta->element))))
-      return types_.error();
-    if (ta->element != tb->element) {
-      ScalarKind wider = ta->isFloat() ? ta->element : tb->element;
-      diags_.report(opLoc, DiagId::ElementTypeMismatch)
-          .arg(ast::scalarName(ta->element))
-          .arg(ast::scalarName(tb->element))
-          .arg(ast::scalarName(wider))
-          .range(where);
-      return types_.error();
-    }
-    std::optional<std::vector<int64_t>> dims = broadcast(ta, tb, where);
-    return dims ? types_.tensor(ta->element, *dims) : types_.error();
-  }
+  if (ta && tb)
+    return tensorArithmeticResult(op, lhs, rhs, where, opLoc);
   bool addSub = op == ast::BinaryOp::Add || op == ast::BinaryOp::Sub;
   if (sa && sb) {
     if (sa == sb && addSub && isNumeric(a))
       return a;
-    return invalid(sa == sb ? "; structs combine with '+' and '-', and '*' "
-                              "and '/' take a scalar"
-                            : "");
+    return invalidOperands(op, a, b,
+                           sa == sb ? "; structs combine with '+' and '-', "
+                                      "and '*' and '/' take a scalar"
+                                    : "",
+                           where, opLoc);
   }
   // scalar * struct, struct * scalar, struct / scalar
   const StructType *s = sa ? sa : sb;
@@ -400,7 +414,8 @@ const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
   if (s && scalar && scaleOp && isNumeric(s)) {
     const TensorType *element = commonElement(types_, s);
     if (!scalar->isScalar())
-      return invalid("; a struct is scaled by a scalar");
+      return invalidOperands(op, a, b, "; a struct is scaled by a scalar",
+                             where, opLoc);
     if (element)
       adapt(scalarExpr, element);
     if (!element || scalarExpr->type != element) {
@@ -413,7 +428,7 @@ const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
     }
     return s;
   }
-  return invalid("");
+  return invalidOperands(op, a, b, "", where, opLoc);
 }
 
 ExprPtr Checker::checkBinary(const ast::BinaryExpr &e) {

@@ -137,88 +137,107 @@ Checker::ProcessEntries Checker::processEntries(const ast::ProcessDecl &p) {
   return entries;
 }
 
+namespace {
+
+void reportSignature(DiagnosticEngine &diags, const ast::ProcessEntry &e,
+                     const char *role, const std::string &why) {
+  diags.report(e.value.range, DiagId::ProcessSignature)
+      .arg(e.value.name)
+      .arg(role)
+      .arg(why);
+}
+
+} // namespace
+
+void Checker::checkProcessInit(const ast::ProcessDecl &p,
+                               const ast::ProcessEntry &e, Process &process) {
+  const Function *fn = processEntry(p, e);
+  if (!fn)
+    return;
+  process.init = fn;
+  process.state = atServer(fn->result);
+  if (!fn->params.empty() || !process.state) {
+    reportSignature(
+        diags_, e, "init",
+        "init takes no arguments and returns the state S@SERVER; it is " +
+            formatType(fn->result == nullptr ? types_.error() : fn->result) +
+            (fn->params.empty() ? "" : " with arguments"));
+    process.state = nullptr;
+  }
+}
+
+bool Checker::checkProcessInputs(const ast::ProcessEntry &e, const Function &fn,
+                                 const char *role, const Process &process) {
+  if (fn.params.size() != 2 || !atServer(fn.params[0]->type) ||
+      !isClientData(fn.params[1]->type)) {
+    reportSignature(diags_, e, role,
+                    std::string(role) +
+                        " takes the state S@SERVER and client data "
+                        "{D}@CLIENTS");
+    return false;
+  }
+  if (process.state && atServer(fn.params[0]->type) != process.state) {
+    reportSignature(
+        diags_, e, role,
+        "its state is " + formatType(fn.params[0]->type) +
+            " but init returns " +
+            formatType(types_.placed(process.state, Placement::Server, true)));
+    return false;
+  }
+  return true;
+}
+
+void Checker::checkProcessNext(const ast::ProcessDecl &p,
+                               const ast::ProcessEntry &e, Process &process) {
+  const Function *fn = processEntry(p, e);
+  if (!fn || !checkProcessInputs(e, *fn, "next", process))
+    return;
+  const Type *r = fn->result;
+  const auto *pair = dyn_cast<TupleType>(r);
+  const Type *newState = atServer(r);
+  const Type *metrics = nullptr;
+  if (!newState && pair && pair->elements.size() == 2) {
+    newState = atServer(pair->elements[0]);
+    metrics = atServer(pair->elements[1]);
+  }
+  if (!newState || (pair && (!metrics || !isa<StructType>(metrics))) ||
+      (process.state && newState != process.state)) {
+    reportSignature(diags_, e, "next",
+                    "next returns the new state S@SERVER, or (S@SERVER, "
+                    "M@SERVER) with a metrics struct M; it returns " +
+                        formatType(r));
+    return;
+  }
+  process.next = fn;
+  process.metrics = metrics;
+}
+
+void Checker::checkProcessEval(const ast::ProcessDecl &p,
+                               const ast::ProcessEntry &e, Process &process) {
+  const Function *fn = processEntry(p, e);
+  if (!fn || !checkProcessInputs(e, *fn, "eval", process))
+    return;
+  const Type *m = atServer(fn->result);
+  if (!m || !isa<StructType>(m)) {
+    reportSignature(diags_, e, "eval",
+                    "eval returns a metrics struct M@SERVER; it returns " +
+                        formatType(fn->result));
+    return;
+  }
+  process.eval = fn;
+}
+
 void Checker::checkProcess(const ast::ProcessDecl &p) {
   auto [init, next, eval] = processEntries(p);
   Process process;
   process.name = p.name.name;
   process.range = p.range();
-  auto signature = [&](const ast::ProcessEntry &e, const char *role,
-                       const std::string &why) {
-    diags_.report(e.value.range, DiagId::ProcessSignature)
-        .arg(e.value.name)
-        .arg(role)
-        .arg(why);
-  };
-  if (init) {
-    if (const Function *fn = processEntry(p, *init)) {
-      process.init = fn;
-      process.state = atServer(fn->result);
-      if (!fn->params.empty() || !process.state) {
-        signature(*init, "init",
-                  "init takes no arguments and returns the state S@SERVER; "
-                  "it is " +
-                      formatType(fn->result == nullptr ? types_.error()
-                                                       : fn->result) +
-                      (fn->params.empty() ? "" : " with arguments"));
-        process.state = nullptr;
-      }
-    }
-  }
-  // next and eval take (S@SERVER, {D}@CLIENTS).
-  auto checkInputs = [&](const ast::ProcessEntry &e, const Function &fn,
-                         const char *role) {
-    if (fn.params.size() != 2 || !atServer(fn.params[0]->type) ||
-        !isClientData(fn.params[1]->type)) {
-      signature(e, role,
-                std::string(role) +
-                    " takes the state S@SERVER and client data {D}@CLIENTS");
-      return false;
-    }
-    if (process.state && atServer(fn.params[0]->type) != process.state) {
-      signature(e, role,
-                "its state is " + formatType(fn.params[0]->type) +
-                    " but init returns " +
-                    formatType(
-                        types_.placed(process.state, Placement::Server, true)));
-      return false;
-    }
-    return true;
-  };
-  if (next) {
-    if (const Function *fn = processEntry(p, *next);
-        fn && checkInputs(*next, *fn, "next")) {
-      const Type *r = fn->result;
-      const auto *pair = dyn_cast<TupleType>(r);
-      const Type *newState = atServer(r);
-      const Type *metrics = nullptr;
-      if (!newState && pair && pair->elements.size() == 2) {
-        newState = atServer(pair->elements[0]);
-        metrics = atServer(pair->elements[1]);
-      }
-      if (!newState || (pair && (!metrics || !isa<StructType>(metrics))) ||
-          (process.state && newState != process.state)) {
-        signature(*next, "next",
-                  "next returns the new state S@SERVER, or (S@SERVER, "
-                  "M@SERVER) with a metrics struct M; it returns " +
-                      formatType(r));
-      } else {
-        process.next = fn;
-        process.metrics = metrics;
-      }
-    }
-  }
-  if (eval) {
-    if (const Function *fn = processEntry(p, *eval);
-        fn && checkInputs(*eval, *fn, "eval")) {
-      const Type *m = atServer(fn->result);
-      if (!m || !isa<StructType>(m))
-        signature(*eval, "eval",
-                  "eval returns a metrics struct M@SERVER; it returns " +
-                      formatType(fn->result));
-      else
-        process.eval = fn;
-    }
-  }
+  if (init)
+    checkProcessInit(p, *init, process);
+  if (next)
+    checkProcessNext(p, *next, process);
+  if (eval)
+    checkProcessEval(p, *eval, process);
   for (const Function *fn : {process.init, process.next, process.eval})
     if (fn)
       requireStaticComputation(*fn);

@@ -112,6 +112,94 @@ std::optional<int64_t> Checker::resolveDim(const ast::Dim &dim,
   return std::nullopt;
 }
 
+const Type *Checker::resolveNamedType(const ast::NamedTypeExpr &t,
+                                      const Bindings *bindings) {
+  if (bindings) {
+    if (auto it = bindings->find(t.name); it != bindings->end()) {
+      if (!it->second.type || !t.dims.empty()) {
+        diags_.report(t.range(), DiagId::GenericMisuse).arg(t.name);
+        return types_.error();
+      }
+      return it->second.type;
+    }
+  }
+  const GlobalSymbol *g = lookupGlobal(t.name);
+  if (g && g->kind == GlobalSymbol::Kind::Struct && t.dims.empty())
+    return g->structType;
+  std::vector<std::string> candidates = {
+#define ELEMENT(Name, spelling, bytes, ctype, kind) spelling,
+#include "fedrt/Elements.def"
+  };
+  for (const auto &[name, sym] : globals_)
+    if (sym.kind == GlobalSymbol::Kind::Struct)
+      candidates.push_back(name);
+  diags_.report(t.range(), DiagId::UnknownType)
+      .arg(t.name)
+      .arg(g && g->kind == GlobalSymbol::Kind::Struct
+               ? "; a struct type takes no dimensions"
+               : suggestion(t.name, candidates));
+  return types_.error();
+}
+
+const Type *Checker::resolveSeqType(const ast::SeqTypeExpr &t,
+                                    const Bindings *bindings) {
+  const Type *element = resolveTypeUnchecked(*t.element, bindings);
+  auto staticDims = [](const TensorType *leaf) {
+    for (int64_t d : leaf->dims)
+      if (d == kDynamicDim)
+        return false;
+    return true;
+  };
+  const char *why =
+      containsSeq(element)        ? "sequences do not nest"
+      : containsPlaced(element)   ? "placed values are not records"
+      : containsFunction(element) ? "functions are not records"
+      : !containsError(element) &&
+              !firstOffendingLeaf(element, staticDims).empty()
+          ? "records are stored in columns of fixed width, so their "
+            "dimensions must be known at compile time ('?' is not)"
+          : nullptr;
+  if (why) {
+    diags_.report(t.element->range(), DiagId::InvalidSeqElement)
+        .arg(formatType(element))
+        .arg(why);
+    return types_.error();
+  }
+  return element->isError() ? element : types_.seq(element);
+}
+
+const Type *Checker::resolvePlacedType(const ast::PlacedTypeExpr &t,
+                                       const Bindings *bindings) {
+  const Type *member = resolveTypeUnchecked(*t.member, bindings);
+  if (member->isError())
+    return member;
+  const Type *placed = types_.placed(member, t.placement, t.allEqual);
+  if (!t.allEqual && t.placement == Placement::Server) {
+    diags_.report(t.range(), DiagId::BracesOnlyForClients)
+        .arg(formatType(member));
+    return types_.error();
+  }
+  if (containsPlaced(member)) {
+    diags_.report(t.range(), DiagId::NestedPlacement).arg(formatType(placed));
+    return types_.error();
+  }
+  if (containsFunction(member)) {
+    diags_.report(t.range(), DiagId::InvalidPlacedMember)
+        .arg(formatType(member))
+        .arg("functions are not data");
+    return types_.error();
+  }
+  if (containsSeq(member) &&
+      !(isa<SeqType>(member) && t.placement == Placement::Clients &&
+        !t.allEqual)) {
+    diags_.report(t.range(), DiagId::InvalidPlacedMember)
+        .arg(formatType(member))
+        .arg("a sequence is raw client data; only {seq<T>}@CLIENTS holds it");
+    return types_.error();
+  }
+  return placed;
+}
+
 const Type *Checker::resolveTypeUnchecked(const ast::TypeExpr &type,
                                           const Bindings *bindings) {
   switch (type.kind()) {
@@ -126,57 +214,10 @@ const Type *Checker::resolveTypeUnchecked(const ast::TypeExpr &type,
     }
     return ok ? types_.tensor(t.element, dims) : types_.error();
   }
-  case ast::TypeExpr::Kind::Named: {
-    const auto &t = cast<ast::NamedTypeExpr>(type);
-    if (bindings) {
-      if (auto it = bindings->find(t.name); it != bindings->end()) {
-        if (!it->second.type || !t.dims.empty()) {
-          diags_.report(type.range(), DiagId::GenericMisuse).arg(t.name);
-          return types_.error();
-        }
-        return it->second.type;
-      }
-    }
-    const GlobalSymbol *g = lookupGlobal(t.name);
-    if (g && g->kind == GlobalSymbol::Kind::Struct && t.dims.empty())
-      return g->structType;
-    std::vector<std::string> candidates = {"f32", "f64", "i32", "i64", "bool"};
-    for (const auto &[name, sym] : globals_)
-      if (sym.kind == GlobalSymbol::Kind::Struct)
-        candidates.push_back(name);
-    diags_.report(type.range(), DiagId::UnknownType)
-        .arg(t.name)
-        .arg(g && g->kind == GlobalSymbol::Kind::Struct
-                 ? "; a struct type takes no dimensions"
-                 : suggestion(t.name, candidates));
-    return types_.error();
-  }
-  case ast::TypeExpr::Kind::Seq: {
-    const auto &t = cast<ast::SeqTypeExpr>(type);
-    const Type *element = resolveTypeUnchecked(*t.element, bindings);
-    auto staticDims = [](const TensorType *leaf) {
-      for (int64_t d : leaf->dims)
-        if (d == kDynamicDim)
-          return false;
-      return true;
-    };
-    const char *why =
-        containsSeq(element)        ? "sequences do not nest"
-        : containsPlaced(element)   ? "placed values are not records"
-        : containsFunction(element) ? "functions are not records"
-        : !containsError(element) &&
-                !firstOffendingLeaf(element, staticDims).empty()
-            ? "records are stored in columns of fixed width, so their "
-              "dimensions must be known at compile time ('?' is not)"
-            : nullptr;
-    if (why) {
-      diags_.report(t.element->range(), DiagId::InvalidSeqElement)
-          .arg(formatType(element))
-          .arg(why);
-      return types_.error();
-    }
-    return element->isError() ? element : types_.seq(element);
-  }
+  case ast::TypeExpr::Kind::Named:
+    return resolveNamedType(cast<ast::NamedTypeExpr>(type), bindings);
+  case ast::TypeExpr::Kind::Seq:
+    return resolveSeqType(cast<ast::SeqTypeExpr>(type), bindings);
   case ast::TypeExpr::Kind::Tuple: {
     const auto &t = cast<ast::TupleTypeExpr>(type);
     std::vector<const Type *> elements;
@@ -191,38 +232,8 @@ const Type *Checker::resolveTypeUnchecked(const ast::TypeExpr &type,
       params.push_back(resolveTypeUnchecked(*p, bindings));
     return types_.function(params, resolveTypeUnchecked(*t.result, bindings));
   }
-  case ast::TypeExpr::Kind::Placed: {
-    const auto &t = cast<ast::PlacedTypeExpr>(type);
-    const Type *member = resolveTypeUnchecked(*t.member, bindings);
-    if (member->isError())
-      return member;
-    const Type *placed = types_.placed(member, t.placement, t.allEqual);
-    if (!t.allEqual && t.placement == Placement::Server) {
-      diags_.report(type.range(), DiagId::BracesOnlyForClients)
-          .arg(formatType(member));
-      return types_.error();
-    }
-    if (containsPlaced(member)) {
-      diags_.report(type.range(), DiagId::NestedPlacement)
-          .arg(formatType(placed));
-      return types_.error();
-    }
-    if (containsFunction(member)) {
-      diags_.report(type.range(), DiagId::InvalidPlacedMember)
-          .arg(formatType(member))
-          .arg("functions are not data");
-      return types_.error();
-    }
-    if (containsSeq(member) &&
-        !(isa<SeqType>(member) && t.placement == Placement::Clients &&
-          !t.allEqual)) {
-      diags_.report(type.range(), DiagId::InvalidPlacedMember)
-          .arg(formatType(member))
-          .arg("a sequence is raw client data; only {seq<T>}@CLIENTS holds it");
-      return types_.error();
-    }
-    return placed;
-  }
+  case ast::TypeExpr::Kind::Placed:
+    return resolvePlacedType(cast<ast::PlacedTypeExpr>(type), bindings);
   }
   return types_.error();
 }

@@ -159,6 +159,16 @@ public:
   const Type *typeArg = nullptr; // zeros<T>, reshape<T>, ...
 };
 
+// federated_dp_mean's parameters, as constants (docs/privacy.md).
+struct DpParameters {
+  double clip = 0.1; // the initial clip when adaptive
+  double noiseMultiplier = 0;
+  bool adaptive = false; // target_quantile given
+  double targetQuantile = 0.5, clipLearningRate = 0.2;
+  double clippedCountStddev = -1; // < 0: 0.05 x clients per round
+  double maxWeight = 0;           // the weighted form's (0: unweighted)
+};
+
 class IntrinsicCallExpr : public Expr {
 public:
   IntrinsicCallExpr(const Type *t, SourceRange r, Intrinsic i,
@@ -171,6 +181,7 @@ public:
   std::vector<ExprPtr> args; // federated_mean's weight is args[1] when given
   bool weighted = false;
   int bitwidth = 0; // federated_secure_sum
+  DpParameters dp;  // federated_dp_mean
   // The local fn instances the call names: federated_map's and
   // federated_eval's function; federated_aggregate's accumulate, merge and
   // report (its value and zero stay args[0] and args[1]).

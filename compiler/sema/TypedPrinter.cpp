@@ -110,21 +110,9 @@ private:
       expr(*a.value);
       return;
     }
-    case Stmt::Kind::If: {
-      const auto &i = cast<IfStmt>(s);
-      line() << "If\n";
-      Nest n(*this);
-      for (const auto &[c, b] : i.branches) {
-        expr(*c);
-        stmt(*b);
-      }
-      if (i.elseBody) {
-        line() << "Else\n";
-        Nest e(*this);
-        stmt(*i.elseBody);
-      }
+    case Stmt::Kind::If:
+      ifStmt(cast<IfStmt>(s));
       return;
-    }
     case Stmt::Kind::ForRange: {
       const auto &f = cast<ForRangeStmt>(s);
       line() << "ForRange " << f.var->name << " : " << formatType(f.var->type)
@@ -168,113 +156,143 @@ private:
     }
   }
 
-  void expr(const Expr &e) {
-    std::string what;
-    std::vector<const Expr *> children;
-    switch (e.kind()) {
-    case Expr::Kind::Literal: {
-      const auto &l = cast<LiteralExpr>(e);
-      const auto *t = cast<TensorType>(l.type);
-      std::string value = t->isBool()    ? fmt::format("{}", l.boolValue)
-                          : t->isFloat() ? fmt::format("{}", l.floatValue)
-                                         : fmt::format("{}", l.intValue);
-      if (t->isFloat() && value.find_first_of(".eni") == std::string::npos)
-        value += ".0"; // 0.0, not 0
-      what = "Literal " + value;
-      break;
+  void ifStmt(const IfStmt &i) {
+    line() << "If\n";
+    Nest n(*this);
+    for (const auto &[c, b] : i.branches) {
+      expr(*c);
+      stmt(*b);
     }
+    if (i.elseBody) {
+      line() << "Else\n";
+      Nest e(*this);
+      stmt(*i.elseBody);
+    }
+  }
+
+  void expr(const Expr &e) {
+    line() << label(e) << " : " << formatType(e.type) << at(e.range) << "\n";
+    Nest n(*this);
+    for (const Expr *c : children(e))
+      expr(*c);
+  }
+
+  // What an expression is, without its type and operands: `Literal 1.0`,
+  // `Builtin sum axis=0`, `Intrinsic federated_mean weighted`.
+  static std::string label(const Expr &e) {
+    switch (e.kind()) {
+    case Expr::Kind::Literal:
+      return "Literal " + literalValue(cast<LiteralExpr>(e));
     case Expr::Kind::LocalRef:
-      what = "Local " + cast<RefExpr>(e).local->name;
-      break;
+      return "Local " + cast<RefExpr>(e).local->name;
     case Expr::Kind::ConstRef:
-      what = "Const " + cast<RefExpr>(e).constant->name;
-      break;
+      return "Const " + cast<RefExpr>(e).constant->name;
     case Expr::Kind::FunctionRef: {
       const auto &r = cast<RefExpr>(e);
-      what =
-          "Function " + (r.function ? r.function->name : r.fnDecl->name.name);
-      break;
+      return "Function " +
+             (r.function ? r.function->name : r.fnDecl->name.name);
     }
     case Expr::Kind::PlacementRef:
-      what = std::string("Placement ") +
+      return std::string("Placement ") +
              ast::placementName(cast<RefExpr>(e).placement);
-      break;
-    case Expr::Kind::Unary: {
-      const auto &u = cast<UnaryExpr>(e);
-      what = std::string("Unary '") + ast::unaryOpSpelling(u.op) + "'";
-      children = {u.operand.get()};
-      break;
-    }
-    case Expr::Kind::Binary: {
-      const auto &b = cast<BinaryExpr>(e);
-      what = std::string("Binary '") + ast::binaryOpSpelling(b.op) + "'";
-      children = {b.lhs.get(), b.rhs.get()};
-      break;
-    }
-    case Expr::Kind::Call: {
-      const auto &c = cast<CallExpr>(e);
-      what = "Call " + c.callee->name;
-      for (const ExprPtr &a : c.args)
-        children.push_back(a.get());
-      break;
-    }
+    case Expr::Kind::Unary:
+      return std::string("Unary '") +
+             ast::unaryOpSpelling(cast<UnaryExpr>(e).op) + "'";
+    case Expr::Kind::Binary:
+      return std::string("Binary '") +
+             ast::binaryOpSpelling(cast<BinaryExpr>(e).op) + "'";
+    case Expr::Kind::Call:
+      return "Call " + cast<CallExpr>(e).callee->name;
     case Expr::Kind::BuiltinCall: {
       const auto &c = cast<BuiltinCallExpr>(e);
-      what = std::string("Builtin ") + builtinName(c.builtin);
+      std::string what = std::string("Builtin ") + builtinName(c.builtin);
       if (c.typeArg)
         what += "<" + formatType(c.typeArg) + ">";
       if (c.axis)
         what += fmt::format(" axis={}", *c.axis);
-      for (const ExprPtr &a : c.args)
-        children.push_back(a.get());
-      break;
+      return what;
     }
     case Expr::Kind::IntrinsicCall: {
       const auto &c = cast<IntrinsicCallExpr>(e);
-      what = std::string("Intrinsic ") + intrinsicName(c.intrinsic);
+      std::string what = std::string("Intrinsic ") + intrinsicName(c.intrinsic);
       if (c.weighted)
         what += " weighted";
       if (c.bitwidth)
         what += fmt::format(" bitwidth={}", c.bitwidth);
-      for (const ExprPtr &a : c.args)
-        children.push_back(a.get());
-      break;
+      if (c.intrinsic == Intrinsic::DpMean)
+        what +=
+            fmt::format(" clip={} noise_multiplier={}{}", c.dp.clip,
+                        c.dp.noiseMultiplier, c.dp.adaptive ? " adaptive" : "");
+      return what;
     }
     case Expr::Kind::Cast:
-      what = "Cast";
-      children = {cast<CastExpr>(e).operand.get()};
-      break;
-    case Expr::Kind::Index: {
-      const auto &i = cast<IndexExpr>(e);
-      what = "Index";
-      children = {i.base.get()};
-      for (const ExprPtr &x : i.indices)
-        children.push_back(x.get());
-      break;
-    }
+      return "Cast";
+    case Expr::Kind::Index:
+      return "Index";
     case Expr::Kind::Member: {
       const auto &m = cast<MemberExpr>(e);
-      what = fmt::format("Member {} #{}", m.name, m.index);
-      children = {m.base.get()};
-      break;
+      return fmt::format("Member {} #{}", m.name, m.index);
     }
     case Expr::Kind::StructLiteral:
-    case Expr::Kind::TupleLiteral: {
-      const auto &a = cast<AggregateExpr>(e);
-      what = e.kind() == Expr::Kind::StructLiteral ? "StructLiteral"
-                                                   : "TupleLiteral";
-      for (const ExprPtr &x : a.elements)
-        children.push_back(x.get());
-      break;
-    }
+      return "StructLiteral";
+    case Expr::Kind::TupleLiteral:
+      return "TupleLiteral";
     case Expr::Kind::Error:
-      what = "Error";
+      return "Error";
+    }
+    return "?";
+  }
+
+  static std::string literalValue(const LiteralExpr &l) {
+    const auto *t = cast<TensorType>(l.type);
+    std::string value = t->isBool()    ? fmt::format("{}", l.boolValue)
+                        : t->isFloat() ? fmt::format("{}", l.floatValue)
+                                       : fmt::format("{}", l.intValue);
+    if (t->isFloat() && value.find_first_of(".eni") == std::string::npos)
+      value += ".0"; // 0.0, not 0
+    return value;
+  }
+
+  static std::vector<const Expr *> children(const Expr &e) {
+    std::vector<const Expr *> out;
+    auto all = [&](const std::vector<ExprPtr> &xs) {
+      for (const ExprPtr &x : xs)
+        out.push_back(x.get());
+    };
+    switch (e.kind()) {
+    case Expr::Kind::Unary:
+      out = {cast<UnaryExpr>(e).operand.get()};
+      break;
+    case Expr::Kind::Binary:
+      out = {cast<BinaryExpr>(e).lhs.get(), cast<BinaryExpr>(e).rhs.get()};
+      break;
+    case Expr::Kind::Call:
+      all(cast<CallExpr>(e).args);
+      break;
+    case Expr::Kind::BuiltinCall:
+      all(cast<BuiltinCallExpr>(e).args);
+      break;
+    case Expr::Kind::IntrinsicCall:
+      all(cast<IntrinsicCallExpr>(e).args);
+      break;
+    case Expr::Kind::Cast:
+      out = {cast<CastExpr>(e).operand.get()};
+      break;
+    case Expr::Kind::Index:
+      out = {cast<IndexExpr>(e).base.get()};
+      all(cast<IndexExpr>(e).indices);
+      break;
+    case Expr::Kind::Member:
+      out = {cast<MemberExpr>(e).base.get()};
+      break;
+    case Expr::Kind::StructLiteral:
+    case Expr::Kind::TupleLiteral:
+      all(cast<AggregateExpr>(e).elements);
+      break;
+    default: // leaves
       break;
     }
-    line() << what << " : " << formatType(e.type) << at(e.range) << "\n";
-    Nest n(*this);
-    for (const Expr *c : children)
-      expr(*c);
+    return out;
   }
 
   const SourceManager *sm_;

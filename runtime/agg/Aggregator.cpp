@@ -232,8 +232,8 @@ bool foldTiles(Aggregation::Kind kind, double *acc, int64_t n,
   bool sums = kind != Kind::Min && kind != Kind::Max;
   std::vector<const T *> x(data.size());
   std::vector<double> w(data.size(), 1.0);
-  if (kind == Kind::WeightedMean)
-    w = weights;
+  if (kind == Kind::WeightedMean || kind == Kind::DpMean)
+    w = weights; // a DP mean's: each client's clip factor
   for (int64_t start = 0; start < n; start += kTile) {
     int64_t len = std::min(kTile, n - start);
     double *a = acc + start;
@@ -329,7 +329,7 @@ absl::Status PartialAggregate::add(
       uint64_t &scalar = scalars[c * leaves_.size() + i];
       data[i][c] = leafData(*leaves_[i], clients[c], next, scalar);
     }
-    if (agg_.kind == Kind::WeightedMean) {
+    if (agg_.weighted()) {
       float weight;
       auto bits = static_cast<uint32_t>(clients[c][next]);
       std::memcpy(&weight, &bits, sizeof weight);
@@ -339,8 +339,12 @@ absl::Status PartialAggregate::add(
                             "; weights must be finite and >= 0");
       weights[c] = weight;
     }
-    weight_ += weights[c];
+    if (agg_.kind != Kind::DpMean)
+      weight_ += weights[c];
   }
+  if (agg_.kind == Kind::DpMean)
+    if (absl::Status s = clipClients(data, weights, name, culprit); !s.ok())
+      return s;
   for (size_t i = 0; i < leaves_.size(); ++i) {
     if (!isReal(leaves_[i]->element)) {
       if (absl::Status s = addIntegers(i, data[i], name, culprit); !s.ok())
@@ -459,6 +463,9 @@ absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
     toSlots(agg_.accumulator, custom_, in);
     return callEntry(agg_.report, in, agg_.result, ctx);
   }
+  if (agg_.kind == Kind::DpMean)
+    return absl::InternalError(
+        "federated_dp_mean is released by the privacy mechanism");
   bool mean = agg_.kind == Kind::Mean || agg_.kind == Kind::WeightedMean;
   if (clients_ == 0 && agg_.kind != Kind::Sum && agg_.kind != Kind::SecureSum)
     return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
@@ -471,26 +478,14 @@ absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
   // The result's layout may widen the value's (bytes to i64).
   HostValue out = started_ ? HostValue::uninitialized(agg_.result)
                            : HostValue::zeros(agg_.result);
+  if (started_) // else a sum over no clients: zeros
+    if (absl::Status s = narrowReals(out, mean ? weight_ : 1.0); !s.ok())
+      return s;
   for (size_t i = 0; i < out.leaves.size(); ++i) {
     Tensor &t = out.leaves[i];
     auto n = static_cast<Eigen::Index>(t.count);
-    if (isReal(t.element)) {
-      if (!started_)
-        continue; // a sum over no clients: zeros
-      Eigen::Map<const Eigen::ArrayXd> acc(real_[i].data(), n);
-      if (t.element == Element::F32) {
-        bool finite =
-            narrowChecked(acc.data(), mean ? weight_ : 1.0, t.as<float>(), n);
-        if (agg_.kind != Kind::Min && agg_.kind != Kind::Max && !finite)
-          return absl::InvalidArgumentError(
-              std::string(kindName(agg_.kind)) +
-              " overflows: the result exceeds the range of f32");
-      } else {
-        Eigen::Map<Eigen::ArrayXd> r(t.as<double>(), n);
-        r = mean ? (acc / weight_).eval() : acc.eval();
-      }
+    if (isReal(t.element))
       continue;
-    }
     for (Eigen::Index k = 0; k < n; ++k) {
       int64_t x = whole_[i][static_cast<size_t>(k)];
       unsigned char *at =
@@ -506,7 +501,48 @@ absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
   return out;
 }
 
-// Serialized form: u64 clients, f64 weight, u8 started, then per tensor
+absl::Status PartialAggregate::narrowReals(HostValue &out,
+                                           double divisor) const {
+  bool mean = divisor != 1.0;
+  for (size_t i = 0; i < out.leaves.size(); ++i) {
+    Tensor &t = out.leaves[i];
+    auto n = static_cast<Eigen::Index>(t.count);
+    if (!isReal(t.element))
+      continue;
+    Eigen::Map<const Eigen::ArrayXd> acc(real_[i].data(), n);
+    if (t.element == Element::F32) {
+      bool finite = narrowChecked(acc.data(), divisor, t.as<float>(), n);
+      if (agg_.kind != Kind::Min && agg_.kind != Kind::Max && !finite)
+        return absl::InvalidArgumentError(
+            std::string(kindName(agg_.kind)) +
+            " overflows: the result exceeds the range of f32");
+    } else {
+      Eigen::Map<Eigen::ArrayXd> r(t.as<double>(), n);
+      r = mean ? (acc / divisor).eval() : acc.eval();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HostValue> PartialAggregate::reportNoised(
+    const std::function<void(size_t, double *, int64_t)> &perturb,
+    double denominator) {
+  for (size_t i = 0; i < real_.size(); ++i) {
+    if (!isReal(leaves_[i]->element))
+      continue;
+    if (!started_) // no client folded in: the noise alone
+      std::fill(real_[i].begin(), real_[i].end(), 0.0);
+    perturb(i, real_[i].data(), static_cast<int64_t>(real_[i].size()));
+  }
+  started_ = true;
+  HostValue out = HostValue::uninitialized(agg_.result);
+  if (absl::Status s = narrowReals(out, denominator); !s.ok())
+    return s;
+  return out;
+}
+
+// Serialized form: u64 clients, f64 weight (a DP mean: its clients within
+// the clip), u8 started, then per tensor
 // leaf its accumulator (f64 or i64 elements, as many as the leaf has), or
 // for a custom aggregation its accumulator value (HostValue serialize).
 void PartialAggregate::serialize(std::string &out) const {
@@ -562,6 +598,12 @@ PartialAggregate::deserialize(const Aggregation &agg, std::string_view in,
     return truncated();
   if (started > 1 || p.clients_ < 0 || !std::isfinite(p.weight_))
     return absl::InvalidArgumentError("a malformed partial aggregate");
+  // A DP mean's weight counts its clients within the clip.
+  if (agg.kind == Kind::DpMean &&
+      (p.weight_ < 0 || p.weight_ > static_cast<double>(p.clients_)))
+    return absl::InvalidArgumentError(
+        "a malformed partial federated_dp_mean: more clients within the "
+        "clip than clients");
   p.started_ = started == 1;
   for (size_t i = 0; i < p.leaves_.size(); ++i) {
     bool ok = isReal(p.leaves_[i]->element)

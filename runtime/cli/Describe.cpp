@@ -1,6 +1,9 @@
 // `./prog describe`: the plan a compiled program carries.
 #include "Options.h"
 
+#include "fedrt/DpMechanism.h"
+#include "fedrt/Privacy.h"
+
 #include <cstdio>
 
 namespace fedrt::cli {
@@ -32,13 +35,84 @@ const char *kindName(Aggregation::Kind k) {
     return "federated_secure_sum";
   case Aggregation::Kind::Custom:
     return "federated_aggregate";
+  case Aggregation::Kind::DpMean:
+    return "federated_dp_mean";
   }
   return "?";
 }
 
+void describeDp(const DpParameters &p) {
+  std::printf("      clip %g%s, noise multiplier %g", p.clip,
+              p.adaptive ? " (initial; adaptive)" : "", p.noiseMultiplier);
+  if (p.adaptive)
+    std::printf(", target quantile %g, clip learning rate %g", p.targetQuantile,
+                p.clipLearningRate);
+  if (p.maxWeight > 0)
+    std::printf(", max weight %g", p.maxWeight);
+  std::printf("\n");
+}
+
+// ε of a run with the flags given (docs/privacy.md), before it runs.
+int describePrivacy(const PlanTable &plan, const Options &o) {
+  if (plan.kind != PlanTable::Kind::Process)
+    return 0;
+  std::vector<const Aggregation *> train = DpMechanism::releases(*plan.next),
+                                   eval;
+  if (plan.eval)
+    eval = DpMechanism::releases(*plan.eval);
+  if (train.empty() && eval.empty())
+    return 0;
+  if (o.clients <= 0) {
+    std::printf("\nprivacy: give --rounds R --clients N --clients-per-round K "
+                "[--dp-delta δ] to see the ε of a run\n");
+    return 0;
+  }
+  int64_t k = o.clientsPerRound == 0 ? o.clients : o.clientsPerRound;
+  if (k > o.clients) {
+    reportError("--clients-per-round " + std::to_string(k) +
+                " is more than --clients " + std::to_string(o.clients));
+    return 2;
+  }
+  // eval runs every --eval-every rounds and after the last, on every
+  // client (q = 1).
+  int64_t evaluations = 0;
+  for (int64_t r = 1; r <= o.rounds; ++r)
+    evaluations += r == o.rounds || (o.evalEvery > 0 && r % o.evalEvery == 0);
+  const std::vector<double> &orders = privacy::defaultOrders();
+  std::vector<double> total(orders.size(), 0.0);
+  auto compose = [&](const std::vector<const Aggregation *> &releases, double q,
+                     int64_t steps) {
+    for (const Aggregation *a : releases) {
+      absl::StatusOr<std::vector<double>> rdp =
+          privacy::composedRdp(q, a->dp.noiseMultiplier, steps, orders);
+      for (size_t i = 0; rdp.ok() && i < total.size(); ++i)
+        total[i] += (*rdp)[i];
+    }
+  };
+  compose(train, static_cast<double>(k) / o.clients, o.rounds);
+  compose(eval, 1.0, evaluations);
+  absl::StatusOr<privacy::Epsilon> eps =
+      privacy::epsilonFromRdp(orders, total, o.dpDelta);
+  if (!eps.ok()) {
+    reportError(std::string(eps.status().message()));
+    return 2;
+  }
+  std::printf("\nprivacy: user-level (ε, δ)-DP after %lld rounds of %lld of "
+              "%d clients (q = %g), δ = %g: ε = %.6g (RDP order %g)\n",
+              static_cast<long long>(o.rounds), static_cast<long long>(k),
+              o.clients, static_cast<double>(k) / o.clients, o.dpDelta,
+              eps->epsilon, eps->order);
+  if (o.dpDelta >= 1.0 / o.clients)
+    std::fprintf(stderr,
+                 "warning: --dp-delta %g is not below 1/%d (1 over the "
+                 "population)\n",
+                 o.dpDelta, o.clients);
+  return 0;
+}
+
 } // namespace
 
-int describe(const PlanTable &plan) {
+int describe(const PlanTable &plan, const Options &o) {
   if (plan.kind == PlanTable::Kind::Process) {
     std::printf("process %s: init %s, next %s, eval %s\n",
                 plan.processName.c_str(), plan.init->name.c_str(),
@@ -77,12 +151,14 @@ int describe(const PlanTable &plan) {
                       "2^(%d + ceil(log2 clients))]",
                       a.bitwidth, a.bitwidth);
         std::printf("\n");
+        if (a.kind == Aggregation::Kind::DpMean)
+          describeDp(a.dp);
       }
     }
     for (const TypeDesc &r : c->results)
       std::printf("  result %s\n", r.str().c_str());
   }
-  return 0;
+  return describePrivacy(plan, o);
 }
 
 } // namespace fedrt::cli

@@ -63,7 +63,8 @@ bool misplacedFlags(const CLI::App &app, const Options &o,
     for (const char *flag :
          {"--rounds", "--clients-per-round", "--eval-every", "--eval-data",
           "--metrics", "--no-timing", "--checkpoint", "--resume",
-          "--print-state", "--dump-partition", "--progress"})
+          "--print-state", "--dump-partition", "--progress", "--dp-delta",
+          "--dp-seed", "--dp-target-epsilon"})
       if (app.count(flag) > 0) {
         reportError(std::string(flag) +
                     " applies to processes; this program runs its federated "
@@ -94,7 +95,8 @@ bool misplacedFlags(const CLI::App &app, const Options &o,
       refuseFlags({"--rounds", "--clients-per-round", "--eval-every",
                    "--metrics", "--no-timing", "--checkpoint", "--resume",
                    "--force-resume", "--print-state", "--dump-partition",
-                   "--progress", "--eval-data", "--secagg-threshold",
+                   "--progress", "--eval-data", "--dp-delta", "--dp-seed",
+                   "--dp-target-epsilon", "--secagg-threshold",
                    "--secagg-neighbours"},
                   "belongs to the coordinator (serve), which runs the rounds"))
     return true;
@@ -172,7 +174,7 @@ int main(int argc, char **argv) {
   if (misplacedFlags(app, o, plan))
     return 2;
   if (o.command == "describe")
-    return describe(plan);
+    return describe(plan, o);
   if (o.threads == 0)
     o.threads =
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -99,6 +99,20 @@ void addRunOptions(CLI::App &app, Options &o) {
   app.add_flag("-v,--verbose", o.verbose,
                "Print how each computation ran (clients, blocks, threads) on "
                "stderr");
+  app.add_option("--dp-delta", o.dpDelta,
+                 "δ of the (ε, δ) reported for federated_dp_mean (default "
+                 "1e-5; keep it below 1/population)")
+      ->check(CLI::Range(1e-300, 0.5));
+  app.add_option_function<uint64_t>(
+         "--dp-seed", [&o](const uint64_t &seed) { o.dpSeed = seed; },
+         "Seed federated_dp_mean's noise: reproducible results, and no "
+         "privacy (default: a key from the OS)")
+      ->check(count(0));
+  app.add_option_function<double>(
+         "--dp-target-epsilon",
+         [&o](const double &eps) { o.dpTargetEpsilon = eps; },
+         "Stop before the round that would take ε past this budget")
+      ->check(CLI::PositiveNumber);
   app.add_option("--progress", o.progress,
                  "Progress line on stderr: auto (on a terminal) | always | "
                  "never")

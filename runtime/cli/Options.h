@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ struct Options {
   // federated_secure_sum's SecAgg+ (docs/secure-aggregation.md); 0: default
   int64_t secaggThreshold = 0, secaggNeighbours = 0;
   std::string secagg = "on"; // simulate: on | off (plain sums, same result)
+  // federated_dp_mean (docs/privacy.md).
+  double dpDelta = 1e-5;
+  std::optional<uint64_t> dpSeed;        // else noise from the OS
+  std::optional<double> dpTargetEpsilon; // stop before passing it
 };
 
 // The flags of `serve` and `worker` (docs/remote.md).
@@ -68,7 +73,7 @@ void addWorkerOptions(CLI::App &worker, NetOptions &n);
 // Prints "PROGRAM: error: MESSAGE" on stderr.
 void reportError(const std::string &message);
 
-int describe(const PlanTable &plan);
+int describe(const PlanTable &plan, const Options &options);
 int runMain(const PlanTable &plan, const Options &options);
 int runProcess(const PlanTable &plan, const Options &options);
 int runServe(const PlanTable &plan, const Options &options,

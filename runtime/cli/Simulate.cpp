@@ -116,6 +116,9 @@ ProcessConfig processConfig(const Options &o) {
   config.printState = o.printState;
   config.progress = o.progress;
   config.verbose = o.verbose;
+  config.dp.delta = o.dpDelta;
+  config.dp.seed = o.dpSeed;
+  config.dpTargetEpsilon = o.dpTargetEpsilon;
   return config;
 }
 

@@ -19,7 +19,8 @@ void flattenRecord(const TypeDesc &t, const std::string &name,
                    RecordLayout &out) {
   switch (t.kind) {
   case TypeDesc::Kind::Tensor:
-    out.leaves.push_back(Leaf{name, t.element, t.elements(), !t.dims.empty()});
+    out.leaves.push_back(
+        Leaf{name, t.element, t.elements(), !t.dims.empty(), t.dims});
     break;
   case TypeDesc::Kind::Struct:
   case TypeDesc::Kind::Tuple:
@@ -386,6 +387,27 @@ absl::StatusOr<Assignment> split(const Columns &all, const ClientDataset &out,
   return partitionBy(keys);
 }
 
+// One dataset (`all`, read from `source`) as one client, or split by
+// --partition.
+absl::Status keepOrSplit(Columns all, const DataSource &source,
+                         const std::string &name, ClientDataset &out) {
+  if (source.partition.empty()) {
+    out.clients.push_back(std::move(all));
+    out.names.push_back(name);
+    out.paths.push_back(source.path);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Assignment> parts = split(all, out, source);
+  if (!parts.ok())
+    return parts.status();
+  out.sourceRecords = *parts;
+  for (size_t c = 0; c < parts->size(); ++c) {
+    out.clients.push_back(gather(all, out.layout, (*parts)[c]));
+    out.names.push_back("client " + std::to_string(c));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status loadOneFile(const DataSource &source, ClientDataset &out,
                          std::vector<std::string> *notes) {
   std::error_code ec;
@@ -401,21 +423,22 @@ absl::Status loadOneFile(const DataSource &source, ClientDataset &out,
     return s;
   if (!extra.empty())
     noteUnbound({{extra, 1}}, out.record, notes);
-  if (source.partition.empty()) {
-    out.clients.push_back(std::move(all));
-    out.names.push_back(fs::path(source.path).filename().string());
-    out.paths.push_back(source.path);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<Assignment> parts = split(all, out, source);
-  if (!parts.ok())
-    return parts.status();
-  out.sourceRecords = *parts;
-  for (size_t c = 0; c < parts->size(); ++c) {
-    out.clients.push_back(gather(all, out.layout, (*parts)[c]));
-    out.names.push_back("client " + std::to_string(c));
-  }
-  return absl::OkStatus();
+  return keepOrSplit(std::move(all), source,
+                     fs::path(source.path).filename().string(), out);
+}
+
+// `--data x=images.idx.gz,y=labels.idx.gz`: one dataset from array files.
+absl::Status loadBoundArrays(const DataSource &source,
+                             const std::vector<FieldBinding> &bindings,
+                             ClientDataset &out) {
+  if (source.partition.empty() && source.clients > 0)
+    return invalid("--clients " + std::to_string(source.clients) +
+                   " needs --partition to split the arrays of --data (one "
+                   "dataset without it is one client)");
+  Columns all;
+  if (absl::Status s = loadArrays(bindings, out.layout, all); !s.ok())
+    return s;
+  return keepOrSplit(std::move(all), source, "arrays", out);
 }
 
 } // namespace
@@ -429,8 +452,15 @@ absl::Status loadClients(const TypeDesc &type, const DataSource &source,
   if (source.path.rfind("synthetic:", 0) == 0)
     return loadSynthetic(source, out);
   std::error_code ec;
+  absl::StatusOr<std::vector<FieldBinding>> bindings =
+      fs::exists(source.path, ec) ? std::vector<FieldBinding>{}
+                                  : parseFieldBindings(source.path);
+  if (!bindings.ok())
+    return bindings.status();
   absl::Status s;
-  if (fs::is_directory(source.path, ec)) {
+  if (!bindings->empty()) {
+    s = loadBoundArrays(source, *bindings, out);
+  } else if (fs::is_directory(source.path, ec)) {
     if (!source.partition.empty())
       return invalid(source.path +
                      ": --partition splits one file, not a directory");

@@ -119,11 +119,29 @@ bool parseValue(std::string_view text, Element e, unsigned char *out) {
 }
 
 absl::StatusOr<std::string> readText(const std::string &path) {
+  absl::StatusOr<std::string> read = readBytes(path);
+  if (!read.ok())
+    return read.status();
+  std::string text = *std::move(read);
+  if (size_t nul = text.find('\0'); nul != std::string::npos)
+    return absl::InvalidArgumentError(
+        path + ":" +
+        std::to_string(1 + std::count(text.begin(),
+                                      text.begin() + static_cast<long>(nul),
+                                      '\n')) +
+        ": a NUL byte (not a text file?)");
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) // the mark spreadsheets write
+    text.erase(0, 3);
+  return text;
+}
+
+absl::StatusOr<std::string> readBytes(const std::string &path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f)
     return absl::NotFoundError(path + ": cannot open: " + std::strerror(errno));
   std::string text;
-  char block[1 << 16];
+  gzbuffer(f, 1 << 17);
+  char block[1 << 17];
   for (;;) {
     int n = gzread(f, block, sizeof block);
     if (n < 0) {
@@ -143,15 +161,6 @@ absl::StatusOr<std::string> readText(const std::string &path) {
     return absl::DataLossError(path + ": read error: " + why);
   }
   gzclose(f);
-  if (size_t nul = text.find('\0'); nul != std::string::npos)
-    return absl::InvalidArgumentError(
-        path + ":" +
-        std::to_string(1 + std::count(text.begin(),
-                                      text.begin() + static_cast<long>(nul),
-                                      '\n')) +
-        ": a NUL byte (not a text file?)");
-  if (text.rfind("\xEF\xBB\xBF", 0) == 0) // the mark spreadsheets write
-    text.erase(0, 3);
   return text;
 }
 

@@ -28,5 +28,8 @@ bool isNumber(std::string_view text);
 // decompression error (a truncated gzip stream), or a NUL byte (the line
 // it is on).
 absl::StatusOr<std::string> readText(const std::string &path);
+// The whole of a plain or gzip file, as bytes (readText's errors, without
+// the text checks).
+absl::StatusOr<std::string> readBytes(const std::string &path);
 
 } // namespace fedrt::detail

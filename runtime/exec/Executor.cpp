@@ -34,6 +34,22 @@ Executor::callServer(StageFn fn, const std::vector<uint64_t> &serverSlots,
   return values;
 }
 
+absl::StatusOr<DpMechanism *> Executor::privacy(int64_t round, size_t cohort) {
+  if (privacy_)
+    return privacy_;
+  if (!ownPrivacy_) {
+    absl::StatusOr<std::unique_ptr<DpMechanism>> made =
+        DpMechanism::create(DpConfig());
+    if (!made.ok())
+      return made.status();
+    ownPrivacy_ = *std::move(made);
+  }
+  auto n = static_cast<int64_t>(cohort);
+  ownPrivacy_->beginRound(round);
+  ownPrivacy_->setCohort(n, n, n);
+  return ownPrivacy_.get();
+}
+
 absl::StatusOr<std::vector<HostValue>>
 Executor::run(const Computation &comp,
               const std::vector<const HostValue *> &server,
@@ -51,6 +67,13 @@ Executor::run(const Computation &comp,
   // Clients that failed or dropped out of an earlier stage take no part
   // in later ones (their contribution is left out of the whole round).
   std::vector<int64_t> active = cohort;
+  DpMechanism *dp = nullptr;
+  if (!DpMechanism::releases(comp).empty()) {
+    absl::StatusOr<DpMechanism *> made = privacy(round, cohort.size());
+    if (!made.ok())
+      return made.status();
+    dp = *made;
+  }
 
   for (size_t k = 0; k < comp.stages.size(); ++k) {
     const Stage &stage = comp.stages[k];
@@ -73,10 +96,13 @@ Executor::run(const Computation &comp,
     for (size_t i = 0; i < stage.broadcasts.size(); ++i)
       task.broadcasts.push_back(&(*prepared)[i]);
     size_t nextZero = stage.broadcasts.size();
-    for (const Aggregation &a : stage.aggregations)
+    for (const Aggregation &a : stage.aggregations) {
       task.zeros.push_back(a.kind == Aggregation::Kind::Custom
                                ? &(*prepared)[nextZero++]
                                : nullptr);
+      task.dpClips.push_back(a.kind == Aggregation::Kind::DpMean ? dp->clip(a)
+                                                                 : 0.0);
+    }
 
     absl::StatusOr<StageResult> result = clients_.runStage(task);
     if (!result.ok())
@@ -98,8 +124,11 @@ Executor::run(const Computation &comp,
     st.bytesDown += result->stats.bytesDown;
     st.secagg.add(result->stats.secagg);
     for (size_t i = 0; i < stage.aggregations.size(); ++i) {
+      const Aggregation &a = stage.aggregations[i];
       absl::StatusOr<HostValue> value =
-          result->partials[i].report(serverContext_);
+          a.kind == Aggregation::Kind::DpMean
+              ? dp->release(a, result->partials[i])
+              : result->partials[i].report(serverContext_);
       if (!value.ok())
         return value.status();
       aggregated.push_back(*std::move(value));

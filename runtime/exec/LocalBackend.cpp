@@ -148,8 +148,11 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
   // failed client's contribution is left out whole.
   for (;;) {
     Partials partials;
-    for (size_t i = 0; i < stage.aggregations.size(); ++i)
+    for (size_t i = 0; i < stage.aggregations.size(); ++i) {
       partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
+      if (i < task.dpClips.size())
+        partials.back().setClip(task.dpClips[i]);
+    }
     block.secureInputs.assign(secure_.enabled ? stage.aggregations.size() : 0,
                               {});
     size_t next = block.first;

@@ -124,6 +124,119 @@ ProcessRunner::ProcessRunner(const PlanTable &plan, Executor &train,
                              Executor *eval, ProcessConfig config)
     : plan_(plan), train_(train), eval_(eval), config_(std::move(config)) {}
 
+int64_t ProcessRunner::denominator(size_t population) const {
+  // A cohort larger than the population runs everyone.
+  auto n = static_cast<int64_t>(population);
+  return config_.clientsPerRound == 0 ? n
+                                      : std::min(config_.clientsPerRound, n);
+}
+
+void ProcessRunner::privacyCohort(int64_t round, size_t sampled,
+                                  size_t population) {
+  if (!dp_)
+    return;
+  dp_->beginRound(round);
+  dp_->setCohort(denominator(population), static_cast<int64_t>(sampled),
+                 static_cast<int64_t>(population));
+}
+
+absl::Status ProcessRunner::savePrivacy(int64_t round) const {
+  return dp_ ? dp_->saveClips(config_.checkpoint, round, releases_)
+             : absl::OkStatus();
+}
+
+absl::Status ProcessRunner::startPrivacy(int64_t first, size_t population) {
+  if (privacyStarted_)
+    return absl::OkStatus();
+  privacyStarted_ = true;
+  std::vector<const Aggregation *> releases =
+      DpMechanism::releases(*plan_.next);
+  if (plan_.eval)
+    for (const Aggregation *a : DpMechanism::releases(*plan_.eval))
+      releases.push_back(a);
+  if (releases.empty())
+    return absl::OkStatus();
+  releases_ = releases;
+  int64_t k = denominator(population);
+  for (const Aggregation *a : releases)
+    if (absl::Status s = DpMechanism::checkNoiseSplit(*a, k); !s.ok())
+      return s;
+  absl::StatusOr<std::unique_ptr<DpMechanism>> made =
+      DpMechanism::create(config_.dp);
+  if (!made.ok())
+    return made.status();
+  dp_ = *std::move(made);
+  train_.setPrivacy(dp_.get());
+  if (eval_)
+    eval_->setPrivacy(dp_.get());
+  if (config_.dp.seed)
+    std::fprintf(stderr,
+                 "warning: --dp-seed makes the noise of federated_dp_mean "
+                 "reproducible by anyone who knows the seed: this run has no "
+                 "differential privacy (use it for research and tests)\n");
+  auto n = static_cast<double>(population);
+  if (population > 0 && config_.dp.delta >= 1 / n)
+    std::fprintf(stderr,
+                 "warning: --dp-delta %g is not below 1/%zu (1 over the "
+                 "population): a guarantee that allows releasing one "
+                 "client's data outright with probability δ; choose δ well "
+                 "below 1/N\n",
+                 config_.dp.delta, population);
+  // A resumed run spent rounds 1 .. first - 1 already; the run that wrote
+  // the checkpoint also evaluated after its last round.
+  for (int64_t r = 1; r < first; ++r)
+    dp_->compose(plannedReleases(evaluates(r) || r == first - 1, population));
+  if (first > 1 && !config_.checkpoint.empty()) {
+    absl::Status loaded =
+        dp_->loadClips(config_.checkpoint, first - 1, releases_);
+    if (absl::IsNotFound(loaded))
+      std::fprintf(stderr,
+                   "warning: %s; adaptive clips start again from "
+                   "their initial values\n",
+                   std::string(loaded.message()).c_str());
+    else if (!loaded.ok())
+      return loaded;
+  }
+  return absl::OkStatus();
+}
+
+bool ProcessRunner::evaluates(int64_t round) const {
+  return plan_.eval &&
+         (round == config_.rounds ||
+          (config_.evalEvery > 0 && round % config_.evalEvery == 0));
+}
+
+DpMechanism::Planned ProcessRunner::plannedReleases(bool evaluated,
+                                                    size_t population) const {
+  auto n = static_cast<double>(population);
+  double sampled =
+      std::min(n, std::ceil(config_.overSelect *
+                            static_cast<double>(denominator(population))));
+  DpMechanism::Planned out;
+  for (const Aggregation *a : DpMechanism::releases(*plan_.next))
+    out.emplace_back(n > 0 ? sampled / n : 1.0, a->dp.noiseMultiplier);
+  if (evaluated && plan_.eval)
+    for (const Aggregation *a : DpMechanism::releases(*plan_.eval))
+      out.emplace_back(1.0, a->dp.noiseMultiplier);
+  return out;
+}
+
+bool ProcessRunner::overBudget(int64_t round, size_t population) const {
+  if (!dp_ || !config_.dpTargetEpsilon)
+    return false;
+  absl::StatusOr<privacy::Epsilon> next =
+      dp_->epsilonWith(plannedReleases(evaluates(round), population));
+  if (!next.ok() || next->epsilon <= *config_.dpTargetEpsilon)
+    return false;
+  absl::StatusOr<privacy::Epsilon> now = dp_->epsilon();
+  std::fprintf(stderr,
+               "note: stopping before round %lld: it would bring ε to %.6g "
+               "(δ = %g), past --dp-target-epsilon %g; ε so far %.6g\n",
+               static_cast<long long>(round), next->epsilon, config_.dp.delta,
+               *config_.dpTargetEpsilon, now.ok() ? now->epsilon : 0.0);
+  return true;
+}
+
 absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
                                   std::ostream &out, bool &finished) {
   absl::StatusOr<std::vector<HostValue>> init = train_.run(*plan_.init, {}, {});
@@ -212,7 +325,9 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
   auto runStart = Clock::now();
   int64_t clientsDone = 0;
   std::vector<int64_t> trainClients = population, evalPopulation = evalClients;
-  for (int64_t round = first; round <= config_.rounds; ++round) {
+  bool stopped = false;
+  int64_t completed = first - 1; // rounds done (fewer when the budget stops)
+  for (int64_t round = first; round <= config_.rounds && !stopped; ++round) {
     auto roundStart = Clock::now();
     std::vector<int64_t> cohort;
     RunStats stats;
@@ -223,6 +338,11 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
         if (absl::Status s = config_.refresh(trainClients, evalPopulation);
             !s.ok())
           return roundError(round, s);
+      // The population is known now (remote workers have joined).
+      if (absl::Status s = startPrivacy(round, trainClients.size()); !s.ok())
+        return s;
+      if ((stopped = attempt == 1 && overBudget(round, trainClients.size())))
+        break;
       int64_t k = config_.clientsPerRound == 0
                       ? -1
                       : static_cast<int64_t>(std::ceil(
@@ -233,6 +353,7 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
       uint64_t seed = config_.seed ^ (static_cast<uint64_t>(attempt - 1) *
                                       0xd1b54a32d192ed03ull);
       cohort = sampleCohort(trainClients, k, seed, round);
+      privacyCohort(round, cohort.size(), trainClients.size());
       stats = RunStats();
       results = train_.run(*plan_.next, {&state}, cohort, round, &stats);
       if (results.ok() ||
@@ -244,6 +365,8 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
             static_cast<long long>(round), static_cast<long long>(attempt),
             std::string(results.status().message()).c_str());
     }
+    if (stopped)
+      break;
     if (!results.ok())
       return roundError(round, results.status());
     if (config_.verbose)
@@ -261,15 +384,21 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     record.failed = stats.failed;
     if (plan_.next->results.size() > 1)
       record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
-    bool evaluate = plan_.eval &&
-                    (round == config_.rounds ||
-                     (config_.evalEvery > 0 && round % config_.evalEvery == 0));
+    bool evaluate = evaluates(round);
     if (evaluate) {
+      auto everyone = static_cast<int64_t>(evalPopulation.size());
+      if (dp_) // eval's DP means run every client: q = 1
+        dp_->setCohort(everyone, everyone, everyone);
       absl::StatusOr<std::vector<HostValue>> m =
           eval_->run(*plan_.eval, {&state}, evalPopulation, round);
       if (!m.ok())
         return roundError(round, m.status(), "eval after round ");
       for (auto &field : metricFields(plan_.eval->results[0], (*m)[0], "eval_"))
+        record.fields.push_back(std::move(field));
+    }
+    if (dp_) {
+      dp_->endRound();
+      for (auto &field : dp_->metrics())
         record.fields.push_back(std::move(field));
     }
     clientsDone += record.clients;
@@ -293,6 +422,8 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
       lastShown = shown;
     }
     if (!config_.checkpoint.empty()) {
+      if (absl::Status s = savePrivacy(round); !s.ok())
+        return s;
       // The state moves through the checkpoint record, not copied.
       Checkpoint c{identity(), round, std::move(state)};
       absl::Status written = writeCheckpoint(config_.checkpoint, c);
@@ -302,9 +433,10 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     }
     progress(round, first, lastShown, evaluate, clientsDone,
              msSince(runStart) / 1000);
+    completed = round;
   }
   out << (lastMetrics.empty()
-              ? "{\"round\": " + std::to_string(config_.rounds) + "}"
+              ? "{\"round\": " + std::to_string(completed) + "}"
               : lastMetrics)
       << "\n";
   if (config_.printState)

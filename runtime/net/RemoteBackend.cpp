@@ -181,6 +181,8 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
     t->set_payload_bytes(payload.size());
     t->set_raw_bytes(rawBytes);
     t->set_codec(net::codecName(st.down));
+    for (double clip : task.dpClips)
+      t->add_dp_clips(clip);
     if (secure) {
       remote::v1::SecAggSetup *setup = t->mutable_secagg();
       setup->set_party(static_cast<uint32_t>(&slice - slices.data()));

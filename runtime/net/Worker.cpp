@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -165,6 +166,18 @@ absl::Status Session::runTask(const remote::v1::Task &t,
   for (const Aggregation &a : stage.aggregations)
     task.zeros.push_back(
         a.kind == Aggregation::Kind::Custom ? &zeros[nextZero++] : nullptr);
+  // A DP mean's clip comes with the task (it adapts); it must be a norm.
+  if (t.dp_clips_size() != 0 &&
+      static_cast<size_t>(t.dp_clips_size()) != stage.aggregations.size())
+    return absl::InvalidArgumentError("a task with the wrong number of clips");
+  for (size_t i = 0; i < stage.aggregations.size(); ++i) {
+    double clip = t.dp_clips_size() ? t.dp_clips(static_cast<int>(i)) : 0.0;
+    if (stage.aggregations[i].kind == Aggregation::Kind::DpMean &&
+        !(clip > 0 && std::isfinite(clip)))
+      return absl::InvalidArgumentError(
+          "a task without a valid clip for federated_dp_mean");
+    task.dpClips.push_back(clip);
+  }
   faultPoint("worker-task");
   if (faultActive("worker-stop"))
     std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT

@@ -4,6 +4,8 @@
 
 #include "plan.pb.h"
 
+#include <cmath>
+
 namespace fedrt {
 
 namespace {
@@ -17,7 +19,8 @@ static_assert(static_cast<int>(K::Mean) == proto::MEAN &&
               static_cast<int>(K::Min) == proto::MIN &&
               static_cast<int>(K::Max) == proto::MAX &&
               static_cast<int>(K::SecureSum) == proto::SECURE_SUM &&
-              static_cast<int>(K::Custom) == proto::CUSTOM);
+              static_cast<int>(K::Custom) == proto::CUSTOM &&
+              static_cast<int>(K::DpMean) == proto::DP_MEAN);
 
 class PlanReader {
 public:
@@ -47,6 +50,26 @@ public:
       return absl::InvalidArgumentError("an unknown aggregation kind");
     out.kind = static_cast<K>(in.kind());
     out.bitwidth = in.bitwidth();
+    if (out.kind == K::DpMean) {
+      const proto::DpMean &dp = in.dp();
+      out.dp = {dp.clip(),
+                dp.noise_multiplier(),
+                dp.adaptive(),
+                dp.target_quantile(),
+                dp.clip_learning_rate(),
+                dp.clipped_count_stddev(),
+                dp.max_weight()};
+      // The compiler checked these; a plan from elsewhere is checked too.
+      const DpParameters &p = out.dp;
+      if (!(p.clip > 0) || !std::isfinite(p.clip) ||
+          !(p.noiseMultiplier >= 0) || !std::isfinite(p.noiseMultiplier) ||
+          !(p.maxWeight >= 0) || !std::isfinite(p.maxWeight) ||
+          (p.adaptive &&
+           !(p.targetQuantile >= 0 && p.targetQuantile <= 1 &&
+             p.clipLearningRate > 0 && std::isfinite(p.clipLearningRate))))
+        return absl::InvalidArgumentError(
+            "federated_dp_mean has invalid parameters");
+    }
     if (out.kind == K::Custom) {
       for (auto [index, fn] : {std::pair{in.accumulate_fn(), &out.accumulate},
                                std::pair{in.merge_fn(), &out.merge},
@@ -124,6 +147,8 @@ const char *aggregationName(Aggregation::Kind kind) {
     return "federated_secure_sum";
   case K::Custom:
     return "federated_aggregate";
+  case K::DpMean:
+    return "federated_dp_mean";
   }
   return "aggregation";
 }

@@ -1,6 +1,7 @@
-// Fuzzes the client-data loaders: any bytes, read as a CSV and as a JSON
-// Lines file for a record with a tensor, a nested struct and every element
-// type, must load or fail with a message, never crash or hang.
+// Fuzzes the client-data loaders: any bytes, read as a CSV, as a JSON
+// Lines file and as the array file (IDX, .npy) of every field of a record
+// with a tensor, a nested struct and every element type, must load or fail
+// with a message, never crash or hang.
 #include "fedrt/Data.h"
 #include "fedrt/Types.h"
 
@@ -24,6 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::vector<std::string> unbound;
   (void)fedrt::loadCsv(path, layout, columns, &unbound);
   (void)fedrt::loadJsonLines(path, layout, columns);
+  std::vector<fedrt::FieldBinding> arrays;
+  for (const fedrt::Leaf &leaf : layout.leaves)
+    arrays.push_back({leaf.name, path});
+  (void)fedrt::loadArrays(arrays, layout, columns);
   (void)fedrt::parseType(
       std::string_view(reinterpret_cast<const char *>(data), size));
   return 0;

@@ -199,7 +199,8 @@ def main_session():
     items = {i["label"]: i for i in c.request("textDocument/completion", {
         "textDocument": doc, "position": {"line": 0, "character": 0}})["result"]["items"]}
     for label in ("federated_map", "federated_secure_sum", "softmax", "one_hot",
-                  "f32", "let", "CLIENTS", "train", "Model"):
+                  "f32", "u8", "let", "CLIENTS", "train", "Model", "grad",
+                  "value_and_grad"):
         check(label in items, f"completion lacks {label}")
 
     malformed(c)

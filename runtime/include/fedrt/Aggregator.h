@@ -6,6 +6,11 @@
 // enough that 10,000 float32 updates agree with a float64 reference to
 // 1e-6 relative); integer leaves in int64. A partial serializes to bytes
 // (what a worker sends the coordinator) and back, bit for bit.
+//
+// A federated_dp_mean's partial clips each client's value to the L2 norm
+// setClip() gives (over the whole value, computed in float64) where the
+// client runs, and is released by the privacy mechanism
+// (fedrt/DpMechanism.h), which adds the noise; report() refuses it.
 #pragma once
 
 #include "fedrt/Context.h"
@@ -71,6 +76,20 @@ public:
   // secure aggregation over the same clients: runtime/secagg).
   std::vector<int64_t> integerSums() const;
   void setIntegerSums(const std::vector<int64_t> &sums);
+  // A DP mean: the L2 norm each client's value is clipped to (> 0), set
+  // before add().
+  void setClip(double clip) { clip_ = clip; }
+  // A DP mean: the clients folded in whose value's norm was within the
+  // clip (TFF's "below estimate").
+  double unclippedClients() const { return weight_; }
+  // A DP mean's release: `perturb(leaf, sums, n)` adds the noise to the
+  // float64 sums of each leaf in place (zeros when no client was folded
+  // in), then every sum is divided by `denominator` and narrowed to the
+  // result's type. InvalidArgument if a result does not fit. The partial
+  // is spent.
+  absl::StatusOr<HostValue>
+  reportNoised(const std::function<void(size_t, double *, int64_t)> &perturb,
+               double denominator);
 
   // Appends the partial's state (clients, weight, accumulators) to `out`.
   void serialize(std::string &out) const;
@@ -91,6 +110,14 @@ private:
   // False if a sum became NaN or infinite.
   bool addReals(size_t leaf, const std::vector<const void *> &data,
                 const std::vector<double> &weights);
+  // A DP mean: scales each client's weight by its clip factor
+  // min(1, clip / norm) and counts those within the clip.
+  absl::Status clipClients(const std::vector<std::vector<const void *>> &data,
+                           std::vector<double> &weights,
+                           const std::function<std::string(size_t)> &name,
+                           size_t *culprit);
+  // The float leaves divided by `divisor`, into `out`'s tensors.
+  absl::Status narrowReals(HostValue &out, double divisor) const;
 
   const Aggregation &agg_;
   BufferPool *pool_ = nullptr;
@@ -100,8 +127,10 @@ private:
   std::vector<std::vector<double>> real_;
   bool started_ = false;
   std::vector<std::vector<int64_t>> whole_; // per integer/bool leaf
+  // The sum of the weights (a DP mean: the clients within the clip).
   double weight_ = 0;
   int64_t clients_ = 0;
+  double clip_ = 0;  // a DP mean's clip
   HostValue custom_; // the accumulator of a custom aggregation
 };
 

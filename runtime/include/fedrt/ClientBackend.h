@@ -31,6 +31,8 @@ struct StageTask {
   // fold them in this order.
   std::vector<int64_t> cohort;
   int64_t round = 0; // 0 outside rounds (init, a one-shot main)
+  // Per aggregation of the stage: a federated_dp_mean's clip, else 0.
+  std::vector<double> dpClips;
 };
 
 // A client whose work failed (a run-time check, a value an aggregation

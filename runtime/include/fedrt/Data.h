@@ -19,7 +19,8 @@ struct Leaf {
   std::string name;
   Element element;
   int64_t size = 1;
-  bool tensor = false; // a tensor field (even of size 1) binds to name0..
+  bool tensor = false;       // a tensor field (even of size 1) binds to name0..
+  std::vector<int64_t> dims; // the field's shape ({} for a scalar)
 };
 
 struct RecordLayout {
@@ -54,5 +55,29 @@ absl::Status loadCsv(const std::string &path, const RecordLayout &layout,
 // "file:line:byte: invalid JSON: ..." for a line that does not parse.
 absl::Status loadJsonLines(const std::string &path, const RecordLayout &layout,
                            Columns &out);
+
+// One field of the record bound to a binary array file: `x=images.idx.gz`.
+struct FieldBinding {
+  std::string field; // a leaf name (nested fields: outer_inner)
+  std::string path;
+};
+
+// The bindings of `--data x=images.idx.gz,y=labels.npy`, or none when
+// `spec` is not such a list (a path). InvalidArgument for a list with an
+// empty field or path, or a field named twice.
+absl::StatusOr<std::vector<FieldBinding>>
+parseFieldBindings(const std::string &spec);
+
+// Reads each leaf of the record from its own array file: IDX (the MNIST
+// family, big-endian; types u8 i8 i16 i32 f32 f64) or NumPy .npy (version
+// 1-3, C order, little-endian or byte-sized; b1 u1 i1 i4 i8 f4 f8), plain
+// or gzip. The first dimension counts the records, equal in every file;
+// the rest is the leaf's shape, or for a tensor leaf its element count
+// (row-major: f32[784] from 28x28 images). Elements convert only where
+// every value is exact (u8 into u8, i32, i64, f32 or f64; f64 into f32
+// never). Every leaf must be bound and every binding name a leaf.
+// InvalidArgument/NotFound/DataLoss errors name the file and the field.
+absl::Status loadArrays(const std::vector<FieldBinding> &bindings,
+                        const RecordLayout &layout, Columns &out);
 
 } // namespace fedrt

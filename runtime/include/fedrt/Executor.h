@@ -8,6 +8,7 @@
 
 #include "fedrt/ClientBackend.h"
 #include "fedrt/Context.h"
+#include "fedrt/DpMechanism.h"
 #include "fedrt/Plan.h"
 #include "fedrt/Value.h"
 
@@ -48,6 +49,12 @@ public:
       const std::vector<int64_t> &cohort, int64_t round = 0,
       RunStats *stats = nullptr);
 
+  // The mechanism that clips and releases federated_dp_mean (the round
+  // loop's, shared by its executors; not owned). Unset, an executor that
+  // meets a DP mean makes its own: noise from the OS, the cohort's size
+  // as the denominator (a one-shot main).
+  void setPrivacy(DpMechanism *dp) { privacy_ = dp; }
+
 private:
   // Calls a server-side stage function on the server inputs and the
   // aggregates so far; its outputs have the types `outs`.
@@ -57,8 +64,13 @@ private:
              const std::vector<const TypeDesc *> &aggregatedTypes,
              const std::vector<const TypeDesc *> &outs);
 
+  // The mechanism releasing DP means (see setPrivacy).
+  absl::StatusOr<DpMechanism *> privacy(int64_t round, size_t cohort);
+
   ClientBackend &clients_;
   FailurePolicy policy_;
+  DpMechanism *privacy_ = nullptr;
+  std::unique_ptr<DpMechanism> ownPrivacy_;
   Context serverContext_;
 };
 

@@ -17,19 +17,43 @@ namespace fedrt {
 // Every compiled function the plan names has the entry-point signature.
 using StageFn = fedrt_entry_fn;
 
+// federated_dp_mean's parameters (plan.proto's DpMean; docs/privacy.md).
+struct DpParameters {
+  double clip = 0; // L2 norm bound; the initial one when adaptive
+  double noiseMultiplier = 0;
+  bool adaptive = false;
+  double targetQuantile = 0.5, clipLearningRate = 0.2;
+  double clippedCountStddev = -1; // < 0: 0.05 x clients per round
+  double maxWeight = 0;           // 0: unweighted
+};
+
 struct Aggregation {
   // plan.proto's AggregationKind, in its order.
-  enum class Kind { Mean, WeightedMean, Sum, Min, Max, SecureSum, Custom };
+  enum class Kind {
+    Mean,
+    WeightedMean,
+    Sum,
+    Min,
+    Max,
+    SecureSum,
+    Custom,
+    DpMean
+  };
   Kind kind = Kind::Sum;
   int bitwidth = 0;                                                // SecureSum
   StageFn accumulate = nullptr, merge = nullptr, report = nullptr; // Custom
   TypeDesc value, accumulator, result;
+  DpParameters dp; // DpMean
 
+  // Whether each client also sends a weight: a weighted mean, a weighted
+  // DP mean.
+  bool weighted() const {
+    return kind == Kind::WeightedMean ||
+           (kind == Kind::DpMean && dp.maxWeight > 0);
+  }
   // The slots one client's value takes in its client fn's output: the
   // value, then the weight of a weighted mean.
-  size_t clientSlots() const {
-    return value.slots() + (kind == Kind::WeightedMean ? 1 : 0);
-  }
+  size_t clientSlots() const { return value.slots() + (weighted() ? 1 : 0); }
 };
 
 // The intrinsic an aggregation kind comes from: "federated_mean".

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "fedrt/Checkpoint.h"
+#include "fedrt/DpMechanism.h"
 #include "fedrt/Executor.h"
 #include "fedrt/Plan.h"
 
@@ -49,6 +50,10 @@ struct ProcessConfig {
   // A round whose client work fails with Unavailable (too few clients
   // reported) is run again with a new cohort, up to this many attempts.
   int64_t maxAttempts = 1;
+  // federated_dp_mean (docs/privacy.md): δ and the noise's seed; the run
+  // stops before a round that would take ε past dpTargetEpsilon (if set).
+  DpConfig dp;
+  std::optional<double> dpTargetEpsilon;
 };
 
 // One round's line of the metrics file.
@@ -92,6 +97,25 @@ private:
   absl::Status start(HostValue &state, int64_t &first, std::ostream &out,
                      bool &finished);
   RunIdentity identity() const;
+  // Once, before the first round runs: the DP mechanism of a process with
+  // DP means (else none), shared by both executors; ε composed over the
+  // rounds before `first`, adaptive clips read back on resume.
+  absl::Status startPrivacy(int64_t first, size_t population);
+  // The cohort of a round's attempt, for its DP means.
+  void privacyCohort(int64_t round, size_t sampled, size_t population);
+  // The adaptive clips, next to the checkpoint of `round`.
+  absl::Status savePrivacy(int64_t round) const;
+  // The fixed denominator of a round's DP means: --clients-per-round (at
+  // most the population), or every client.
+  int64_t denominator(size_t population) const;
+  // Whether round `round` would take ε past --dp-target-epsilon (said on
+  // stderr).
+  bool overBudget(int64_t round, size_t population) const;
+  // Whether `round` runs eval (every --eval-every rounds, and the last).
+  bool evaluates(int64_t round) const;
+  // The DP means a round releases, as (q, z): next's with q = the clients
+  // sampled over the population, eval's (when it runs) with q = 1.
+  DpMechanism::Planned plannedReleases(bool evaluated, size_t population) const;
   void progress(int64_t round, int64_t first, const std::string &shown,
                 bool evaluated, int64_t clientsDone, double elapsedSeconds);
 
@@ -99,6 +123,9 @@ private:
   Executor &train_;
   Executor *eval_;
   ProcessConfig config_;
+  std::unique_ptr<DpMechanism> dp_;
+  bool privacyStarted_ = false;
+  std::vector<const Aggregation *> releases_; // next's DP means, then eval's
 };
 
 // A one-shot computation's results on `out`: one value as JSON, several as

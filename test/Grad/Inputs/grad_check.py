@@ -90,6 +90,42 @@ def tsum(x):
     return x.sum()
 
 
+def rnn(w, x, h0):
+    h = h0
+    for t in range(x.shape[0]):
+        h = torch.tanh(h @ w + x[t])
+    return (h * h).sum()
+
+
+def product_loop(x, n):
+    p, y, c = torch.tensor(1.0), x, 0
+    for i in range(1, n):
+        p = p * (y.sum() + i)
+        y = y * 0.5 + x
+        c += 1
+        if c == 2:
+            y = y * y * 0.25 - y
+    return p + y.sum()
+
+
+def struct_state(w, h0):
+    u, v = h0, h0 * 0.5 + 1.0
+    for t in range(3):
+        c = torch.tanh(u @ w)
+        u, v = u * 0.5 + c * v, v + c
+    return (u * v).sum()
+
+
+def nested_loops(w):
+    a = w
+    for i in range(3):
+        b = a
+        for j in range(2):
+            b = b * w + j
+        a = a + torch.exp(-b * b)
+    return a.sum()
+
+
 def clip_by_norm(x, c):
     n = torch.sqrt((x * x).sum())
     return x * torch.where(n > c, c / n, torch.ones_like(n))
@@ -217,6 +253,23 @@ CASES = [
          "var acc: f64 = 0.0; var n = 0; for i in 0..3 { let t = x[i] * x * w; acc += sum(t * t) * f64(i + 1); n += 1; if i == 1 { acc -= x[2]; } } return acc / f64(n);",
          lambda x, w: (sum(((x[i] * x * w) ** 2).sum() * (i + 1) for i in range(3)) - x[2]) / 3,
          {"x": normal(3), "w": normal(3)}),
+    # Taped loops: carried floats that do more than accumulate.
+    Case("for_range_recurrence", [("w", "f64[3, 3]"), ("x", "f64[4, 3]"), ("h0", "f64[3]")], ["w", "x", "h0"],
+         "var h = h0; for t in 0..4 { h = tanh(h @ w + x[t]); } return sum(h * h);",
+         lambda w, x, h0: rnn(w, x, h0),
+         {"w": normal(3, 3) * 0.5, "x": normal(4, 3), "h0": normal(3)}),
+    Case("for_range_product", [("x", "f64[3]"), ("n", "i32")], ["x"],
+         "var p: f64 = 1.0; var y = x; var c = 0; for i in 1..n { p *= sum(y) + f64(i); y = y * 0.5 + x; c += 1; if c == 2 { y = sin_free(y); } } return p + sum(y);",
+         lambda x, n: product_loop(x, int(n)),
+         {"x": normal(3), "n": np.int32(5)}),
+    Case("for_range_struct_state", [("w", "f64[3, 3]"), ("h0", "f64[3]")], ["w", "h0"],
+         "var s = Pair { u: h0, v: h0 * 0.5 + 1.0 }; for t in 0..3 { let c = tanh(s.u @ w); s = Pair { u: s.u * 0.5 + c * s.v, v: s.v + c }; } return sum(s.u * s.v);",
+         lambda w, h0: struct_state(w, h0),
+         {"w": normal(3, 3) * 0.5, "h0": normal(3)}),
+    Case("for_range_nested", [("w", "f64[2]")], ["w"],
+         "var a = w; for i in 0..3 { var b = a; for j in 0..2 { b = b * w + f64(j); } a = a + exp(-b * b); } return sum(a);",
+         lambda w: nested_loops(w),
+         {"w": normal(2) * 0.5}),
     Case("for_batches", [("m", "Lin"), ("data", "seq<Example>")], ["m"],
          "var total: f64 = 0.0; for b in batches(data, 2) { total += xent(dense2(b.x, m.w, m.b), b.y) * f64(rows(b.x)); } return total / f64(len(data));",
          lambda m, data: F.cross_entropy(data["x"] @ m["w"] + m["b"], data["y"]),
@@ -254,6 +307,7 @@ fn helper_outer(x: f64[4], k: f64) -> f64 {
   let t = helper_inner(x, k);
   return sum(t * x) + sum(t * t);
 }
+fn sin_free(y: f64[3]) -> f64[3] { return y * y * 0.25 - y; }
 """
 
 

@@ -24,6 +24,11 @@ trap 'rm -rf "$bin"' EXIT
 "$fedc" "$ex/fedsgd_linear.fed" -o "$bin/sgd"
 "$bin/sgd" --data "$ex/data/linear" --rounds 20 --clients-per-round 3 --seed 4 \
   --no-timing --metrics "$out/fedsgd_linear.jsonl" --print-state > "$out/fedsgd_linear.out"
+"$fedc" "$ex/dp_fedavg.fed" -o "$bin/dp_fedavg"
+"$bin/dp_fedavg" --data "$ex/data/digits.csv.gz" --partition iid --clients 30 \
+  --clients-per-round 6 --rounds 5 --eval-every 5 --seed 2 --dp-seed 3 \
+  --threads 2 --no-timing --metrics "$out/dp_fedavg.jsonl" --print-state \
+  > "$out/dp_fedavg.out" 2> /dev/null
 for e in average_temperature:temperatures sensor_proportion:readings \
          mean_variance:values histogram:values; do
   name=${e%%:*} data=${e##*:}
