@@ -121,35 +121,43 @@ ClientDataset syntheticClients(const TypeDesc &type, int64_t n, int64_t p) {
   return data;
 }
 
-// Every client's output slots, as the client stage writes them.
-std::vector<std::vector<uint64_t>>
-clientSlots(const std::vector<const float *> &x, int64_t p) {
+// Every client's output slots, as the client stage writes them, and the
+// pointers to them the aggregator folds.
+struct ClientOutputs {
   std::vector<std::vector<uint64_t>> slots;
+  std::vector<const uint64_t *> pointers;
+};
+
+ClientOutputs clientOutputs(const std::vector<const float *> &x, int64_t p) {
+  ClientOutputs out;
   for (const float *values : x) {
     std::vector<uint64_t> s(3);
     uint64_t in[2] = {reinterpret_cast<uint64_t>(values),
                       static_cast<uint64_t>(p)};
     valueAndWeight(nullptr, in, s.data());
-    slots.push_back(s);
+    out.slots.push_back(s);
   }
-  return slots;
+  for (auto &s : out.slots)
+    out.pointers.push_back(s.data());
+  return out;
+}
+
+void foldAll(PartialAggregate &partial, const ClientOutputs &clients,
+             Context &ctx) {
+  auto name = [](size_t c) { return std::to_string(c); };
+  (void)partial.add(clients.pointers.data(), clients.pointers.size(), 0, ctx,
+                    name);
 }
 
 // The aggregator alone: every client's slots folded as one batch; the
 // best of `reps` seconds, the mean in `mean`.
-double aggregatorTime(const Aggregation &agg,
-                      const std::vector<const float *> &x, int64_t p, int reps,
-                      HostValue &mean) {
-  std::vector<std::vector<uint64_t>> slots = clientSlots(x, p);
-  std::vector<const uint64_t *> pointers;
-  for (auto &s : slots)
-    pointers.push_back(s.data());
+double aggregatorTime(const Aggregation &agg, const ClientOutputs &clients,
+                      int reps, HostValue &mean) {
   Context ctx;
-  auto name = [](size_t c) { return std::to_string(c); };
   BufferPool pool; // as the executor keeps one across rounds
   return best(reps, [&] {
     PartialAggregate partial(agg, nullptr, &pool);
-    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    foldAll(partial, clients, ctx);
     mean = *partial.report(ctx);
   });
 }
@@ -157,14 +165,9 @@ double aggregatorTime(const Aggregation &agg,
 // The DP mean of the same values: one more pass over each client for its
 // norm, the clip as its weight, N(0, 1) noise on the P sums; the best of
 // `reps` seconds.
-double dpMeanTime(const Aggregation &agg, const std::vector<const float *> &x,
-                  int64_t p, int reps) {
-  std::vector<std::vector<uint64_t>> slots = clientSlots(x, p);
-  std::vector<const uint64_t *> pointers;
-  for (auto &s : slots)
-    pointers.push_back(s.data());
+double dpMeanTime(const Aggregation &agg, const ClientOutputs &clients,
+                  int reps) {
   Context ctx;
-  auto name = [](size_t c) { return std::to_string(c); };
   BufferPool pool;
   Aggregation dpAgg = agg;
   dpAgg.kind = Aggregation::Kind::DpMean;
@@ -174,13 +177,13 @@ double dpMeanTime(const Aggregation &agg, const std::vector<const float *> &x,
   DpConfig dpConfig;
   dpConfig.seed = 1;
   std::unique_ptr<DpMechanism> dp = *DpMechanism::create(dpConfig);
-  auto n = static_cast<int64_t>(x.size());
+  auto n = static_cast<int64_t>(clients.pointers.size());
   return best(reps, [&] {
     dp->beginRound(1);
     dp->setCohort(n, n, 10 * n);
     PartialAggregate partial(dpAgg, nullptr, &pool);
     partial.setClip(dp->clip(dpAgg));
-    (void)partial.add(pointers.data(), pointers.size(), 0, ctx, name);
+    foldAll(partial, clients, ctx);
     sink = dp->release(dpAgg, partial)->leaves[0].as<float>()[0];
   });
 }
@@ -219,8 +222,9 @@ int main(int argc, char **argv) {
   });
   HostValue mean;
   const Aggregation &agg = plan.main->stages[0].aggregations[0];
-  double aggregator = aggregatorTime(agg, x, p, reps, mean);
-  double dpTime = dpMeanTime(agg, x, p, reps);
+  ClientOutputs clients = clientOutputs(x, p);
+  double aggregator = aggregatorTime(agg, clients, reps, mean);
+  double dpTime = dpMeanTime(agg, clients, reps);
   auto executorTime = [&](int threads) {
     ThreadTeam team(threads);
     LocalBackend clients(team, {&data});

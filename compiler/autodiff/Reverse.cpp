@@ -206,6 +206,53 @@ void ReverseMode::reverseIf(const Record &r) {
   primal_ = outerFn;
 }
 
+std::vector<Record> ReverseMode::replayLoopBody(const sema::Stmt &loop,
+                                                const sema::Local *var) {
+  std::vector<Record> records;
+  std::vector<Record> *outer = records_;
+  records_ = &records;
+  forwardLoopBody(loop, var);
+  records_ = outer;
+  return records;
+}
+
+bool ReverseMode::accumulatesOnly(
+    const Record &r, const std::set<const sema::Local *> &accumulated) {
+  // Every differentiated float the loop carries must only accumulate, not
+  // only those whose adjoint leaves the loop (one that feeds another
+  // through the iterations needs its value per iteration: a tape, which
+  // forwardLoop gives range loops over tensors).
+  std::set<const sema::Local *> carried = accumulated;
+  for (const Join &j : r.joins)
+    if (isActive(j.joined) && containsFloat(j.primal->type))
+      carried.insert(j.primal);
+  if (checkAccumulatingLoop(*r.loop, carried, /*report=*/false))
+    return true;
+  reportUntapedLoop(r, carried);
+  return false;
+}
+
+sema::StmtPtr
+ReverseMode::sameIterations(const Record &r, const sema::Local *var,
+                            std::unique_ptr<sema::BlockStmt> body) {
+  if (isa<sema::ForRangeStmt>(r.loop)) {
+    auto l = std::make_unique<sema::ForRangeStmt>(r.loop->range);
+    l->var = var;
+    l->lo = b_.ref(r.lo);
+    l->hi = b_.ref(r.hi);
+    l->body = std::move(body);
+    return l;
+  }
+  auto l = std::make_unique<sema::ForEachStmt>(r.loop->range);
+  l->var = var;
+  Env saved = env_;
+  env_ = r.entry;
+  l->iterable = forwardExpr(*cast<sema::ForEachStmt>(r.loop)->iterable);
+  env_ = std::move(saved);
+  l->body = std::move(body);
+  return l;
+}
+
 void ReverseMode::reverseLoop(const Record &r) {
   if (!r.tapes.empty()) {
     reverseTapedLoop(r);
@@ -223,16 +270,7 @@ void ReverseMode::reverseLoop(const Record &r) {
     return;
   const sema::Function *outerFn = primal_;
   primal_ = r.owner;
-  // Every differentiated float the loop carries must only accumulate, not
-  // only those whose adjoint leaves the loop (one that feeds another
-  // through the iterations needs its value per iteration: a tape, which
-  // forwardLoop gives range loops over tensors).
-  std::set<const sema::Local *> carried = accumulated;
-  for (const Join &j : r.joins)
-    if (isActive(j.joined) && containsFloat(j.primal->type))
-      carried.insert(j.primal);
-  if (!checkAccumulatingLoop(*r.loop, carried, /*report=*/false)) {
-    reportUntapedLoop(r, carried);
+  if (!accumulatesOnly(r, accumulated)) {
     primal_ = outerFn;
     return;
   }
@@ -258,11 +296,7 @@ void ReverseMode::reverseLoop(const Record &r) {
   const sema::Local *primalVar = fr ? fr->var : fe->var;
   const sema::Local *var = newLocal(primalVar->name, primalVar->type, false,
                                     sema::Local::Kind::LoopVar);
-  std::vector<Record> records;
-  std::vector<Record> *outer = records_;
-  records_ = &records;
-  forwardLoopBody(*r.loop, var);
-  records_ = outer;
+  std::vector<Record> records = replayLoopBody(*r.loop, var);
   Env end = env_;
   for (const auto &[j, d] : seeds)
     accumulate(end.at(j->primal), {}, clone(*d));
@@ -273,22 +307,7 @@ void ReverseMode::reverseLoop(const Record &r) {
           b_.at, ast::AssignOp::Assign, b_.ref(v), b_.ref(end.at(j->primal))));
   for (const auto &[j, d] : seeds)
     discarded_.erase(j->joined);
-  sema::StmtPtr loop;
-  if (fr) {
-    auto l = std::make_unique<sema::ForRangeStmt>(r.loop->range);
-    l->var = var;
-    l->lo = b_.ref(r.lo);
-    l->hi = b_.ref(r.hi);
-    l->body = std::move(body);
-    loop = std::move(l);
-  } else {
-    auto l = std::make_unique<sema::ForEachStmt>(r.loop->range);
-    l->var = var;
-    env_ = r.entry;
-    l->iterable = forwardExpr(*fe->iterable);
-    l->body = std::move(body);
-    loop = std::move(l);
-  }
+  sema::StmtPtr loop = sameIterations(r, var, std::move(body));
   env_ = std::move(saved);
   popFrameEmitting(std::move(loop));
   // x_final = x_before + the loop's terms: x_before's adjoint is x_final's.
@@ -318,7 +337,8 @@ ExprPtr ReverseMode::readTapes(const Type *t,
   return b_.aggregate(t, std::move(elements));
 }
 
-void ReverseMode::reverseTapedLoop(const Record &r) {
+std::vector<const sema::Local *>
+ReverseMode::seedTapedAdjoints(const Record &r) {
   // The adjoint of each differentiated carried value at the end of the
   // iteration being reversed: first the adjoint after the loop.
   std::vector<const sema::Local *> adjointVars(r.joins.size(), nullptr);
@@ -334,7 +354,51 @@ void ReverseMode::reverseTapedLoop(const Record &r) {
         b_.at, v, d ? std::move(d) : b_.zerosLike(v->type, *b_.ref(j.joined))));
     adjointVars[k] = v;
   }
-  if (!any)
+  return any ? adjointVars : std::vector<const sema::Local *>{};
+}
+
+std::vector<const sema::Local *> ReverseMode::restoreIteration(
+    const Record &r, const sema::Local *k,
+    const std::vector<const sema::Local *> &adjoints) {
+  std::vector<const sema::Local *> starts;
+  for (size_t n = 0; n < r.joins.size(); ++n) {
+    const Join &j = r.joins[n];
+    const sema::Local *x = newLocal(j.primal->name, j.primal->type, false);
+    size_t next = 0;
+    emit(std::make_unique<sema::LetStmt>(
+        b_.at, x, readTapes(j.primal->type, r.tapes[n], next, k)));
+    if (adjoints[n])
+      active_.insert(x);
+    env_[j.primal] = x;
+    starts.push_back(x);
+  }
+  return starts;
+}
+
+void ReverseMode::stepTapedAdjoints(
+    const Record &r, const std::vector<const sema::Local *> &starts,
+    const std::vector<const sema::Local *> &adjoints) {
+  // The adjoints at the iteration's start, all computed before any
+  // adjoint var is overwritten (they read each other's old values).
+  std::vector<const sema::Local *> next(r.joins.size(), nullptr);
+  for (size_t n = 0; n < r.joins.size(); ++n) {
+    if (!adjoints[n])
+      continue;
+    ExprPtr d = takeAdjoint(starts[n]);
+    next[n] = newLocal("d" + r.joins[n].primal->name, starts[n]->type, false);
+    emit(std::make_unique<sema::LetStmt>(
+        b_.at, next[n],
+        d ? std::move(d) : b_.zerosLike(starts[n]->type, *b_.ref(starts[n]))));
+  }
+  for (size_t n = 0; n < r.joins.size(); ++n)
+    if (next[n])
+      emit(std::make_unique<sema::AssignStmt>(
+          b_.at, ast::AssignOp::Assign, b_.ref(adjoints[n]), b_.ref(next[n])));
+}
+
+void ReverseMode::reverseTapedLoop(const Record &r) {
+  std::vector<const sema::Local *> adjoints = seedTapedAdjoints(r);
+  if (adjoints.empty())
     return; // nothing after the loop depends on it
   const sema::Function *outerFn = primal_;
   primal_ = r.owner;
@@ -357,44 +421,13 @@ void ReverseMode::reverseTapedLoop(const Record &r) {
           false);
   const sema::Local *i = newLocal(fr.var->name, index, false);
   emitLet(i, b_.binary(ast::BinaryOp::Add, b_.ref(r.lo), b_.ref(k)), false);
-  std::vector<const sema::Local *> starts;
-  for (size_t n = 0; n < r.joins.size(); ++n) {
-    const Join &j = r.joins[n];
-    const sema::Local *x = newLocal(j.primal->name, j.primal->type, false);
-    size_t next = 0;
-    emit(std::make_unique<sema::LetStmt>(
-        b_.at, x, readTapes(j.primal->type, r.tapes[n], next, k)));
-    if (adjointVars[n])
-      active_.insert(x);
-    env_[j.primal] = x;
-    starts.push_back(x);
-  }
-  std::vector<Record> records;
-  std::vector<Record> *outer = records_;
-  records_ = &records;
-  forwardLoopBody(*r.loop, i);
-  records_ = outer;
+  std::vector<const sema::Local *> starts = restoreIteration(r, k, adjoints);
+  std::vector<Record> records = replayLoopBody(*r.loop, i);
   for (size_t n = 0; n < r.joins.size(); ++n)
-    if (adjointVars[n])
-      accumulate(env_.at(r.joins[n].primal), {}, b_.ref(adjointVars[n]));
+    if (adjoints[n])
+      accumulate(env_.at(r.joins[n].primal), {}, b_.ref(adjoints[n]));
   reverseRecords(records);
-  // The adjoints at the iteration's start, all computed before any
-  // adjoint var is overwritten (they read each other's old values).
-  std::vector<const sema::Local *> next(r.joins.size(), nullptr);
-  for (size_t n = 0; n < r.joins.size(); ++n) {
-    if (!adjointVars[n])
-      continue;
-    ExprPtr d = takeAdjoint(starts[n]);
-    next[n] = newLocal("d" + r.joins[n].primal->name, starts[n]->type, false);
-    emit(std::make_unique<sema::LetStmt>(
-        b_.at, next[n],
-        d ? std::move(d) : b_.zerosLike(starts[n]->type, *b_.ref(starts[n]))));
-  }
-  for (size_t n = 0; n < r.joins.size(); ++n)
-    if (next[n])
-      emit(std::make_unique<sema::AssignStmt>(b_.at, ast::AssignOp::Assign,
-                                              b_.ref(adjointVars[n]),
-                                              b_.ref(next[n])));
+  stepTapedAdjoints(r, starts, adjoints);
   auto loop = std::make_unique<sema::ForRangeStmt>(r.loop->range);
   loop->var = rev;
   loop->lo = b_.literal(0, index->element);
@@ -405,8 +438,8 @@ void ReverseMode::reverseTapedLoop(const Record &r) {
   // The adjoint at the start of the first iteration is the value before
   // the loop's.
   for (size_t n = 0; n < r.joins.size(); ++n)
-    if (adjointVars[n])
-      accumulate(r.joins[n].joined, {}, b_.ref(adjointVars[n]));
+    if (adjoints[n])
+      accumulate(r.joins[n].joined, {}, b_.ref(adjoints[n]));
   primal_ = outerFn;
 }
 

@@ -121,6 +121,27 @@ private:
   // Runs the iterations backwards, each restoring its carried values from
   // the tapes, recomputing the body and sweeping it back.
   void reverseTapedLoop(const Record &r);
+  // The forward body of `loop` again, with `var` as its variable; what it
+  // recorded.
+  std::vector<Record> replayLoopBody(const sema::Stmt &loop,
+                                     const sema::Local *var);
+  // Whether the loop's carried floats only accumulate; reports why not.
+  bool accumulatesOnly(const Record &r,
+                       const std::set<const sema::Local *> &accumulated);
+  // A loop over the iterations of `r` with `var` and `body`.
+  sema::StmtPtr sameIterations(const Record &r, const sema::Local *var,
+                               std::unique_ptr<sema::BlockStmt> body);
+  // Taped loops: the adjoint vars of the carried values, seeded with their
+  // adjoints after the loop (empty when none has one); the carried values
+  // read back from the tapes at iteration `k`; and the adjoint vars moved
+  // back across one iteration, all at once.
+  std::vector<const sema::Local *> seedTapedAdjoints(const Record &r);
+  std::vector<const sema::Local *>
+  restoreIteration(const Record &r, const sema::Local *k,
+                   const std::vector<const sema::Local *> &adjoints);
+  void stepTapedAdjoints(const Record &r,
+                         const std::vector<const sema::Local *> &starts,
+                         const std::vector<const sema::Local *> &adjoints);
   // A value of type `t` read back from its leaves' tapes (from
   // tapes[next]) at iteration `k`.
   ExprPtr readTapes(const Type *t,

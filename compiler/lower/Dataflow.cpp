@@ -184,7 +184,7 @@ private:
     }
     Node *n = make(how.node, call.type, &call, inputs);
     n->function = call.intrinsic == sema::Intrinsic::Aggregate ? call.report
-                                                                : call.function;
+                                                               : call.function;
     if (how.node == Node::Kind::Aggregate) {
       fedrt::proto::AggregationKind_Parse(how.kind, &n->aggregation);
       if (n->aggregation == fedrt::proto::MEAN && call.weighted)

@@ -76,8 +76,8 @@ struct ComputationPlan {
   const sema::Function *computation = nullptr; // the federated fn
   std::vector<Node *> inputs;                  // in parameter order
   std::vector<Stage> stages;
-  std::vector<Node *> serverUpdate; // after the last aggregation
-  std::vector<Node *> results;      // the returned value(s)
+  std::vector<Node *> serverUpdate;         // after the last aggregation
+  std::vector<Node *> results;              // the returned value(s)
   const sema::Function *updateFn = nullptr; // if the runtime runs it
   uint64_t fingerprint = 0; // of the plan, its types and its code
   std::vector<std::unique_ptr<Node>> nodes;

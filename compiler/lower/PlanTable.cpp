@@ -165,8 +165,7 @@ private:
       break;
     case K::StructLiteral:
     case K::TupleLiteral:
-      for (const sema::ExprPtr &x :
-           llvm::cast<sema::AggregateExpr>(e).elements)
+      for (const sema::ExprPtr &x : llvm::cast<sema::AggregateExpr>(e).elements)
         expr(*x);
       break;
     default:
@@ -183,8 +182,8 @@ public:
   TableBuilder(LoweredProgram &out) : out_(out) {}
 
   int index(const sema::Function *fn) {
-    auto it = std::find(out_.functionTable.begin(), out_.functionTable.end(),
-                        fn);
+    auto it =
+        std::find(out_.functionTable.begin(), out_.functionTable.end(), fn);
     if (it != out_.functionTable.end())
       return static_cast<int>(it - out_.functionTable.begin());
     out_.functionTable.push_back(fn);
@@ -319,8 +318,8 @@ void buildPlanTable(const sema::Program &program, LoweredProgram &out) {
     proto::Computation *c = out.table.add_computations();
     tables.computation(plan, *c);
     c->set_fingerprint(plan.fingerprint);
-    programHash = fedrt::fnv1a(&plan.fingerprint, sizeof plan.fingerprint,
-                               programHash);
+    programHash =
+        fedrt::fnv1a(&plan.fingerprint, sizeof plan.fingerprint, programHash);
   }
   out.table.set_fingerprint(programHash);
 }

@@ -124,10 +124,9 @@ private:
       args.push_back(ref(value(in)));
     switch (n.kind) {
     case Node::Kind::Constant:
-      return sema::cloneExpr(*sources_.constants.at(&n),
-                             [this](const sema::Local *l) {
-                               return unplacedLocal(l);
-                             });
+      return sema::cloneExpr(
+          *sources_.constants.at(&n),
+          [this](const sema::Local *l) { return unplacedLocal(l); });
     case Node::Kind::Map:
     case Node::Kind::Eval:
       return std::make_unique<sema::CallExpr>(type, range(&n), n.function,
@@ -138,19 +137,18 @@ private:
           Expr::Kind::TupleLiteral, type, range(&n), std::move(args));
     case Node::Kind::Select: {
       std::string field = std::to_string(n.index);
-      if (const auto *s = dyn_cast<sema::StructType>(
-              unplaced(n.inputs[0]->type, types_)))
+      if (const auto *s =
+              dyn_cast<sema::StructType>(unplaced(n.inputs[0]->type, types_)))
         field = s->fields[static_cast<size_t>(n.index)].name;
-      return std::make_unique<sema::MemberExpr>(type, range(&n),
-                                                std::move(args[0]), n.index,
-                                                field);
+      return std::make_unique<sema::MemberExpr>(
+          type, range(&n), std::move(args[0]), n.index, field);
     }
     default:
       // Inputs, broadcasts and aggregation results are parameters; a stage
       // that needs another stage's value would be a scheduling error.
-      throw std::logic_error("stage function for '" +
-                             plan_.computation->name + "' reads node %" +
-                             std::to_string(n.id) + ", which it is not given");
+      throw std::logic_error("stage function for '" + plan_.computation->name +
+                             "' reads node %" + std::to_string(n.id) +
+                             ", which it is not given");
     }
   }
 

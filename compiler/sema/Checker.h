@@ -298,6 +298,11 @@ private:
   // The placed type of an aggregation's input, which must be a per-client
   // value and not raw data; null after reporting why not.
   const PlacedType *aggregationInput(const Expr &x, const std::string &name);
+  // aggregationInput of the one argument of an aggregation that takes one
+  // (federated_mean, federated_dp_mean, ...); null after reporting.
+  const PlacedType *soleAggregationInput(const ast::CallExpr &e,
+                                         const std::string &name,
+                                         const std::vector<ExprPtr> &args);
 
   // --- processes (Processes.cpp) ---------------------------------------------
   const Function *processEntry(const ast::ProcessDecl &p,

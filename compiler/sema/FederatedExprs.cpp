@@ -494,17 +494,23 @@ const PlacedType *Checker::aggregationInput(const Expr &x,
   return p;
 }
 
+const PlacedType *
+Checker::soleAggregationInput(const ast::CallExpr &e, const std::string &name,
+                              const std::vector<ExprPtr> &args) {
+  if (args.size() != 1) {
+    reportArgumentCount(e.range(), name, "1 argument", args.size());
+    return nullptr;
+  }
+  return aggregationInput(*args[0], name);
+}
+
 ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
                                   std::vector<ExprPtr> args) {
   std::string name = intrinsicName(i);
-  if (args.size() != 1) {
-    reportArgumentCount(e.range(), name, "1 argument", args.size());
-    return errorExpr(e.range());
-  }
-  Expr &x = *args[0];
-  const PlacedType *p = aggregationInput(x, name);
+  const PlacedType *p = soleAggregationInput(e, name, args);
   if (!p)
     return errorExpr(e.range());
+  Expr &x = *args[0];
   const Type *member = p->member;
   std::string leaf;
   if (i == Intrinsic::Mean) {

@@ -98,14 +98,10 @@ bool Checker::dpParameter(IntrinsicCallExpr &call, const ast::Arg &a) {
 ExprPtr Checker::checkDpMean(const ast::CallExpr &e, Intrinsic i,
                              std::vector<ExprPtr> args) {
   const std::string name = "federated_dp_mean";
-  if (args.size() != 1) {
-    reportArgumentCount(e.range(), name, "1 argument", args.size());
-    return errorExpr(e.range());
-  }
-  Expr &x = *args[0];
-  const PlacedType *p = aggregationInput(x, name);
+  const PlacedType *p = soleAggregationInput(e, name, args);
   if (!p)
     return errorExpr(e.range());
+  Expr &x = *args[0];
   std::string leaf = firstOffendingLeaf(
       p->member, [](const TensorType *t) { return t->isFloat(); });
   if (!leaf.empty()) {

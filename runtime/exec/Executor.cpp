@@ -50,11 +50,9 @@ absl::StatusOr<DpMechanism *> Executor::privacy(int64_t round, size_t cohort) {
   return ownPrivacy_.get();
 }
 
-absl::StatusOr<std::vector<HostValue>>
-Executor::run(const Computation &comp,
-              const std::vector<const HostValue *> &server,
-              const std::vector<int64_t> &cohort, int64_t round,
-              RunStats *stats) {
+absl::StatusOr<std::vector<HostValue>> Executor::run(
+    const Computation &comp, const std::vector<const HostValue *> &server,
+    const std::vector<int64_t> &cohort, int64_t round, RunStats *stats) {
   RunStats local;
   RunStats &st = stats ? *stats : local;
   std::vector<uint64_t> serverSlots;

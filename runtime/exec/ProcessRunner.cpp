@@ -435,9 +435,8 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
              msSince(runStart) / 1000);
     completed = round;
   }
-  out << (lastMetrics.empty()
-              ? "{\"round\": " + std::to_string(completed) + "}"
-              : lastMetrics)
+  out << (lastMetrics.empty() ? "{\"round\": " + std::to_string(completed) + "}"
+                              : lastMetrics)
       << "\n";
   if (config_.printState)
     out << toJson(stateType, state) << "\n";

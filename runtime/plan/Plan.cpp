@@ -29,9 +29,8 @@ public:
 
   absl::Status function(int32_t index, StageFn &out) const {
     if (index < 0 || static_cast<size_t>(index) >= count_)
-      return absl::InvalidArgumentError("function index " +
-                                        std::to_string(index) +
-                                        " is out of range");
+      return absl::InvalidArgumentError(
+          "function index " + std::to_string(index) + " is out of range");
     out = functions_[index];
     return absl::OkStatus();
   }
@@ -109,8 +108,7 @@ public:
       }
       for (const proto::Aggregation &a : st.aggregations()) {
         stage.aggregations.emplace_back();
-        if (absl::Status s = aggregation(a, stage.aggregations.back());
-            !s.ok())
+        if (absl::Status s = aggregation(a, stage.aggregations.back()); !s.ok())
           return s;
       }
       out.stages.push_back(std::move(stage));

@@ -149,40 +149,43 @@ composedRdp(double q, double z, int64_t steps,
   return out;
 }
 
-absl::StatusOr<Epsilon> epsilonFromRdp(const std::vector<double> &orders,
+namespace {
+
+// The smallest ε over the orders of `epsilonAt(order, rdp)` (0 or more).
+template <class EpsilonAt>
+absl::StatusOr<Epsilon> bestOverOrders(const std::vector<double> &orders,
                                        const std::vector<double> &rdp,
-                                       double delta) {
+                                       double delta, EpsilonAt epsilonAt) {
   if (absl::Status s = checkConversionInputs(orders, rdp, delta); !s.ok())
     return s;
   Epsilon best{kInf, orders[0]};
-  for (size_t i = 0; i < orders.size(); ++i) {
-    double a = orders[i], r = rdp[i], eps = kInf;
-    if (delta * delta + std::expm1(-r) > 0)
-      eps = 0; // the KL bound δ <= sqrt(1 − exp(−ρ)) already holds
-    else if (a > 1.01) // unstable as α -> 1, and useless there anyway
-      eps = r + std::log1p(-1 / a) - std::log(delta * a) / (a - 1);
-    if (eps < best.epsilon)
-      best = {eps, a};
-  }
+  for (size_t i = 0; i < orders.size(); ++i)
+    if (double eps = epsilonAt(orders[i], rdp[i]); eps < best.epsilon)
+      best = {eps, orders[i]};
   best.epsilon = std::max(0.0, best.epsilon);
   return best;
+}
+
+} // namespace
+
+absl::StatusOr<Epsilon> epsilonFromRdp(const std::vector<double> &orders,
+                                       const std::vector<double> &rdp,
+                                       double delta) {
+  return bestOverOrders(orders, rdp, delta, [delta](double a, double r) {
+    if (delta * delta + std::expm1(-r) > 0)
+      return 0.0; // the KL bound δ <= sqrt(1 − exp(−ρ)) already holds
+    if (a > 1.01) // unstable as α -> 1, and useless there anyway
+      return r + std::log1p(-1 / a) - std::log(delta * a) / (a - 1);
+    return kInf;
+  });
 }
 
 absl::StatusOr<Epsilon> epsilonFromRdpMironov(const std::vector<double> &orders,
                                               const std::vector<double> &rdp,
                                               double delta) {
-  if (absl::Status s = checkConversionInputs(orders, rdp, delta); !s.ok())
-    return s;
-  Epsilon best{kInf, orders[0]};
-  for (size_t i = 0; i < orders.size(); ++i) {
-    if (orders[i] <= 1)
-      continue;
-    double eps = rdp[i] - std::log(delta) / (orders[i] - 1);
-    if (eps < best.epsilon)
-      best = {eps, orders[i]};
-  }
-  best.epsilon = std::max(0.0, best.epsilon);
-  return best;
+  return bestOverOrders(orders, rdp, delta, [delta](double a, double r) {
+    return a <= 1 ? kInf : r - std::log(delta) / (a - 1);
+  });
 }
 
 absl::StatusOr<Epsilon>

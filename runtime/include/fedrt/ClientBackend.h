@@ -38,7 +38,7 @@ struct StageTask {
 // A client whose work failed (a run-time check, a value an aggregation
 // refuses): its contribution is left out whole.
 struct ClientFailure {
-  int64_t client = 0; // population index
+  int64_t client = 0;  // population index
   std::string message; // names the client and the .fed location
 };
 
@@ -71,7 +71,7 @@ struct StageResult {
   std::vector<PartialAggregate> partials;
   std::vector<ClientFailure> failures; // ascending by cohort position
   int64_t reported = 0;                // clients folded in
-  std::vector<int64_t> dropped; // clients that did not report in time
+  std::vector<int64_t> dropped;        // clients that did not report in time
   StageStats stats;
 };
 

@@ -26,7 +26,7 @@ enum class FailurePolicy { FailRun, DropClient };
 
 struct RunStats {
   int64_t bytesDown = 0, bytesUp = 0; // summed over stages
-  int64_t blocks = 0;      // most blocks of the cohort in one stage
+  int64_t blocks = 0;                 // most blocks of the cohort in one stage
   int64_t threadsUsed = 0; // most threads that ran a block in one stage
   int64_t reported = 0;    // clients of the last stage that reported
   int64_t failed = 0;      // clients left out after failing (any stage)
