@@ -79,6 +79,20 @@ std::string RoundRecord::json() const {
   return line + "}";
 }
 
+std::string RoundRecord::summary() const {
+  std::string out = "{\"round\": " + std::to_string(round);
+  for (const auto &[name, value] : fields)
+    out.append(", \"").append(name).append("\": ").append(value);
+  return out + "}";
+}
+
+std::string RoundRecord::shown() const {
+  std::string out;
+  for (const auto &[name, value] : fields)
+    out.append("  ").append(name).append(" ").append(value);
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>>
 metricFields(const TypeDesc &type, const HostValue &value,
              const std::string &prefix) {
@@ -304,6 +318,102 @@ void ProcessRunner::progress(int64_t round, int64_t first,
                  terminal && !last ? "" : "\n");
 }
 
+absl::Status ProcessRunner::trainRound(int64_t round, HostValue &state,
+                                       std::vector<int64_t> &trainClients,
+                                       std::vector<int64_t> &evalClients,
+                                       RoundRecord &record, bool &stopped) {
+  std::vector<int64_t> cohort;
+  RunStats stats;
+  absl::StatusOr<std::vector<HostValue>> results =
+      absl::UnavailableError("no attempt");
+  for (int64_t attempt = 1; attempt <= config_.maxAttempts; ++attempt) {
+    if (config_.refresh)
+      if (absl::Status s = config_.refresh(trainClients, evalClients); !s.ok())
+        return roundError(round, s);
+    // The population is known now (remote workers have joined).
+    if (absl::Status s = startPrivacy(round, trainClients.size()); !s.ok())
+      return s;
+    if ((stopped = attempt == 1 && overBudget(round, trainClients.size())))
+      return absl::OkStatus();
+    int64_t k = config_.clientsPerRound == 0
+                    ? -1
+                    : static_cast<int64_t>(std::ceil(
+                          config_.overSelect *
+                          static_cast<double>(config_.clientsPerRound)));
+    // A retried round draws another cohort; the first is the one a run
+    // without failures (and simulation) draws.
+    uint64_t seed = config_.seed ^ (static_cast<uint64_t>(attempt - 1) *
+                                    0xd1b54a32d192ed03ull);
+    cohort = sampleCohort(trainClients, k, seed, round);
+    privacyCohort(round, cohort.size(), trainClients.size());
+    stats = RunStats();
+    results = train_.run(*plan_.next, {&state}, cohort, round, &stats);
+    if (results.ok() ||
+        results.status().code() != absl::StatusCode::kUnavailable)
+      break;
+    if (attempt < config_.maxAttempts)
+      std::fprintf(stderr, "warning: round %lld, attempt %lld abandoned: %s\n",
+                   static_cast<long long>(round),
+                   static_cast<long long>(attempt),
+                   std::string(results.status().message()).c_str());
+  }
+  if (!results.ok())
+    return roundError(round, results.status());
+  if (config_.verbose)
+    std::fprintf(stderr,
+                 "round %lld: %zu clients in %lld blocks on %lld threads\n",
+                 static_cast<long long>(round), cohort.size(),
+                 static_cast<long long>(stats.blocks),
+                 static_cast<long long>(stats.threadsUsed));
+  state = std::move((*results)[0]);
+  record.round = round;
+  record.clients = static_cast<int64_t>(cohort.size());
+  record.dropped = stats.dropped;
+  record.failed = stats.failed;
+  record.bytesUp = stats.bytesUp;
+  record.bytesDown = stats.bytesDown;
+  record.secagg = stats.secagg;
+  if (plan_.next->results.size() > 1)
+    record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
+  return absl::OkStatus();
+}
+
+absl::Status
+ProcessRunner::evaluateRound(int64_t round, const HostValue &state,
+                             const std::vector<int64_t> &evalClients,
+                             RoundRecord &record, bool &evaluated) {
+  evaluated = evaluates(round);
+  if (evaluated) {
+    auto everyone = static_cast<int64_t>(evalClients.size());
+    if (dp_) // eval's DP means run every client: q = 1
+      dp_->setCohort(everyone, everyone, everyone);
+    absl::StatusOr<std::vector<HostValue>> m =
+        eval_->run(*plan_.eval, {&state}, evalClients, round);
+    if (!m.ok())
+      return roundError(round, m.status(), "eval after round ");
+    for (auto &field : metricFields(plan_.eval->results[0], (*m)[0], "eval_"))
+      record.fields.push_back(std::move(field));
+  }
+  if (dp_) {
+    dp_->endRound();
+    for (auto &field : dp_->metrics())
+      record.fields.push_back(std::move(field));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProcessRunner::checkpointRound(int64_t round, HostValue &state) {
+  if (config_.checkpoint.empty())
+    return absl::OkStatus();
+  if (absl::Status s = savePrivacy(round); !s.ok())
+    return s;
+  // The state moves through the checkpoint record, not copied.
+  Checkpoint c{identity(), round, std::move(state)};
+  absl::Status written = writeCheckpoint(config_.checkpoint, c);
+  state = std::move(c.state);
+  return written;
+}
+
 absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
                                 const std::vector<int64_t> &evalClients,
                                 std::ostream &out) {
@@ -320,126 +430,52 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
       return absl::InvalidArgumentError(config_.metrics +
                                         ": cannot write the metrics file");
   }
-  const TypeDesc &stateType = plan_.init->results[0];
   std::string lastShown, lastMetrics;
   auto runStart = Clock::now();
   int64_t clientsDone = 0;
   std::vector<int64_t> trainClients = population, evalPopulation = evalClients;
-  bool stopped = false;
   int64_t completed = first - 1; // rounds done (fewer when the budget stops)
-  for (int64_t round = first; round <= config_.rounds && !stopped; ++round) {
+  for (int64_t round = first; round <= config_.rounds; ++round) {
     auto roundStart = Clock::now();
-    std::vector<int64_t> cohort;
-    RunStats stats;
-    absl::StatusOr<std::vector<HostValue>> results =
-        absl::UnavailableError("no attempt");
-    for (int64_t attempt = 1; attempt <= config_.maxAttempts; ++attempt) {
-      if (config_.refresh)
-        if (absl::Status s = config_.refresh(trainClients, evalPopulation);
-            !s.ok())
-          return roundError(round, s);
-      // The population is known now (remote workers have joined).
-      if (absl::Status s = startPrivacy(round, trainClients.size()); !s.ok())
-        return s;
-      if ((stopped = attempt == 1 && overBudget(round, trainClients.size())))
-        break;
-      int64_t k = config_.clientsPerRound == 0
-                      ? -1
-                      : static_cast<int64_t>(std::ceil(
-                            config_.overSelect *
-                            static_cast<double>(config_.clientsPerRound)));
-      // A retried round draws another cohort; the first is the one a
-      // run without failures (and simulation) draws.
-      uint64_t seed = config_.seed ^ (static_cast<uint64_t>(attempt - 1) *
-                                      0xd1b54a32d192ed03ull);
-      cohort = sampleCohort(trainClients, k, seed, round);
-      privacyCohort(round, cohort.size(), trainClients.size());
-      stats = RunStats();
-      results = train_.run(*plan_.next, {&state}, cohort, round, &stats);
-      if (results.ok() ||
-          results.status().code() != absl::StatusCode::kUnavailable)
-        break;
-      if (attempt < config_.maxAttempts)
-        std::fprintf(
-            stderr, "warning: round %lld, attempt %lld abandoned: %s\n",
-            static_cast<long long>(round), static_cast<long long>(attempt),
-            std::string(results.status().message()).c_str());
-    }
-    if (stopped)
-      break;
-    if (!results.ok())
-      return roundError(round, results.status());
-    if (config_.verbose)
-      std::fprintf(stderr,
-                   "round %lld: %zu clients in %lld blocks on %lld "
-                   "threads\n",
-                   static_cast<long long>(round), cohort.size(),
-                   static_cast<long long>(stats.blocks),
-                   static_cast<long long>(stats.threadsUsed));
-    state = std::move((*results)[0]);
     RoundRecord record;
-    record.round = round;
-    record.clients = static_cast<int64_t>(cohort.size());
-    record.dropped = stats.dropped;
-    record.failed = stats.failed;
-    if (plan_.next->results.size() > 1)
-      record.fields = metricFields(plan_.next->results[1], (*results)[1], "");
-    bool evaluate = evaluates(round);
-    if (evaluate) {
-      auto everyone = static_cast<int64_t>(evalPopulation.size());
-      if (dp_) // eval's DP means run every client: q = 1
-        dp_->setCohort(everyone, everyone, everyone);
-      absl::StatusOr<std::vector<HostValue>> m =
-          eval_->run(*plan_.eval, {&state}, evalPopulation, round);
-      if (!m.ok())
-        return roundError(round, m.status(), "eval after round ");
-      for (auto &field : metricFields(plan_.eval->results[0], (*m)[0], "eval_"))
-        record.fields.push_back(std::move(field));
-    }
-    if (dp_) {
-      dp_->endRound();
-      for (auto &field : dp_->metrics())
-        record.fields.push_back(std::move(field));
-    }
+    bool stopped = false, evaluated = false;
+    if (absl::Status s = trainRound(round, state, trainClients, evalPopulation,
+                                    record, stopped);
+        !s.ok() || stopped)
+      return s.ok() ? finish(completed, lastMetrics, state, out) : s;
+    if (absl::Status s =
+            evaluateRound(round, state, evalPopulation, record, evaluated);
+        !s.ok())
+      return s;
     clientsDone += record.clients;
-    record.bytesUp = stats.bytesUp;
-    record.bytesDown = stats.bytesDown;
-    record.secagg = stats.secagg;
     if (config_.timing)
       record.wallMs = msSince(roundStart);
     if (metrics.is_open()) {
       metrics << record.json() << "\n";
       metrics.flush();
     }
-    std::string shown;
-    for (const auto &[name, value] : record.fields)
-      shown.append("  ").append(name).append(" ").append(value);
     if (!record.fields.empty()) {
-      lastMetrics = "{\"round\": " + std::to_string(round);
-      for (const auto &[name, value] : record.fields)
-        lastMetrics.append(", \"").append(name).append("\": ").append(value);
-      lastMetrics += "}";
-      lastShown = shown;
+      lastMetrics = record.summary();
+      lastShown = record.shown();
     }
-    if (!config_.checkpoint.empty()) {
-      if (absl::Status s = savePrivacy(round); !s.ok())
-        return s;
-      // The state moves through the checkpoint record, not copied.
-      Checkpoint c{identity(), round, std::move(state)};
-      absl::Status written = writeCheckpoint(config_.checkpoint, c);
-      state = std::move(c.state);
-      if (!written.ok())
-        return written;
-    }
-    progress(round, first, lastShown, evaluate, clientsDone,
+    if (absl::Status s = checkpointRound(round, state); !s.ok())
+      return s;
+    progress(round, first, lastShown, evaluated, clientsDone,
              msSince(runStart) / 1000);
     completed = round;
   }
+  return finish(completed, lastMetrics, state, out);
+}
+
+absl::Status ProcessRunner::finish(int64_t completed,
+                                   const std::string &lastMetrics,
+                                   const HostValue &state,
+                                   std::ostream &out) const {
   out << (lastMetrics.empty() ? "{\"round\": " + std::to_string(completed) + "}"
                               : lastMetrics)
       << "\n";
   if (config_.printState)
-    out << toJson(stateType, state) << "\n";
+    out << toJson(plan_.init->results[0], state) << "\n";
   return absl::OkStatus();
 }
 

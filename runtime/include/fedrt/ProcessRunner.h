@@ -72,6 +72,10 @@ struct RoundRecord {
   // `{"round": 3, "clients": 10, "dropped": 0, "failed": 0, "loss": 0.5,
   // ...}`.
   std::string json() const;
+  // The metrics alone: `{"round": 3, "loss": 0.5}` (what a run prints at
+  // its end) and `  loss 0.5` (the progress line's).
+  std::string summary() const;
+  std::string shown() const;
 };
 
 // The fields of a metrics struct value, each as JSON, names prefixed.
@@ -118,6 +122,25 @@ private:
   DpMechanism::Planned plannedReleases(bool evaluated, size_t population) const;
   void progress(int64_t round, int64_t first, const std::string &shown,
                 bool evaluated, int64_t clientsDone, double elapsedSeconds);
+  // One round of next, retried with another cohort (up to --max-attempts)
+  // while a backend reports Unavailable; `stopped` when the DP budget
+  // stops the run before it. On success the new state is in `state` and
+  // the round's counts and next's metrics in `record`.
+  absl::Status trainRound(int64_t round, HostValue &state,
+                          std::vector<int64_t> &trainClients,
+                          std::vector<int64_t> &evalClients,
+                          RoundRecord &record, bool &stopped);
+  // eval's metrics (when the round evaluates) and the DP metrics, into
+  // `record`; whether eval ran in `evaluated`.
+  absl::Status evaluateRound(int64_t round, const HostValue &state,
+                             const std::vector<int64_t> &evalClients,
+                             RoundRecord &record, bool &evaluated);
+  // The adaptive clips and the checkpoint of `round` (with --checkpoint).
+  absl::Status checkpointRound(int64_t round, HostValue &state);
+  // The last metrics (or the last round run) and, with --print-state, the
+  // state, on `out`.
+  absl::Status finish(int64_t completed, const std::string &lastMetrics,
+                      const HostValue &state, std::ostream &out) const;
 
   const PlanTable &plan_;
   Executor &train_;
