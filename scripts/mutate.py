@@ -183,8 +183,11 @@ def main():
             if run(["cmake", "--build", build], src, log) != 0:
                 status, detail = "build-failed", f"see {log}"
             else:
+                # mutants-apply fails on any mutated tree (the find text is
+                # gone), so it would count every mutant as caught.
                 rc = subprocess.run(["ctest", "--test-dir", build, "--stop-on-failure",
-                                     "--output-on-failure", "--timeout", "900"], cwd=src, env=env,
+                                     "--output-on-failure", "--timeout", "900",
+                                     "-E", "^mutants-apply$"], cwd=src, env=env,
                                     stdout=open(log, "a"), stderr=subprocess.STDOUT).returncode
                 if rc != 0:
                     failed = re.findall(r"^\s+fedc :: (\S+)$|\[  FAILED  \] (\S+)$|"

@@ -118,105 +118,139 @@ std::string LocalBackend::clientName(int64_t client) const {
              : "client '" + inputs_[0]->name(static_cast<size_t>(client)) + "'";
 }
 
+// What folding a block works with: the broadcast slots every client
+// starts from, the clients' outputs of one batch, and who is excluded.
+struct LocalBackend::Batch {
+  std::vector<uint64_t> broadcast;
+  std::vector<size_t> offsets; // of each aggregation's value in an output
+  std::vector<std::vector<uint64_t>> outs;
+  std::vector<const uint64_t *> outPointers;
+  std::vector<size_t> positions; // cohort position of each output
+  std::vector<Columns> scratch;  // synthetic clients' generated data
+  std::vector<bool> excluded;    // by position in the block
+  std::vector<uint64_t> in;
+  size_t count = 0; // outputs in this batch
+  Partials partials;
+
+  Batch(const StageTask &task, const Block &block, size_t inputs) {
+    const Stage &stage = task.computation->stages[task.stage];
+    for (size_t i = 0; i < stage.broadcasts.size(); ++i)
+      toSlots(stage.broadcasts[i], *task.broadcasts[i], broadcast);
+    size_t outSlots = 1;
+    int64_t valueBytes = 1;
+    for (const Aggregation &a : stage.aggregations) {
+      offsets.push_back(outSlots - 1);
+      outSlots += a.clientSlots();
+      valueBytes += a.value.bytes();
+    }
+    auto size = static_cast<size_t>(std::clamp<int64_t>(
+        (int64_t(256) << 20) / valueBytes, 1, static_cast<int64_t>(kMaxBatch)));
+    outs.assign(size, std::vector<uint64_t>(outSlots));
+    outPointers.resize(size);
+    positions.resize(size);
+    scratch.resize(size * inputs);
+    excluded.assign(block.end - block.first, false);
+  }
+};
+
+void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
+                              Batch &batch, size_t &next) {
+  const Stage &stage = task.computation->stages[task.stage];
+  batch.count = 0;
+  for (; next < block.end && batch.count < batch.outs.size() &&
+         (batch.count == 0 || arenaInUse(ctx) < kBatchArena);
+       ++next) {
+    if (batch.excluded[next - block.first])
+      continue;
+    auto client = static_cast<size_t>(task.cohort[next]);
+    size_t c = batch.count;
+    batch.in = batch.broadcast;
+    for (size_t j = 0; j < inputs_.size(); ++j)
+      inputs_[j]->slots(client, batch.in,
+                        &batch.scratch[c * inputs_.size() + j]);
+    ctx.base = arenaInUse(ctx); // the arena limit is per client
+    stage.client(&ctx, batch.in.data(), batch.outs[c].data());
+    if (ctx.failed) {
+      block.failures.push_back(
+          {task.cohort[next],
+           clientName(task.cohort[next]) + ": " + failureMessage(ctx)});
+      batch.excluded[next - block.first] = true;
+      ctx.failed = 0;
+      continue;
+    }
+    batch.outPointers[c] = batch.outs[c].data();
+    batch.positions[c] = next;
+    ++batch.count;
+  }
+}
+
+absl::StatusOr<bool> LocalBackend::foldBatch(const StageTask &task,
+                                             Context &ctx, Block &block,
+                                             Batch &batch) {
+  const Stage &stage = task.computation->stages[task.stage];
+  auto name = [&](size_t c) {
+    return clientName(task.cohort[batch.positions[c]]);
+  };
+  for (size_t i = 0; i < batch.partials.size(); ++i) {
+    size_t culprit = SIZE_MAX;
+    absl::Status s =
+        batch.partials[i].add(batch.outPointers.data(), batch.count,
+                              batch.offsets[i], ctx, name, &culprit);
+    if (s.ok())
+      continue;
+    if (culprit == SIZE_MAX)
+      return s; // the sum itself overflows: no client to leave out
+    block.failures.push_back(
+        {task.cohort[batch.positions[culprit]], std::string(s.message())});
+    batch.excluded[batch.positions[culprit] - block.first] = true;
+    return false;
+  }
+  for (size_t i = 0; i < block.secureInputs.size(); ++i) {
+    if (stage.aggregations[i].kind != Aggregation::Kind::SecureSum)
+      continue;
+    // Each client's own values: a partial of that client alone (its
+    // range was checked when the batch was folded).
+    for (size_t c = 0; c < batch.count; ++c) {
+      PartialAggregate one(stage.aggregations[i], nullptr);
+      if (absl::Status s = one.add(&batch.outPointers[c], 1, batch.offsets[i],
+                                   ctx, [&](size_t) { return name(c); });
+          !s.ok())
+        return s;
+      block.secureInputs[i].push_back(one.integerSums());
+    }
+  }
+  return true;
+}
+
 absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
                                      Block &block) {
   const Stage &stage = task.computation->stages[task.stage];
-  std::vector<uint64_t> broadcast;
-  for (size_t i = 0; i < stage.broadcasts.size(); ++i)
-    toSlots(stage.broadcasts[i], *task.broadcasts[i], broadcast);
-  size_t outSlots = 1;
-  std::vector<size_t> offsets; // of each aggregation's value in a client's out
-  int64_t valueBytes = 1;
-  for (const Aggregation &a : stage.aggregations) {
-    offsets.push_back(outSlots - 1);
-    outSlots += a.clientSlots();
-    valueBytes += a.value.bytes();
-  }
-  size_t batch = static_cast<size_t>(std::clamp<int64_t>(
-      (int64_t(256) << 20) / valueBytes, 1, static_cast<int64_t>(kMaxBatch)));
-  std::vector<std::vector<uint64_t>> outs(batch,
-                                          std::vector<uint64_t>(outSlots));
-  std::vector<const uint64_t *> outPointers(batch);
-  std::vector<size_t> positions(batch); // cohort position of each
-  // Generated data of synthetic clients, per client of the batch.
-  std::vector<Columns> scratch(batch * inputs_.size());
-  std::vector<bool> excluded(block.end - block.first, false);
-  std::vector<uint64_t> in;
-
+  Batch batch(task, block, inputs_.size());
   // Folds the block's clients not excluded; a client whose value an
   // aggregation refuses is excluded and the block folded again, so a
   // failed client's contribution is left out whole.
   for (;;) {
-    Partials partials;
+    batch.partials.clear();
     for (size_t i = 0; i < stage.aggregations.size(); ++i) {
-      partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
+      batch.partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
       if (i < task.dpClips.size())
-        partials.back().setClip(task.dpClips[i]);
+        batch.partials.back().setClip(task.dpClips[i]);
     }
     block.secureInputs.assign(secure_.enabled ? stage.aggregations.size() : 0,
                               {});
     size_t next = block.first;
-    bool restart = false;
-    while (next < block.end && !restart) {
-      size_t count = 0;
+    bool folded = true;
+    while (next < block.end && folded) {
       reset(ctx);
-      for (; next < block.end && count < batch &&
-             (count == 0 || arenaInUse(ctx) < kBatchArena);
-           ++next) {
-        if (excluded[next - block.first])
-          continue;
-        auto client = static_cast<size_t>(task.cohort[next]);
-        in = broadcast;
-        for (size_t j = 0; j < inputs_.size(); ++j)
-          inputs_[j]->slots(client, in, &scratch[count * inputs_.size() + j]);
-        ctx.base = arenaInUse(ctx); // the arena limit is per client
-        stage.client(&ctx, in.data(), outs[count].data());
-        if (ctx.failed) {
-          block.failures.push_back(
-              {task.cohort[next],
-               clientName(task.cohort[next]) + ": " + failureMessage(ctx)});
-          excluded[next - block.first] = true;
-          ctx.failed = 0;
-          continue;
-        }
-        outPointers[count] = outs[count].data();
-        positions[count] = next;
-        ++count;
-      }
-      auto name = [&](size_t c) {
-        return clientName(task.cohort[positions[c]]);
-      };
-      for (size_t i = 0; i < partials.size() && !restart; ++i) {
-        size_t culprit = SIZE_MAX;
-        absl::Status s = partials[i].add(outPointers.data(), count, offsets[i],
-                                         ctx, name, &culprit);
-        if (s.ok())
-          continue;
-        if (culprit == SIZE_MAX)
-          return s; // the sum itself overflows: no client to leave out
-        block.failures.push_back(
-            {task.cohort[positions[culprit]], std::string(s.message())});
-        excluded[positions[culprit] - block.first] = true;
-        restart = true;
-      }
-      for (size_t i = 0; i < block.secureInputs.size() && !restart; ++i) {
-        if (stage.aggregations[i].kind != Aggregation::Kind::SecureSum)
-          continue;
-        // Each client's own values: a partial of that client alone (its
-        // range was checked when the batch was folded).
-        for (size_t c = 0; c < count; ++c) {
-          PartialAggregate one(stage.aggregations[i], nullptr);
-          if (absl::Status s = one.add(&outPointers[c], 1, offsets[i], ctx,
-                                       [&](size_t) { return name(c); });
-              !s.ok())
-            return s;
-          block.secureInputs[i].push_back(one.integerSums());
-        }
-      }
+      runClients(task, ctx, block, batch, next);
+      absl::StatusOr<bool> ok = foldBatch(task, ctx, block, batch);
+      if (!ok.ok())
+        return ok.status();
+      folded = *ok;
     }
     reset(ctx);
-    if (!restart) {
-      block.partials = std::move(partials);
+    if (folded) {
+      block.partials = std::move(batch.partials);
       return absl::OkStatus();
     }
   }

@@ -65,8 +65,19 @@ public:
 private:
   struct Block;
   struct OrderedMerge;
+  struct Batch;
   // Folds the clients of one block; failed clients are left out whole.
   absl::Status foldBlock(const StageTask &task, Context &ctx, Block &block);
+  // Runs the client fn for the block's next clients from cohort position
+  // `next` that are not excluded, as many as `batch` holds; a client
+  // whose fn fails is recorded and excluded.
+  void runClients(const StageTask &task, Context &ctx, Block &block,
+                  Batch &batch, size_t &next);
+  // Folds the batch's outputs into the block's partials and, for secure
+  // sums, keeps each client's own values; false when an aggregation
+  // refused a client's value (then excluded: the block folds again).
+  absl::StatusOr<bool> foldBatch(const StageTask &task, Context &ctx,
+                                 Block &block, Batch &batch);
   // Replaces the secure sums of `result` by SecAgg+ over `inputs` (per
   // aggregation, each reporting client's integer values in cohort order;
   // SecureAggregation.cpp).
