@@ -4,10 +4,11 @@ in a scratch copy of the tree, rebuilds it incrementally and runs the whole
 test suite. A mutant is *caught* when some test fails, *missed* when every
 test passes (a test that should exist does not, or is too weak).
 
-usage: scripts/mutate.py [--work DIR] [--update-docs] [ID ...]
+usage: scripts/mutate.py [--work DIR] [--update-docs] [-j N] [ID ...]
 
   --work DIR      scratch copy and its build (default: build-mutate)
   --update-docs   write the result table into docs/testing.md
+  -j N            tests run in parallel (default 2)
   ID ...          only these mutants (default: all)
 
 Exit status: 0 when every mutant run was caught, 1 otherwise (missed,
@@ -27,7 +28,13 @@ The list's format (scripts/mutants.txt):
 
 A mutant that cannot be caught because it changes no behaviour (an
 equivalent mutant) stays in the list with `skip: the reason`.
+
+The tests that caught each mutant last time are remembered in
+WORK/caught-by.json and run first: when one of them fails the mutant is
+caught without the rest of the suite; when all pass, the whole suite runs,
+so a verdict of "missed" always means the whole suite passed.
 """
+import json
 import argparse
 import os
 import pathlib
@@ -116,11 +123,47 @@ def sync_tree(src):
         shutil.copy(a, b)  # mode too; a fresh mtime, so ninja rebuilds
 
 
+def failed_tests(text):
+    """The tests a ctest log reports failing, as hints: `lit:PATH` for a lit
+    test, else the ctest name (a GoogleTest case is its own ctest test)."""
+    found = re.findall(r"^\s+fedc :: (\S+)$|\[  FAILED  \] (\S+)$|"
+                       r"\d+ - (\S+) \(Failed\)", text, re.M)
+    lit = sorted({"lit:" + f[0] for f in found if f[0]})
+    unit = sorted({f[1] for f in found if f[1] and "." in f[1]})
+    named = sorted({f[2] for f in found if f[2] and f[2] != "lit" and f[2] not in unit})
+    return (lit + unit + named)[:3]
+
+
+def test_mutant(build, src, env, log, jobs, hints):
+    """Runs the hinted tests, then (if they all pass) the whole suite.
+    Returns ("caught", [tests]) or ("MISSED", ["every test passed"])."""
+    def ctest(extra, env2):
+        with open(log, "a") as out:
+            # mutants-apply fails on any mutated tree (the find text is gone),
+            # so it would count every mutant as caught.
+            return subprocess.run(["ctest", "--test-dir", build, "--stop-on-failure",
+                                   "--output-on-failure", "--timeout", "900", "-j", str(jobs),
+                                   "-E", "^mutants-apply$"] + extra, cwd=src, env=env2,
+                                  stdout=out, stderr=subprocess.STDOUT).returncode
+
+    for h in hints:
+        if h.startswith("lit:"):
+            rc = ctest(["-R", "^lit$"], dict(env, LIT_FILTER=re.escape(h[4:]) + "$"))
+        else:
+            rc = ctest(["-R", "^" + re.escape(h) + "$"], env)
+        if rc != 0:
+            return "caught", failed_tests(log.read_text()) or [h]
+    if ctest([], env) != 0:
+        return "caught", failed_tests(log.read_text()) or ["(see log)"]
+    return "MISSED", ["every test passed"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=str(ROOT / "build-mutate"))
     ap.add_argument("--update-docs", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("ids", nargs="*")
     args = ap.parse_args()
     mutants = parse(LIST.read_text())
@@ -152,10 +195,13 @@ def main():
     print(f"mutate: building and testing the unmutated copy in {build}", flush=True)
     if run(["cmake", "--build", build], src, logs / "baseline.log") != 0:
         sys.exit(f"mutate: the unmutated tree does not build (see {logs}/baseline.log)")
-    if run(["ctest", "--test-dir", build], src, logs / "baseline.log") != 0:
+    if run(["ctest", "--test-dir", build, "-j", str(args.jobs)], src,
+           logs / "baseline.log") != 0:
         sys.exit(f"mutate: the unmutated tree fails its tests (see {logs}/baseline.log)")
 
     env = dict(os.environ, LIT_OPTS="--max-failures=1 -q")
+    hints_file = work / "caught-by.json"
+    hints = json.loads(hints_file.read_text()) if hints_file.exists() else {}
     results = []
     for m in chosen:
         if m.skip:
@@ -183,20 +229,12 @@ def main():
             if run(["cmake", "--build", build], src, log) != 0:
                 status, detail = "build-failed", f"see {log}"
             else:
-                # mutants-apply fails on any mutated tree (the find text is
-                # gone), so it would count every mutant as caught.
-                rc = subprocess.run(["ctest", "--test-dir", build, "--stop-on-failure",
-                                     "--output-on-failure", "--timeout", "900",
-                                     "-E", "^mutants-apply$"], cwd=src, env=env,
-                                    stdout=open(log, "a"), stderr=subprocess.STDOUT).returncode
-                if rc != 0:
-                    failed = re.findall(r"^\s+fedc :: (\S+)$|\[  FAILED  \] (\S+)$|"
-                                        r"\d+ - (\S+) \(Failed\)", log.read_text(), re.M)
-                    specific = {f[0] or f[1] for f in failed if f[0] or f[1]}
-                    names = sorted(specific or {f[2] for f in failed})
-                    status, detail = "caught", ", ".join(names[:3])
-                else:
-                    status, detail = "MISSED", "every test passed"
+                status, detail = test_mutant(build, src, env, log, args.jobs,
+                                             hints.get(m.id, []))
+                if status == "caught":
+                    hints[m.id] = detail
+                    (work / "caught-by.json").write_text(json.dumps(hints, indent=1))
+                detail = ", ".join(d.removeprefix("lit:") for d in detail)
         for file in touched:  # restore (a fresh mtime, so ninja rebuilds it)
             (src / file).write_text(original[file])
         elapsed = time.time() - start
