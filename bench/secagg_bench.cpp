@@ -39,6 +39,69 @@ template <typename T> T check(absl::StatusOr<T> v) {
   return *std::move(v);
 }
 
+// Seconds and bytes of one round, split between the parties and the
+// coordinator.
+struct Meter {
+  double client = 0, coordinator = 0;
+  int64_t up = 0, down = 0;
+
+  template <typename F> auto party(F f) {
+    auto t = Clock::now();
+    auto out = f();
+    client += since(t);
+    up += static_cast<int64_t>(out.ByteSizeLong());
+    return out;
+  }
+  template <typename F> auto serve(F f) {
+    auto t = Clock::now();
+    auto out = f();
+    coordinator += since(t);
+    return out;
+  }
+};
+
+// The four rounds (advertise keys, share keys, masked input, unmasking)
+// for every party; returns the sum the coordinator recovers.
+std::vector<uint64_t> secureRound(std::vector<Party> &parties, Server &server,
+                                  const Params &p, Meter &meter) {
+  auto deliver = [&](const auto &msg) {
+    meter.serve([&] { return server.receive(msg); }).IgnoreError();
+  };
+  for (Party &q : parties)
+    deliver(meter.party([&] { return q.advertiseKeys(); }));
+  auto keys = check(meter.serve([&] { return server.closeAdvertise(); }));
+  for (auto &[id, msg] : keys) {
+    meter.down += static_cast<int64_t>(msg.ByteSizeLong());
+    deliver(meter.party([&] { return check(parties[id].shareKeys(msg)); }));
+  }
+  auto relayed = check(meter.serve([&] { return server.closeShareKeys(); }));
+  for (auto &[id, msg] : relayed) {
+    meter.down += static_cast<int64_t>(msg.ByteSizeLong());
+    std::vector<uint64_t> x = input(id, p.length, p.bits);
+    deliver(meter.party([&] { return check(parties[id].maskInput(msg, x)); }));
+  }
+  auto requests = check(meter.serve([&] { return server.closeMaskedInput(); }));
+  for (auto &[id, msg] : requests) {
+    meter.down += static_cast<int64_t>(msg.ByteSizeLong());
+    deliver(meter.party([&] { return check(parties[id].unmask(msg)); }));
+  }
+  return check(meter.serve([&] { return server.closeUnmasking(); }));
+}
+
+// The peer: the same sum in the clear; `seconds` counts only the additions.
+std::vector<uint64_t> plainSum(uint32_t n, const Params &p, double &seconds) {
+  std::vector<uint64_t> plain(p.length, 0);
+  seconds = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::vector<uint64_t> x = input(i, p.length, p.bits);
+    auto s = Clock::now();
+    for (size_t j = 0; j < p.length; ++j)
+      plain[j] = (plain[j] + x[j]) & modulusMask(p.bits);
+    seconds += since(s);
+  }
+  return plain;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -59,71 +122,22 @@ int main(int argc, char **argv) {
   for (uint32_t i = 0; i < n; ++i)
     parties.emplace_back(i, p);
   Server server(p);
-  double client = 0, coordinator = 0;
-  int64_t up = 0, down = 0;
-  auto party = [&](auto f) {
-    auto t = Clock::now();
-    auto out = f();
-    client += since(t);
-    up += static_cast<int64_t>(out.ByteSizeLong());
-    return out;
-  };
-  auto serve = [&](auto f) {
-    auto t = Clock::now();
-    auto out = f();
-    coordinator += since(t);
-    return out;
-  };
-  auto deliver = [&](const auto &msg) {
-    serve([&] { return server.receive(msg); }).IgnoreError();
-  };
-  for (Party &q : parties)
-    deliver(party([&] { return q.advertiseKeys(); }));
-  auto keys = check(serve([&] { return server.closeAdvertise(); }));
-  for (auto &entry : keys) {
-    uint32_t id = entry.first;
-    const auto &msg = entry.second;
-    down += static_cast<int64_t>(msg.ByteSizeLong());
-    deliver(party([&] { return check(parties[id].shareKeys(msg)); }));
-  }
-  auto relayed = check(serve([&] { return server.closeShareKeys(); }));
-  for (auto &entry : relayed) {
-    uint32_t id = entry.first;
-    const auto &msg = entry.second;
-    down += static_cast<int64_t>(msg.ByteSizeLong());
-    std::vector<uint64_t> x = input(id, m, p.bits);
-    deliver(party([&] { return check(parties[id].maskInput(msg, x)); }));
-  }
-  auto requests = check(serve([&] { return server.closeMaskedInput(); }));
-  for (auto &entry : requests) {
-    uint32_t id = entry.first;
-    const auto &msg = entry.second;
-    down += static_cast<int64_t>(msg.ByteSizeLong());
-    deliver(party([&] { return check(parties[id].unmask(msg)); }));
-  }
-  std::vector<uint64_t> sum =
-      check(serve([&] { return server.closeUnmasking(); }));
-  // The peer: the same sum in the clear.
-  std::vector<uint64_t> plain(m, 0);
-  double plainSeconds = 0; // only the additions count
-  for (uint32_t i = 0; i < n; ++i) {
-    std::vector<uint64_t> x = input(i, m, p.bits);
-    auto s = Clock::now();
-    for (size_t j = 0; j < m; ++j)
-      plain[j] = (plain[j] + x[j]) & modulusMask(p.bits);
-    plainSeconds += since(s);
-  }
+  Meter meter;
+  std::vector<uint64_t> sum = secureRound(parties, server, p, meter);
+  double plainSeconds = 0;
+  std::vector<uint64_t> plain = plainSum(n, p, plainSeconds);
   if (plain != sum) {
     std::fprintf(stderr, "secagg_bench: the secure sum differs\n");
     return 1;
   }
   const int64_t inputBytes = int64_t(n) * static_cast<int64_t>(m) * 4;
-  std::printf("{\"n\": %u, \"m\": %zu, \"k\": %u, \"t\": %u, "
-              "\"client_s\": %.6f, \"coordinator_s\": %.6f, "
-              "\"plain_s\": %.6f, \"bytes_up\": %lld, \"bytes_down\": %lld, "
-              "\"input_bytes\": %lld}\n",
-              n, m, std::min(p.neighbours, n - 1), p.threshold, client / n,
-              coordinator, plainSeconds, static_cast<long long>(up),
-              static_cast<long long>(down), static_cast<long long>(inputBytes));
+  std::printf(
+      "{\"n\": %u, \"m\": %zu, \"k\": %u, \"t\": %u, "
+      "\"client_s\": %.6f, \"coordinator_s\": %.6f, "
+      "\"plain_s\": %.6f, \"bytes_up\": %lld, \"bytes_down\": %lld, "
+      "\"input_bytes\": %lld}\n",
+      n, m, std::min(p.neighbours, n - 1), p.threshold, meter.client / n,
+      meter.coordinator, plainSeconds, static_cast<long long>(meter.up),
+      static_cast<long long>(meter.down), static_cast<long long>(inputBytes));
   return 0;
 }

@@ -19,13 +19,14 @@ CLI::Validator integerIn(int64_t lo, int64_t hi) {
       "INT");
 }
 
-void addRunOptions(CLI::App &app, Options &o) {
-  auto count = [](int64_t lo, int64_t hi = int64_t(1) << 50) {
-    return integerIn(lo, hi);
-  };
-  app.set_help_flag("-h,--help", "Print this help and exit");
-  // A repeated option takes its last value, as in most tools.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+namespace {
+
+CLI::Validator count(int64_t lo, int64_t hi = int64_t(1) << 50) {
+  return integerIn(lo, hi);
+}
+
+// Where the clients and their records come from.
+void addDataOptions(CLI::App &app, Options &o) {
   app.add_option("--data", o.data,
                  "Client data: a directory with one file per client (CSV or "
                  "JSON Lines, gzip accepted), one file split with --partition, "
@@ -44,6 +45,10 @@ void addRunOptions(CLI::App &app, Options &o) {
                  "Data for eval: a directory (one client per file) or one file "
                  "(one client); default: the training clients")
       ->type_name("PATH");
+}
+
+// How many rounds, which clients each, and how the work is spread.
+void addRoundOptions(CLI::App &app, Options &o) {
   app.add_option("--rounds", o.rounds, "Rounds of next to run (total)")
       ->check(count(0));
   app.add_option("--clients-per-round", o.clientsPerRound,
@@ -60,6 +65,10 @@ void addRunOptions(CLI::App &app, Options &o) {
                  "Run eval every E rounds (and after the last; 0: only after "
                  "the last)")
       ->check(count(0));
+}
+
+// What a run writes: metrics, state, partition dumps and checkpoints.
+void addOutputOptions(CLI::App &app, Options &o) {
   app.add_option("--metrics", o.metrics,
                  "Append one JSON object per round to FILE.jsonl")
       ->type_name("FILE");
@@ -82,6 +91,10 @@ void addRunOptions(CLI::App &app, Options &o) {
                "--clients, --clients-per-round or --seed differ from the "
                "checkpoint's run (a warning names each); the program must "
                "be the same");
+}
+
+// Secure aggregation, what -v prints, and differential privacy.
+void addPrivacyOptions(CLI::App &app, Options &o) {
   app.add_option("--secagg", o.secagg,
                  "simulate: on (each client a SecAgg+ party) | off (secure "
                  "sums added in the clear: the same result, without the "
@@ -113,6 +126,18 @@ void addRunOptions(CLI::App &app, Options &o) {
          [&o](const double &eps) { o.dpTargetEpsilon = eps; },
          "Stop before the round that would take ε past this budget")
       ->check(CLI::PositiveNumber);
+}
+
+} // namespace
+
+void addRunOptions(CLI::App &app, Options &o) {
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  // A repeated option takes its last value, as in most tools.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  addDataOptions(app, o);
+  addRoundOptions(app, o);
+  addOutputOptions(app, o);
+  addPrivacyOptions(app, o);
   app.add_option("--progress", o.progress,
                  "Progress line on stderr: auto (on a terminal) | always | "
                  "never")

@@ -124,7 +124,9 @@ void addWorkerOptions(CLI::App &worker, NetOptions &n) {
       ->check(CLI::Range(0.0, 1e7));
 }
 
-int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
+// Exit status 0 when serve's flags fit the plan, else 1 or 2 (reported).
+static int checkServeOptions(const PlanTable &plan, const Options &o,
+                             const NetOptions &n) {
   if (!n.insecure && (n.tlsCert.empty() || n.tlsKey.empty())) {
     reportError("give --tls-cert and --tls-key (or --insecure for plaintext)");
     return 2;
@@ -139,6 +141,11 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
       return 2;
     }
   }
+  return 0;
+}
+
+static CoordinatorOptions coordinatorOptions(const Options &o,
+                                             const NetOptions &n) {
   CoordinatorOptions c;
   c.listen = n.listen;
   c.portFile = n.portFile;
@@ -156,6 +163,23 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
   c.secaggNeighbours = static_cast<uint32_t>(o.secaggNeighbours);
   if (n.overSelect > 1.0 && o.clientsPerRound > 0)
     c.goal = o.clientsPerRound;
+  return c;
+}
+
+static void reportCounters(const RemoteCounters &counters) {
+  if (counters.latePartials || counters.corrupt || counters.refused)
+    std::fprintf(stderr,
+                 "coordinator: %lld late results dropped, %lld sessions "
+                 "closed for malformed messages, %lld joins refused\n",
+                 static_cast<long long>(counters.latePartials),
+                 static_cast<long long>(counters.corrupt),
+                 static_cast<long long>(counters.refused));
+}
+
+int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
+  if (int status = checkServeOptions(plan, o, n); status != 0)
+    return status;
+  CoordinatorOptions c = coordinatorOptions(o, n);
   RemoteBackend backend(plan, c);
   if (absl::Status s = backend.start(); !s.ok()) {
     reportError(std::string(s.message()));
@@ -204,14 +228,7 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
   absl::Status s = runner.run({}, {}, std::cout);
   std::cout.flush();
-  RemoteCounters counters = backend.counters();
-  if (counters.latePartials || counters.corrupt || counters.refused)
-    std::fprintf(stderr,
-                 "coordinator: %lld late results dropped, %lld sessions "
-                 "closed for malformed messages, %lld joins refused\n",
-                 static_cast<long long>(counters.latePartials),
-                 static_cast<long long>(counters.corrupt),
-                 static_cast<long long>(counters.refused));
+  reportCounters(backend.counters());
   return end(s);
 }
 

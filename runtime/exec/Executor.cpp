@@ -50,6 +50,45 @@ absl::StatusOr<DpMechanism *> Executor::privacy(int64_t round, size_t cohort) {
   return ownPrivacy_.get();
 }
 
+namespace {
+
+// A stage's task for the clients: the server's prepared values are its
+// broadcasts, then the zeros of its custom aggregations, in that order.
+StageTask stageTask(const Computation &comp, size_t k,
+                    const std::vector<HostValue> &prepared, DpMechanism *dp) {
+  const Stage &stage = comp.stages[k];
+  StageTask task;
+  task.computation = &comp;
+  task.stage = k;
+  for (size_t i = 0; i < stage.broadcasts.size(); ++i)
+    task.broadcasts.push_back(&prepared[i]);
+  size_t nextZero = stage.broadcasts.size();
+  for (const Aggregation &a : stage.aggregations) {
+    task.zeros.push_back(
+        a.kind == Aggregation::Kind::Custom ? &prepared[nextZero++] : nullptr);
+    task.dpClips.push_back(a.kind == Aggregation::Kind::DpMean ? dp->clip(a)
+                                                               : 0.0);
+  }
+  return task;
+}
+
+// Adds one stage's counts to the computation's (the widest stage's blocks
+// and threads; the last stage's reporting clients).
+void addStageStats(const StageResult &result, RunStats &st) {
+  st.failed += static_cast<int64_t>(result.failures.size());
+  st.dropped += static_cast<int64_t>(result.dropped.size());
+  st.reported = result.reported;
+  st.failures.insert(st.failures.end(), result.failures.begin(),
+                     result.failures.end());
+  st.blocks = std::max(st.blocks, result.stats.blocks);
+  st.threadsUsed = std::max(st.threadsUsed, result.stats.threadsUsed);
+  st.bytesUp += result.stats.bytesUp;
+  st.bytesDown += result.stats.bytesDown;
+  st.secagg.add(result.stats.secagg);
+}
+
+} // namespace
+
 absl::StatusOr<std::vector<HostValue>> Executor::run(
     const Computation &comp, const std::vector<const HostValue *> &server,
     const std::vector<int64_t> &cohort, int64_t round, RunStats *stats) {
@@ -86,21 +125,9 @@ absl::StatusOr<std::vector<HostValue>> Executor::run(
         stage.server, serverSlots, aggregated, aggregatedTypes, outs);
     if (!prepared.ok())
       return prepared.status();
-    StageTask task;
-    task.computation = &comp;
-    task.stage = k;
+    StageTask task = stageTask(comp, k, *prepared, dp);
     task.cohort = active;
     task.round = round;
-    for (size_t i = 0; i < stage.broadcasts.size(); ++i)
-      task.broadcasts.push_back(&(*prepared)[i]);
-    size_t nextZero = stage.broadcasts.size();
-    for (const Aggregation &a : stage.aggregations) {
-      task.zeros.push_back(a.kind == Aggregation::Kind::Custom
-                               ? &(*prepared)[nextZero++]
-                               : nullptr);
-      task.dpClips.push_back(a.kind == Aggregation::Kind::DpMean ? dp->clip(a)
-                                                                 : 0.0);
-    }
 
     absl::StatusOr<StageResult> result = clients_.runStage(task);
     if (!result.ok())
@@ -111,16 +138,7 @@ absl::StatusOr<std::vector<HostValue>> Executor::run(
       active.erase(std::find(active.begin(), active.end(), f.client));
     for (int64_t c : result->dropped)
       active.erase(std::find(active.begin(), active.end(), c));
-    st.failed += static_cast<int64_t>(result->failures.size());
-    st.dropped += static_cast<int64_t>(result->dropped.size());
-    st.reported = result->reported;
-    st.failures.insert(st.failures.end(), result->failures.begin(),
-                       result->failures.end());
-    st.blocks = std::max(st.blocks, result->stats.blocks);
-    st.threadsUsed = std::max(st.threadsUsed, result->stats.threadsUsed);
-    st.bytesUp += result->stats.bytesUp;
-    st.bytesDown += result->stats.bytesDown;
-    st.secagg.add(result->stats.secagg);
+    addStageStats(*result, st);
     for (size_t i = 0; i < stage.aggregations.size(); ++i) {
       const Aggregation &a = stage.aggregations[i];
       absl::StatusOr<HostValue> value =

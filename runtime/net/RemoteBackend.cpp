@@ -253,6 +253,53 @@ absl::Status merge(const std::vector<Slice> &slices,
   return absl::OkStatus();
 }
 
+// The cohort as runs of consecutive clients on one worker (the task each
+// worker gets). Needs st.mutex held.
+std::vector<Slice> slicesOf(RemoteBackend::State &st,
+                            const std::vector<int64_t> &cohort) {
+  std::vector<Slice> slices;
+  for (int64_t c : cohort) {
+    const net::Member &m = st.members.at(static_cast<size_t>(c));
+    if (slices.empty() || slices.back().worker != m.worker)
+      slices.push_back({m.worker, {}, {}, 0});
+    slices.back().members.push_back(c);
+    slices.back().local.push_back(m.local);
+  }
+  return slices;
+}
+
+// True when every dispatched slice reported or was lost, or when `goal`
+// (> 0: over-selection) clients have reported. Needs st.mutex held.
+bool allSettled(const RemoteBackend::State &st,
+                const std::vector<Slice> &slices, int64_t goal) {
+  int64_t reported = 0;
+  bool all = true;
+  for (const Slice &slice : slices) {
+    if (!slice.task)
+      continue;
+    const Pending &p = *st.pending.at(slice.task);
+    all = all && (p.done || p.lost);
+    reported += p.done ? p.reported : 0;
+  }
+  return all || (goal > 0 && reported >= goal);
+}
+
+// Takes the slices' pending results out of the table (null for a slice
+// never dispatched): a result arriving from now on is late. Needs st.mutex.
+std::vector<std::unique_ptr<Pending>>
+takePending(RemoteBackend::State &st, const std::vector<Slice> &slices) {
+  std::vector<std::unique_ptr<Pending>> taken;
+  for (const Slice &slice : slices) {
+    std::unique_ptr<Pending> p;
+    if (slice.task) {
+      p = std::move(st.pending.at(slice.task));
+      st.pending.erase(slice.task);
+    }
+    taken.push_back(std::move(p));
+  }
+  return taken;
+}
+
 } // namespace
 
 absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
@@ -279,15 +326,8 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
   if (!payload.ok())
     return payload.status();
 
-  std::vector<Slice> slices;
   std::unique_lock<std::mutex> lock(st.mutex);
-  for (int64_t c : task.cohort) {
-    const net::Member &m = st.members.at(static_cast<size_t>(c));
-    if (slices.empty() || slices.back().worker != m.worker)
-      slices.push_back({m.worker, {}, {}, 0});
-    slices.back().members.push_back(c);
-    slices.back().local.push_back(m.local);
-  }
+  std::vector<Slice> slices = slicesOf(st, task.cohort);
   auto deadline =
       Clock::now() +
       std::chrono::duration_cast<Clock::duration>(
@@ -301,34 +341,14 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
   // (as does secure aggregation, whose parties are fixed at dispatch).
   int64_t goal =
       task.computation == st.plan.next && !*secure ? st.options.goal : 0;
-  auto settled = [&] {
-    int64_t reported = 0;
-    bool all = true;
-    for (const Slice &slice : slices) {
-      if (!slice.task)
-        continue;
-      const Pending &p = *st.pending.at(slice.task);
-      all = all && (p.done || p.lost);
-      reported += p.done ? p.reported : 0;
-    }
-    return all || (goal > 0 && reported >= goal);
-  };
+  auto settled = [&] { return allSettled(st, slices, goal); };
   absl::StatusOr<std::vector<uint64_t>> secureSum = std::vector<uint64_t>();
   if (*secure)
     secureSum = net::secureRounds(st, lock, slices, **secure, deadline,
                                   result.stats.secagg);
   else
     st.changed.wait_until(lock, deadline, settled);
-  // Out of the table: a result arriving from now on is late.
-  std::vector<std::unique_ptr<Pending>> taken;
-  for (Slice &slice : slices) {
-    std::unique_ptr<Pending> p;
-    if (slice.task) {
-      p = std::move(st.pending.at(slice.task));
-      st.pending.erase(slice.task);
-    }
-    taken.push_back(std::move(p));
-  }
+  std::vector<std::unique_ptr<Pending>> taken = takePending(st, slices);
   lock.unlock();
   if (!secureSum.ok())
     return secureSum.status();

@@ -62,6 +62,14 @@ public:
 private:
   absl::Status runTask(const remote::v1::Task &task,
                        const std::string &payload);
+  // A task decoded and checked: its clients, broadcasts, zeros and DP clips
+  // (the StageTask points into the vectors beside it).
+  struct DecodedTask {
+    StageTask task;
+    std::vector<HostValue> broadcasts, zeros;
+  };
+  absl::Status readTask(const remote::v1::Task &t, const std::string &payload,
+                        const Stage &stage, DecodedTask &out);
   // Encodes and sends a task's result (header, then its chunks).
   absl::Status sendResult(const remote::v1::Task &t, const Stage &stage,
                           WorkerMessage &header, std::string resultRaw,
@@ -129,16 +137,10 @@ bool Session::sendHostile(uint64_t task) {
   return true;
 }
 
-absl::Status Session::runTask(const remote::v1::Task &t,
-                              const std::string &payload) {
-  auto start = Clock::now();
-  const Computation *comp = plan_.find(t.computation());
-  if (!comp || t.stage() >= comp->stages.size())
-    return absl::InvalidArgumentError("a task for an unknown computation");
-  const Stage &stage = comp->stages[t.stage()];
-  ClientBackend *backend = comp == plan_.eval ? clients_.eval : clients_.train;
-  StageTask task;
-  task.computation = comp;
+absl::Status Session::readTask(const remote::v1::Task &t,
+                               const std::string &payload, const Stage &stage,
+                               DecodedTask &out) {
+  StageTask &task = out.task;
   task.stage = t.stage();
   task.round = t.round();
   int64_t previous = -1;
@@ -156,16 +158,16 @@ absl::Status Session::runTask(const remote::v1::Task &t,
       net::decodeTask(*codec, stage, payload, t.raw_bytes());
   if (!raw.ok())
     return raw.status();
-  std::vector<HostValue> broadcasts, zeros;
-  if (absl::Status s = net::readTaskPayload(stage, *raw, broadcasts, zeros);
+  if (absl::Status s =
+          net::readTaskPayload(stage, *raw, out.broadcasts, out.zeros);
       !s.ok())
     return s;
-  for (const HostValue &b : broadcasts)
+  for (const HostValue &b : out.broadcasts)
     task.broadcasts.push_back(&b);
   size_t nextZero = 0;
   for (const Aggregation &a : stage.aggregations)
     task.zeros.push_back(
-        a.kind == Aggregation::Kind::Custom ? &zeros[nextZero++] : nullptr);
+        a.kind == Aggregation::Kind::Custom ? &out.zeros[nextZero++] : nullptr);
   // A DP mean's clip comes with the task (it adapts); it must be a norm.
   if (t.dp_clips_size() != 0 &&
       static_cast<size_t>(t.dp_clips_size()) != stage.aggregations.size())
@@ -178,6 +180,22 @@ absl::Status Session::runTask(const remote::v1::Task &t,
           "a task without a valid clip for federated_dp_mean");
     task.dpClips.push_back(clip);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Session::runTask(const remote::v1::Task &t,
+                              const std::string &payload) {
+  auto start = Clock::now();
+  const Computation *comp = plan_.find(t.computation());
+  if (!comp || t.stage() >= comp->stages.size())
+    return absl::InvalidArgumentError("a task for an unknown computation");
+  const Stage &stage = comp->stages[t.stage()];
+  ClientBackend *backend = comp == plan_.eval ? clients_.eval : clients_.train;
+  DecodedTask decoded;
+  decoded.task.computation = comp;
+  if (absl::Status s = readTask(t, payload, stage, decoded); !s.ok())
+    return s;
+  StageTask &task = decoded.task;
   faultPoint("worker-task");
   if (faultActive("worker-stop"))
     std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT
@@ -500,6 +518,45 @@ absl::Status refusedBy(const grpc::Status &end, const WorkerOptions &options,
   return absl::OkStatus();
 }
 
+absl::Status refusalStatus(const remote::v1::Refusal &r) {
+  if (r.reason() == remote::v1::Refusal::UNAUTHENTICATED)
+    return absl::UnauthenticatedError("refused: " + r.message());
+  if (r.reason() == remote::v1::Refusal::PLAN_MISMATCH)
+    return absl::FailedPreconditionError("refused: " + r.message());
+  return absl::InvalidArgumentError("refused: " + r.message());
+}
+
+// Serves one welcomed session. Returns the run's end (OK, or abandoned by
+// the coordinator) once it finishes; nullopt when the stream ended or broke
+// first and the worker should reconnect.
+std::optional<absl::Status>
+runSession(const PlanTable &plan, WorkerClients &clients,
+           const WorkerOptions &options, ClientStream &stream,
+           grpc::ClientContext &context, const remote::v1::Welcome &welcome) {
+  Session session(plan, clients, options, stream);
+  remote::v1::Finish finish;
+  bool finished = false;
+  absl::Status s = session.serve(welcome, finish, finished);
+  if (!s.ok()) {
+    // A broken coordinator message: this session ends, the worker
+    // reconnects (its state is the coordinator's to resend).
+    say("leaving the session: " + std::string(s.message()));
+    WorkerMessage leave;
+    leave.mutable_leave()->set_reason(std::string(s.message()));
+    session.write(leave);
+    context.TryCancel();
+  }
+  if (!finished)
+    return std::nullopt;
+  stream.WritesDone();
+  stream.Finish();
+  if (finish.abandoned())
+    return absl::AbortedError("the coordinator abandoned the run: " +
+                              finish.message());
+  say("the run is over");
+  return absl::OkStatus();
+}
+
 } // namespace
 
 absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
@@ -534,12 +591,7 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
       if (first.has_refusal()) {
         stream->WritesDone();
         stream->Finish();
-        const remote::v1::Refusal &r = first.refusal();
-        if (r.reason() == remote::v1::Refusal::UNAUTHENTICATED)
-          return absl::UnauthenticatedError("refused: " + r.message());
-        if (r.reason() == remote::v1::Refusal::PLAN_MISMATCH)
-          return absl::FailedPreconditionError("refused: " + r.message());
-        return absl::InvalidArgumentError("refused: " + r.message());
+        return refusalStatus(first.refusal());
       }
       welcomed = first.has_welcome();
     }
@@ -547,28 +599,9 @@ absl::Status runWorker(const PlanTable &plan, WorkerClients &clients,
       everWelcomed = true;
       say("joined " + options.connect + " as '" + options.name + "'");
       backoff = 0.25;
-      Session session(plan, clients, options, *stream);
-      remote::v1::Finish finish;
-      bool finished = false;
-      absl::Status s = session.serve(first.welcome(), finish, finished);
-      if (!s.ok()) {
-        // A broken coordinator message: this session ends, the worker
-        // reconnects (its state is the coordinator's to resend).
-        say("leaving the session: " + std::string(s.message()));
-        WorkerMessage leave;
-        leave.mutable_leave()->set_reason(std::string(s.message()));
-        session.write(leave);
-        context.TryCancel();
-      }
-      if (finished) {
-        stream->WritesDone();
-        stream->Finish();
-        if (finish.abandoned())
-          return absl::AbortedError("the coordinator abandoned the run: " +
-                                    finish.message());
-        say("the run is over");
-        return absl::OkStatus();
-      }
+      if (std::optional<absl::Status> over = runSession(
+              plan, clients, options, *stream, context, first.welcome()))
+        return *over;
       lastJoined = Clock::now();
     }
     context.TryCancel();
