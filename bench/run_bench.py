@@ -17,6 +17,8 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    plain federated_mean (privacy_bench.py).
 9. secure aggregation (secagg_bench): SecAgg+ for 10 .. 1,000 parties of
    10^5 values vs the plain sum.
+10. data loading: Fashion-MNIST's training set from IDX, .npy and .npz by a
+   whole fedc program vs NumPy's own loaders (load_bench.py).
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -31,6 +33,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+from load_bench import loading  # noqa: E402
 from privacy_bench import privacy  # noqa: E402
 from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
@@ -279,6 +282,17 @@ def secure_aggregation(build, quick):
     return table(headers, rows)
 
 
+def data_loading(build, quick):
+    """A whole fedc program (start-up, reading, one pass over the records)
+    against NumPy's loader alone, in process: the ratio is what a program's
+    data costs beyond what NumPy would."""
+    rows = loading(build, quick)
+    if isinstance(rows, str):
+        return rows
+    return table(["format", "fedc program ms", "NumPy ms", "NumPy loader",
+                  "fedc × NumPy"], rows)
+
+
 def main():
     build = sys.argv[1]
     quick = "--quick" in sys.argv
@@ -292,6 +306,7 @@ def main():
         ("Remote execution vs simulate", remote),
         ("Differential privacy: accuracy vs ε (DP-FedAvg on digits)", privacy),
         ("Secure aggregation: SecAgg+ per round, m = 10^5", secure_aggregation),
+        ("Data loading: Fashion-MNIST's 60,000 training images and labels", data_loading),
     ]
     start = time.perf_counter()
     report = []

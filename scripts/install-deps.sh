@@ -11,7 +11,7 @@ PACKAGES=(
   # front end
   antlr4 libantlr4-runtime-dev
   # libraries
-  libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev
+  libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev libzip-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev nlohmann-json3-dev libcsv-dev
   # tests and benchmarks

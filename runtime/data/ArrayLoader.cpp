@@ -1,13 +1,15 @@
 // Binary client data: one array file per record field (docs/runtime.md,
 // "Binary arrays"). IDX is the format of the MNIST family (LeCun et al.;
 // Debian's dataset-fashion-mnist ships it gzipped); .npy is NumPy's
-// (numpy.lib.format, versions 1.0-3.0).
+// (numpy.lib.format, versions 1.0-3.0), alone or in an .npz archive.
+#include "NpzArchive.h"
 #include "TextInput.h"
 
 #include "fedrt/Data.h"
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -31,8 +33,10 @@ size_t storedSize(Stored s) {
   return kSizes[static_cast<int>(s)];
 }
 
-// An array as read: the file's bytes, the data from `offset`.
+// An array as read: the file's bytes, the data from `offset`; `name` is
+// what errors call it (the file, or ARCHIVE.npz:ARRAY).
 struct Array {
+  std::string name;
   Stored stored = Stored::U8;
   std::vector<int64_t> shape;
   std::string bytes;
@@ -183,12 +187,10 @@ absl::Status parseNpy(const std::string &path, Array &a) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Array> readArray(const std::string &path) {
+absl::StatusOr<Array> parseArray(const std::string &path, std::string bytes) {
   Array a;
-  absl::StatusOr<std::string> bytes = detail::readBytes(path);
-  if (!bytes.ok())
-    return bytes.status();
-  a.bytes = *std::move(bytes);
+  a.name = path;
+  a.bytes = std::move(bytes);
   absl::Status s;
   if (a.bytes.size() >= 6 && a.bytes.compare(0, 6, "\x93NUMPY") == 0)
     s = parseNpy(path, a);
@@ -209,6 +211,38 @@ absl::StatusOr<Array> readArray(const std::string &path) {
                              std::to_string(want) + " bytes of data, found " +
                              std::to_string(a.bytes.size() - a.offset));
   return a;
+}
+
+// The array a binding names: FILE (IDX or .npy, plain or gzip), or in an
+// .npz archive FILE:ARRAY, or FILE alone for the array named like `field`.
+absl::StatusOr<Array> readArray(const std::string &spec,
+                                const std::string &field) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string file = spec, member;
+  if (size_t colon = spec.rfind(':'); !fs::exists(spec, ec) &&
+                                      colon != std::string::npos && colon > 0 &&
+                                      fs::exists(spec.substr(0, colon), ec)) {
+    file = spec.substr(0, colon);
+    member = spec.substr(colon + 1);
+  }
+  if (detail::NpzArchive::looksLike(file)) {
+    absl::StatusOr<detail::NpzArchive> archive = detail::NpzArchive::open(file);
+    if (!archive.ok())
+      return archive.status();
+    std::string name = member.empty() ? field : member;
+    absl::StatusOr<std::string> bytes = archive->read(name);
+    if (!bytes.ok())
+      return bytes.status();
+    return parseArray(file + ":" + name, *std::move(bytes));
+  }
+  if (!member.empty())
+    return invalid(file, "not an .npz archive, so ':" + member +
+                             "' names no array in it");
+  absl::StatusOr<std::string> bytes = detail::readBytes(file);
+  if (!bytes.ok())
+    return bytes.status();
+  return parseArray(file, *std::move(bytes));
 }
 
 // Whether every value of `from` is exactly a value of `to`.
@@ -348,22 +382,22 @@ absl::Status loadArrays(const std::vector<FieldBinding> &bindings,
         "--data binds no array file to field(s) " + missing + " of the record");
   out = Columns{};
   out.columns.resize(layout.leaves.size());
-  const FieldBinding *first = nullptr;
+  std::string first; // the first array's name
   for (size_t j = 0; j < layout.leaves.size(); ++j) {
     const FieldBinding &b = *byField.at(layout.leaves[j].name);
     byField.erase(b.field);
-    absl::StatusOr<Array> a = readArray(b.path);
+    absl::StatusOr<Array> a = readArray(b.path, b.field);
     if (!a.ok())
       return a.status();
-    if (!first) {
-      first = &b;
+    if (first.empty()) {
+      first = a->name;
       out.records = a->shape[0];
     } else if (a->shape[0] != out.records) {
-      return invalid(b.path, "holds " + std::to_string(a->shape[0]) +
-                                 " records, but " + first->path + " holds " +
-                                 std::to_string(out.records));
+      return invalid(a->name, "holds " + std::to_string(a->shape[0]) +
+                                  " records, but " + first + " holds " +
+                                  std::to_string(out.records));
     }
-    if (absl::Status s = fill(b.path, *a, layout.leaves[j], out.columns[j]);
+    if (absl::Status s = fill(a->name, *a, layout.leaves[j], out.columns[j]);
         !s.ok())
       return s;
   }
@@ -372,6 +406,24 @@ absl::Status loadArrays(const std::vector<FieldBinding> &bindings,
                                       byField.begin()->first +
                                       "', which is not a field of the record");
   return absl::OkStatus();
+}
+
+absl::Status loadNpz(const std::string &path, const RecordLayout &layout,
+                     Columns &out, std::vector<std::string> *unbound) {
+  absl::StatusOr<detail::NpzArchive> archive = detail::NpzArchive::open(path);
+  if (!archive.ok())
+    return archive.status();
+  std::vector<FieldBinding> bindings;
+  std::set<std::string> leaves;
+  for (const Leaf &leaf : layout.leaves) {
+    bindings.push_back({leaf.name, path + ":" + leaf.name});
+    leaves.insert(leaf.name);
+  }
+  if (unbound)
+    for (const std::string &a : archive->arrays())
+      if (!leaves.count(a))
+        unbound->push_back(a + ".npy");
+  return loadArrays(bindings, layout, out);
 }
 
 } // namespace fedrt

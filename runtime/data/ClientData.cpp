@@ -1,5 +1,7 @@
 // Client datasets from directories, single files and partitions.
 #include "fedrt/ClientData.h"
+
+#include "NpzArchive.h"
 #include "fedrt/Hash.h"
 #include "fedrt/Partition.h"
 #include "fedrt/SplitMix.h"
@@ -138,8 +140,8 @@ bool isJsonLines(const std::string &path) {
 bool isClientFile(const std::string &name) {
   if (name.empty() || name[0] == '.')
     return false;
-  for (const char *ext :
-       {".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"})
+  for (const char *ext : {".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson",
+                          ".ndjson.gz", ".npz"})
     if (endsWith(name, ext))
       return true;
   return false;
@@ -149,6 +151,8 @@ absl::Status loadFile(const std::string &path, const RecordLayout &layout,
                       Columns &out, std::vector<std::string> *unbound) {
   if (isJsonLines(path))
     return loadJsonLines(path, layout, out);
+  if (detail::NpzArchive::looksLike(path))
+    return loadNpz(path, layout, out, unbound);
   return loadCsv(path, layout, out, unbound);
 }
 
@@ -272,10 +276,13 @@ void noteUnbound(const std::map<std::vector<std::string>, int> &unbound,
     std::string list;
     for (const std::string &c : columns)
       list += (list.empty() ? "" : ", ") + c;
-    notes->push_back("columns that no field of " + record.str() +
-                     " binds are ignored: " + list + " (in " +
-                     std::to_string(files) + " file" + (files == 1 ? "" : "s") +
-                     ")");
+    bool arrays = std::all_of(columns.begin(), columns.end(), [](auto &c) {
+      return c.size() > 4 && c.compare(c.size() - 4, 4, ".npy") == 0;
+    });
+    notes->push_back(
+        std::string(arrays ? "arrays" : "columns") + " that no field of " +
+        record.str() + " binds are ignored: " + list + " (in " +
+        std::to_string(files) + " file" + (files == 1 ? "" : "s") + ")");
   }
 }
 
@@ -310,7 +317,7 @@ absl::Status loadDirectory(const DataSource &source, ClientDataset &out,
   if (files.empty())
     return invalid(source.path +
                    ": no client files in the directory (client files end in "
-                   ".csv, .jsonl or .ndjson, optionally .gz)");
+                   ".csv, .jsonl or .ndjson, optionally .gz, or .npz)");
   if (notes && !ignored.empty()) {
     std::string list;
     for (size_t i = 0; i < ignored.size() && i < 5; ++i)

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace fedrt::detail {
 
@@ -139,11 +140,19 @@ absl::StatusOr<std::string> readBytes(const std::string &path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f)
     return absl::NotFoundError(path + ": cannot open: " + std::strerror(errno));
+  // Read straight into the string, sized from the file (a plain file: one
+  // allocation and no copy; gzip grows it geometrically).
+  std::error_code ec;
+  uintmax_t size = std::filesystem::file_size(path, ec);
   std::string text;
+  text.reserve(ec ? 0 : static_cast<size_t>(size) + 1);
   gzbuffer(f, 1 << 17);
-  char block[1 << 17];
+  size_t used = 0;
   for (;;) {
-    int n = gzread(f, block, sizeof block);
+    if (text.size() - used < (1 << 16))
+      text.resize(std::max(text.capacity(), used + (1 << 17)));
+    size_t want = std::min<size_t>(text.size() - used, 1u << 30);
+    int n = gzread(f, text.data() + used, static_cast<unsigned>(want));
     if (n < 0) {
       std::string why = zlibMessage(f);
       gzclose(f);
@@ -151,8 +160,9 @@ absl::StatusOr<std::string> readBytes(const std::string &path) {
     }
     if (n == 0)
       break;
-    text.append(block, static_cast<size_t>(n));
+    used += static_cast<size_t>(n);
   }
+  text.resize(used);
   int code = 0;
   gzerror(f, &code);
   if (code != Z_OK && code != Z_STREAM_END) {

@@ -1,5 +1,5 @@
 // Fuzzes the client-data loaders: any bytes, read as a CSV, as a JSON
-// Lines file and as the array file (IDX, .npy) of every field of a record
+// Lines file, as the array file (IDX, .npy, .npz) of every field of a record
 // with a tensor, a nested struct and every element type, must load or fail
 // with a message, never crash or hang.
 #include "fedrt/Data.h"
@@ -28,6 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::vector<fedrt::FieldBinding> arrays;
   for (const fedrt::Leaf &leaf : layout.leaves)
     arrays.push_back({leaf.name, path});
+  (void)fedrt::loadArrays(arrays, layout, columns);
+  // As an .npz archive: fields by name, and one array named explicitly.
+  (void)fedrt::loadNpz(path, layout, columns, &unbound);
+  arrays.front().path = path + ":x";
   (void)fedrt::loadArrays(arrays, layout, columns);
   (void)fedrt::parseType(
       std::string_view(reinterpret_cast<const char *>(data), size));

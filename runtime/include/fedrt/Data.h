@@ -71,13 +71,22 @@ parseFieldBindings(const std::string &spec);
 // Reads each leaf of the record from its own array file: IDX (the MNIST
 // family, big-endian; types u8 i8 i16 i32 f32 f64) or NumPy .npy (version
 // 1-3, C order, little-endian or byte-sized; b1 u1 i1 i4 i8 f4 f8), plain
-// or gzip. The first dimension counts the records, equal in every file;
-// the rest is the leaf's shape, or for a tensor leaf its element count
-// (row-major: f32[784] from 28x28 images). Elements convert only where
-// every value is exact (u8 into u8, i32, i64, f32 or f64; f64 into f32
-// never). Every leaf must be bound and every binding name a leaf.
-// InvalidArgument/NotFound/DataLoss errors name the file and the field.
+// or gzip, or an array of an .npz archive (a binding's path ARCHIVE:ARRAY,
+// or ARCHIVE alone for the array named like the field). The first dimension
+// counts the records, equal in every file; the rest is the leaf's shape, or for
+// a tensor leaf its element count (row-major: f32[784] from 28x28 images).
+// Elements convert only where every value is exact (u8 into u8, i32, i64, f32
+// or f64; f64 into f32 never). Every leaf must be bound and every binding name
+// a leaf. InvalidArgument/NotFound/DataLoss errors name the file and the field.
 absl::Status loadArrays(const std::vector<FieldBinding> &bindings,
                         const RecordLayout &layout, Columns &out);
+
+// One client's records from an .npz archive (numpy.savez or
+// savez_compressed): each leaf from the array of its name, as loadArrays
+// reads them. Arrays that no leaf names go to `unbound` as NAME.npy
+// (ignored: an archive often holds a test split too). Errors as loadArrays', and
+// NotFound naming the archive's arrays when a leaf has none.
+absl::Status loadNpz(const std::string &path, const RecordLayout &layout,
+                     Columns &out, std::vector<std::string> *unbound);
 
 } // namespace fedrt
