@@ -192,6 +192,9 @@ private:
       n->accumulate = call.accumulate;
       n->merge = call.merge;
       n->bitwidth = call.bitwidth;
+      n->secureRange = call.secureRange;
+      n->weighted =
+          n->aggregation == fedrt::proto::SECURE_MEAN && call.weighted;
       n->dp = call.dp;
     }
     return n;

@@ -49,16 +49,19 @@ struct Node {
   // Aggregate: how; Custom also names accumulate and merge.
   fedrt::proto::AggregationKind aggregation = fedrt::proto::SUM;
   const sema::Function *accumulate = nullptr, *merge = nullptr;
-  int bitwidth = 0;      // secure sum
-  sema::DpParameters dp; // federated_dp_mean
-  int index = -1;        // Select: field or element index
-  int level = 0;         // aggregation round trips before it
+  int bitwidth = 0;       // secure sum; a secure mean's bits
+  double secureRange = 0; // secure mean: values clipped to ±it
+  bool weighted = false;  // secure mean: inputs[1] is the weight
+  sema::DpParameters dp;  // federated_dp_mean
+  int index = -1;         // Select: field or element index
+  int level = 0;          // aggregation round trips before it
 };
 
 // Whether an aggregation's clients also send a weight (a weighted mean,
-// a weighted DP mean): its inputs[1].
+// a weighted DP or secure mean): its inputs[1].
 inline bool sendsWeight(const Node &n) {
   return n.aggregation == fedrt::proto::WEIGHTED_MEAN ||
+         (n.aggregation == fedrt::proto::SECURE_MEAN && n.weighted) ||
          (n.aggregation == fedrt::proto::DP_MEAN && n.dp.maxWeight > 0);
 }
 

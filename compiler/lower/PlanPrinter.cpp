@@ -52,6 +52,11 @@ std::string describe(const Node &n) {
     case fedrt::proto::SECURE_SUM:
       return fmt::format("federated_secure_sum({}, bitwidth: {})",
                          refs(n.inputs), n.bitwidth);
+    case fedrt::proto::SECURE_MEAN:
+      return fmt::format("federated_secure_mean({}{}, range: {}, bits: {})",
+                         ref(n.inputs[0]),
+                         n.weighted ? ", weight: " + ref(n.inputs[1]) : "",
+                         n.secureRange, n.bitwidth);
     case fedrt::proto::DP_MEAN:
       return fmt::format(
           "federated_dp_mean({}, clip: {}, noise_multiplier: {}{}{})",

@@ -227,6 +227,10 @@ private:
       dp.set_clipped_count_stddev(a.dp.clippedCountStddev);
       dp.set_max_weight(a.dp.maxWeight);
     }
+    if (a.aggregation == proto::SECURE_MEAN) {
+      out.mutable_secure_mean()->set_range(a.secureRange);
+      out.mutable_secure_mean()->set_weighted(a.weighted);
+    }
     if (a.aggregation == proto::CUSTOM) {
       out.set_accumulate_fn(index(a.accumulate));
       out.set_merge_fn(index(a.merge));
@@ -276,6 +280,8 @@ std::string dataflowOf(const ComputationPlan &plan) {
                           n->dp.noiseMultiplier, n->dp.adaptive,
                           n->dp.targetQuantile, n->dp.clipLearningRate,
                           n->dp.clippedCountStddev, n->dp.maxWeight);
+    if (n->aggregation == fedrt::proto::SECURE_MEAN)
+      text += fmt::format(" secure_mean {} {}", n->secureRange, n->weighted);
     for (const Node *in : n->inputs)
       text += " %" + std::to_string(in->id);
     text += "\n";

@@ -87,6 +87,8 @@ private:
   // a cycle is an error). False when it has no usable value.
   bool ensureConstant(Constant &c, SourceRange use);
   std::optional<int64_t> integerConstant(const Expr &e) const;
+  // A literal number, integer or float (a folded const included).
+  std::optional<double> numberConstant(const Expr &e) const;
 
   // --- instances and generics (Instantiation.cpp) ---------------------------
   // The instance of `decl` for `bindings`, checked on first request; `at` is
@@ -268,6 +270,10 @@ private:
   ExprPtr checkDpMean(const ast::CallExpr &e, Intrinsic i,
                       std::vector<ExprPtr> args);
   bool dpParameter(IntrinsicCallExpr &call, const ast::Arg &a);
+  // federated_secure_mean (SecureMean.cpp).
+  ExprPtr checkSecureMean(const ast::CallExpr &e, Intrinsic i,
+                          std::vector<ExprPtr> args);
+  bool secureMeanParameter(IntrinsicCallExpr &call, const ast::Arg &a);
   std::unique_ptr<IntrinsicCallExpr> intrinsicCall(const ast::CallExpr &e,
                                                    Intrinsic i, const Type *t,
                                                    std::vector<ExprPtr> args);

@@ -43,6 +43,7 @@ ExprPtr cloneIntrinsicCall(const IntrinsicCallExpr &i, const LocalMap &locals) {
                                                cloneAll(i.args, locals));
   c->weighted = i.weighted;
   c->bitwidth = i.bitwidth;
+  c->secureRange = i.secureRange;
   c->dp = i.dp;
   c->function = i.function;
   c->accumulate = i.accumulate;

@@ -58,6 +58,14 @@ std::optional<int64_t> Checker::integerConstant(const Expr &e) const {
   return std::nullopt;
 }
 
+std::optional<double> Checker::numberConstant(const Expr &e) const {
+  const auto *lit = dyn_cast<LiteralExpr>(&e);
+  const auto *t = dyn_cast<TensorType>(e.type);
+  if (!lit || !t || !t->isScalar() || t->isBool())
+    return std::nullopt;
+  return t->isFloat() ? lit->floatValue : static_cast<double>(lit->intValue);
+}
+
 bool Checker::ensureConstant(Constant &c, SourceRange use) {
   if (c.state == Constant::State::Evaluating) {
     diags_.report(use, DiagId::ConstantCycle).arg(c.name);

@@ -38,12 +38,6 @@ std::string describeValue(const Expr &e) {
   return formatType(e.type);
 }
 
-// "field 'seen' of Flags", or the type itself when it has no fields.
-std::string describeLeaf(const std::string &path, const Type *member) {
-  return path == "<value>" ? formatType(member)
-                           : "field '" + path + "' of " + formatType(member);
-}
-
 bool isRawData(const Type *t) {
   const auto *p = dyn_cast<PlacedType>(t);
   return p && isa<SeqType>(p->member);

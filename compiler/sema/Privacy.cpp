@@ -17,21 +17,6 @@ using llvm::dyn_cast;
 
 namespace {
 
-// "field 'w' of Model", or the type itself when it has no fields.
-std::string describeMember(const std::string &path, const Type *member) {
-  return path == "<value>" ? formatType(member)
-                           : "field '" + path + "' of " + formatType(member);
-}
-
-// A literal number (a folded const included).
-std::optional<double> numberConstant(const Expr &e) {
-  const auto *lit = dyn_cast<LiteralExpr>(&e);
-  const auto *t = dyn_cast<TensorType>(e.type);
-  if (!lit || !t || !t->isScalar() || t->isBool())
-    return std::nullopt;
-  return t->isFloat() ? lit->floatValue : static_cast<double>(lit->intValue);
-}
-
 struct ParameterRule {
   const char *name;
   double DpParameters::*field;
@@ -106,7 +91,7 @@ ExprPtr Checker::checkDpMean(const ast::CallExpr &e, Intrinsic i,
       p->member, [](const TensorType *t) { return t->isFloat(); });
   if (!leaf.empty()) {
     diags_.report(x.range, DiagId::DpNonFloatMember)
-        .arg(describeMember(leaf, p->member));
+        .arg(describeLeaf(leaf, p->member));
     return errorExpr(e.range());
   }
   if (!requireStaticShape(x, p->member, name))

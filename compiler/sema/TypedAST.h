@@ -180,8 +180,9 @@ public:
   Intrinsic intrinsic;
   std::vector<ExprPtr> args; // federated_mean's weight is args[1] when given
   bool weighted = false;
-  int bitwidth = 0; // federated_secure_sum
-  DpParameters dp;  // federated_dp_mean
+  int bitwidth = 0;       // federated_secure_sum; federated_secure_mean's bits
+  double secureRange = 0; // federated_secure_mean: values clipped to ±it
+  DpParameters dp;        // federated_dp_mean
   // The local fn instances the call names: federated_map's and
   // federated_eval's function; federated_aggregate's accumulate, merge and
   // report (its value and zero stay args[0] and args[1]).

@@ -217,7 +217,9 @@ private:
       std::string what = std::string("Intrinsic ") + intrinsicName(c.intrinsic);
       if (c.weighted)
         what += " weighted";
-      if (c.bitwidth)
+      if (c.intrinsic == Intrinsic::SecureMean)
+        what += fmt::format(" range={} bits={}", c.secureRange, c.bitwidth);
+      else if (c.bitwidth)
         what += fmt::format(" bitwidth={}", c.bitwidth);
       if (c.intrinsic == Intrinsic::DpMean)
         what +=

@@ -225,6 +225,11 @@ bool containsError(const Type *t) {
   });
 }
 
+std::string describeLeaf(const std::string &path, const Type *member) {
+  return path == "<value>" ? formatType(member)
+                           : "field '" + path + "' of " + formatType(member);
+}
+
 std::string firstOffendingLeaf(const Type *t, bool (*ok)(const TensorType *)) {
   std::string offending;
   forEachLeaf(t, "", [&](const TensorType *leaf, const std::string &path) {

@@ -180,6 +180,9 @@ bool containsSeq(const Type *t);
 bool containsFunction(const Type *t);
 // The first leaf (as "field 'w' of Model") for which `ok` is false, or "".
 std::string firstOffendingLeaf(const Type *t, bool (*ok)(const TensorType *));
+// How a diagnostic names firstOffendingLeaf's `path` of `member`: "field
+// 'seen' of Flags", or the type itself when it has no fields.
+std::string describeLeaf(const std::string &path, const Type *member);
 // The scalar element type shared by every leaf of a numeric type, or null.
 const TensorType *commonElement(TypeContext &types, const Type *t);
 

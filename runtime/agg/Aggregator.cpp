@@ -2,6 +2,8 @@
 // folded into float64 / int64 partials (fedrt/Aggregator.h).
 #include "fedrt/Aggregator.h"
 
+#include "fedrt/SecureMean.h"
+
 #include <Eigen/Core>
 
 #include <cmath>
@@ -15,6 +17,12 @@ namespace {
 using Kind = Aggregation::Kind;
 
 bool isReal(Element e) { return e == Element::F32 || e == Element::F64; }
+
+// Whether leaf accumulator `e` of `kind` is a float64 sum (else int64: the
+// integers, and a secure mean's quantized levels).
+bool realAccumulator(Kind kind, Element e) {
+  return isReal(e) && kind != Kind::SecureMean;
+}
 
 // The tensor leaves of a type, in order.
 void tensorLeaves(const TypeDesc &t, std::vector<const TypeDesc *> &out) {
@@ -92,7 +100,7 @@ PartialAggregate::PartialAggregate(const Aggregation &agg,
   whole_.resize(leaves_.size());
   for (size_t i = 0; i < leaves_.size(); ++i) {
     auto n = static_cast<size_t>(leaves_[i]->elements());
-    if (isReal(leaves_[i]->element)) {
+    if (realAccumulator(agg.kind, leaves_[i]->element)) {
       real_[i] = pool ? pool->take(n) : std::vector<double>(n);
       continue;
     }
@@ -103,6 +111,8 @@ PartialAggregate::PartialAggregate(const Aggregation &agg,
       start = std::numeric_limits<int64_t>::min();
     whole_[i].assign(n, start);
   }
+  if (agg.kind == Kind::SecureMean && agg.secureMean.weighted)
+    weightLimbs_.assign(secure_mean::weightLimbs(agg.bitwidth), 0);
 }
 
 PartialAggregate::~PartialAggregate() {
@@ -305,9 +315,11 @@ absl::Status PartialAggregate::addIntegers(
   return absl::OkStatus();
 }
 
-absl::Status PartialAggregate::add(
-    const uint64_t *const *clients, size_t count, size_t offset, Context &ctx,
-    const std::function<std::string(size_t)> &name, size_t *culprit) {
+absl::Status
+PartialAggregate::add(const uint64_t *const *clients, size_t count,
+                      size_t offset, Context &ctx,
+                      const std::function<std::string(size_t)> &name,
+                      size_t *culprit, const int64_t *population) {
   auto blame = [&](size_t c, const std::string &message) {
     if (culprit)
       *culprit = c;
@@ -334,14 +346,16 @@ absl::Status PartialAggregate::add(
       auto bits = static_cast<uint32_t>(clients[c][next]);
       std::memcpy(&weight, &bits, sizeof weight);
       if (!std::isfinite(weight) || weight < 0)
-        return blame(c, name(c) + ": the weight of federated_mean is " +
-                            std::to_string(weight) +
+        return blame(c, name(c) + ": the weight of " + kindName(agg_.kind) +
+                            " is " + std::to_string(weight) +
                             "; weights must be finite and >= 0");
       weights[c] = weight;
     }
-    if (agg_.kind != Kind::DpMean)
+    if (agg_.kind != Kind::DpMean && agg_.kind != Kind::SecureMean)
       weight_ += weights[c];
   }
+  if (agg_.kind == Kind::SecureMean)
+    return addQuantized(data, weights, name, culprit, population);
   if (agg_.kind == Kind::DpMean)
     if (absl::Status s = clipClients(data, weights, name, culprit); !s.ok())
       return s;
@@ -440,6 +454,11 @@ absl::Status PartialAggregate::merge(const PartialAggregate &other,
                                           " overflows i64");
     }
   }
+  for (size_t j = 0; j < weightLimbs_.size(); ++j)
+    if (__builtin_add_overflow(weightLimbs_[j], other.weightLimbs_[j],
+                               &weightLimbs_[j]))
+      return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
+                                        ": the sum of the weights overflows");
   return absl::OkStatus();
 }
 
@@ -447,6 +466,7 @@ std::vector<int64_t> PartialAggregate::integerSums() const {
   std::vector<int64_t> out;
   for (const auto &w : whole_)
     out.insert(out.end(), w.begin(), w.end());
+  out.insert(out.end(), weightLimbs_.begin(), weightLimbs_.end());
   return out;
 }
 
@@ -455,6 +475,8 @@ void PartialAggregate::setIntegerSums(const std::vector<int64_t> &sums) {
   for (auto &w : whole_)
     for (int64_t &x : w)
       x = at < sums.size() ? sums[at++] : 0;
+  for (int64_t &x : weightLimbs_)
+    x = at < sums.size() ? sums[at++] : 0;
 }
 
 absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
@@ -466,6 +488,8 @@ absl::StatusOr<HostValue> PartialAggregate::report(Context &ctx) const {
   if (agg_.kind == Kind::DpMean)
     return absl::InternalError(
         "federated_dp_mean is released by the privacy mechanism");
+  if (agg_.kind == Kind::SecureMean)
+    return reportSecureMean();
   bool mean = agg_.kind == Kind::Mean || agg_.kind == Kind::WeightedMean;
   if (clients_ == 0 && agg_.kind != Kind::Sum && agg_.kind != Kind::SecureSum)
     return absl::InvalidArgumentError(std::string(kindName(agg_.kind)) +
@@ -544,7 +568,8 @@ absl::StatusOr<HostValue> PartialAggregate::reportNoised(
 // Serialized form: u64 clients, f64 weight (a DP mean: its clients within
 // the clip), u8 started, then per tensor
 // leaf its accumulator (f64 or i64 elements, as many as the leaf has), or
-// for a custom aggregation its accumulator value (HostValue serialize).
+// for a custom aggregation its accumulator value (HostValue serialize);
+// then a weighted secure mean's weight limbs (i64 each).
 void PartialAggregate::serialize(std::string &out) const {
   auto put = [&](const void *p, size_t n) {
     out.append(static_cast<const char *>(p), n);
@@ -558,11 +583,12 @@ void PartialAggregate::serialize(std::string &out) const {
     return;
   }
   for (size_t i = 0; i < leaves_.size(); ++i) {
-    if (isReal(leaves_[i]->element))
+    if (realAccumulator(agg_.kind, leaves_[i]->element))
       put(real_[i].data(), real_[i].size() * 8);
     else
       put(whole_[i].data(), whole_[i].size() * 8);
   }
+  put(weightLimbs_.data(), weightLimbs_.size() * 8);
 }
 
 absl::StatusOr<PartialAggregate>
@@ -606,12 +632,14 @@ PartialAggregate::deserialize(const Aggregation &agg, std::string_view in,
         "clip than clients");
   p.started_ = started == 1;
   for (size_t i = 0; i < p.leaves_.size(); ++i) {
-    bool ok = isReal(p.leaves_[i]->element)
+    bool ok = realAccumulator(agg.kind, p.leaves_[i]->element)
                   ? get(p.real_[i].data(), p.real_[i].size() * 8)
                   : get(p.whole_[i].data(), p.whole_[i].size() * 8);
     if (!ok)
       return truncated();
   }
+  if (!get(p.weightLimbs_.data(), p.weightLimbs_.size() * 8))
+    return truncated();
   return p;
 }
 

@@ -3,6 +3,7 @@
 
 #include "fedrt/DpMechanism.h"
 #include "fedrt/Privacy.h"
+#include "fedrt/SecureMean.h"
 
 #include <cstdio>
 
@@ -37,8 +38,30 @@ const char *kindName(Aggregation::Kind k) {
     return "federated_aggregate";
   case Aggregation::Kind::DpMean:
     return "federated_dp_mean";
+  case Aggregation::Kind::SecureMean:
+    return "federated_secure_mean";
   }
   return "?";
+}
+
+// What the coordinator learns of a secure aggregation, and a secure
+// mean's quantization (docs/secure-aggregation.md).
+void describeSecure(const Aggregation &a) {
+  if (a.kind == Aggregation::Kind::SecureSum) {
+    std::printf(" [secure: SecAgg+, values below 2^%d, sum mod "
+                "2^(%d + ceil(log2 clients))]",
+                a.bitwidth, a.bitwidth);
+    return;
+  }
+  double range = a.secureMean.range;
+  std::printf(" [secure: SecAgg+, %svalues clipped to [-%g, %g], rounded "
+              "stochastically to %d bits (step %g), sum mod 2^(%d + "
+              "ceil(log2 clients) + 1)%s]",
+              a.secureMean.weighted ? "weighted " : "", range, range,
+              a.bitwidth, secure_mean::step(range, a.bitwidth), a.bitwidth,
+              a.secureMean.weighted ? "; weights summed securely in fixed "
+                                      "point (2^-16)"
+                                    : "");
 }
 
 void describeDp(const DpParameters &p) {
@@ -145,11 +168,8 @@ int describe(const PlanTable &plan, const Options &o) {
       for (const Aggregation &a : s.aggregations) {
         std::printf("    %s of %s -> %s", kindName(a.kind),
                     a.value.str().c_str(), a.result.str().c_str());
-        // What the coordinator learns (docs/secure-aggregation.md).
-        if (a.kind == Aggregation::Kind::SecureSum)
-          std::printf(" [secure: SecAgg+, values below 2^%d, sum mod "
-                      "2^(%d + ceil(log2 clients))]",
-                      a.bitwidth, a.bitwidth);
+        if (a.secure())
+          describeSecure(a);
         std::printf("\n");
         if (a.kind == Aggregation::Kind::DpMean)
           describeDp(a.dp);

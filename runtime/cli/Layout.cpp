@@ -54,10 +54,13 @@ public:
     for (WorkerData &w : workers_) {
       StageTask slice = task;
       slice.cohort.clear();
+      slice.population.clear();
       auto size = static_cast<int64_t>(w.data.empty() ? 0 : w.data[0].size());
       for (int64_t c : task.cohort)
-        if (c >= w.first && c < w.first + size)
+        if (c >= w.first && c < w.first + size) {
           slice.cohort.push_back(c - w.first);
+          slice.population.push_back(c);
+        }
       if (slice.cohort.empty())
         continue;
       absl::StatusOr<StageResult> r = w.backend->runStage(slice);
@@ -208,8 +211,12 @@ bool prepare(const Computation &comp, const Options &o, ThreadTeam &team,
   }
   if (!loadLayout(comp, o, workers, error))
     return false;
-  for (WorkerData &w : workers)
+  for (WorkerData &w : workers) {
     w.backend = std::make_unique<LocalBackend>(team, pointers(w.data));
+    SecureAggregationOptions rounding; // a worker's: no protocol of its own
+    rounding.seed = o.seed;
+    w.backend->setSecureAggregation(rounding);
+  }
   return true;
 }
 

@@ -270,6 +270,11 @@ int runWorkerCommand(const PlanTable &plan, const Options &o,
   LocalBackend backend(team, pointers(data));
   clients.train = &backend;
   clients.eval = &backend;
+  clients.seeded = [&backend](uint64_t seed) {
+    SecureAggregationOptions rounding;
+    rounding.seed = seed; // the worker's own clients: no protocol of its own
+    backend.setSecureAggregation(rounding);
+  };
   WorkerOptions w;
   w.connect = n.connect;
   w.security = security(n);

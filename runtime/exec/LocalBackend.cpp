@@ -1,6 +1,8 @@
 // Client work on this machine's threads (fedrt/LocalBackend.h).
 #include "fedrt/LocalBackend.h"
 
+#include "fedrt/SecureMean.h"
+
 #define EIGEN_USE_THREADS
 #include <unsupported/Eigen/CXX11/ThreadPool>
 
@@ -108,6 +110,12 @@ LocalBackend::LocalBackend(ThreadTeam &team,
                            std::vector<const ClientDataset *> inputs)
     : team_(team), inputs_(std::move(inputs)) {}
 
+uint64_t LocalBackend::roundingKey(const StageTask &task,
+                                   size_t aggregation) const {
+  return secure_mean::stageKey(secure_.seed, task.round, task.stage,
+                               aggregation);
+}
+
 size_t LocalBackend::blockSize(size_t clients) {
   return clients <= 16 ? 1 : (clients + 15) / 16;
 }
@@ -125,9 +133,10 @@ struct LocalBackend::Batch {
   std::vector<size_t> offsets; // of each aggregation's value in an output
   std::vector<std::vector<uint64_t>> outs;
   std::vector<const uint64_t *> outPointers;
-  std::vector<size_t> positions; // cohort position of each output
-  std::vector<Columns> scratch;  // synthetic clients' generated data
-  std::vector<bool> excluded;    // by position in the block
+  std::vector<size_t> positions;   // cohort position of each output
+  std::vector<int64_t> population; // population index of each output
+  std::vector<Columns> scratch;    // synthetic clients' generated data
+  std::vector<bool> excluded;      // by position in the block
   std::vector<uint64_t> in;
   size_t count = 0; // outputs in this batch
   Partials partials;
@@ -148,6 +157,7 @@ struct LocalBackend::Batch {
     outs.assign(size, std::vector<uint64_t>(outSlots));
     outPointers.resize(size);
     positions.resize(size);
+    population.resize(size);
     scratch.resize(size * inputs);
     excluded.assign(block.end - block.first, false);
   }
@@ -180,6 +190,8 @@ void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
     }
     batch.outPointers[c] = batch.outs[c].data();
     batch.positions[c] = next;
+    batch.population[c] =
+        task.population.empty() ? task.cohort[next] : task.population[next];
     ++batch.count;
   }
 }
@@ -193,9 +205,9 @@ absl::StatusOr<bool> LocalBackend::foldBatch(const StageTask &task,
   };
   for (size_t i = 0; i < batch.partials.size(); ++i) {
     size_t culprit = SIZE_MAX;
-    absl::Status s =
-        batch.partials[i].add(batch.outPointers.data(), batch.count,
-                              batch.offsets[i], ctx, name, &culprit);
+    absl::Status s = batch.partials[i].add(
+        batch.outPointers.data(), batch.count, batch.offsets[i], ctx, name,
+        &culprit, batch.population.data());
     if (s.ok())
       continue;
     if (culprit == SIZE_MAX)
@@ -206,14 +218,17 @@ absl::StatusOr<bool> LocalBackend::foldBatch(const StageTask &task,
     return false;
   }
   for (size_t i = 0; i < block.secureInputs.size(); ++i) {
-    if (stage.aggregations[i].kind != Aggregation::Kind::SecureSum)
+    if (!stage.aggregations[i].secure())
       continue;
     // Each client's own values: a partial of that client alone (its
-    // range was checked when the batch was folded).
+    // range was checked when the batch was folded; a secure mean's
+    // rounding is the same again).
     for (size_t c = 0; c < batch.count; ++c) {
       PartialAggregate one(stage.aggregations[i], nullptr);
-      if (absl::Status s = one.add(&batch.outPointers[c], 1, batch.offsets[i],
-                                   ctx, [&](size_t) { return name(c); });
+      one.setRounding(roundingKey(task, i));
+      if (absl::Status s = one.add(
+              &batch.outPointers[c], 1, batch.offsets[i], ctx,
+              [&](size_t) { return name(c); }, nullptr, &batch.population[c]);
           !s.ok())
         return s;
       block.secureInputs[i].push_back(one.integerSums());
@@ -235,6 +250,7 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
       batch.partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
       if (i < task.dpClips.size())
         batch.partials.back().setClip(task.dpClips[i]);
+      batch.partials.back().setRounding(roundingKey(task, i));
     }
     block.secureInputs.assign(secure_.enabled ? stage.aggregations.size() : 0,
                               {});

@@ -1,23 +1,14 @@
-// federated_secure_sum in simulation: SecAgg+ with every reporting client
-// its own party (fedrt/LocalBackend.h, docs/secure-aggregation.md).
+// federated_secure_sum and federated_secure_mean in simulation: SecAgg+
+// with every reporting client its own party (fedrt/LocalBackend.h,
+// docs/secure-aggregation.md).
 #include "fedrt/LocalBackend.h"
 
 #include "Simulation.h"
 #include "fedrt/SplitMix.h"
 
-#include <bit>
 #include <string>
 
 namespace fedrt {
-
-namespace {
-
-// ⌈log2 n⌉ for n >= 1.
-int ceilLog2(uint64_t n) {
-  return n <= 1 ? 0 : static_cast<int>(std::bit_width(n - 1));
-}
-
-} // namespace
 
 absl::Status LocalBackend::secureAggregate(
     const StageTask &task,
@@ -26,24 +17,27 @@ absl::Status LocalBackend::secureAggregate(
   const Stage &stage = task.computation->stages[task.stage];
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Aggregation &agg = stage.aggregations[i];
-    if (agg.kind != Aggregation::Kind::SecureSum || inputs[i].empty())
+    if (!agg.secure() || inputs[i].empty())
       continue;
     const auto n = static_cast<uint32_t>(inputs[i].size());
     auto fail = [&](const std::string &message) {
-      return absl::FailedPreconditionError("federated_secure_sum over " +
-                                           std::to_string(n) +
-                                           " clients: " + message);
+      return absl::FailedPreconditionError(
+          std::string(aggregationName(agg.kind)) + " over " +
+          std::to_string(n) + " clients: " + message);
     };
     if (n < 3)
       return fail("secure aggregation needs at least 3 parties (with 2, "
                   "each learns the other's value from the sum)");
     // n values below 2^b sum below 2^(b + ⌈log2 n⌉): that modulus makes
     // the masked sum exact.
-    int bits = agg.bitwidth + ceilLog2(n);
+    int bits = agg.secureModulusBits(n);
     if (bits > 63)
       return fail("the sum of values below 2^" + std::to_string(agg.bitwidth) +
                   " needs a modulus of 2^" + std::to_string(bits) +
-                  ", above 2^63");
+                  ", above 2^63" +
+                  (agg.kind == Aggregation::Kind::SecureMean
+                       ? " (use fewer bits or fewer clients per round)"
+                       : ""));
     secagg::Params params;
     params.bits = bits;
     params.length = inputs[i].front().size();

@@ -183,6 +183,13 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
     t->set_codec(net::codecName(st.down));
     for (double clip : task.dpClips)
       t->add_dp_clips(clip);
+    const Stage &stage = task.computation->stages[task.stage];
+    if (std::any_of(stage.aggregations.begin(), stage.aggregations.end(),
+                    [](const Aggregation &a) {
+                      return a.kind == Aggregation::Kind::SecureMean;
+                    }))
+      for (int64_t c : slice.members)
+        t->add_population(c);
     if (secure) {
       remote::v1::SecAggSetup *setup = t->mutable_secagg();
       setup->set_party(static_cast<uint32_t>(&slice - slices.data()));

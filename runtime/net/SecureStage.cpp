@@ -7,7 +7,6 @@
 
 #include "fedrt/SplitMix.h"
 
-#include <bit>
 #include <set>
 
 namespace fedrt::net {
@@ -16,14 +15,7 @@ using remote::v1::CoordinatorMessage;
 
 namespace {
 
-bool isSecure(const Aggregation &a) {
-  return a.kind == Aggregation::Kind::SecureSum;
-}
-
-// ⌈log2 n⌉ for n >= 1.
-int ceilLog2(uint64_t n) {
-  return n <= 1 ? 0 : static_cast<int>(std::bit_width(n - 1));
-}
+bool isSecure(const Aggregation &a) { return a.secure(); }
 
 } // namespace
 
@@ -62,28 +54,33 @@ secureParams(const CoordinatorOptions &options, const StageTask &task,
              size_t parties) {
   const Stage &stage = task.computation->stages[task.stage];
   secagg::Params params;
-  int bitwidth = 0;
+  params.bits = 0;
+  // The widest modulus of the stage's secure aggregations (the cohort's
+  // values below 2^b sum below 2^(b + ⌈log2 clients⌉); a secure mean's
+  // levels keep one bit more): one SecAgg+ run sums them all.
+  const Aggregation *widest = nullptr;
   for (const Aggregation &a : stage.aggregations)
     if (isSecure(a)) {
-      bitwidth = std::max(bitwidth, a.bitwidth);
+      int bits = a.secureModulusBits(task.cohort.size());
+      if (!widest || bits > params.bits)
+        widest = &a;
+      params.bits = std::max(params.bits, bits);
       params.length += PartialAggregate(a, nullptr).integerSums().size();
     }
-  if (bitwidth == 0)
+  if (!widest)
     return std::nullopt;
   auto fail = [&](const std::string &why) {
-    return absl::FailedPreconditionError("federated_secure_sum over " +
-                                         std::to_string(parties) +
-                                         " workers: " + why);
+    return absl::FailedPreconditionError(
+        std::string(aggregationName(widest->kind)) + " over " +
+        std::to_string(parties) + " workers: " + why);
   };
   if (parties < 3)
     return fail("secure aggregation needs at least 3 parties (with 2, each "
                 "learns the other's value from the sum)");
-  // The cohort's values below 2^b sum below 2^(b + ⌈log2 clients⌉).
-  params.bits = bitwidth + ceilLog2(task.cohort.size());
   if (params.bits > 63)
-    return fail("the sum of values below 2^" + std::to_string(bitwidth) +
-                " needs a modulus of 2^" + std::to_string(params.bits) +
-                ", above 2^63");
+    return fail("the sum of values below 2^" +
+                std::to_string(widest->bitwidth) + " needs a modulus of 2^" +
+                std::to_string(params.bits) + ", above 2^63");
   auto n = static_cast<uint32_t>(parties);
   params.neighbours = options.secaggNeighbours ? options.secaggNeighbours
                                                : secagg::defaultNeighbours(n);

@@ -1,6 +1,7 @@
 // Payloads, codecs and chunks of the remote protocol (net/Wire.h).
 #include "Wire.h"
 
+#include "fedrt/SecureMean.h"
 #include "fedrt/SplitMix.h"
 
 #include <zstd.h>
@@ -88,10 +89,14 @@ std::vector<Segment> resultLayout(const Stage &stage) {
     a.value.tensorLeaves(leaves);
     for (const TypeDesc *leaf : leaves) {
       auto bytes = static_cast<uint64_t>(leaf->elements()) * 8;
-      bool real =
-          isFloat(leaf->element) && a.kind != Aggregation::Kind::SecureSum;
+      // A secure aggregation's accumulators are integers (a secure
+      // mean's quantized levels).
+      bool real = isFloat(leaf->element) && !a.secure();
       out.push_back({real ? Segment::Reals : Segment::Opaque, bytes});
     }
+    if (a.kind == Aggregation::Kind::SecureMean && a.secureMean.weighted)
+      out.push_back({Segment::Opaque,
+                     secure_mean::weightLimbs(a.bitwidth) * uint64_t(8)});
   }
   return out;
 }

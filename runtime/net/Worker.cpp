@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -180,6 +181,17 @@ absl::Status Session::readTask(const remote::v1::Task &t,
           "a task without a valid clip for federated_dp_mean");
     task.dpClips.push_back(clip);
   }
+  // A secure mean's clients round with their population indices' streams.
+  bool secureMean =
+      std::any_of(stage.aggregations.begin(), stage.aggregations.end(),
+                  [](const Aggregation &a) {
+                    return a.kind == Aggregation::Kind::SecureMean;
+                  });
+  if (secureMean && t.population_size() != t.clients_size())
+    return absl::InvalidArgumentError(
+        "a task for a secure mean without its clients' population indices");
+  if (secureMean)
+    task.population.assign(t.population().begin(), t.population().end());
   return absl::OkStatus();
 }
 
@@ -358,6 +370,8 @@ absl::Status Session::serve(const remote::v1::Welcome &welcome,
   up_ = *up;
   down_ = *down;
   seed_ = welcome.seed();
+  if (clients_.seeded)
+    clients_.seeded(seed_);
   uint32_t period = std::clamp<uint32_t>(welcome.heartbeat_ms(), 50, 60000);
   std::thread beats([this, period] { heartbeats(period); });
   absl::Status status;

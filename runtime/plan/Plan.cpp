@@ -2,8 +2,10 @@
 // fedrt.proto.Plan.
 #include "fedrt/Plan.h"
 
+#include "fedrt/SecureMean.h"
 #include "plan.pb.h"
 
+#include <bit>
 #include <cmath>
 
 namespace fedrt {
@@ -20,7 +22,17 @@ static_assert(static_cast<int>(K::Mean) == proto::MEAN &&
               static_cast<int>(K::Max) == proto::MAX &&
               static_cast<int>(K::SecureSum) == proto::SECURE_SUM &&
               static_cast<int>(K::Custom) == proto::CUSTOM &&
-              static_cast<int>(K::DpMean) == proto::DP_MEAN);
+              static_cast<int>(K::DpMean) == proto::DP_MEAN &&
+              static_cast<int>(K::SecureMean) == proto::SECURE_MEAN);
+
+bool floatLeaves(const TypeDesc &t) {
+  if (t.kind == TypeDesc::Kind::Tensor)
+    return isFloat(t.element);
+  for (const TypeDesc &c : t.children)
+    if (!floatLeaves(c))
+      return false;
+  return true;
+}
 
 class PlanReader {
 public:
@@ -69,6 +81,14 @@ public:
         return absl::InvalidArgumentError(
             "federated_dp_mean has invalid parameters");
     }
+    if (out.kind == K::SecureMean) {
+      out.secureMean = {in.secure_mean().range(), in.secure_mean().weighted()};
+      double r = out.secureMean.range;
+      if (!(r > 0) || !std::isfinite(2 * r) || out.bitwidth < 1 ||
+          out.bitwidth > secure_mean::kMaxBits)
+        return absl::InvalidArgumentError(
+            "federated_secure_mean has invalid parameters");
+    }
     if (out.kind == K::Custom) {
       for (auto [index, fn] : {std::pair{in.accumulate_fn(), &out.accumulate},
                                std::pair{in.merge_fn(), &out.merge},
@@ -80,6 +100,9 @@ public:
     }
     if (absl::Status s = type(in.value(), out.value); !s.ok())
       return s;
+    if (out.kind == K::SecureMean && !floatLeaves(out.value))
+      return absl::InvalidArgumentError(
+          "federated_secure_mean of a value that is not floating-point");
     return type(in.result(), out.result);
   }
 
@@ -130,6 +153,13 @@ private:
 
 } // namespace
 
+int Aggregation::secureModulusBits(uint64_t clients) const {
+  int log2 = clients <= 1 ? 0 : static_cast<int>(std::bit_width(clients - 1));
+  // Values below 2^b sum below 2^(b + ceil(log2 n)); a secure mean's
+  // levels keep one bit more (fedrt/SecureMean.h).
+  return bitwidth + log2 + (kind == Kind::SecureMean ? 1 : 0);
+}
+
 const char *aggregationName(Aggregation::Kind kind) {
   switch (kind) {
   case K::Mean:
@@ -147,6 +177,8 @@ const char *aggregationName(Aggregation::Kind kind) {
     return "federated_aggregate";
   case K::DpMean:
     return "federated_dp_mean";
+  case K::SecureMean:
+    return "federated_secure_mean";
   }
   return "aggregation";
 }

@@ -3,13 +3,15 @@ workers are the SecAgg+ parties of examples/histogram.fed's
 federated_secure_sum; workers die (SIGKILL, FEDRT_FAULT) at each phase of
 the protocol and the sum stays exact; too few survivors fail naming the
 threshold; a worker revealing both secrets of a peer is refused; and the
-coordinator's transcript holds no worker's unmasked sums.
+coordinator's transcript holds no worker's unmasked sums. A
+federated_secure_mean over three workers equals simulate's bit for bit.
 usage: secagg_test.py FEDC ROOT [TEST ...]"""
 import json
 import os
 import random
 import signal
 import struct
+import subprocess
 import sys
 
 import numpy as np
@@ -216,6 +218,53 @@ def transcript_has_no_unmasked_sum(fedc, root, tmp):
     check(struct.pack("<8q", *total) not in data, "the total crossed")
 
 
+def secure_mean_equals_simulate(fedc, root, tmp):
+    """test/Run/Inputs/secure-mean.fed's secure means (unweighted and
+    weighted) with workers a, b, c as the SecAgg+ parties: the same bits as
+    simulate over all ten clients, and as simulate --layout (each client's
+    rounding stream follows its population index, not its worker)."""
+    prog = compile_example(fedc, os.path.join(root, "test/Run/Inputs/"
+                                              "secure-mean.fed"),
+                           os.path.join(tmp, "mean"))
+    values = os.path.join(root, "examples/data/values")
+    groups = {"a": range(0, 3), "b": range(3, 6), "c": range(6, 10)}
+    for w, clients in groups.items():
+        os.makedirs(os.path.join(tmp, w))
+        for c in clients:
+            name = f"client{c}.csv"
+            open(os.path.join(tmp, w, name), "w").write(
+                open(os.path.join(values, name)).read())
+    layout = os.path.join(tmp, "layout.json")
+    json.dump([{"name": w, "data": os.path.join(tmp, w)} for w in groups],
+              open(layout, "w"))
+    with Cluster(prog, tmp, tag="mean") as c:
+        coord = c.serve("--insecure", "--min-workers", "3", "--seed", "4",
+                        "--round-timeout", "30")
+        ws = [c.worker(w, "--insecure", "--data", os.path.join(tmp, w),
+                       "--threads", "1", "--give-up-after", "20")
+              for w in groups]
+        status = coord.wait(90)
+        for p in ws:
+            p.wait(40)
+        check(status == 0, coord.stderr())
+        remote = coord.stdout().strip().splitlines()[-1]
+        check("secure aggregation: 3 parties" in coord.stderr(),
+              coord.stderr())
+    sim = subprocess.run([prog, "--data", values, "--seed", "4"],
+                         capture_output=True, text=True, timeout=120)
+    check(sim.returncode == 0, sim.stderr)
+    check(remote == sim.stdout.strip().splitlines()[-1],
+          f"remote and simulate differ:\n{remote}\n{sim.stdout}")
+    lay = subprocess.run([prog, "simulate", "--layout", layout, "--seed", "4"],
+                         capture_output=True, text=True, timeout=120)
+    check(lay.returncode == 0, lay.stderr)
+    check(remote == lay.stdout.strip().splitlines()[-1],
+          f"remote and simulate --layout differ:\n{remote}\n{lay.stdout}")
+    secure, plain = json.loads(remote)[0], json.loads(remote)[1]
+    check(secure != plain and abs(secure["mean"] - plain["mean"]) <= 2 / 65535,
+          f"{secure} vs {plain}")
+
+
 TESTS = {f.__name__: f for f in (exact_without_dropouts,
                                  dropout_after_advertise,
                                  dropout_after_share_keys,
@@ -224,7 +273,8 @@ TESTS = {f.__name__: f for f in (exact_without_dropouts,
                                  below_threshold_fails,
                                  abandoned_attempt_then_success,
                                  both_shares_refused,
-                                 transcript_has_no_unmasked_sum)}
+                                 transcript_has_no_unmasked_sum,
+                                 secure_mean_equals_simulate)}
 
 if __name__ == "__main__":
     sys.exit(main(TESTS))

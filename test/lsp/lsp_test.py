@@ -198,7 +198,8 @@ def main_session():
               f"definition at {use}: {at['result']}")
     items = {i["label"]: i for i in c.request("textDocument/completion", {
         "textDocument": doc, "position": {"line": 0, "character": 0}})["result"]["items"]}
-    for label in ("federated_map", "federated_secure_sum", "softmax", "one_hot",
+    for label in ("federated_map", "federated_secure_sum", "federated_secure_mean",
+                  "softmax", "one_hot",
                   "f32", "u8", "let", "CLIENTS", "train", "Model", "grad",
                   "value_and_grad"):
         check(label in items, f"completion lacks {label}")

@@ -11,6 +11,11 @@
 // setClip() gives (over the whole value, computed in float64) where the
 // client runs, and is released by the privacy mechanism
 // (fedrt/DpMechanism.h), which adds the noise; report() refuses it.
+//
+// A federated_secure_mean's partial quantizes each client's value where
+// the client runs (fedrt/SecureMean.h) and sums the levels (and a weighted
+// form's fixed-point weights) in int64: its integerSums() are what SecAgg+
+// sums; report() dequantizes them.
 #pragma once
 
 #include "fedrt/Context.h"
@@ -60,10 +65,13 @@ public:
   // an overflow, a failing custom accumulate) the partial is unusable;
   // the InvalidArgument message names the client by `name(c)`, and
   // `*culprit` (if given) is set to c, or to SIZE_MAX when no one client
-  // is to blame (an overflow of the sum itself).
+  // is to blame (an overflow of the sum itself). A secure mean needs
+  // `population`: client c's population index (its rounding stream), and
+  // setRounding() first.
   absl::Status add(const uint64_t *const *clients, size_t count, size_t offset,
                    Context &ctx, const std::function<std::string(size_t)> &name,
-                   size_t *culprit = nullptr);
+                   size_t *culprit = nullptr,
+                   const int64_t *population = nullptr);
   // this = this merged with `other` (other folded later in the order).
   absl::Status merge(const PartialAggregate &other, Context &ctx);
   // The aggregate of everything folded in.
@@ -71,14 +79,18 @@ public:
 
   int64_t clients() const { return clients_; }
 
-  // The integer accumulators (sums of a federated_secure_sum), flattened
-  // in leaf order; and replacing them with a sum computed elsewhere (by
-  // secure aggregation over the same clients: runtime/secagg).
+  // The integer accumulators (sums of a federated_secure_sum; a secure
+  // mean's levels, then its weights' limbs), flattened in leaf order; and
+  // replacing them with a sum computed elsewhere (by secure aggregation
+  // over the same clients: runtime/secagg).
   std::vector<int64_t> integerSums() const;
   void setIntegerSums(const std::vector<int64_t> &sums);
   // A DP mean: the L2 norm each client's value is clipped to (> 0), set
   // before add().
   void setClip(double clip) { clip_ = clip; }
+  // A secure mean: the stage key its clients' rounding streams derive from
+  // (secure_mean::stageKey), set before add().
+  void setRounding(uint64_t stageKey) { rounding_ = stageKey; }
   // A DP mean: the clients folded in whose value's norm was within the
   // clip (TFF's "below estimate").
   double unclippedClients() const { return weight_; }
@@ -110,6 +122,13 @@ private:
   // False if a sum became NaN or infinite.
   bool addReals(size_t leaf, const std::vector<const void *> &data,
                 const std::vector<double> &weights);
+  // A secure mean: quantizes each client's weighted value into the level
+  // sums and its weight into the limbs.
+  absl::Status addQuantized(const std::vector<std::vector<const void *>> &data,
+                            const std::vector<double> &weights,
+                            const std::function<std::string(size_t)> &name,
+                            size_t *culprit, const int64_t *population);
+  absl::StatusOr<HostValue> reportSecureMean() const;
   // A DP mean: scales each client's weight by its clip factor
   // min(1, clip / norm) and counts those within the clip.
   absl::Status clipClients(const std::vector<std::vector<const void *>> &data,
@@ -130,8 +149,10 @@ private:
   // The sum of the weights (a DP mean: the clients within the clip).
   double weight_ = 0;
   int64_t clients_ = 0;
-  double clip_ = 0;  // a DP mean's clip
-  HostValue custom_; // the accumulator of a custom aggregation
+  double clip_ = 0;                  // a DP mean's clip
+  uint64_t rounding_ = 0;            // a secure mean's stage key
+  std::vector<int64_t> weightLimbs_; // a weighted secure mean's weight sums
+  HostValue custom_;                 // the accumulator of a custom aggregation
 };
 
 } // namespace fedrt

@@ -33,6 +33,11 @@ struct StageTask {
   int64_t round = 0; // 0 outside rounds (init, a one-shot main)
   // Per aggregation of the stage: a federated_dp_mean's clip, else 0.
   std::vector<double> dpClips;
+  // When `cohort` holds a worker's own client indices: the population
+  // index of each (a secure mean's rounding streams follow the client, not
+  // the worker: fedrt/SecureMean.h). Empty: the cohort's are population
+  // indices.
+  std::vector<int64_t> population;
 };
 
 // A client whose work failed (a run-time check, a value an aggregation

@@ -43,7 +43,10 @@ struct SecureAggregationOptions {
   bool enabled = false;
   uint32_t threshold = 0;  // t; 0: ⌈2(k + 1)/3⌉
   uint32_t neighbours = 0; // k; 0: 2⌈log2 n⌉ (capped at n - 1)
-  uint64_t seed = 0;       // the run's seed: ring order and key contexts
+  // The run's seed: ring order and key contexts, and the rounding streams
+  // of federated_secure_mean (which also a worker's backend, enabled or
+  // not, needs).
+  uint64_t seed = 0;
 };
 
 class LocalBackend : public ClientBackend {
@@ -61,6 +64,9 @@ public:
 
   // Clients per block for a cohort of `clients` (at most 16 blocks).
   static size_t blockSize(size_t clients);
+  // The stage key of aggregation `aggregation`'s secure-mean rounding
+  // (fedrt/SecureMean.h).
+  uint64_t roundingKey(const StageTask &task, size_t aggregation) const;
 
 private:
   struct Block;

@@ -27,6 +27,13 @@ struct DpParameters {
   double maxWeight = 0;           // 0: unweighted
 };
 
+// federated_secure_mean's parameters (plan.proto's SecureMean;
+// docs/secure-aggregation.md); its bits are Aggregation::bitwidth.
+struct SecureMeanParameters {
+  double range = 0; // values (times their weight) clipped to [-range, range]
+  bool weighted = false; // the clients also send an f32 weight
+};
+
 struct Aggregation {
   // plan.proto's AggregationKind, in its order.
   enum class Kind {
@@ -37,23 +44,34 @@ struct Aggregation {
     Max,
     SecureSum,
     Custom,
-    DpMean
+    DpMean,
+    SecureMean
   };
   Kind kind = Kind::Sum;
-  int bitwidth = 0;                                                // SecureSum
+  int bitwidth = 0; // SecureSum; SecureMean's quantization bits
   StageFn accumulate = nullptr, merge = nullptr, report = nullptr; // Custom
   TypeDesc value, accumulator, result;
-  DpParameters dp; // DpMean
+  DpParameters dp;                 // DpMean
+  SecureMeanParameters secureMean; // SecureMean
 
   // Whether each client also sends a weight: a weighted mean, a weighted
-  // DP mean.
+  // DP or secure mean.
   bool weighted() const {
     return kind == Kind::WeightedMean ||
+           (kind == Kind::SecureMean && secureMean.weighted) ||
            (kind == Kind::DpMean && dp.maxWeight > 0);
   }
   // The slots one client's value takes in its client fn's output: the
   // value, then the weight of a weighted mean.
   size_t clientSlots() const { return value.slots() + (weighted() ? 1 : 0); }
+  // Whether SecAgg+ sums it (docs/secure-aggregation.md).
+  bool secure() const {
+    return kind == Kind::SecureSum || kind == Kind::SecureMean;
+  }
+  // The modulus (in bits) SecAgg+ must sum it in over `clients` clients for
+  // the sum to be exact: b + ceil(log2 clients), one more for a secure
+  // mean's levels.
+  int secureModulusBits(uint64_t clients) const;
 };
 
 // The intrinsic an aggregation kind comes from: "federated_mean".

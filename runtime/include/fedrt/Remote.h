@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +109,9 @@ struct WorkerClients {
   std::vector<int64_t> examples;
   std::vector<std::string> names;
   uint64_t dataFingerprint = 0;
+  // Told the run's seed when a coordinator welcomes the worker: the
+  // rounding streams of federated_secure_mean (fedrt/SecureMean.h).
+  std::function<void(uint64_t)> seeded;
 };
 
 // Runs a worker until the coordinator ends the run. OK when it finished;

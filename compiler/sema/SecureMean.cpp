@@ -1,0 +1,115 @@
+// federated_secure_mean (docs/secure-aggregation.md): a mean of float
+// client values through SecAgg+. Each client's (weighted) value is clipped
+// to [-range, range] and stochastically rounded to `bits` bits where the
+// client runs; the integers are summed securely and the sum dequantized at
+// the server. The range and the bits fix the encoding and the error bound
+// before the run, so they are constants checked here.
+#include "sema/Checker.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+namespace fedc::sema {
+
+namespace {
+
+// Quantized values of at most 48 bits leave room in SecAgg+'s 63-bit
+// masking word for the sum of 2^14 clients (the modulus is 2^(bits +
+// ceil(log2 n) + 1)); more bits than float64's 53 would be noise anyway.
+constexpr int64_t kMaxBits = 48;
+
+} // namespace
+
+bool Checker::secureMeanParameter(IntrinsicCallExpr &call, const ast::Arg &a) {
+  const std::string &name = a.name->name;
+  ExprPtr v = check(*a.value);
+  if (containsError(v->type))
+    return false;
+  if (name == "weight") {
+    if (!expectType(v,
+                    types_.placed(types_.scalar(ScalarKind::F32),
+                                  Placement::Clients, false),
+                    "weight of federated_secure_mean"))
+      return false;
+    call.weighted = true;
+    call.args.push_back(std::move(v));
+    return true;
+  }
+  std::optional<double> x = numberConstant(*v);
+  if (!x) {
+    diags_.report(v->range, DiagId::SecureMeanParameterNotConstant)
+        .arg(name)
+        .arg(formatType(v->type));
+    return false;
+  }
+  auto outOfRange = [&](const char *expected, const std::string &found) {
+    diags_.report(v->range, DiagId::SecureMeanParameterOutOfRange)
+        .arg(name)
+        .arg(expected)
+        .arg(found);
+    return false;
+  };
+  if (name == "range") {
+    // 2 x range is the quantization's span: it must be a finite float64.
+    if (!(*x > 0) || !std::isfinite(2 * *x))
+      return outOfRange("a positive finite number (values are clipped to "
+                        "[-range, range])",
+                        fmt::format("{}", *x));
+    call.secureRange = *x;
+    return true;
+  }
+  std::optional<int64_t> bits = integerConstant(*v);
+  if (!bits)
+    return outOfRange("an integer from 1 to 48", formatType(v->type));
+  if (*bits < 1 || *bits > kMaxBits)
+    return outOfRange("an integer from 1 to 48", std::to_string(*bits));
+  call.bitwidth = static_cast<int>(*bits);
+  return true;
+}
+
+ExprPtr Checker::checkSecureMean(const ast::CallExpr &e, Intrinsic i,
+                                 std::vector<ExprPtr> args) {
+  const std::string name = "federated_secure_mean";
+  const PlacedType *p = soleAggregationInput(e, name, args);
+  if (!p)
+    return errorExpr(e.range());
+  Expr &x = *args[0];
+  std::string leaf = firstOffendingLeaf(
+      p->member, [](const TensorType *t) { return t->isFloat(); });
+  if (!leaf.empty()) {
+    diags_.report(x.range, DiagId::SecureMeanNonFloatMember)
+        .arg(describeLeaf(leaf, p->member));
+    return errorExpr(e.range());
+  }
+  if (!requireStaticShape(x, p->member, name))
+    return errorExpr(e.range());
+  auto call = std::make_unique<IntrinsicCallExpr>(
+      types_.placed(p->member, Placement::Server, true), e.range(), i,
+      std::move(args));
+  call->placementOrigin = e.range();
+  std::set<std::string> given;
+  for (const ast::Arg &a : e.args) {
+    if (!a.name)
+      continue;
+    if (!given.insert(a.name->name).second) {
+      diags_.report(a.name->range, DiagId::DuplicateArgument).arg(a.name->name);
+      return errorExpr(e.range());
+    }
+    if (!secureMeanParameter(*call, a))
+      return errorExpr(e.range());
+  }
+  for (auto [param, what] :
+       {std::pair{"range", "range: R (each client's value is clipped to "
+                           "[-R, R] before it is quantized)"},
+        std::pair{"bits", "bits: B (each value is rounded to one of 2^B "
+                          "levels of [-R, R]; 16 is a common choice)"}})
+    if (!given.count(param)) {
+      diags_.report(e.range(), DiagId::SecureMeanMissingParameter).arg(what);
+      return errorExpr(e.range());
+    }
+  return call;
+}
+
+} // namespace fedc::sema
