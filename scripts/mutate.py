@@ -30,7 +30,7 @@ A mutant that cannot be caught because it changes no behaviour (an
 equivalent mutant) stays in the list with `skip: the reason`.
 
 The tests that caught each mutant last time are remembered in
-WORK/caught-by.json and run first: when one of them fails the mutant is
+WORK/caught-by.json (`lit:PATH`, a ctest name, or `Suite.*`) and run first: when one of them fails the mutant is
 caught without the rest of the suite; when all pass, the whole suite runs,
 so a verdict of "missed" always means the whole suite passed.
 """
@@ -149,6 +149,8 @@ def test_mutant(build, src, env, log, jobs, hints):
     for h in hints:
         if h.startswith("lit:"):
             rc = ctest(["-R", "^lit$"], dict(env, LIT_FILTER=re.escape(h[4:]) + "$"))
+        elif h.endswith(".*"):  # a GoogleTest suite
+            rc = ctest(["-R", "^" + re.escape(h[:-1])], env)
         else:
             rc = ctest(["-R", "^" + re.escape(h) + "$"], env)
         if rc != 0:

@@ -262,6 +262,15 @@ private:
                    std::vector<ExprPtr> args);
   ExprPtr checkAggregation(const ast::CallExpr &e, Intrinsic i,
                            std::vector<ExprPtr> args);
+  // The member type's leaves fit aggregation `i` (floats for a mean,
+  // integers for a secure sum, numbers otherwise). False if it reported.
+  bool aggregatedLeavesFit(Intrinsic i, const Expr &x, const Type *member);
+  // The member type of aggregation `i`'s result (bytes widened to i64);
+  // null after reporting a struct with byte fields.
+  const Type *aggregationResult(Intrinsic i, const Expr &x, const Type *member);
+  // weight: and bitwidth: of federated_mean and federated_secure_sum, into
+  // `call`. False if it reported.
+  bool aggregationKeywords(const ast::CallExpr &e, IntrinsicCallExpr &call);
   ExprPtr checkAggregate(const ast::CallExpr &e, Intrinsic i,
                          std::vector<ExprPtr> args);
   ExprPtr checkZip(const ast::CallExpr &e, Intrinsic i,

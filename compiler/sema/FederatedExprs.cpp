@@ -498,14 +498,8 @@ Checker::soleAggregationInput(const ast::CallExpr &e, const std::string &name,
   return aggregationInput(*args[0], name);
 }
 
-ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
-                                  std::vector<ExprPtr> args) {
-  std::string name = intrinsicName(i);
-  const PlacedType *p = soleAggregationInput(e, name, args);
-  if (!p)
-    return errorExpr(e.range());
-  Expr &x = *args[0];
-  const Type *member = p->member;
+bool Checker::aggregatedLeavesFit(Intrinsic i, const Expr &x,
+                                  const Type *member) {
   std::string leaf;
   if (i == Intrinsic::Mean) {
     leaf = firstOffendingLeaf(member,
@@ -513,7 +507,7 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonFloatMean)
           .arg(describeLeaf(leaf, member));
-      return errorExpr(e.range());
+      return false;
     }
   } else if (i == Intrinsic::SecureSum) {
     leaf = firstOffendingLeaf(
@@ -521,42 +515,44 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonIntegerSecureSum)
           .arg(describeLeaf(leaf, member));
-      return errorExpr(e.range());
+      return false;
     }
   } else {
     leaf = firstOffendingLeaf(member,
                               [](const TensorType *t) { return !t->isBool(); });
     if (!leaf.empty()) {
       diags_.report(x.range, DiagId::NonNumericAggregate)
-          .arg(name)
+          .arg(intrinsicName(i))
           .arg(describeLeaf(leaf, member));
-      return errorExpr(e.range());
+      return false;
     }
   }
-  if (!requireStaticShape(x, member, name))
-    return errorExpr(e.range());
+  return true;
+}
+
+const Type *Checker::aggregationResult(Intrinsic i, const Expr &x,
+                                       const Type *member) {
   // Sums, minima and maxima of bytes (u8, i8) are i64s at the server (the
   // runtime accumulates every integer in int64). A struct keeps its field
   // types, so one with byte fields is mapped to wider fields first.
-  const Type *result = member;
-  if (i != Intrinsic::Mean) {
-    leaf = firstOffendingLeaf(member, [](const TensorType *t) {
-      return fedrt::elementSize(t->element) != 1 || t->isBool();
-    });
-    if (!leaf.empty()) {
-      if (hasStruct(member)) {
-        diags_.report(x.range, DiagId::ByteFieldAggregated)
-            .arg(name)
-            .arg(describeLeaf(leaf, member));
-        return errorExpr(e.range());
-      }
-      result = widenBytes(member);
-    }
+  if (i == Intrinsic::Mean)
+    return member;
+  std::string leaf = firstOffendingLeaf(member, [](const TensorType *t) {
+    return fedrt::elementSize(t->element) != 1 || t->isBool();
+  });
+  if (leaf.empty())
+    return member;
+  if (hasStruct(member)) {
+    diags_.report(x.range, DiagId::ByteFieldAggregated)
+        .arg(intrinsicName(i))
+        .arg(describeLeaf(leaf, member));
+    return nullptr;
   }
-  auto call = std::make_unique<IntrinsicCallExpr>(
-      types_.placed(result, Placement::Server, true), e.range(), i,
-      std::move(args));
-  call->placementOrigin = e.range();
+  return widenBytes(member);
+}
+
+bool Checker::aggregationKeywords(const ast::CallExpr &e,
+                                  IntrinsicCallExpr &call) {
   for (const ast::Arg &a : e.args) {
     if (!a.name)
       continue;
@@ -566,24 +562,47 @@ ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
                       types_.placed(types_.scalar(ScalarKind::F32),
                                     Placement::Clients, false),
                       "weight of federated_mean"))
-        return errorExpr(e.range());
-      call->weighted = true;
-      call->args.push_back(std::move(v));
+        return false;
+      call.weighted = true;
+      call.args.push_back(std::move(v));
     } else {
       std::optional<int64_t> bits = integerConstant(*v);
       if (!bits || *bits < 1 || *bits > 62) {
         diags_.report(v->range, DiagId::InvalidBitwidth)
             .arg(bits ? std::to_string(*bits) : formatType(v->type));
-        return errorExpr(e.range());
+        return false;
       }
-      call->bitwidth = static_cast<int>(*bits);
+      call.bitwidth = static_cast<int>(*bits);
     }
   }
-  if (i == Intrinsic::SecureSum && call->bitwidth == 0) {
+  if (call.intrinsic == Intrinsic::SecureSum && call.bitwidth == 0) {
     diags_.report(e.range(), DiagId::InvalidBitwidth)
         .arg("none (add bitwidth: B)");
-    return errorExpr(e.range());
+    return false;
   }
+  return true;
+}
+
+ExprPtr Checker::checkAggregation(const ast::CallExpr &e, Intrinsic i,
+                                  std::vector<ExprPtr> args) {
+  std::string name = intrinsicName(i);
+  const PlacedType *p = soleAggregationInput(e, name, args);
+  if (!p)
+    return errorExpr(e.range());
+  Expr &x = *args[0];
+  const Type *member = p->member;
+  if (!aggregatedLeavesFit(i, x, member) ||
+      !requireStaticShape(x, member, name))
+    return errorExpr(e.range());
+  const Type *result = aggregationResult(i, x, member);
+  if (!result)
+    return errorExpr(e.range());
+  auto call = std::make_unique<IntrinsicCallExpr>(
+      types_.placed(result, Placement::Server, true), e.range(), i,
+      std::move(args));
+  call->placementOrigin = e.range();
+  if (!aggregationKeywords(e, *call))
+    return errorExpr(e.range());
   return call;
 }
 

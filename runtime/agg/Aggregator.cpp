@@ -316,6 +316,48 @@ absl::Status PartialAggregate::addIntegers(
 }
 
 absl::Status
+PartialAggregate::addRealLeaf(size_t i, const std::vector<const void *> &data,
+                              const std::vector<double> &weights,
+                              const std::function<std::string(size_t)> &name,
+                              size_t *culprit) {
+  auto blame = [&](size_t c, const std::string &message) {
+    if (culprit)
+      *culprit = c;
+    return absl::InvalidArgumentError(message);
+  };
+  size_t count = data.size();
+  if (agg_.kind == Kind::Min || agg_.kind == Kind::Max) {
+    // NaN has no order: it would be kept or dropped depending on where it
+    // falls in a block. Refused, naming the client.
+    addReals(i, data, weights);
+    const TypeDesc &t = *leaves_[i];
+    for (size_t c = 0; c < count; ++c) {
+      bool nan = t.element == Element::F32
+                     ? view<float>(data[c], t.elements()).isNaN().any()
+                     : view<double>(data[c], t.elements()).isNaN().any();
+      if (nan)
+        return blame(c, name(c) + ": " + kindName(agg_.kind) + " received NaN");
+    }
+    return absl::OkStatus();
+  }
+  if (addReals(i, data, weights))
+    return absl::OkStatus();
+  // Name the first client whose value is not finite.
+  const TypeDesc &t = *leaves_[i];
+  for (size_t c = 0; c < count; ++c) {
+    bool finite = t.element == Element::F32
+                      ? view<float>(data[c], t.elements()).isFinite().all()
+                      : view<double>(data[c], t.elements()).isFinite().all();
+    if (!finite)
+      return blame(c, name(c) + ": " + kindName(agg_.kind) +
+                          " received a value that is not finite (NaN or "
+                          "infinity)");
+  }
+  return blame(SIZE_MAX, std::string(kindName(agg_.kind)) +
+                             " overflows: a sum exceeds the range of f64");
+}
+
+absl::Status
 PartialAggregate::add(const uint64_t *const *clients, size_t count,
                       size_t offset, Context &ctx,
                       const std::function<std::string(size_t)> &name,
@@ -365,37 +407,9 @@ PartialAggregate::add(const uint64_t *const *clients, size_t count,
         return s;
       continue;
     }
-    if (agg_.kind == Kind::Min || agg_.kind == Kind::Max) {
-      // NaN has no order: it would be kept or dropped depending on where it
-      // falls in a block. Refused, naming the client.
-      addReals(i, data[i], weights);
-      const TypeDesc &t = *leaves_[i];
-      for (size_t c = 0; c < count; ++c) {
-        bool nan = t.element == Element::F32
-                       ? view<float>(data[i][c], t.elements()).isNaN().any()
-                       : view<double>(data[i][c], t.elements()).isNaN().any();
-        if (nan)
-          return blame(c,
-                       name(c) + ": " + kindName(agg_.kind) + " received NaN");
-      }
-      continue;
-    }
-    if (addReals(i, data[i], weights))
-      continue;
-    // Name the first client whose value is not finite.
-    const TypeDesc &t = *leaves_[i];
-    for (size_t c = 0; c < count; ++c) {
-      bool finite =
-          t.element == Element::F32
-              ? view<float>(data[i][c], t.elements()).isFinite().all()
-              : view<double>(data[i][c], t.elements()).isFinite().all();
-      if (!finite)
-        return blame(c, name(c) + ": " + kindName(agg_.kind) +
-                            " received a value that is not finite (NaN or "
-                            "infinity)");
-    }
-    return blame(SIZE_MAX, std::string(kindName(agg_.kind)) +
-                               " overflows: a sum exceeds the range of f64");
+    if (absl::Status s = addRealLeaf(i, data[i], weights, name, culprit);
+        !s.ok())
+      return s;
   }
   started_ = started_ || count > 0;
   return absl::OkStatus();

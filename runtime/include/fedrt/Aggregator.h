@@ -122,6 +122,12 @@ private:
   // False if a sum became NaN or infinite.
   bool addReals(size_t leaf, const std::vector<const void *> &data,
                 const std::vector<double> &weights);
+  // addReals for one float leaf, and the error naming the client whose
+  // value is NaN (min, max) or not finite (sums, means).
+  absl::Status addRealLeaf(size_t leaf, const std::vector<const void *> &data,
+                           const std::vector<double> &weights,
+                           const std::function<std::string(size_t)> &name,
+                           size_t *culprit);
   // A secure mean: quantizes each client's weighted value into the level
   // sums and its weight into the limbs.
   absl::Status addQuantized(const std::vector<std::vector<const void *>> &data,
