@@ -33,6 +33,20 @@ sema::ScalarKind elementOf(const sema::Type *t) {
 
 ExprPtr ReverseMode::unbroadcast(ExprPtr d, const sema::Type *to) {
   const auto *tt = dyn_cast<TensorType>(to);
+  if (tt && tt->isScalar() && isa<sema::StructType>(d->type)) {
+    // A scalar combined with a struct (v + eps): its adjoint sums every
+    // element of every field.
+    const auto *s = cast<sema::StructType>(d->type);
+    ExprPtr whole = share(std::move(d));
+    ExprPtr total;
+    for (size_t i = 0; i < s->fields.size(); ++i) {
+      ExprPtr term =
+          unbroadcast(b_.member(clone(*whole), static_cast<int>(i)), to);
+      total = total ? b_.binary(Op::Add, std::move(total), std::move(term))
+                    : std::move(term);
+    }
+    return total;
+  }
   if (d->type == to || !tt || !isa<TensorType>(d->type))
     return d;
   if (tt->isScalar())
@@ -197,9 +211,9 @@ void ReverseMode::backpropBinary(const sema::BinaryExpr &n, ExprPtr dy) {
                        : unbroadcast(b_.binary(Op::Div, d(), clone(c)), a.type),
                nullptr);
     if (dc) {
-      // d(a / c)/dc = -a / c^2
-      ExprPtr num =
-          structA ? b_.inner(d(), clone(a)) : b_.binary(Op::Mul, d(), clone(a));
+      // d(a / c)/dc = -a / c^2 (struct / scalar: summed over the struct)
+      ExprPtr num = structA && !structC ? b_.inner(d(), clone(a))
+                                        : b_.binary(Op::Mul, d(), clone(a));
       ExprPtr term = b_.binary(Op::Div, b_.neg(std::move(num)),
                                b_.binary(Op::Mul, clone(c), clone(c)));
       backprop(c, unbroadcast(std::move(term), c.type), nullptr);

@@ -232,8 +232,22 @@ ExprPtr Checker::typeUnaryMath(BuiltinCall &call) {
     return errorExpr(e.range());
   bool needsFloat = b != Builtin::Abs && b != Builtin::Relu;
   adapt(args[0], f32);
-  const TensorType *t = tensorArg(call, 0);
   bool vectorNeeded = b == Builtin::Softmax || b == Builtin::LogSoftmax;
+  // Smooth elementwise math maps a float struct field by field (sqrt(v),
+  // what optimizers need); abs and relu take tensors.
+  bool onStructs = b == Builtin::Exp || b == Builtin::Log ||
+                   b == Builtin::Sqrt || b == Builtin::Tanh ||
+                   b == Builtin::Sigmoid;
+  if (const auto *s = dyn_cast<StructType>(args[0]->type);
+      s && onStructs && isNumeric(s)) {
+    if (!firstOffendingLeaf(s, [](const TensorType *t) {
+           return t->isFloat();
+         }).empty())
+      return wrongArgument(call, 0,
+                           "a floating-point tensor or a struct of them");
+    return makeBuiltin(call, s);
+  }
+  const TensorType *t = tensorArg(call, 0);
   if (!t || t->isBool() || (needsFloat && !t->isFloat()) ||
       (vectorNeeded && t->isScalar()))
     return wrongArgument(call, 0,

@@ -396,25 +396,30 @@ const Type *Checker::arithmeticResult(ast::BinaryOp op, ExprPtr &lhs,
   const auto *sa = dyn_cast<StructType>(a), *sb = dyn_cast<StructType>(b);
   if (ta && tb)
     return tensorArithmeticResult(op, lhs, rhs, where, opLoc);
-  bool addSub = op == ast::BinaryOp::Add || op == ast::BinaryOp::Sub;
+  // Numeric structs are elementwise, field by field (what an optimizer
+  // needs: m / (sqrt(v) + eps)): + - * / between two of one struct type,
+  // and with a scalar on either side.
+  bool arithmetic = op == ast::BinaryOp::Add || op == ast::BinaryOp::Sub ||
+                    op == ast::BinaryOp::Mul || op == ast::BinaryOp::Div;
   if (sa && sb) {
-    if (sa == sb && addSub && isNumeric(a))
+    if (sa == sb && arithmetic && isNumeric(a))
       return a;
     return invalidOperands(op, a, b,
-                           sa == sb ? "; structs combine with '+' and '-', "
-                                      "and '*' and '/' take a scalar"
-                                    : "",
+                           sa == sb && arithmetic
+                               ? "; struct arithmetic needs numeric fields"
+                           : sa == sb ? "; structs take '+', '-', '*' and '/'"
+                                      : "",
                            where, opLoc);
   }
-  // scalar * struct, struct * scalar, struct / scalar
   const StructType *s = sa ? sa : sb;
   const TensorType *scalar = sa ? tb : ta;
   ExprPtr &scalarExpr = sa ? rhs : lhs;
-  bool scaleOp = op == ast::BinaryOp::Mul || (op == ast::BinaryOp::Div && sa);
-  if (s && scalar && scaleOp && isNumeric(s)) {
+  if (s && scalar && arithmetic && isNumeric(s)) {
     const TensorType *element = commonElement(types_, s);
     if (!scalar->isScalar())
-      return invalidOperands(op, a, b, "; a struct is scaled by a scalar",
+      return invalidOperands(op, a, b,
+                             "; a struct combines with a scalar or a struct "
+                             "of its type",
                              where, opLoc);
     if (element)
       adapt(scalarExpr, element);

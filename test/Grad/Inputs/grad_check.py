@@ -235,6 +235,22 @@ CASES = [
     Case("struct_scalar_arithmetic", [("p", "Pair"), ("s", "f64")], ["p", "s"],
          "let q = s * p + p / (s * s + 1.0) - p * 0.5; return sum(q.u * q.v) + sum(q.u);",
          None, {"p": struct("Pair", 1.0), "s": np.float64(0.8)}),
+    Case("struct_elementwise", [("p", "Pair"), ("q", "Pair")], ["p", "q"],
+         "let r = p * q + p / (q * q + 1.0) - sqrt(q * q + 1.0) + exp(p * 0.1) + tanh(q) * sigmoid(p) - log(p * p + 2.0); return sum(r.u * r.v) + sum(r.u);",
+         lambda p, q: (lambda r: (r[0] * r[1]).sum() + r[0].sum())(
+             [p[f] * q[f] + p[f] / (q[f] * q[f] + 1) - torch.sqrt(q[f] * q[f] + 1) + torch.exp(p[f] * 0.1)
+              + torch.tanh(q[f]) * torch.sigmoid(p[f]) - torch.log(p[f] * p[f] + 2) for f in ("u", "v")]),
+         {"p": struct("Pair", 1.0), "q": struct("Pair", 1.0)}),
+    Case("struct_scalar_either_side", [("p", "Pair"), ("s", "f64")], ["p", "s"],
+         "let r = (p + s) * (1.0 - p) + s / (p * p + 1.0) - (p - s) / s; return sum(r.u) + sum(r.v * r.u);",
+         lambda p, s: (lambda r: r[0].sum() + (r[1] * r[0]).sum())(
+             [(p[f] + s) * (1 - p[f]) + s / (p[f] * p[f] + 1) - (p[f] - s) / s for f in ("u", "v")]),
+         {"p": struct("Pair", 1.0), "s": np.float64(0.8)}),
+    Case("adam_step_struct", [("p", "Pair"), ("m", "Pair"), ("v", "Pair"), ("g", "Pair")], ["v", "g"],
+         "let m2 = 0.9 * m + 0.1 * g; let v2 = 0.999 * v + 0.001 * (g * g); let step = m2 / (sqrt(v2) + 0.00000001); let q = p - 0.01 * step; return sum(step.u) + sum(q.v * step.u);",
+         lambda p, m, v, g: (lambda st: st[0].sum() + ((p["v"] - 0.01 * st[1]) * st[0]).sum())(
+             [(0.9 * m[f] + 0.1 * g[f]) / (torch.sqrt(0.999 * v[f] + 0.001 * g[f] * g[f]) + 1e-8) for f in ("u", "v")]),
+         {"p": struct("Pair", 1.0), "m": struct("Pair", 1.0), "v": {k: np.abs(a) + 0.5 for k, a in struct("Pair", 1.0).items()}, "g": struct("Pair", 1.0)}),
     Case("casts", [("x", "f64[3]"), ("w", "f64[3]")], ["x"],
          "let y = f32(x) * f32(w); return f64(sum(y * y));",
          lambda x, w: ((x.float() * w.float()) ** 2).sum().double(),
