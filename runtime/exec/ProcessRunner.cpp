@@ -456,16 +456,17 @@ absl::Status ProcessRunner::evaluate(int64_t round, const HostValue &state,
   for (int64_t c : cohort) {
     absl::StatusOr<std::vector<HostValue>> one =
         eval_->run(*plan_.eval, {&state}, {c}, round, nullptr, &evalClients);
-    if (absl::IsUnavailable(one.status())) { // a remote client went away
+    // A client whose own evaluation cannot be formed (its remote worker
+    // went away; its weights sum to zero alone) is left out of the file;
+    // the round's aggregate eval ran already.
+    if (!one.ok()) {
       std::fprintf(stderr,
-                   "warning: round %lld: client %lld left out of "
-                   "the per-client metrics: %s\n",
+                   "warning: round %lld: client %lld left out of the "
+                   "per-client metrics: %s\n",
                    static_cast<long long>(round), static_cast<long long>(c),
                    std::string(one.status().message()).c_str());
       continue;
     }
-    if (!one.ok())
-      return roundError(round, one.status(), "eval after round ");
     perClient_ << "{\"round\": " << round << ", \"client\": " << c;
     for (const auto &[name, value] : metricFields(type, (*one)[0], ""))
       perClient_ << ", \"" << name << "\": " << value;
