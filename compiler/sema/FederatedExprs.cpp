@@ -311,8 +311,10 @@ Checker::intrinsicCall(const ast::CallExpr &e, Intrinsic i, const Type *t,
 // first round, 0 in init and a one-shot main); client_seed() one i64 per
 // client ({i64}@CLIENTS), derived by the runtime from --seed, the round
 // and the client's position in the population, never its identity.
-ExprPtr Checker::checkRunContext(const ast::CallExpr &e, Intrinsic i,
-                                 std::vector<ExprPtr> args) {
+// (`args` by value: the signature of every rule in the table.)
+ExprPtr Checker::checkRunContext(
+    const ast::CallExpr &e, Intrinsic i,
+    std::vector<ExprPtr> args) { // NOLINT(performance-unnecessary-value-param)
   if (!args.empty()) {
     reportArgumentCount(e.range(), intrinsicName(i), 0, args.size());
     return errorExpr(e.range());

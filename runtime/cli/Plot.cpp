@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -111,7 +112,8 @@ std::pair<double, double> padded(double lo, double hi) {
 // sparse) per run that has the metric.
 void panel(std::ostream &svg, const std::string &metric,
            const std::vector<Run> &runs, double x0, double y0) {
-  double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  double xlo = kInf, xhi = -kInf, ylo = kInf, yhi = -kInf;
   for (const Run &r : runs)
     if (auto it = r.series.find(metric); it != r.series.end())
       for (auto [x, y] : it->second) {
@@ -181,9 +183,11 @@ void writeSvg(std::ostream &svg, const std::vector<Run> &runs,
     x += 30 + 7.0 * static_cast<double>(runs[i].name.size());
   }
   svg << "</g>\n";
-  for (size_t m = 0; m < metrics.size(); ++m)
+  for (size_t m = 0; m < metrics.size(); ++m) {
+    size_t row = m / columns; // panels fill the rows left to right
     panel(svg, metrics[m], runs, kPanelW * static_cast<double>(m % columns),
-          kLegendH + kPanelH * static_cast<double>(m / columns));
+          kLegendH + kPanelH * static_cast<double>(row));
+  }
   svg << "</svg>\n";
 }
 
