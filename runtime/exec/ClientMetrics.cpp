@@ -9,12 +9,15 @@ namespace fedrt {
 
 namespace {
 
-// The shortest text that reads back as `v` ("inf" as a JSON string).
-std::string jsonNumber(double v) {
+// The shortest text that reads back as `v` in the metric's own precision
+// (an f32 metric's summary as an f32; "inf" as a JSON string).
+std::string jsonNumber(double v, bool f32) {
   if (std::isinf(v))
     return v > 0 ? "\"inf\"" : "\"-inf\"";
   char text[32];
-  auto [end, ec] = std::to_chars(text, text + sizeof text, v);
+  auto [end, ec] =
+      f32 ? std::to_chars(text, text + sizeof text, static_cast<float>(v))
+          : std::to_chars(text, text + sizeof text, v);
   return ec == std::errc() ? std::string(text, end) : "0";
 }
 
@@ -48,10 +51,11 @@ clientMetricSummary(const TypeDesc &type,
       continue;
     std::sort(values.begin(), values.end());
     const std::string name = "eval_" + type.fields[i];
-    out.emplace_back(name + "_min", jsonNumber(values.front()));
-    out.emplace_back(name + "_p10", jsonNumber(percentile(values, 10)));
-    out.emplace_back(name + "_p90", jsonNumber(percentile(values, 90)));
-    out.emplace_back(name + "_max", jsonNumber(values.back()));
+    bool f32 = leaves[0]->element == Element::F32;
+    out.emplace_back(name + "_min", jsonNumber(values.front(), f32));
+    out.emplace_back(name + "_p10", jsonNumber(percentile(values, 10), f32));
+    out.emplace_back(name + "_p90", jsonNumber(percentile(values, 90), f32));
+    out.emplace_back(name + "_max", jsonNumber(values.back(), f32));
   }
   return out;
 }

@@ -481,7 +481,8 @@ absl::Status ProcessRunner::evaluate(int64_t round, const HostValue &state,
 
 absl::Status ProcessRunner::evaluateInitial(const HostValue &state,
                                             std::vector<int64_t> &trainClients,
-                                            std::vector<int64_t> &evalClients) {
+                                            std::vector<int64_t> &evalClients,
+                                            std::string &summary) {
   if (config_.refresh)
     if (absl::Status s = config_.refresh(trainClients, evalClients); !s.ok())
       return roundError(0, s, "eval before round 1: ");
@@ -492,6 +493,7 @@ absl::Status ProcessRunner::evaluateInitial(const HostValue &state,
     metrics_ << record.json() << "\n";
     metrics_.flush();
   }
+  summary = record.summary();
   return absl::OkStatus();
 }
 
@@ -564,7 +566,8 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
   std::vector<int64_t> trainClients = population, evalPopulation = evalClients;
   int64_t completed = first - 1; // rounds done (fewer when the budget stops)
   if (config_.evalInitial && first == 1)
-    if (absl::Status s = evaluateInitial(state, trainClients, evalPopulation);
+    if (absl::Status s =
+            evaluateInitial(state, trainClients, evalPopulation, lastMetrics);
         !s.ok())
       return s;
   for (int64_t round = first; round <= config_.rounds; ++round) {

@@ -22,8 +22,9 @@ double percentile(const std::vector<double> &sorted, double p);
 // `eval_<m>_min`, `eval_<m>_p10`, `eval_<m>_p90` and `eval_<m>_max` for
 // every scalar field m of the metrics struct `type`, over `perClient` (one
 // metrics value per evaluated client; NaNs are left out, and a metric that
-// is NaN at every client gets none). Values as JSON numbers ("inf" and
-// "-inf" as strings, as toJson writes them).
+// is NaN at every client gets none). Values as JSON numbers in the
+// metric's precision (an f32 metric's percentiles rounded to f32; "inf"
+// and "-inf" as strings, as toJson writes them).
 std::vector<std::pair<std::string, std::string>>
 clientMetricSummary(const TypeDesc &type,
                     const std::vector<HostValue> &perClient);

@@ -148,10 +148,12 @@ private:
   absl::Status evaluate(int64_t round, const HostValue &state,
                         const std::vector<int64_t> &evalClients,
                         RoundRecord &record);
-  // --eval-initial: eval of the starting state, written as round 0.
+  // --eval-initial: eval of the starting state, written as round 0 (and
+  // its summary in `summary`: what `--rounds 0` prints).
   absl::Status evaluateInitial(const HostValue &state,
                                std::vector<int64_t> &trainClients,
-                               std::vector<int64_t> &evalClients);
+                               std::vector<int64_t> &evalClients,
+                               std::string &summary);
   // The state of --init-state, checked against the state type.
   absl::StatusOr<HostValue> readInitState() const;
   // The steering flags' conditions: an eval to run, one that may run over
