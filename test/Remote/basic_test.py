@@ -235,6 +235,21 @@ def run_context_and_steering(fedc, root, tmp):
     check(len(rm) == 3 and strip(rm) == strip(sm),
           f"run context differs under serve:\n{rm}\n{sm}")
     check(len({r["seed_max"] for r in rm}) == 3, f"seeds repeat: {rm}")
+    # Plain simulate over the same clients in the same order (one folder):
+    # the same positions, so the same seeds whatever the grouping (sums of
+    # floats to float64-accumulation accuracy).
+    plain = subprocess.run([ctx, "--data", linear, "--metrics",
+                            os.path.join(tmp, "plain-ctx.jsonl"),
+                            *run[:-2]], capture_output=True, text=True,
+                           timeout=120)
+    check(plain.returncode == 0, plain.stderr)
+    pm = metrics(os.path.join(tmp, "plain-ctx.jsonl"))
+    for a, b in zip(pm, sm):
+        for k in ("round_seen", "seed_max", "seed_low"):
+            check(a[k] == b[k], f"{k} differs by grouping: {a} {b}")
+        for k in ("first_y", "take_y", "skip_y", "uniform"):
+            check(abs(a[k] - b[k]) <= 1e-9 * max(1, abs(b[k])),
+                  f"{k} differs by grouping: {a} {b}")
 
     prog = compile_example(fedc, os.path.join(root, "examples/fedavg.fed"),
                            os.path.join(tmp, "fedavg"))
