@@ -694,6 +694,27 @@ Value FunctionEmitter::lowerBatches(const sema::BuiltinCallExpr &e) {
   return s;
 }
 
+// random_uniform_like(x, seed): x's shape (known at run time), uniform
+// [0, 1) from one stream of the seed.
+Value FunctionEmitter::lowerRandomUniformLike(const sema::BuiltinCallExpr &e) {
+  Value x = emit(*e.args[0]);
+  llvm::Value *seed = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  const auto *t = cast<sema::TensorType>(e.type);
+  Value out;
+  out.dims = x.dims;
+  llvm::Value *count = elementCount(out.dims);
+  llvm::Value *data = alloc(t->element, count);
+  bool f32 = t->element == ast::ScalarKind::F32;
+  b.CreateCall(f32 ? m_.randomUniformF32 : m_.randomUniformF64,
+               {seed, constant(t->element, 0.0), constant(t->element, 1.0),
+                data, count});
+  if (t->isScalar())
+    out.scalar = load(t->element, data, i64(0));
+  else
+    out.data = data;
+  return out;
+}
+
 // shuffle(data, seed): the records in a seeded order, gathered column by
 // column into the arena (a batch must stay a contiguous view).
 Value FunctionEmitter::lowerShuffle(const sema::BuiltinCallExpr &e) {

@@ -246,6 +246,7 @@ private:
   Value lowerFill(const sema::BuiltinCallExpr &e);
   Value lowerRandomNormal(const sema::BuiltinCallExpr &e);
   Value lowerRandomUniform(const sema::BuiltinCallExpr &e);
+  Value lowerRandomUniformLike(const sema::BuiltinCallExpr &e);
   Value lowerShuffle(const sema::BuiltinCallExpr &e);
   Value lowerTake(const sema::BuiltinCallExpr &e);
   Value lowerSkip(const sema::BuiltinCallExpr &e);

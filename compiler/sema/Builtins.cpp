@@ -456,6 +456,19 @@ ExprPtr Checker::typeSequence(BuiltinCall &call) {
   return makeBuiltin(call, s);
 }
 
+// random_uniform_like(x, seed: i64): uniform [0, 1) samples of x's type,
+// shape `?` dims included (a dropout mask for a batch).
+ExprPtr Checker::typeRandomLike(BuiltinCall &call) {
+  if (!arity(call, 2))
+    return errorExpr(call.e.range());
+  const TensorType *t = tensorArg(call, 0);
+  if (!t || !t->isFloat())
+    return wrongArgument(call, 0, "a floating-point tensor");
+  if (!expectType(call.args[1], types_.scalar(ScalarKind::I64), "seed"))
+    return errorExpr(call.e.range());
+  return makeBuiltin(call, t);
+}
+
 ExprPtr Checker::typeInternal(BuiltinCall &call) {
   // lookupBuiltin never finds an internal spelling, so no call reaches here.
   return errorExpr(call.e.range());

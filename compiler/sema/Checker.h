@@ -223,6 +223,7 @@ private:
   ExprPtr typeDot(BuiltinCall &call);
   ExprPtr typeBatches(BuiltinCall &call);
   ExprPtr typeSequence(BuiltinCall &call);
+  ExprPtr typeRandomLike(BuiltinCall &call);
   ExprPtr typeInternal(BuiltinCall &call); // unreachable from source
   // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
   // typed call; argument i as a tensor (or null).
