@@ -94,6 +94,10 @@ bool ReverseMode::isActive(const Expr &e) const {
         return true;
     return false;
   case Expr::Kind::BuiltinCall:
+    // Random samples shaped like x do not depend on x's values.
+    if (cast<sema::BuiltinCallExpr>(e).builtin ==
+        sema::Builtin::RandomUniformLike)
+      return false;
     for (const ExprPtr &a : cast<sema::BuiltinCallExpr>(e).args)
       if (isActive(*a))
         return true;

@@ -369,8 +369,10 @@ Value FunctionEmitter::lowerSoftmax(const sema::BuiltinCallExpr &e) {
   return out;
 }
 
-Value FunctionEmitter::randomNormal(const Type *t, llvm::Value *seed,
-                                    llvm::Value *stddev, int64_t &leaf) {
+Value FunctionEmitter::randomTensor(const Type *t, llvm::Value *seed,
+                                    bool uniform,
+                                    const std::vector<llvm::Value *> &params,
+                                    int64_t &leaf) {
   Value out;
   if (const auto *tensor = dyn_cast<sema::TensorType>(t)) {
     // Leaves of a struct draw from different streams: seed + leaf index
@@ -379,13 +381,19 @@ Value FunctionEmitter::randomNormal(const Type *t, llvm::Value *seed,
         seed, i64(static_cast<int64_t>(0x632BE59BD9B4E019ull *
                                        static_cast<uint64_t>(leaf++))));
     bool f32 = tensor->element == ast::ScalarKind::F32;
-    llvm::Value *sd = b.CreateFPCast(stddev, m_.elementType(tensor->element));
     for (int64_t d : tensor->dims)
       out.dims.push_back(i64(d));
     llvm::Value *count = elementCount(out.dims);
     llvm::Value *data = alloc(tensor->element, count);
-    b.CreateCall(f32 ? m_.randomNormalF32 : m_.randomNormalF64,
-                 {leafSeed, sd, data, count});
+    std::vector<llvm::Value *> args{leafSeed};
+    for (llvm::Value *p : params)
+      args.push_back(b.CreateFPCast(p, m_.elementType(tensor->element)));
+    args.push_back(data);
+    args.push_back(count);
+    llvm::FunctionCallee fn =
+        uniform ? (f32 ? m_.randomUniformF32 : m_.randomUniformF64)
+                : (f32 ? m_.randomNormalF32 : m_.randomNormalF64);
+    b.CreateCall(fn, args);
     if (tensor->isScalar())
       out.scalar = load(tensor->element, data, i64(0));
     else
@@ -394,10 +402,10 @@ Value FunctionEmitter::randomNormal(const Type *t, llvm::Value *seed,
   }
   if (const auto *s = dyn_cast<sema::StructType>(t))
     for (const sema::Field &f : s->fields)
-      out.fields.push_back(randomNormal(f.type, seed, stddev, leaf));
+      out.fields.push_back(randomTensor(f.type, seed, uniform, params, leaf));
   if (const auto *tuple = dyn_cast<sema::TupleType>(t))
     for (const Type *e : tuple->elements)
-      out.fields.push_back(randomNormal(e, seed, stddev, leaf));
+      out.fields.push_back(randomTensor(e, seed, uniform, params, leaf));
   return out;
 }
 
@@ -486,7 +494,15 @@ Value FunctionEmitter::lowerRandomNormal(const sema::BuiltinCallExpr &e) {
   llvm::Value *seed = b.CreateSExt(emit(*e.args[0]).scalar, b.getInt64Ty());
   llvm::Value *stddev = emit(*e.args[1]).scalar;
   int64_t leaf = 0;
-  return randomNormal(e.typeArg, seed, stddev, leaf);
+  return randomTensor(e.typeArg, seed, false, {stddev}, leaf);
+}
+
+Value FunctionEmitter::lowerRandomUniform(const sema::BuiltinCallExpr &e) {
+  llvm::Value *seed = b.CreateSExt(emit(*e.args[0]).scalar, b.getInt64Ty());
+  llvm::Value *low = emit(*e.args[1]).scalar;
+  llvm::Value *high = emit(*e.args[2]).scalar;
+  int64_t leaf = 0;
+  return randomTensor(e.typeArg, seed, true, {low, high}, leaf);
 }
 
 Value FunctionEmitter::lowerOneHot(const sema::BuiltinCallExpr &e) {
@@ -675,6 +691,79 @@ Value FunctionEmitter::lowerBatches(const sema::BuiltinCallExpr &e) {
   s.batchSize = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
   check(b.CreateICmpSGT(s.batchSize, i64(0)), e.range,
         "batch size must be positive", s.batchSize, i64(1));
+  return s;
+}
+
+// random_uniform_like(x, seed): x's shape (known at run time), uniform
+// [0, 1) from one stream of the seed.
+Value FunctionEmitter::lowerRandomUniformLike(const sema::BuiltinCallExpr &e) {
+  Value x = emit(*e.args[0]);
+  llvm::Value *seed = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  const auto *t = cast<sema::TensorType>(e.type);
+  Value out;
+  out.dims = x.dims;
+  llvm::Value *count = elementCount(out.dims);
+  llvm::Value *data = alloc(t->element, count);
+  bool f32 = t->element == ast::ScalarKind::F32;
+  b.CreateCall(f32 ? m_.randomUniformF32 : m_.randomUniformF64,
+               {seed, constant(t->element, 0.0), constant(t->element, 1.0),
+                data, count});
+  if (t->isScalar())
+    out.scalar = load(t->element, data, i64(0));
+  else
+    out.data = data;
+  return out;
+}
+
+// shuffle(data, seed): the records in a seeded order, gathered column by
+// column into the arena (a batch must stay a contiguous view).
+Value FunctionEmitter::lowerShuffle(const sema::BuiltinCallExpr &e) {
+  Value s = emit(*e.args[0]);
+  llvm::Value *seed = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  std::vector<RecordLeaf> leaves =
+      recordLeaves(cast<sema::SeqType>(e.args[0]->type)->element, e.range);
+  llvm::Value *rows = alloc(ast::ScalarKind::I64, s.length);
+  b.CreateCall(m_.shuffleRows, {seed, s.length, rows});
+  Value out = s;
+  for (size_t j = 0; j < leaves.size(); ++j) {
+    llvm::Value *column = alloc(leaves[j].type->element,
+                                b.CreateMul(s.length, i64(leaves[j].size)));
+    int64_t rowBytes =
+        leaves[j].size *
+        static_cast<int64_t>(m_.module->getDataLayout().getTypeAllocSize(
+            m_.elementType(leaves[j].type->element)));
+    b.CreateCall(m_.gatherRows,
+                 {s.columns[j], column, rows, s.length, i64(rowBytes)});
+    out.columns[j] = column;
+  }
+  return out;
+}
+
+// take(data, n) and skip(data, n): views of the first n records and of the
+// rest (n past the end takes everything, or skips everything).
+Value FunctionEmitter::lowerTake(const sema::BuiltinCallExpr &e) {
+  Value s = emit(*e.args[0]);
+  llvm::Value *n = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  check(b.CreateICmpSGE(n, i64(0)), e.args[1]->range,
+        "take: the count must be >= 0", n, i64(0));
+  s.length = b.CreateSelect(b.CreateICmpULT(n, s.length), n, s.length);
+  return s;
+}
+
+Value FunctionEmitter::lowerSkip(const sema::BuiltinCallExpr &e) {
+  Value s = emit(*e.args[0]);
+  llvm::Value *n = b.CreateSExt(emit(*e.args[1]).scalar, b.getInt64Ty());
+  check(b.CreateICmpSGE(n, i64(0)), e.args[1]->range,
+        "skip: the count must be >= 0", n, i64(0));
+  llvm::Value *skipped =
+      b.CreateSelect(b.CreateICmpULT(n, s.length), n, s.length);
+  std::vector<RecordLeaf> leaves =
+      recordLeaves(cast<sema::SeqType>(e.args[0]->type)->element, e.range);
+  for (size_t j = 0; j < leaves.size(); ++j)
+    s.columns[j] = b.CreateInBoundsGEP(
+        m_.elementType(leaves[j].type->element), s.columns[j],
+        b.CreateMul(skipped, i64(leaves[j].size)));
+  s.length = b.CreateSub(s.length, skipped);
   return s;
 }
 

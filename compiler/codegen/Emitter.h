@@ -77,7 +77,8 @@ public:
   llvm::DILocation *location(SourceLoc loc, llvm::DISubprogram *scope) const;
 
   llvm::FunctionCallee arenaAlloc, arenaMark, arenaRelease, fail, matmulF32,
-      matmulF64, randomNormalF32, randomNormalF64;
+      matmulF64, randomNormalF32, randomNormalF64, randomUniformF32,
+      randomUniformF64, shuffleRows, gatherRows;
 
   // Slot <-> leaf conversions of the fixed-signature entry points (abi.h).
   static llvm::Value *fromSlot(llvm::IRBuilder<> &b, llvm::Value *slot,
@@ -169,9 +170,10 @@ private:
   // (where a `?` value flows into a static type).
   void checkShape(const Type *t, const Value &v, SourceRange r);
   Value zerosLike(const Type *t, double fill);
-  // random_normal<T>: every tensor leaf from its own derived seed.
-  Value randomNormal(const Type *t, llvm::Value *seed, llvm::Value *stddev,
-                     int64_t &leaf);
+  // random_normal<T> (params: stddev) and random_uniform<T> (low, high):
+  // every tensor leaf from its own derived seed.
+  Value randomTensor(const Type *t, llvm::Value *seed, bool uniform,
+                     const std::vector<llvm::Value *> &params, int64_t &leaf);
 
   // --- checked integers (EmitIntegers.cpp) ----------------------------------
   // A fault of an operation at `range`: set in its loop, tested by
@@ -243,6 +245,11 @@ private:
   Value lowerConstructor(const sema::BuiltinCallExpr &e);
   Value lowerFill(const sema::BuiltinCallExpr &e);
   Value lowerRandomNormal(const sema::BuiltinCallExpr &e);
+  Value lowerRandomUniform(const sema::BuiltinCallExpr &e);
+  Value lowerRandomUniformLike(const sema::BuiltinCallExpr &e);
+  Value lowerShuffle(const sema::BuiltinCallExpr &e);
+  Value lowerTake(const sema::BuiltinCallExpr &e);
+  Value lowerSkip(const sema::BuiltinCallExpr &e);
   Value lowerElementwise(const sema::BuiltinCallExpr &e);
   Value lowerReduction(const sema::BuiltinCallExpr &e);
   struct Reduction;

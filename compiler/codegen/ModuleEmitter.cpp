@@ -131,6 +131,10 @@ void ModuleEmitter::declareRuntime() {
   matmulF64 = runtime.at("fedrt_matmul_f64");
   randomNormalF32 = runtime.at("fedrt_random_normal_f32");
   randomNormalF64 = runtime.at("fedrt_random_normal_f64");
+  randomUniformF32 = runtime.at("fedrt_random_uniform_f32");
+  randomUniformF64 = runtime.at("fedrt_random_uniform_f64");
+  shuffleRows = runtime.at("fedrt_shuffle_rows");
+  gatherRows = runtime.at("fedrt_gather_rows");
   if (auto *f = dyn_cast<llvm::Function>(arenaAlloc.getCallee())) {
     f->addRetAttr(llvm::Attribute::NoAlias);
     f->addFnAttr(llvm::Attribute::NoUnwind);

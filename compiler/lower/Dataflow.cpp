@@ -157,6 +157,9 @@ private:
 #include "sema/Intrinsics.def"
     };
     const Lowering &how = kLowering[static_cast<size_t>(call.intrinsic)];
+    if (how.node == Node::Kind::ServerInput ||
+        how.node == Node::Kind::ClientInput)
+      return contextInput(call, how.node);
     std::vector<Node *> inputs;
     switch (how.node) {
     case Node::Kind::Map: // the function is call.function, not an input
@@ -197,6 +200,23 @@ private:
           n->aggregation == fedrt::proto::SECURE_MEAN && call.weighted;
       n->dp = call.dp;
     }
+    return n;
+  }
+
+  // round_number() or client_seed(): one implicit input of the
+  // computation, after its parameters, however often it is read.
+  Node *contextInput(const sema::IntrinsicCallExpr &call, Node::Kind kind) {
+    auto role = call.intrinsic == sema::Intrinsic::RoundNumber
+                    ? fedrt::proto::Input::ROUND_NUMBER
+                    : fedrt::proto::Input::CLIENT_SEED;
+    for (Node *in : plan_.inputs)
+      if (in->role == role)
+        return in;
+    Node *n = make(kind, call.type, nullptr, {});
+    n->role = role;
+    n->name = sema::intrinsicName(call.intrinsic);
+    sources_.ranges[n] = call.range;
+    plan_.inputs.push_back(n);
     return n;
   }
 

@@ -54,7 +54,10 @@ struct Node {
   bool weighted = false;  // secure mean: inputs[1] is the weight
   sema::DpParameters dp;  // federated_dp_mean
   int index = -1;         // Select: field or element index
-  int level = 0;          // aggregation round trips before it
+  // ServerInput/ClientInput: a parameter, or the run-context value the
+  // runtime supplies (round_number(), client_seed()).
+  fedrt::proto::Input::Role role = fedrt::proto::Input::PARAMETER;
+  int level = 0; // aggregation round trips before it
 };
 
 // Whether an aggregation's clients also send a weight (a weighted mean,

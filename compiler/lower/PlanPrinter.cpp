@@ -27,7 +27,7 @@ std::string describe(const Node &n) {
   switch (n.kind) {
   case Node::Kind::ServerInput:
   case Node::Kind::ClientInput:
-    return "input";
+    return n.role == fedrt::proto::Input::PARAMETER ? "input" : n.name + "()";
   case Node::Kind::Constant:
     return "constant";
   case Node::Kind::Value:

@@ -197,6 +197,7 @@ public:
       proto::Input *i = c.add_inputs();
       i->set_name(in->name);
       i->set_at_clients(in->kind == Node::Kind::ClientInput);
+      i->set_role(in->role);
       setType(i->mutable_type(), in->type);
     }
     for (const Stage &s : plan.stages) {
@@ -274,7 +275,8 @@ std::string dataflowOf(const ComputationPlan &plan) {
             std::to_string(n->level) + " " + layoutOf(n->type).str() + " " +
             (n->function ? n->function->name : "") + " " +
             std::to_string(static_cast<int>(n->aggregation)) + " " +
-            std::to_string(n->bitwidth) + " " + std::to_string(n->index);
+            std::to_string(n->bitwidth) + " " + std::to_string(n->index) + " " +
+            std::to_string(static_cast<int>(n->role));
     if (n->aggregation == fedrt::proto::DP_MEAN)
       text += fmt::format(" dp {} {} {} {} {} {} {}", n->dp.clip,
                           n->dp.noiseMultiplier, n->dp.adaptive,

@@ -201,12 +201,15 @@ ExprPtr Checker::typeConstructor(BuiltinCall &call) {
         .arg(formatType(t));
     return errorExpr(e.range());
   }
-  size_t n = b == Builtin::Fill ? 1 : b == Builtin::RandomNormal ? 2 : 0;
+  size_t n = b == Builtin::Fill            ? 1
+             : b == Builtin::RandomNormal  ? 2
+             : b == Builtin::RandomUniform ? 3
+                                           : 0;
   if (!arity(call, n))
     return errorExpr(e.range());
   if (b == Builtin::Fill && !expectType(args[0], element, "fill value"))
     return errorExpr(e.range());
-  if (b == Builtin::RandomNormal) {
+  if (b == Builtin::RandomNormal || b == Builtin::RandomUniform) {
     if (!isFloating(t)) {
       diags_.report(e.typeArgs[0]->range(), DiagId::InvalidTypeForBuiltin)
           .arg(name)
@@ -214,8 +217,12 @@ ExprPtr Checker::typeConstructor(BuiltinCall &call) {
           .arg(formatType(t));
       return errorExpr(e.range());
     }
-    if (!expectType(args[0], types_.scalar(ScalarKind::I64), "seed") ||
-        !expectType(args[1], element, "stddev"))
+    if (!expectType(args[0], types_.scalar(ScalarKind::I64), "seed"))
+      return errorExpr(e.range());
+    if (b == Builtin::RandomNormal && !expectType(args[1], element, "stddev"))
+      return errorExpr(e.range());
+    if (b == Builtin::RandomUniform && (!expectType(args[1], element, "low") ||
+                                        !expectType(args[2], element, "high")))
       return errorExpr(e.range());
   }
   auto typed = makeBuiltin(call, t);
@@ -436,6 +443,44 @@ ExprPtr Checker::typeDot(BuiltinCall &call) {
     return errorExpr(e.range());
   }
   return makeBuiltin(call, types_.scalar(a->element));
+}
+
+// shuffle(data, seed: i64), take(data, n: i32), skip(data, n: i32): a
+// seq<T> of the same records (reordered, or the first n, or all but the
+// first n).
+ExprPtr Checker::typeSequence(BuiltinCall &call) {
+  const ast::CallExpr &e = call.e;
+  std::vector<ExprPtr> &args = call.args;
+  if (!arity(call, 2))
+    return errorExpr(e.range());
+  const auto *s = dyn_cast<SeqType>(args[0]->type);
+  if (!s)
+    return wrongArgument(call, 0, "a seq<T>");
+  if (call.b == Builtin::Shuffle) {
+    if (!expectType(args[1], types_.scalar(ScalarKind::I64), "seed"))
+      return errorExpr(e.range());
+    return makeBuiltin(call, s);
+  }
+  if (!expectType(args[1], types_.scalar(ScalarKind::I32), "count"))
+    return errorExpr(e.range());
+  if (std::optional<int64_t> n = integerConstant(*args[1]); n && *n < 0) {
+    diags_.report(args[1]->range, DiagId::NegativeCount).arg(call.name).arg(*n);
+    return errorExpr(e.range());
+  }
+  return makeBuiltin(call, s);
+}
+
+// random_uniform_like(x, seed: i64): uniform [0, 1) samples of x's type,
+// shape `?` dims included (a dropout mask for a batch).
+ExprPtr Checker::typeRandomLike(BuiltinCall &call) {
+  if (!arity(call, 2))
+    return errorExpr(call.e.range());
+  const TensorType *t = tensorArg(call, 0);
+  if (!t || !t->isFloat())
+    return wrongArgument(call, 0, "a floating-point tensor");
+  if (!expectType(call.args[1], types_.scalar(ScalarKind::I64), "seed"))
+    return errorExpr(call.e.range());
+  return makeBuiltin(call, t);
 }
 
 ExprPtr Checker::typeInternal(BuiltinCall &call) {

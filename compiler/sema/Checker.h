@@ -224,6 +224,8 @@ private:
   ExprPtr typeNorm(BuiltinCall &call);
   ExprPtr typeDot(BuiltinCall &call);
   ExprPtr typeBatches(BuiltinCall &call);
+  ExprPtr typeSequence(BuiltinCall &call);
+  ExprPtr typeRandomLike(BuiltinCall &call);
   ExprPtr typeInternal(BuiltinCall &call); // unreachable from source
   // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
   // typed call; argument i as a tensor (or null).
@@ -275,6 +277,9 @@ private:
                          std::vector<ExprPtr> args);
   ExprPtr checkZip(const ast::CallExpr &e, Intrinsic i,
                    std::vector<ExprPtr> args);
+  // round_number() and client_seed(): no arguments, an i64 placed value.
+  ExprPtr checkRunContext(const ast::CallExpr &e, Intrinsic i,
+                          std::vector<ExprPtr> args);
   // federated_dp_mean (Privacy.cpp).
   ExprPtr checkDpMean(const ast::CallExpr &e, Intrinsic i,
                       std::vector<ExprPtr> args);

@@ -301,6 +301,26 @@ Checker::intrinsicCall(const ast::CallExpr &e, Intrinsic i, const Type *t,
   return call;
 }
 
+// round_number() is the round at the server (an i64@SERVER: 1 for the
+// first round, 0 in init and a one-shot main); client_seed() one i64 per
+// client ({i64}@CLIENTS), derived by the runtime from --seed, the round
+// and the client's position in the population, never its identity.
+// (`args` by value: the signature of every rule in the table.)
+ExprPtr Checker::checkRunContext(
+    const ast::CallExpr &e, Intrinsic i,
+    std::vector<ExprPtr> args) { // NOLINT(performance-unnecessary-value-param)
+  if (!args.empty()) {
+    reportArgumentCount(e.range(), intrinsicName(i), 0, args.size());
+    return errorExpr(e.range());
+  }
+  const TensorType *i64 = types_.scalar(ScalarKind::I64);
+  return intrinsicCall(e, i,
+                       i == Intrinsic::RoundNumber
+                           ? types_.placed(i64, Placement::Server, true)
+                           : types_.placed(i64, Placement::Clients, false),
+                       {});
+}
+
 // federated_value(x, P) and federated_eval(f, P).
 ExprPtr Checker::checkPlacing(const ast::CallExpr &e, Intrinsic i,
                               std::vector<ExprPtr> args) {

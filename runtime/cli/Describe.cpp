@@ -157,8 +157,11 @@ int describe(const PlanTable &plan, const Options &o) {
                 c->stages.size() == 1 ? "" : "s",
                 static_cast<unsigned long long>(c->fingerprint));
     for (const Computation::Input &in : c->inputs)
-      std::printf("  input %s at %s: %s\n", in.name.c_str(),
-                  in.clients ? "CLIENTS" : "SERVER", in.type.str().c_str());
+      std::printf("  input %s at %s: %s%s\n", in.name.c_str(),
+                  in.clients ? "CLIENTS" : "SERVER", in.type.str().c_str(),
+                  in.role == Computation::Input::Role::Parameter
+                      ? ""
+                      : " (run context)");
     for (size_t k = 0; k < c->stages.size(); ++k) {
       const Stage &s = c->stages[k];
       std::printf("  stage %zu\n", k);

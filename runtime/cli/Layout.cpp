@@ -55,12 +55,17 @@ public:
       StageTask slice = task;
       slice.cohort.clear();
       slice.population.clear();
+      slice.clientSeeds.clear();
       auto size = static_cast<int64_t>(w.data.empty() ? 0 : w.data[0].size());
-      for (int64_t c : task.cohort)
-        if (c >= w.first && c < w.first + size) {
-          slice.cohort.push_back(c - w.first);
-          slice.population.push_back(c);
-        }
+      for (size_t i = 0; i < task.cohort.size(); ++i) {
+        int64_t c = task.cohort[i];
+        if (c < w.first || c >= w.first + size)
+          continue;
+        slice.cohort.push_back(c - w.first);
+        slice.population.push_back(c);
+        if (!task.clientSeeds.empty())
+          slice.clientSeeds.push_back(task.clientSeeds[i]);
+      }
       if (slice.cohort.empty())
         continue;
       absl::StatusOr<StageResult> r = w.backend->runStage(slice);
@@ -232,6 +237,7 @@ int runMainLayout(const PlanTable &plan, const Options &o) {
   }
   GroupedBackend clients(workers, o);
   Executor executor(clients);
+  executor.setSeed(o.seed);
   absl::StatusOr<std::vector<HostValue>> results =
       executor.run(*plan.main, {}, layoutPopulation(workers), 0);
   if (!results.ok()) {

@@ -38,6 +38,21 @@ void addCommandLine(CLI::App &app, Options &o, NetOptions &net) {
                    "([{\"name\": ..., \"data\": ...}, ...]) and merge as a "
                    "remote run does: the same results bit for bit")
       ->type_name("FILE");
+  CLI::App *plot = app.add_subcommand(
+      "plot", "Draw every numeric metric of --metrics files against the "
+              "rounds, the runs overlaid: plot a.jsonl b.jsonl -o curves.svg "
+              "(or .html)");
+  plot->add_option("runs", o.plotInputs, "Metrics files (JSON Lines)")
+      ->required()
+      ->type_name("RUN.jsonl");
+  plot->add_option("-o,--output", o.plotOutput,
+                   "The picture: FILE.svg or FILE.html")
+      ->required()
+      ->type_name("FILE");
+  plot->add_option("--only", o.plotOnly,
+                   "Draw only these metrics (comma-separated names)")
+      ->delimiter(',')
+      ->type_name("NAME,...");
   app.add_subcommand("describe",
                      "Print the plan: computations, stages, types, parameter "
                      "counts, fingerprint");
@@ -64,7 +79,8 @@ bool misplacedFlags(const CLI::App &app, const Options &o,
          {"--rounds", "--clients-per-round", "--eval-every", "--eval-data",
           "--metrics", "--no-timing", "--checkpoint", "--resume",
           "--print-state", "--dump-partition", "--progress", "--dp-delta",
-          "--dp-seed", "--dp-target-epsilon"})
+          "--dp-seed", "--dp-target-epsilon", "--init-state", "--eval-initial",
+          "--eval-clients-per-round", "--per-client-metrics"})
       if (app.count(flag) > 0) {
         reportError(std::string(flag) +
                     " applies to processes; this program runs its federated "
@@ -92,12 +108,27 @@ bool misplacedFlags(const CLI::App &app, const Options &o,
                   "belongs to the workers: serve holds no client data"))
     return true;
   if (o.command == "worker" &&
-      refuseFlags({"--rounds", "--clients-per-round", "--eval-every",
-                   "--metrics", "--no-timing", "--checkpoint", "--resume",
-                   "--force-resume", "--print-state", "--dump-partition",
-                   "--progress", "--eval-data", "--dp-delta", "--dp-seed",
-                   "--dp-target-epsilon", "--secagg-threshold",
-                   "--secagg-neighbours"},
+      refuseFlags({"--rounds",
+                   "--clients-per-round",
+                   "--eval-every",
+                   "--metrics",
+                   "--no-timing",
+                   "--checkpoint",
+                   "--resume",
+                   "--force-resume",
+                   "--print-state",
+                   "--dump-partition",
+                   "--progress",
+                   "--eval-data",
+                   "--dp-delta",
+                   "--dp-seed",
+                   "--dp-target-epsilon",
+                   "--secagg-threshold",
+                   "--secagg-neighbours",
+                   "--init-state",
+                   "--eval-initial",
+                   "--eval-clients-per-round",
+                   "--per-client-metrics"},
                   "belongs to the coordinator (serve), which runs the rounds"))
     return true;
   return false;
@@ -175,6 +206,8 @@ int main(int argc, char **argv) {
     return 2;
   if (o.command == "describe")
     return describe(plan, o);
+  if (o.command == "plot")
+    return plotCommand(o);
   if (o.threads == 0)
     o.threads =
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

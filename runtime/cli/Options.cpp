@@ -65,6 +65,13 @@ void addRoundOptions(CLI::App &app, Options &o) {
                  "Run eval every E rounds (and after the last; 0: only after "
                  "the last)")
       ->check(count(0));
+  app.add_option("--eval-clients-per-round", o.evalClientsPerRound,
+                 "Run eval over K clients sampled each time (seeded by --seed "
+                 "and the round; 0: every eval client)")
+      ->check(count(0));
+  app.add_flag("--eval-initial", o.evalInitial,
+               "Run eval on the starting state before round 1 (round 0 in "
+               "the metrics)");
 }
 
 // What a run writes: metrics, state, partition dumps and checkpoints.
@@ -77,6 +84,14 @@ void addOutputOptions(CLI::App &app, Options &o) {
       "Leave wall_ms out of the metrics (for byte-identical files)");
   app.add_flag("--print-state", o.printState,
                "Print the final server state as JSON after the last round");
+  app.add_option("--init-state", o.initState,
+                 "Start from the state in FILE.json (as --print-state writes "
+                 "it) instead of running init")
+      ->type_name("FILE");
+  app.add_option("--per-client-metrics", o.perClientMetrics,
+                 "Write each evaluated client's eval metrics to FILE.jsonl "
+                 "(and their min, p10, p90, max into the round's metrics)")
+      ->type_name("FILE");
   app.add_option("--dump-partition", o.dumpPartition,
                  "Write every client's records (indices into the --data file "
                  "with --partition) and every round's cohort to FILE.json, "

@@ -45,6 +45,15 @@ struct Options {
   double dpDelta = 1e-5;
   std::optional<uint64_t> dpSeed;        // else noise from the OS
   std::optional<double> dpTargetEpsilon; // stop before passing it
+  // Steering and looking at a run (docs/runtime.md, "Steering a run").
+  std::string initState;           // --init-state: JSON of the start state
+  bool evalInitial = false;        // --eval-initial: eval as round 0
+  int64_t evalClientsPerRound = 0; // --eval-clients-per-round (0: all)
+  std::string perClientMetrics;    // --per-client-metrics FILE.jsonl
+  // `plot`: metrics files in, the picture out.
+  std::vector<std::string> plotInputs;
+  std::string plotOutput;
+  std::vector<std::string> plotOnly; // the metrics to draw (empty: all)
 };
 
 // The flags of `serve` and `worker` (docs/remote.md).
@@ -74,6 +83,8 @@ void addWorkerOptions(CLI::App &worker, NetOptions &n);
 void reportError(const std::string &message);
 
 int describe(const PlanTable &plan, const Options &options);
+// `plot RUN.jsonl ... -o FILE.svg|.html` (Plot.cpp).
+int plotCommand(const Options &options);
 int runMain(const PlanTable &plan, const Options &options);
 int runProcess(const PlanTable &plan, const Options &options);
 int runServe(const PlanTable &plan, const Options &options,

@@ -197,6 +197,7 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
     return abandoned ? kRunAbandoned : 1;
   };
   Executor trainer(backend, FailurePolicy::DropClient);
+  trainer.setSeed(o.seed);
   if (plan.kind == PlanTable::Kind::Main) {
     absl::StatusOr<std::vector<int64_t>> cohort = backend.population();
     if (!cohort.ok())

@@ -25,7 +25,7 @@ bool loadInputs(const Computation &comp, const std::vector<std::string> &paths,
                 std::string &error) {
   std::vector<const Computation::Input *> inputs;
   for (const Computation::Input &in : comp.inputs)
-    if (in.clients)
+    if (in.isData())
       inputs.push_back(&in);
   out.clear();
   if (inputs.empty())
@@ -119,6 +119,10 @@ ProcessConfig processConfig(const Options &o) {
   config.dp.delta = o.dpDelta;
   config.dp.seed = o.dpSeed;
   config.dpTargetEpsilon = o.dpTargetEpsilon;
+  config.initState = o.initState;
+  config.evalInitial = o.evalInitial;
+  config.evalClientsPerRound = o.evalClientsPerRound;
+  config.perClientMetrics = o.perClientMetrics;
   return config;
 }
 
@@ -136,10 +140,10 @@ std::string evalDataMismatch(const PlanTable &plan) {
     return "";
   const Computation::Input *trainIn = nullptr, *evalIn = nullptr;
   for (const Computation::Input &in : plan.next->inputs)
-    if (in.clients)
+    if (in.isData())
       trainIn = &in;
   for (const Computation::Input &in : plan.eval->inputs)
-    if (in.clients)
+    if (in.isData())
       evalIn = &in;
   if (trainIn && evalIn && trainIn->type != evalIn->type)
     return "'" + plan.eval->name + "' takes " + evalIn->type.str() +
@@ -207,6 +211,7 @@ int runMain(const PlanTable &plan, const Options &o) {
   LocalBackend clients(team, pointers(data));
   clients.setSecureAggregation(secureAggregation(o));
   Executor executor(clients);
+  executor.setSeed(o.seed);
   RunStats stats;
   absl::StatusOr<std::vector<HostValue>> results =
       executor.run(main, {}, cohort, 0, &stats);

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -93,7 +94,14 @@ absl::Status elements(const json &j, Tensor &t, size_t level, int64_t &index) {
   return absl::OkStatus();
 }
 
-absl::Status value(const json &j, const TypeDesc &type, HostValue &out) {
+// `inner` said where: "field 'w': ...", "element 1: ...".
+absl::Status within(const std::string &where, const absl::Status &inner) {
+  return inner.ok() ? inner
+                    : invalid(where + ": " + std::string(inner.message()));
+}
+
+absl::Status value(const json &j, const TypeDesc &type, HostValue &out,
+                   bool exact) {
   switch (type.kind) {
   case TypeDesc::Kind::Tensor: {
     std::vector<int64_t> dims;
@@ -117,9 +125,14 @@ absl::Status value(const json &j, const TypeDesc &type, HostValue &out) {
       if (f == j.end())
         return invalid("missing field '" + type.fields[i] + "' of " +
                        type.name);
-      if (absl::Status s = value(*f, type.children[i], out); !s.ok())
-        return s;
+      if (absl::Status s = value(*f, type.children[i], out, exact); !s.ok())
+        return within("field '" + type.fields[i] + "'", s);
     }
+    if (exact)
+      for (auto it = j.begin(); it != j.end(); ++it)
+        if (std::find(type.fields.begin(), type.fields.end(), it.key()) ==
+            type.fields.end())
+          return invalid(type.name + " has no field '" + it.key() + "'");
     return absl::OkStatus();
   case TypeDesc::Kind::Tuple:
     if (!j.is_array() || j.size() != type.children.size())
@@ -127,8 +140,8 @@ absl::Status value(const json &j, const TypeDesc &type, HostValue &out) {
                      std::to_string(type.children.size()) + " for " +
                      type.str());
     for (size_t i = 0; i < type.children.size(); ++i)
-      if (absl::Status s = value(j[i], type.children[i], out); !s.ok())
-        return s;
+      if (absl::Status s = value(j[i], type.children[i], out, exact); !s.ok())
+        return within("element " + std::to_string(i), s);
     return absl::OkStatus();
   case TypeDesc::Kind::Seq:
     break;
@@ -157,13 +170,13 @@ absl::StatusOr<json> parse(std::string_view text) {
 
 } // namespace
 
-absl::StatusOr<HostValue> valueFromJson(const TypeDesc &type,
-                                        std::string_view text) {
+absl::StatusOr<HostValue>
+valueFromJson(const TypeDesc &type, std::string_view text, bool exactFields) {
   absl::StatusOr<json> j = parse(text);
   if (!j.ok())
     return j.status();
   HostValue out;
-  if (absl::Status s = value(*j, type, out); !s.ok())
+  if (absl::Status s = value(*j, type, out, exactFields); !s.ok())
     return s;
   return out;
 }
@@ -185,7 +198,7 @@ absl::StatusOr<Columns> recordsFromJson(const TypeDesc &record,
   out.columns.resize(leaves.size());
   for (const json &r : *j) {
     HostValue v;
-    if (absl::Status s = value(r, record, v); !s.ok())
+    if (absl::Status s = value(r, record, v, false); !s.ok())
       return s;
     for (size_t k = 0; k < leaves.size(); ++k)
       out.columns[k].insert(out.columns[k].end(), v.leaves[k].data.get(),

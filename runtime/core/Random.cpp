@@ -1,8 +1,10 @@
-// Deterministic normal samples for random_normal<T>(seed, stddev): element
-// i is a function of (seed, i) only.
+// Deterministic samples for random_normal<T>(seed, stddev) and
+// random_uniform<T>(seed, low, high) (element i is a function of (seed, i)
+// only), and the permutation of shuffle(data, seed).
 #include "fedrt/abi.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace {
 
@@ -26,9 +28,59 @@ double normal(int64_t seed, int64_t i) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
+// A uniform double in [0, 1) from 53 random bits of (seed, i).
+double uniform01(int64_t seed, int64_t i) {
+  uint64_t base =
+      splitmix64(static_cast<uint64_t>(seed) ^ 0x5851F42D4C957F2Dull) ^
+      (static_cast<uint64_t>(i) * 0xD1B54A32D192ED03ull);
+  return static_cast<double>(splitmix64(base) >> 11) * 0x1.0p-53;
+}
+
 } // namespace
 
 extern "C" {
+
+void fedrt_random_uniform_f32(int64_t seed, float low, float high, float *out,
+                              int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    auto x = static_cast<float>(low + (static_cast<double>(high) - low) *
+                                          uniform01(seed, i));
+    out[i] = x < high ? x : low; // rounding up to `high` stays in range
+  }
+}
+
+void fedrt_random_uniform_f64(int64_t seed, double low, double high,
+                              double *out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    double x = low + (high - low) * uniform01(seed, i);
+    out[i] = x < high ? x : low;
+  }
+}
+
+void fedrt_shuffle_rows(int64_t seed, int64_t n, int64_t *rows) {
+  for (int64_t i = 0; i < n; ++i)
+    rows[i] = i;
+  uint64_t key =
+      splitmix64(static_cast<uint64_t>(seed) ^ 0x9E6C63D0676A9A99ull);
+  for (int64_t i = n - 1; i > 0; --i) {
+    uint64_t r = splitmix64(key + static_cast<uint64_t>(i));
+    auto j = static_cast<int64_t>(
+        (static_cast<unsigned __int128>(r) * static_cast<uint64_t>(i + 1)) >>
+        64);
+    int64_t t = rows[i];
+    rows[i] = rows[j];
+    rows[j] = t;
+  }
+}
+
+void fedrt_gather_rows(const void *src, void *dst, const int64_t *rows,
+                       int64_t n, int64_t row_bytes) {
+  const auto *from = static_cast<const unsigned char *>(src);
+  auto *to = static_cast<unsigned char *>(dst);
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(to + i * row_bytes, from + rows[i] * row_bytes,
+                static_cast<size_t>(row_bytes));
+}
 
 void fedrt_random_normal_f32(int64_t seed, float stddev, float *out,
                              int64_t n) {

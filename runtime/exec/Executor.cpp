@@ -1,6 +1,8 @@
 // The executor (fedrt/Executor.h).
 #include "fedrt/Executor.h"
 
+#include "fedrt/SplitMix.h"
+
 #include <algorithm>
 
 namespace fedrt {
@@ -89,16 +91,40 @@ void addStageStats(const StageResult &result, RunStats &st) {
 
 } // namespace
 
-absl::StatusOr<std::vector<HostValue>> Executor::run(
-    const Computation &comp, const std::vector<const HostValue *> &server,
-    const std::vector<int64_t> &cohort, int64_t round, RunStats *stats) {
+namespace {
+
+// Each client's client_seed(), from its position in `order` (ascending).
+std::vector<int64_t> clientSeeds(uint64_t seed, int64_t round,
+                                 const std::vector<int64_t> &clients,
+                                 const std::vector<int64_t> &order) {
+  std::vector<int64_t> seeds;
+  seeds.reserve(clients.size());
+  for (int64_t c : clients) {
+    auto at = std::lower_bound(order.begin(), order.end(), c);
+    seeds.push_back(clientSeed(seed, round, at - order.begin()));
+  }
+  return seeds;
+}
+
+} // namespace
+
+absl::StatusOr<std::vector<HostValue>>
+Executor::run(const Computation &comp,
+              const std::vector<const HostValue *> &server,
+              const std::vector<int64_t> &cohort, int64_t round,
+              RunStats *stats, const std::vector<int64_t> *population) {
   RunStats local;
   RunStats &st = stats ? *stats : local;
   std::vector<uint64_t> serverSlots;
   size_t nextServer = 0;
-  for (const Computation::Input &in : comp.inputs)
-    if (!in.clients)
+  for (const Computation::Input &in : comp.inputs) {
+    if (in.clients)
+      continue;
+    if (in.role == Computation::Input::Role::RoundNumber)
+      serverSlots.push_back(static_cast<uint64_t>(round));
+    else
       toSlots(in.type, *server[nextServer++], serverSlots);
+  }
   std::vector<HostValue> aggregated;
   std::vector<const TypeDesc *> aggregatedTypes;
   // Clients that failed or dropped out of an earlier stage take no part
@@ -128,6 +154,9 @@ absl::StatusOr<std::vector<HostValue>> Executor::run(
     StageTask task = stageTask(comp, k, *prepared, dp);
     task.cohort = active;
     task.round = round;
+    if (comp.readsClientSeed())
+      task.clientSeeds =
+          clientSeeds(seed_, round, active, population ? *population : cohort);
 
     absl::StatusOr<StageResult> result = clients_.runStage(task);
     if (!result.ok())

@@ -175,9 +175,16 @@ void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
     auto client = static_cast<size_t>(task.cohort[next]);
     size_t c = batch.count;
     batch.in = batch.broadcast;
-    for (size_t j = 0; j < inputs_.size(); ++j)
-      inputs_[j]->slots(client, batch.in,
-                        &batch.scratch[c * inputs_.size() + j]);
+    size_t j = 0; // the client's datasets, in the order of its data inputs
+    for (const Computation::Input &in : task.computation->inputs) {
+      if (in.role == Computation::Input::Role::ClientSeed)
+        batch.in.push_back(static_cast<uint64_t>(task.clientSeeds[next]));
+      else if (in.clients && j < inputs_.size()) {
+        inputs_[j]->slots(client, batch.in,
+                          &batch.scratch[c * inputs_.size() + j]);
+        ++j;
+      }
+    }
     ctx.base = arenaInUse(ctx); // the arena limit is per client
     stage.client(&ctx, batch.in.data(), batch.outs[c].data());
     if (ctx.failed) {
@@ -275,6 +282,11 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
 absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   const Stage &stage = task.computation->stages[task.stage];
   size_t cohort = task.cohort.size();
+  if (task.computation->readsClientSeed() && task.clientSeeds.size() != cohort)
+    return absl::InvalidArgumentError(
+        "'" + task.computation->name + "' reads client_seed(), but " +
+        std::to_string(task.clientSeeds.size()) + " seeds came for " +
+        std::to_string(cohort) + " clients");
   size_t size = blockSize(cohort);
   size_t blocks = (cohort + size - 1) / size;
   size_t threads = std::min<size_t>(static_cast<size_t>(team_.size()), blocks);

@@ -1,6 +1,8 @@
 // The round loop (fedrt/ProcessRunner.h).
 #include "fedrt/ProcessRunner.h"
 
+#include "fedrt/ClientMetrics.h"
+#include "fedrt/Json.h"
 #include "fedrt/Sampling.h"
 
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 namespace fedrt {
 
@@ -136,7 +139,12 @@ RunIdentity ProcessRunner::identity() const {
 
 ProcessRunner::ProcessRunner(const PlanTable &plan, Executor &train,
                              Executor *eval, ProcessConfig config)
-    : plan_(plan), train_(train), eval_(eval), config_(std::move(config)) {}
+    : plan_(plan), train_(train), eval_(eval), config_(std::move(config)) {
+  // client_seed() derives from the run's seed.
+  train_.setSeed(config_.seed);
+  if (eval_)
+    eval_->setSeed(config_.seed);
+}
 
 int64_t ProcessRunner::denominator(size_t population) const {
   // A cohort larger than the population runs everyone.
@@ -251,17 +259,44 @@ bool ProcessRunner::overBudget(int64_t round, size_t population) const {
   return true;
 }
 
+absl::StatusOr<HostValue> ProcessRunner::readInitState() const {
+  const std::string &path = config_.initState;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in)
+    return absl::InvalidArgumentError(path + ": cannot read the initial state");
+  const TypeDesc &type = plan_.init->results[0];
+  absl::StatusOr<HostValue> state = valueFromJson(type, text.str(), true);
+  if (!state.ok())
+    return absl::InvalidArgumentError(
+        path + ": " + std::string(state.status().message()) +
+        " (the state of '" + plan_.processName + "' is " + type.str() +
+        ", as --print-state writes it)");
+  return state;
+}
+
 absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
                                   std::ostream &out, bool &finished) {
+  first = 1;
+  finished = false;
+  if (!config_.initState.empty() && !config_.resume) {
+    absl::StatusOr<HostValue> given = readInitState();
+    if (!given.ok())
+      return given.status();
+    state = *std::move(given);
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<HostValue>> init = train_.run(*plan_.init, {}, {});
   if (!init.ok())
     return absl::Status(init.status().code(),
                         "init: " + std::string(init.status().message()));
   state = std::move((*init)[0]);
-  first = 1;
-  finished = false;
   if (!config_.resume)
     return absl::OkStatus();
+  if (!config_.initState.empty())
+    std::fprintf(stderr, "note: --init-state is not read: a resumed run "
+                         "continues from its checkpoint\n");
   const TypeDesc &stateType = plan_.init->results[0];
   absl::StatusOr<Checkpoint> saved =
       readCheckpoint(config_.checkpoint, stateType, plan_.fingerprint);
@@ -280,9 +315,10 @@ absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
   std::fprintf(stderr, "note: resuming after round %lld from %s\n",
                static_cast<long long>(c.round),
                checkpointPath(config_.checkpoint).c_str());
-  if (!config_.metrics.empty())
-    if (absl::Status s = keepMetricsUpTo(config_.metrics, c.round); !s.ok())
-      return s;
+  for (const std::string &file : {config_.metrics, config_.perClientMetrics})
+    if (!file.empty())
+      if (absl::Status s = keepMetricsUpTo(file, c.round); !s.ok())
+        return s;
   if (c.round >= config_.rounds) {
     std::fprintf(stderr,
                  "note: the checkpoint has completed %lld rounds; nothing "
@@ -347,7 +383,8 @@ absl::Status ProcessRunner::trainRound(int64_t round, HostValue &state,
     cohort = sampleCohort(trainClients, k, seed, round);
     privacyCohort(round, cohort.size(), trainClients.size());
     stats = RunStats();
-    results = train_.run(*plan_.next, {&state}, cohort, round, &stats);
+    results =
+        train_.run(*plan_.next, {&state}, cohort, round, &stats, &trainClients);
     if (results.ok() ||
         results.status().code() != absl::StatusCode::kUnavailable)
       break;
@@ -383,21 +420,92 @@ ProcessRunner::evaluateRound(int64_t round, const HostValue &state,
                              const std::vector<int64_t> &evalClients,
                              RoundRecord &record, bool &evaluated) {
   evaluated = evaluates(round);
-  if (evaluated) {
-    auto everyone = static_cast<int64_t>(evalClients.size());
-    if (dp_) // eval's DP means run every client: q = 1
-      dp_->setCohort(everyone, everyone, everyone);
-    absl::StatusOr<std::vector<HostValue>> m =
-        eval_->run(*plan_.eval, {&state}, evalClients, round);
-    if (!m.ok())
-      return roundError(round, m.status(), "eval after round ");
-    for (auto &field : metricFields(plan_.eval->results[0], (*m)[0], "eval_"))
-      record.fields.push_back(std::move(field));
-  }
+  if (evaluated)
+    if (absl::Status s = evaluate(round, state, evalClients, record); !s.ok())
+      return s;
   if (dp_) {
     dp_->endRound();
     for (auto &field : dp_->metrics())
       record.fields.push_back(std::move(field));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProcessRunner::evaluate(int64_t round, const HostValue &state,
+                                     const std::vector<int64_t> &evalClients,
+                                     RoundRecord &record) {
+  // A sample of its own stream: the training cohort's draw is unchanged.
+  std::vector<int64_t> cohort =
+      config_.evalClientsPerRound > 0
+          ? sampleCohort(evalClients, config_.evalClientsPerRound,
+                         config_.seed ^ 0xe7037ed1a0b428dbull, round)
+          : evalClients;
+  auto n = static_cast<int64_t>(cohort.size());
+  if (dp_) // eval's DP means run every client of the cohort: q <= 1
+    dp_->setCohort(n, n, n);
+  absl::StatusOr<std::vector<HostValue>> m =
+      eval_->run(*plan_.eval, {&state}, cohort, round, nullptr, &evalClients);
+  if (!m.ok())
+    return roundError(round, m.status(), "eval after round ");
+  const TypeDesc &type = plan_.eval->results[0];
+  for (auto &field : metricFields(type, (*m)[0], "eval_"))
+    record.fields.push_back(std::move(field));
+  if (config_.perClientMetrics.empty())
+    return absl::OkStatus();
+  std::vector<HostValue> each;
+  for (int64_t c : cohort) {
+    absl::StatusOr<std::vector<HostValue>> one =
+        eval_->run(*plan_.eval, {&state}, {c}, round, nullptr, &evalClients);
+    // A client whose own evaluation cannot be formed (its remote worker
+    // went away; its weights sum to zero alone) is left out of the file;
+    // the round's aggregate eval ran already.
+    if (!one.ok()) {
+      std::fprintf(stderr,
+                   "warning: round %lld: client %lld left out of the "
+                   "per-client metrics: %s\n",
+                   static_cast<long long>(round), static_cast<long long>(c),
+                   std::string(one.status().message()).c_str());
+      continue;
+    }
+    perClient_ << "{\"round\": " << round << ", \"client\": " << c;
+    for (const auto &[name, value] : metricFields(type, (*one)[0], ""))
+      perClient_ << ", \"" << name << "\": " << value;
+    perClient_ << "}\n";
+    each.push_back(std::move((*one)[0]));
+  }
+  perClient_.flush();
+  for (auto &field : clientMetricSummary(type, each))
+    record.fields.push_back(std::move(field));
+  return absl::OkStatus();
+}
+
+absl::Status ProcessRunner::evaluateInitial(const HostValue &state,
+                                            std::vector<int64_t> &trainClients,
+                                            std::vector<int64_t> &evalClients,
+                                            std::string &summary) {
+  if (config_.refresh)
+    if (absl::Status s = config_.refresh(trainClients, evalClients); !s.ok())
+      return roundError(0, s, "eval before round 1: ");
+  RoundRecord record;
+  if (absl::Status s = evaluate(0, state, evalClients, record); !s.ok())
+    return s;
+  if (metrics_.is_open()) {
+    metrics_ << record.json() << "\n";
+    metrics_.flush();
+  }
+  summary = record.summary();
+  return absl::OkStatus();
+}
+
+absl::Status ProcessRunner::openOutputs() {
+  for (auto [path, file] :
+       {std::pair{&config_.metrics, &metrics_},
+        std::pair{&config_.perClientMetrics, &perClient_}}) {
+    if (path->empty())
+      continue;
+    file->open(*path, config_.resume ? std::ios::app : std::ios::trunc);
+    if (!*file)
+      return absl::InvalidArgumentError(*path + ": cannot write the file");
   }
   return absl::OkStatus();
 }
@@ -414,27 +522,54 @@ absl::Status ProcessRunner::checkpointRound(int64_t round, HostValue &state) {
   return written;
 }
 
+absl::Status ProcessRunner::checkSteering() const {
+  auto needsEval = [&](const char *flag) {
+    return absl::InvalidArgumentError(std::string(flag) +
+                                      " given, but process '" +
+                                      plan_.processName + "' has no eval");
+  };
+  if (!plan_.eval) {
+    if (config_.evalInitial)
+      return needsEval("--eval-initial");
+    if (config_.evalClientsPerRound > 0)
+      return needsEval("--eval-clients-per-round");
+    if (!config_.perClientMetrics.empty())
+      return needsEval("--per-client-metrics");
+    return absl::OkStatus();
+  }
+  if (!config_.perClientMetrics.empty())
+    if (std::string why = perClientMetricsRefusal(*plan_.eval); !why.empty())
+      return absl::InvalidArgumentError(why);
+  if (config_.evalInitial && !DpMechanism::releases(*plan_.eval).empty())
+    return absl::InvalidArgumentError(
+        "--eval-initial: '" + plan_.eval->name +
+        "' releases federated_dp_mean, and an evaluation before round 1 is "
+        "outside the privacy accounting of the rounds");
+  return absl::OkStatus();
+}
+
 absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
                                 const std::vector<int64_t> &evalClients,
                                 std::ostream &out) {
   HostValue state;
   int64_t first = 1;
   bool finished = false;
+  if (absl::Status s = checkSteering(); !s.ok())
+    return s;
   if (absl::Status s = start(state, first, out, finished); !s.ok() || finished)
     return s;
-  std::ofstream metrics;
-  if (!config_.metrics.empty()) {
-    metrics.open(config_.metrics,
-                 config_.resume ? std::ios::app : std::ios::trunc);
-    if (!metrics)
-      return absl::InvalidArgumentError(config_.metrics +
-                                        ": cannot write the metrics file");
-  }
+  if (absl::Status s = openOutputs(); !s.ok())
+    return s;
   std::string lastShown, lastMetrics;
   auto runStart = Clock::now();
   int64_t clientsDone = 0;
   std::vector<int64_t> trainClients = population, evalPopulation = evalClients;
   int64_t completed = first - 1; // rounds done (fewer when the budget stops)
+  if (config_.evalInitial && first == 1)
+    if (absl::Status s =
+            evaluateInitial(state, trainClients, evalPopulation, lastMetrics);
+        !s.ok())
+      return s;
   for (int64_t round = first; round <= config_.rounds; ++round) {
     auto roundStart = Clock::now();
     RoundRecord record;
@@ -450,9 +585,9 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     clientsDone += record.clients;
     if (config_.timing)
       record.wallMs = msSince(roundStart);
-    if (metrics.is_open()) {
-      metrics << record.json() << "\n";
-      metrics.flush();
+    if (metrics_.is_open()) {
+      metrics_ << record.json() << "\n";
+      metrics_.flush();
     }
     if (!record.fields.empty()) {
       lastMetrics = record.summary();

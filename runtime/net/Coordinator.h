@@ -89,6 +89,7 @@ struct Slice {
   std::string worker;
   std::vector<int64_t> members; // population indices
   std::vector<int64_t> local;   // the worker's indices
+  std::vector<int64_t> seeds;   // their client_seed()s, if read
   uint64_t task = 0;            // 0: the worker is gone
 };
 

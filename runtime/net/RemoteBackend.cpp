@@ -177,6 +177,8 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
     t->set_stage(static_cast<uint32_t>(task.stage));
     for (int64_t l : slice.local)
       t->add_clients(l);
+    for (int64_t seed : slice.seeds)
+      t->add_client_seeds(seed);
     t->set_deadline_ms(deadlineMs);
     t->set_payload_bytes(payload.size());
     t->set_raw_bytes(rawBytes);
@@ -262,15 +264,17 @@ absl::Status merge(const std::vector<Slice> &slices,
 
 // The cohort as runs of consecutive clients on one worker (the task each
 // worker gets). Needs st.mutex held.
-std::vector<Slice> slicesOf(RemoteBackend::State &st,
-                            const std::vector<int64_t> &cohort) {
+std::vector<Slice> slicesOf(RemoteBackend::State &st, const StageTask &task) {
   std::vector<Slice> slices;
-  for (int64_t c : cohort) {
+  for (size_t i = 0; i < task.cohort.size(); ++i) {
+    int64_t c = task.cohort[i];
     const net::Member &m = st.members.at(static_cast<size_t>(c));
     if (slices.empty() || slices.back().worker != m.worker)
-      slices.push_back({m.worker, {}, {}, 0});
+      slices.push_back({m.worker, {}, {}, {}, 0});
     slices.back().members.push_back(c);
     slices.back().local.push_back(m.local);
+    if (!task.clientSeeds.empty())
+      slices.back().seeds.push_back(task.clientSeeds[i]);
   }
   return slices;
 }
@@ -334,7 +338,7 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     return payload.status();
 
   std::unique_lock<std::mutex> lock(st.mutex);
-  std::vector<Slice> slices = slicesOf(st, task.cohort);
+  std::vector<Slice> slices = slicesOf(st, task);
   auto deadline =
       Clock::now() +
       std::chrono::duration_cast<Clock::duration>(

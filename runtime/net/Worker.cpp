@@ -152,6 +152,11 @@ absl::Status Session::readTask(const remote::v1::Task &t,
     previous = c;
     task.cohort.push_back(c);
   }
+  if (out.task.computation->readsClientSeed() &&
+      t.client_seeds_size() != t.clients_size())
+    return absl::InvalidArgumentError(
+        "a task without a client_seed() for each of its clients");
+  task.clientSeeds.assign(t.client_seeds().begin(), t.client_seeds().end());
   std::optional<net::Codec> codec = net::codecNamed(t.codec());
   if (!codec || *codec != down_)
     return absl::InvalidArgumentError("a task with codec '" + t.codec() + "'");

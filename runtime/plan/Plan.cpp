@@ -114,6 +114,25 @@ public:
       Computation::Input input;
       input.name = i.name();
       input.clients = i.at_clients();
+      using Role = Computation::Input::Role;
+      switch (i.role()) {
+      case proto::Input::PARAMETER:
+        break;
+      case proto::Input::ROUND_NUMBER:
+        input.role = Role::RoundNumber;
+        break;
+      case proto::Input::CLIENT_SEED:
+        input.role = Role::ClientSeed;
+        break;
+      default:
+        return absl::InvalidArgumentError("an input of '" + in.name() +
+                                          "' has an unknown role");
+      }
+      if ((input.role == Role::RoundNumber && input.clients) ||
+          (input.role == Role::ClientSeed && !input.clients))
+        return absl::InvalidArgumentError("input '" + input.name + "' of '" +
+                                          in.name() +
+                                          "' has the wrong placement");
       if (absl::Status s = type(i.type(), input.type); !s.ok())
         return s;
       out.inputs.push_back(std::move(input));
@@ -158,6 +177,13 @@ int Aggregation::secureModulusBits(uint64_t clients) const {
   // Values below 2^b sum below 2^(b + ceil(log2 n)); a secure mean's
   // levels keep one bit more (fedrt/SecureMean.h).
   return bitwidth + log2 + (kind == Kind::SecureMean ? 1 : 0);
+}
+
+bool Computation::readsClientSeed() const {
+  for (const Input &in : inputs)
+    if (in.role == Input::Role::ClientSeed)
+      return true;
+  return false;
 }
 
 const char *aggregationName(Aggregation::Kind kind) {

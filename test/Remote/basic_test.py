@@ -187,7 +187,99 @@ def example_script(fedc, root, tmp):
     check(r.stderr.count("worker: the run is over") == 2, r.stderr)
 
 
-TESTS = {f.__name__: f for f in (fedavg_matches_simulate, one_shot_main,
+def serve_and_layout(prog, tmp, layout, folders, tag, run):
+    """Runs `run` under serve with a worker per folder and under simulate
+    --layout; returns both stdouts and the tmp paths' tags used."""
+    with Cluster(prog, tmp, tag) as c:
+        coord = c.serve("--insecure", "--min-workers", str(len(folders)),
+                        *[a.replace("@", "remote-") for a in run])
+        workers = [c.worker(n, "--insecure", "--data", d)
+                   for n, d in folders.items()]
+        check(coord.wait(120) == 0, "serve failed:\n" + coord.stderr())
+        for w in workers:
+            check(w.wait(30) == 0, f"{w.name} failed:\n{w.stderr()}")
+        remote = coord.stdout()
+    sim = subprocess.run([prog, "simulate", "--layout", layout,
+                          *[a.replace("@", "sim-") for a in run]],
+                         capture_output=True, text=True, timeout=120)
+    check(sim.returncode == 0, sim.stderr)
+    return remote, sim.stdout
+
+
+def run_context_and_steering(fedc, root, tmp):
+    """client_seed() and round_number() under serve: the coordinator sends
+    each client's seed with its task, so the metrics (sums of seeds, of
+    shuffled records, of uniform draws) equal simulate --layout's; and the
+    steering flags (--init-state, --eval-initial, --eval-clients-per-round,
+    --per-client-metrics) give the same files under serve."""
+    ctx = compile_example(fedc, os.path.join(root, "test/Run/Inputs/run-context.fed"),
+                          os.path.join(tmp, "ctx"))
+    linear = os.path.join(root, "examples/data/linear")
+    files = sorted(os.listdir(linear))
+    folders = {}
+    for w, part in (("site-a", files[:5]), ("site-b", files[5:])):
+        folders[w] = os.path.join(tmp, "linear-" + w)
+        os.makedirs(folders[w])
+        for f in part:
+            shutil.copy(os.path.join(linear, f), folders[w])
+    layout = os.path.join(tmp, "linear-layout.json")
+    json.dump([{"name": n, "data": d} for n, d in folders.items()],
+              open(layout, "w"))
+    run = ["--rounds", "3", "--clients-per-round", "5", "--seed", "5",
+           "--no-timing", "--metrics", os.path.join(tmp, "@ctx.jsonl")]
+    serve_and_layout(ctx, tmp, layout, folders, "ctx", run)
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("bytes")}
+                        for r in rs]
+    rm = metrics(os.path.join(tmp, "remote-ctx.jsonl"))
+    sm = metrics(os.path.join(tmp, "sim-ctx.jsonl"))
+    check(len(rm) == 3 and strip(rm) == strip(sm),
+          f"run context differs under serve:\n{rm}\n{sm}")
+    check(len({r["seed_max"] for r in rm}) == 3, f"seeds repeat: {rm}")
+    # Plain simulate over the same clients in the same order (one folder):
+    # the same positions, so the same seeds whatever the grouping (sums of
+    # floats to float64-accumulation accuracy).
+    plain = subprocess.run([ctx, "--data", linear, "--metrics",
+                            os.path.join(tmp, "plain-ctx.jsonl"),
+                            *run[:-2]], capture_output=True, text=True,
+                           timeout=120)
+    check(plain.returncode == 0, plain.stderr)
+    pm = metrics(os.path.join(tmp, "plain-ctx.jsonl"))
+    for a, b in zip(pm, sm):
+        for k in ("round_seen", "seed_max", "seed_low"):
+            check(a[k] == b[k], f"{k} differs by grouping: {a} {b}")
+        for k in ("first_y", "take_y", "skip_y", "uniform"):
+            check(abs(a[k] - b[k]) <= 1e-9 * max(1, abs(b[k])),
+                  f"{k} differs by grouping: {a} {b}")
+
+    prog = compile_example(fedc, os.path.join(root, "examples/fedavg.fed"),
+                           os.path.join(tmp, "fedavg"))
+    everyone, digits_layout = split_digits(root, tmp)
+    start = subprocess.run([prog, "--data", everyone, "--rounds", "1",
+                            "--print-state"], capture_output=True, text=True,
+                           timeout=120)
+    check(start.returncode == 0, start.stderr)
+    state = os.path.join(tmp, "start.json")
+    open(state, "w").write(start.stdout.splitlines()[-1] + "\n")
+    run = ["--rounds", "2", "--clients-per-round", "6", "--seed", "4",
+           "--eval-every", "1", "--no-timing", "--init-state", state,
+           "--eval-initial", "--eval-clients-per-round", "5", "--print-state",
+           "--metrics", os.path.join(tmp, "@steer.jsonl"),
+           "--per-client-metrics", os.path.join(tmp, "@clients.jsonl")]
+    remote, sim = serve_and_layout(prog, tmp, digits_layout,
+                                   {n: os.path.join(tmp, n) for n in WORKERS},
+                                   "steer", run)
+    check(remote == sim, f"steered runs differ:\n{remote}\n{sim}")
+    rm = metrics(os.path.join(tmp, "remote-steer.jsonl"))
+    sm = metrics(os.path.join(tmp, "sim-steer.jsonl"))
+    check([r["round"] for r in rm] == [0, 1, 2] and strip(rm) == strip(sm),
+          f"steered metrics differ:\n{rm}\n{sm}")
+    check("eval_accuracy_p10" in rm[0], f"no per-client summary: {rm[0]}")
+    rc = metrics(os.path.join(tmp, "remote-clients.jsonl"))
+    sc = metrics(os.path.join(tmp, "sim-clients.jsonl"))
+    check(len(rc) == 15 and rc == sc, f"per-client metrics differ:\n{rc}\n{sc}")
+
+
+TESTS = {f.__name__: f for f in (run_context_and_steering, fedavg_matches_simulate, one_shot_main,
                                  plan_mismatch_named, merge_order,
                                  example_script)}
 

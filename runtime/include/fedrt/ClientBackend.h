@@ -31,6 +31,9 @@ struct StageTask {
   // fold them in this order.
   std::vector<int64_t> cohort;
   int64_t round = 0; // 0 outside rounds (init, a one-shot main)
+  // Parallel to cohort when the computation reads client_seed(): each
+  // client's seed (fedrt::clientSeed), else empty.
+  std::vector<int64_t> clientSeeds;
   // Per aggregation of the stage: a federated_dp_mean's clip, else 0.
   std::vector<double> dpClips;
   // When `cohort` holds a worker's own client indices: the population

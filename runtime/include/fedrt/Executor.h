@@ -40,14 +40,20 @@ public:
   explicit Executor(ClientBackend &clients,
                     FailurePolicy policy = FailurePolicy::FailRun);
 
-  // `server` holds the computation's server inputs in order; `cohort` the
-  // clients that take part. The results, or the first error (a server fn's
-  // failed check, a client failure under FailRun, an aggregation over no
-  // clients).
+  // `server` holds the computation's server parameters in order; `cohort`
+  // the clients that take part; `round` is what round_number() reads.
+  // `population` (ascending) is where client_seed() takes each client's
+  // position from; null: the cohort is the population (a one-shot main).
+  // The results, or the first error (a server fn's failed check, a client
+  // failure under FailRun, an aggregation over no clients).
   absl::StatusOr<std::vector<HostValue>>
   run(const Computation &comp, const std::vector<const HostValue *> &server,
       const std::vector<int64_t> &cohort, int64_t round = 0,
-      RunStats *stats = nullptr);
+      RunStats *stats = nullptr,
+      const std::vector<int64_t> *population = nullptr);
+
+  // The run's seed (--seed), from which client_seed() derives.
+  void setSeed(uint64_t seed) { seed_ = seed; }
 
   // The mechanism that clips and releases federated_dp_mean (the round
   // loop's, shared by its executors; not owned). Unset, an executor that
@@ -72,6 +78,7 @@ private:
   DpMechanism *privacy_ = nullptr;
   std::unique_ptr<DpMechanism> ownPrivacy_;
   Context serverContext_;
+  uint64_t seed_ = 0;
 };
 
 } // namespace fedrt

@@ -87,14 +87,22 @@ struct Computation {
   std::string name;
   uint64_t fingerprint = 0;
   struct Input {
+    // A parameter of the federated fn, or a run-context value the runtime
+    // supplies (plan.proto's Input.Role, in its order).
+    enum class Role { Parameter, RoundNumber, ClientSeed };
     bool clients = false;
     std::string name;
     TypeDesc type;
+    Role role = Role::Parameter;
+    // Client data: a parameter at CLIENTS (what --data binds).
+    bool isData() const { return clients && role == Role::Parameter; }
   };
   std::vector<Input> inputs;
   std::vector<Stage> stages;
   StageFn update = nullptr;
   std::vector<TypeDesc> results;
+  // Whether the computation reads client_seed().
+  bool readsClientSeed() const;
 };
 
 struct PlanTable {

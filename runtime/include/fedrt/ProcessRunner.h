@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <ostream>
@@ -54,6 +55,11 @@ struct ProcessConfig {
   // stops before a round that would take ε past dpTargetEpsilon (if set).
   DpConfig dp;
   std::optional<double> dpTargetEpsilon;
+  // Steering and looking at a run (docs/runtime.md, "Steering a run"):
+  std::string initState;           // JSON of the state to start from
+  bool evalInitial = false;        // eval before round 1, as round 0
+  int64_t evalClientsPerRound = 0; // eval over a seeded sample (0: all)
+  std::string perClientMetrics;    // each evaluated client's metrics (JSONL)
 };
 
 // One round's line of the metrics file.
@@ -96,8 +102,9 @@ public:
                    const std::vector<int64_t> &evalClients, std::ostream &out);
 
 private:
-  // The state to start from, and the first round to run: init's, or the
-  // checkpoint's on resume (nullopt: the checkpoint is already done).
+  // The state to start from, and the first round to run: init's (or
+  // --init-state's), or the checkpoint's on resume (`finished`: the
+  // checkpoint is already done).
   absl::Status start(HostValue &state, int64_t &first, std::ostream &out,
                      bool &finished);
   RunIdentity identity() const;
@@ -135,6 +142,25 @@ private:
   absl::Status evaluateRound(int64_t round, const HostValue &state,
                              const std::vector<int64_t> &evalClients,
                              RoundRecord &record, bool &evaluated);
+  // eval over the round's eval cohort (all of `evalClients`, or a seeded
+  // sample of --eval-clients-per-round), then with --per-client-metrics
+  // over each of them alone: a line per client, and the summary fields.
+  absl::Status evaluate(int64_t round, const HostValue &state,
+                        const std::vector<int64_t> &evalClients,
+                        RoundRecord &record);
+  // --eval-initial: eval of the starting state, written as round 0 (and
+  // its summary in `summary`: what `--rounds 0` prints).
+  absl::Status evaluateInitial(const HostValue &state,
+                               std::vector<int64_t> &trainClients,
+                               std::vector<int64_t> &evalClients,
+                               std::string &summary);
+  // The state of --init-state, checked against the state type.
+  absl::StatusOr<HostValue> readInitState() const;
+  // The steering flags' conditions: an eval to run, one that may run over
+  // single clients.
+  absl::Status checkSteering() const;
+  // Opens the metrics files (appending on resume).
+  absl::Status openOutputs();
   // The adaptive clips and the checkpoint of `round` (with --checkpoint).
   absl::Status checkpointRound(int64_t round, HostValue &state);
   // The last metrics (or the last round run) and, with --print-state, the
@@ -149,6 +175,7 @@ private:
   std::unique_ptr<DpMechanism> dp_;
   bool privacyStarted_ = false;
   std::vector<const Aggregation *> releases_; // next's DP means, then eval's
+  std::ofstream metrics_, perClient_;
 };
 
 // A one-shot computation's results on `out`: one value as JSON, several as

@@ -15,3 +15,22 @@ inline uint64_t splitmix64(uint64_t &state) {
 }
 
 } // namespace fedrt
+
+namespace fedrt {
+
+// client_seed() (docs/language.md, "Run context"): the seed of the client at
+// `position` in the population (its rank among the clients that hold data,
+// an order no cohort changes) in round `round` of a run with seed `seed`.
+// Each input goes through a full splitmix64 step, so neighbouring rounds
+// and positions give unrelated seeds; the program sees only the result,
+// never the position. A fixed function of its three inputs: any thread
+// count, worker layout or resume gives the same seeds.
+inline int64_t clientSeed(uint64_t seed, int64_t round, int64_t position) {
+  uint64_t state = seed ^ 0x243f6a8885a308d3ull; // this stream's domain
+  uint64_t withRound = splitmix64(state) ^ static_cast<uint64_t>(round);
+  uint64_t withPosition =
+      splitmix64(withRound) ^ static_cast<uint64_t>(position);
+  return static_cast<int64_t>(splitmix64(withPosition));
+}
+
+} // namespace fedrt

@@ -79,6 +79,22 @@ void fedrt_random_normal_f32(int64_t seed, float stddev, float *out, int64_t n);
 void fedrt_random_normal_f64(int64_t seed, double stddev, double *out,
                              int64_t n);
 
+/* Fills out[0..n) with uniform samples in [low, high): element i from
+ * (seed, i) only, as random_normal's. */
+void fedrt_random_uniform_f32(int64_t seed, float low, float high, float *out,
+                              int64_t n);
+void fedrt_random_uniform_f64(int64_t seed, double low, double high,
+                              double *out, int64_t n);
+
+/* shuffle(data, seed): rows[0..n) becomes a permutation of 0..n-1 drawn by
+ * Fisher-Yates from (seed, n) only (each swap's index from a splitmix64
+ * counter, mapped to [0, i] by Lemire's multiply-shift). */
+void fedrt_shuffle_rows(int64_t seed, int64_t n, int64_t *rows);
+/* dst row i = src row rows[i], rows of row_bytes bytes (a seq column
+ * gathered into shuffled order). */
+void fedrt_gather_rows(const void *src, void *dst, const int64_t *rows,
+                       int64_t n, int64_t row_bytes);
+
 /* What codegen emits into every program (docs/abi.md, "The plan"): the
  * serialized fedrt.proto.Plan (plan.proto) and the function table its
  * indices refer to. */
@@ -100,7 +116,11 @@ extern const uint64_t fedrt_plan_function_count;
   X(fedrt_matmul_f32)                                                          \
   X(fedrt_matmul_f64)                                                          \
   X(fedrt_random_normal_f32)                                                   \
-  X(fedrt_random_normal_f64)
+  X(fedrt_random_normal_f64)                                                   \
+  X(fedrt_random_uniform_f32)                                                  \
+  X(fedrt_random_uniform_f64)                                                  \
+  X(fedrt_shuffle_rows)                                                        \
+  X(fedrt_gather_rows)
 #endif
 
 #endif /* FEDRT_ABI_H */
