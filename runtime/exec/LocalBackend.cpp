@@ -279,6 +279,19 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
   }
 }
 
+// A stage's counts: clients that reported, blocks and threads, and the
+// bytes a real deployment would move (broadcasts down, values up).
+static void countStage(const Stage &stage, size_t cohort, size_t blocks,
+                       size_t threadsUsed, StageResult &result) {
+  result.reported = static_cast<int64_t>(cohort - result.failures.size());
+  result.stats.blocks = static_cast<int64_t>(blocks);
+  result.stats.threadsUsed = static_cast<int64_t>(threadsUsed);
+  for (const TypeDesc &t : stage.broadcasts)
+    result.stats.bytesDown += t.bytes() * static_cast<int64_t>(cohort);
+  for (const Aggregation &a : stage.aggregations)
+    result.stats.bytesUp += a.value.bytes() * result.reported;
+}
+
 absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   const Stage &stage = task.computation->stages[task.stage];
   size_t cohort = task.cohort.size();
@@ -356,13 +369,7 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   result.failures = std::move(failures);
   // A client that needed gigabytes of temporaries does not keep them.
   team_.trim(uint64_t(256) << 20);
-  result.reported = static_cast<int64_t>(cohort - result.failures.size());
-  result.stats.blocks = static_cast<int64_t>(blocks);
-  result.stats.threadsUsed = static_cast<int64_t>(threadsUsed.load());
-  for (const TypeDesc &t : stage.broadcasts)
-    result.stats.bytesDown += t.bytes() * static_cast<int64_t>(cohort);
-  for (const Aggregation &a : stage.aggregations)
-    result.stats.bytesUp += a.value.bytes() * result.reported;
+  countStage(stage, cohort, blocks, threadsUsed.load(), result);
   return result;
 }
 
