@@ -26,6 +26,9 @@ The list's format (scripts/mutants.txt):
     what they become
     (more find/replace pairs may follow; a `file:` line switches files)
 
+A line `# --- heading` between mutants is a section heading (elsewhere a
+`#` line outside find/replace text is a comment).
+
 A mutant that cannot be caught because it changes no behaviour (an
 equivalent mutant) stays in the list with `skip: the reason`.
 
@@ -78,6 +81,8 @@ def parse(text):
             file = None
         elif cur is None or (mode is None and line.startswith("#")):
             continue
+        elif line.startswith("# ---"):  # a section heading ends the edit
+            flush()
         elif line.startswith("--- find"):
             flush()
             mode = "find"
