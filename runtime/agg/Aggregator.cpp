@@ -611,6 +611,8 @@ PartialAggregate::deserialize(const Aggregation &agg, std::string_view in,
   auto get = [&](void *p, size_t n) {
     if (in.size() - pos < n)
       return false;
+    if (n == 0) // an empty vector's data() may be null: no memcpy
+      return true;
     std::memcpy(p, in.data() + pos, n);
     pos += n;
     return true;

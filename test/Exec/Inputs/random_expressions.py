@@ -158,6 +158,10 @@ def evaluate_float(e, env, ty):
         x, y = xs
         if math.isnan(x) or math.isnan(y):
             return t(math.nan)
+        if x == y == 0:  # IEEE 754-2019 minimum/maximum: -0 < +0
+            negative = math.copysign(1, x) < 0, math.copysign(1, y) < 0
+            zero = -0.0 if (any(negative) if e.op == "min" else all(negative)) else 0.0
+            return t(zero)
         return t(min(x, y) if e.op == "min" else max(x, y))
     x, y = xs
     if e.op == "/" and y == 0:
