@@ -128,8 +128,8 @@ std::optional<std::string> headerValue(const std::string &h,
       break;
   }
   std::string v = h.substr(at + 1, end - at - 1);
-  v.erase(0, v.find_first_not_of(" "));
-  v.erase(v.find_last_not_of(" ") + 1);
+  v.erase(0, v.find_first_not_of(' '));
+  v.erase(v.find_last_not_of(' ') + 1);
   return v;
 }
 
@@ -174,8 +174,8 @@ absl::Status parseNpy(const std::string &path, Array &a) {
   for (std::string_view part :
        splitAt(std::string_view(dims).substr(1, dims.size() - 2), ',')) {
     std::string p(part);
-    p.erase(0, p.find_first_not_of(" "));
-    p.erase(p.find_last_not_of(" ") + 1);
+    p.erase(0, p.find_first_not_of(' '));
+    p.erase(p.find_last_not_of(' ') + 1);
     if (p.empty())
       continue;
     if (p.find_first_not_of("0123456789") != std::string::npos || p.size() > 15)

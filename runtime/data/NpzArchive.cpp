@@ -80,9 +80,10 @@ absl::StatusOr<std::string> NpzArchive::read(const std::string &name) const {
   for (;;) {
     zip_int64_t n = zip_fread(f, block, sizeof block);
     if (n < 0) {
-      std::string why = zip_file_strerror(f);
+      std::string message = where + ": damaged entry: ";
+      message += zip_file_strerror(f);
       zip_fclose(f);
-      return absl::DataLossError(where + ": damaged entry: " + why);
+      return absl::DataLossError(message);
     }
     if (n == 0)
       break;
