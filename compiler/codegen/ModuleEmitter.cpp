@@ -7,10 +7,10 @@
 #include <llvm/IR/Verifier.h>
 
 #include <filesystem>
-#include <map>
-#include <type_traits>
 #include <llvm/Support/Casting.h>
 #include <llvm/Support/raw_ostream.h>
+#include <map>
+#include <type_traits>
 
 namespace fedc::codegen {
 

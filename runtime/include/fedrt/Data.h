@@ -84,8 +84,8 @@ absl::Status loadArrays(const std::vector<FieldBinding> &bindings,
 // One client's records from an .npz archive (numpy.savez or
 // savez_compressed): each leaf from the array of its name, as loadArrays
 // reads them. Arrays that no leaf names go to `unbound` as NAME.npy
-// (ignored: an archive often holds a test split too). Errors as loadArrays', and
-// NotFound naming the archive's arrays when a leaf has none.
+// (ignored: an archive often holds a test split too). Errors as loadArrays',
+// and NotFound naming the archive's arrays when a leaf has none.
 absl::Status loadNpz(const std::string &path, const RecordLayout &layout,
                      Columns &out, std::vector<std::string> *unbound);
 
