@@ -17,6 +17,7 @@
 #include "sema/TypedAST.h"
 
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -284,6 +285,15 @@ private:
   ExprPtr checkDpMean(const ast::CallExpr &e, Intrinsic i,
                       std::vector<ExprPtr> args);
   bool dpParameter(IntrinsicCallExpr &call, const ast::Arg &a);
+  // The call of a float mean with keyword parameters (federated_dp_mean,
+  // federated_secure_mean): one float per-client input with static
+  // shape, each keyword once (into `given`), each checked by `parameter`.
+  // Null after reporting.
+  std::unique_ptr<IntrinsicCallExpr> floatMeanCall(
+      const ast::CallExpr &e, Intrinsic i, std::vector<ExprPtr> args,
+      const std::string &name, DiagId nonFloat,
+      bool (Checker::*parameter)(IntrinsicCallExpr &, const ast::Arg &),
+      std::set<std::string> &given);
   // federated_secure_mean (SecureMean.cpp).
   ExprPtr checkSecureMean(const ast::CallExpr &e, Intrinsic i,
                           std::vector<ExprPtr> args);

@@ -80,37 +80,49 @@ bool Checker::dpParameter(IntrinsicCallExpr &call, const ast::Arg &a) {
   return true;
 }
 
-ExprPtr Checker::checkDpMean(const ast::CallExpr &e, Intrinsic i,
-                             std::vector<ExprPtr> args) {
-  const std::string name = "federated_dp_mean";
+std::unique_ptr<IntrinsicCallExpr> Checker::floatMeanCall(
+    const ast::CallExpr &e, Intrinsic i, std::vector<ExprPtr> args,
+    const std::string &name, DiagId nonFloat,
+    bool (Checker::*parameter)(IntrinsicCallExpr &, const ast::Arg &),
+    std::set<std::string> &given) {
   const PlacedType *p = soleAggregationInput(e, name, args);
   if (!p)
-    return errorExpr(e.range());
+    return nullptr;
   Expr &x = *args[0];
   std::string leaf = firstOffendingLeaf(
       p->member, [](const TensorType *t) { return t->isFloat(); });
   if (!leaf.empty()) {
-    diags_.report(x.range, DiagId::DpNonFloatMember)
-        .arg(describeLeaf(leaf, p->member));
-    return errorExpr(e.range());
+    diags_.report(x.range, nonFloat).arg(describeLeaf(leaf, p->member));
+    return nullptr;
   }
   if (!requireStaticShape(x, p->member, name))
-    return errorExpr(e.range());
+    return nullptr;
   auto call = std::make_unique<IntrinsicCallExpr>(
       types_.placed(p->member, Placement::Server, true), e.range(), i,
       std::move(args));
   call->placementOrigin = e.range();
-  std::set<std::string> given;
   for (const ast::Arg &a : e.args) {
     if (!a.name)
       continue;
     if (!given.insert(a.name->name).second) {
       diags_.report(a.name->range, DiagId::DuplicateArgument).arg(a.name->name);
-      return errorExpr(e.range());
+      return nullptr;
     }
-    if (!dpParameter(*call, a))
-      return errorExpr(e.range());
+    if (!(this->*parameter)(*call, a))
+      return nullptr;
   }
+  return call;
+}
+
+ExprPtr Checker::checkDpMean(const ast::CallExpr &e, Intrinsic i,
+                             std::vector<ExprPtr> args) {
+  const std::string name = "federated_dp_mean";
+  std::set<std::string> given;
+  std::unique_ptr<IntrinsicCallExpr> call =
+      floatMeanCall(e, i, std::move(args), name, DiagId::DpNonFloatMember,
+                    &Checker::dpParameter, given);
+  if (!call)
+    return errorExpr(e.range());
   auto missing = [&](const char *what) {
     diags_.report(e.range(), DiagId::DpMissingParameter).arg(what);
     return errorExpr(e.range());

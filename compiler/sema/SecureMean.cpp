@@ -72,34 +72,12 @@ bool Checker::secureMeanParameter(IntrinsicCallExpr &call, const ast::Arg &a) {
 ExprPtr Checker::checkSecureMean(const ast::CallExpr &e, Intrinsic i,
                                  std::vector<ExprPtr> args) {
   const std::string name = "federated_secure_mean";
-  const PlacedType *p = soleAggregationInput(e, name, args);
-  if (!p)
-    return errorExpr(e.range());
-  Expr &x = *args[0];
-  std::string leaf = firstOffendingLeaf(
-      p->member, [](const TensorType *t) { return t->isFloat(); });
-  if (!leaf.empty()) {
-    diags_.report(x.range, DiagId::SecureMeanNonFloatMember)
-        .arg(describeLeaf(leaf, p->member));
-    return errorExpr(e.range());
-  }
-  if (!requireStaticShape(x, p->member, name))
-    return errorExpr(e.range());
-  auto call = std::make_unique<IntrinsicCallExpr>(
-      types_.placed(p->member, Placement::Server, true), e.range(), i,
-      std::move(args));
-  call->placementOrigin = e.range();
   std::set<std::string> given;
-  for (const ast::Arg &a : e.args) {
-    if (!a.name)
-      continue;
-    if (!given.insert(a.name->name).second) {
-      diags_.report(a.name->range, DiagId::DuplicateArgument).arg(a.name->name);
-      return errorExpr(e.range());
-    }
-    if (!secureMeanParameter(*call, a))
-      return errorExpr(e.range());
-  }
+  std::unique_ptr<IntrinsicCallExpr> call = floatMeanCall(
+      e, i, std::move(args), name, DiagId::SecureMeanNonFloatMember,
+      &Checker::secureMeanParameter, given);
+  if (!call)
+    return errorExpr(e.range());
   for (auto [param, what] :
        {std::pair{"range", "range: R (each client's value is clipped to "
                            "[-R, R] before it is quantized)"},
