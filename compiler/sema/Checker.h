@@ -17,8 +17,8 @@
 #include "sema/TypedAST.h"
 
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
