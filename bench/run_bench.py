@@ -19,6 +19,8 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    10^5 values vs the plain sum.
 10. data loading: Fashion-MNIST's training set from IDX, .npy and .npz by a
    whole fedc program vs NumPy's own loaders (load_bench.py).
+11. client state: 10^6 clients with 1 KB states vs the stateless twin
+   (client_state_bench.py).
 
 usage: run_bench.py BUILD_DIR [--quick]"""
 import json
@@ -34,6 +36,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from load_bench import loading  # noqa: E402
+from client_state_bench import measure as client_state_rows  # noqa: E402
+from client_state_bench import table as client_state_table  # noqa: E402
 from privacy_bench import privacy  # noqa: E402
 from remote_bench import remote  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
@@ -293,6 +297,12 @@ def data_loading(build, quick):
                   "fedc × NumPy"], rows)
 
 
+def client_state(build, quick):
+    """bench/client_state_bench.py: time per round and peak memory of a
+    process keeping 1 KB per client, against its stateless twin."""
+    return client_state_table(client_state_rows(build, quick))
+
+
 def main():
     build = sys.argv[1]
     quick = "--quick" in sys.argv
@@ -307,6 +317,7 @@ def main():
         ("Differential privacy: accuracy vs ε (DP-FedAvg on digits)", privacy),
         ("Secure aggregation: SecAgg+ per round, m = 10^5", secure_aggregation),
         ("Data loading: Fashion-MNIST's 60,000 training images and labels", data_loading),
+        ("Client state: 10^6 clients with 1 KB states", client_state),
     ]
     start = time.perf_counter()
     report = []

@@ -74,6 +74,9 @@ struct Stage {
   std::vector<Node *> broadcasts; // server values sent to the clients
   std::vector<Node *> clientWork; // one fused client function, in order
   std::vector<Node *> aggregations;
+  // The client fn also returns the client's new state (after the
+  // aggregations' values): ComputationPlan::clientState.
+  bool writesClientState = false;
   // Of a computation the runtime runs: its stage functions.
   const sema::Function *serverFn = nullptr, *clientFn = nullptr;
 };
@@ -82,8 +85,12 @@ struct ComputationPlan {
   const sema::Function *computation = nullptr; // the federated fn
   std::vector<Node *> inputs;                  // in parameter order
   std::vector<Stage> stages;
-  std::vector<Node *> serverUpdate;         // after the last aggregation
-  std::vector<Node *> results;              // the returned value(s)
+  std::vector<Node *> serverUpdate; // after the last aggregation
+  std::vector<Node *> results;      // the returned value(s)
+  // A process's next with client state: the clients' new state (not among
+  // `results`: it stays at the clients; the client fn of stage
+  // clientState->level writes it).
+  Node *clientState = nullptr;
   const sema::Function *updateFn = nullptr; // if the runtime runs it
   uint64_t fingerprint = 0; // of the plan, its types and its code
   std::vector<std::unique_ptr<Node>> nodes;
@@ -94,6 +101,9 @@ struct LoweredProgram {
   // The stage functions synthesized for the computations the runtime runs
   // (named `round.server0`, `round.client0`, ..., `round.update`).
   std::vector<std::unique_ptr<sema::Function>> stageFunctions;
+  // A process with client state: `PROCESS.client_init`, client_init's
+  // value as a 1-tuple (one of stageFunctions).
+  const sema::Function *clientInit = nullptr;
   // What the runtime reads, and the functions its indices name (stage
   // functions and custom aggregations' local fns).
   fedrt::proto::Plan table;

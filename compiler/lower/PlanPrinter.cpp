@@ -117,6 +117,9 @@ void printComputation(const ComputationPlan &plan, std::ostream &out) {
     out << "    aggregate:\n";
     for (const Node *n : s.aggregations)
       line(out, *n, 6);
+    if (s.writesClientState) // stays at the clients, never aggregated
+      out << "    keep at clients (new client state): " << ref(plan.clientState)
+          << "\n";
   }
   if (!plan.serverUpdate.empty()) {
     out << "  server update:\n";

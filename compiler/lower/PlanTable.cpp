@@ -208,6 +208,7 @@ public:
         setType(st->add_broadcasts(), bc->type);
       for (const Node *a : s.aggregations)
         aggregation(*a, *st->add_aggregations());
+      st->set_writes_client_state(s.writesClientState);
     }
     c.set_update_fn(index(plan.updateFn));
     for (const Node *r : plan.results)
@@ -245,6 +246,17 @@ private:
   LoweredProgram &out_;
 };
 
+// The functions and constants `collect` reached, as location-free typed
+// text.
+std::string printed(const FunctionCollector &collect) {
+  std::ostringstream text;
+  for (const sema::Function *fn : collect.functions)
+    printFunction(*fn, nullptr, text);
+  for (const sema::Constant *c : collect.constants)
+    printConstant(*c, nullptr, text);
+  return text.str();
+}
+
 // The code a computation runs, as location-free typed text.
 std::string codeOf(const ComputationPlan &plan) {
   FunctionCollector collect;
@@ -258,12 +270,7 @@ std::string codeOf(const ComputationPlan &plan) {
     }
   }
   collect.function(plan.updateFn);
-  std::ostringstream text;
-  for (const sema::Function *fn : collect.functions)
-    printFunction(*fn, nullptr, text);
-  for (const sema::Constant *c : collect.constants)
-    printConstant(*c, nullptr, text);
-  return text.str();
+  return printed(collect);
 }
 
 // The dataflow as text: what the --emit=plan dump shows, every layout
@@ -290,7 +297,8 @@ std::string dataflowOf(const ComputationPlan &plan) {
   }
   for (const Stage &s : plan.stages)
     text += "stage " + std::to_string(s.broadcasts.size()) + " " +
-            std::to_string(s.aggregations.size()) + "\n";
+            std::to_string(s.aggregations.size()) + " " +
+            std::to_string(s.writesClientState) + "\n";
   return text;
 }
 
@@ -316,6 +324,16 @@ void buildPlanTable(const sema::Program &program, LoweredProgram &out) {
   }
   TableBuilder tables(out);
   uint64_t programHash = fedrt::kFnvOffset;
+  if (program.process && program.process->clientInit) {
+    const sema::Process &p = *program.process;
+    proto::Process *pr = out.table.mutable_process();
+    setType(pr->mutable_client_state(), p.clientState);
+    pr->set_client_init_fn(tables.index(out.clientInit));
+    // Its code is part of the program: another first state, another run.
+    FunctionCollector collect;
+    collect.function(out.clientInit);
+    programHash = fedrt::fnv1a(printed(collect), programHash);
+  }
   for (ComputationPlan &plan : out.computations) {
     std::string body = dataflowOf(plan);
     if (plan.updateFn)

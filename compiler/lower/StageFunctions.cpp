@@ -213,6 +213,10 @@ void synthesizeStageFunctions(ComputationPlan &plan,
         values.push_back(a->inputs[1]);
       aggregated.push_back(a);
     }
+    if (plan.clientState && plan.clientState->level == stage.index) {
+      values.push_back(plan.clientState);
+      stage.writesClientState = true;
+    }
     stage.clientFn = keep(client.finish(values));
   }
   plan.updateFn = keep(serverFunction("update").finish(plan.results));

@@ -348,12 +348,17 @@ private:
                         Process &process);
   void checkProcessEval(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
                         Process &process);
+  // client_init: a local fn () -> C of static shape.
+  void checkProcessClientInit(const ast::ProcessEntry &e, Process &process);
+  // next's and eval's inputs: (S@SERVER, {D}@CLIENTS), or with client
+  // state (S@SERVER, {C}@CLIENTS, {D}@CLIENTS).
   bool checkProcessInputs(const ast::ProcessEntry &e, const Function &fn,
                           const char *role, const Process &process);
-  // The process's `init`, `next`, `eval` entries (null when absent),
-  // reporting unknown, repeated and missing ones.
+  // The process's `init`, `next`, `eval`, `client_init` entries (null when
+  // absent), reporting unknown, repeated and missing ones.
   struct ProcessEntries {
-    const ast::ProcessEntry *init = nullptr, *next = nullptr, *eval = nullptr;
+    const ast::ProcessEntry *init = nullptr, *next = nullptr, *eval = nullptr,
+                            *clientInit = nullptr;
   };
   ProcessEntries processEntries(const ast::ProcessDecl &p);
   // What the runtime moves when it runs `fn` (its placed inputs and

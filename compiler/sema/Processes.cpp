@@ -113,12 +113,14 @@ void Checker::checkMain() {
 
 Checker::ProcessEntries Checker::processEntries(const ast::ProcessDecl &p) {
   ProcessEntries entries;
-  auto &[init, next, eval] = entries;
   for (const ast::ProcessEntry &e : p.entries) {
-    const ast::ProcessEntry **slot = e.key.name == "init"   ? &init
-                                     : e.key.name == "next" ? &next
-                                     : e.key.name == "eval" ? &eval
-                                                            : nullptr;
+    const std::string &key = e.key.name;
+    const ast::ProcessEntry **slot = key == "init"   ? &entries.init
+                                     : key == "next" ? &entries.next
+                                     : key == "eval" ? &entries.eval
+                                     : key == "client_init"
+                                         ? &entries.clientInit
+                                         : nullptr;
     if (!slot) {
       diags_.report(e.key.range, DiagId::ProcessEntryUnknown).arg(e.key.name);
     } else if (*slot) {
@@ -129,7 +131,8 @@ Checker::ProcessEntries Checker::processEntries(const ast::ProcessDecl &p) {
       *slot = &e;
     }
   }
-  for (auto [entry, key] : {std::pair{init, "init"}, std::pair{next, "next"}})
+  for (auto [entry, key] :
+       {std::pair{entries.init, "init"}, std::pair{entries.next, "next"}})
     if (!entry)
       diags_.report(p.name.range, DiagId::ProcessEntryMissing)
           .arg(p.name.name)
@@ -168,12 +171,15 @@ void Checker::checkProcessInit(const ast::ProcessDecl &p,
 
 bool Checker::checkProcessInputs(const ast::ProcessEntry &e, const Function &fn,
                                  const char *role, const Process &process) {
-  if (fn.params.size() != 2 || !atServer(fn.params[0]->type) ||
-      !isClientData(fn.params[1]->type)) {
+  size_t n = fn.params.size();
+  bool withClientState = n == 3 && isClientData(fn.params[1]->type);
+  if ((n != 2 && !withClientState) || !atServer(fn.params[0]->type) ||
+      !isClientData(fn.params[n - 1]->type)) {
     reportSignature(diags_, e, role,
                     std::string(role) +
                         " takes the state S@SERVER and client data "
-                        "{D}@CLIENTS");
+                        "{D}@CLIENTS, or (S@SERVER, {C}@CLIENTS, "
+                        "{D}@CLIENTS) with client state C");
     return false;
   }
   if (process.state && atServer(fn.params[0]->type) != process.state) {
@@ -184,6 +190,23 @@ bool Checker::checkProcessInputs(const ast::ProcessEntry &e, const Function &fn,
             formatType(types_.placed(process.state, Placement::Server, true)));
     return false;
   }
+  if (!withClientState)
+    return true;
+  const Type *c = cast<PlacedType>(fn.params[1]->type)->member;
+  if (!process.clientInit) {
+    reportSignature(diags_, e, role,
+                    "it takes client state " + formatType(fn.params[1]->type) +
+                        ", but the process has no client_init giving each "
+                        "client its first state");
+    return false;
+  }
+  if (process.clientState && c != process.clientState) {
+    reportSignature(diags_, e, role,
+                    "its client state is " + formatType(fn.params[1]->type) +
+                        " but client_init returns " +
+                        formatType(process.clientState));
+    return false;
+  }
   return true;
 }
 
@@ -192,24 +215,77 @@ void Checker::checkProcessNext(const ast::ProcessDecl &p,
   const Function *fn = processEntry(p, e);
   if (!fn || !checkProcessInputs(e, *fn, "next", process))
     return;
+  // With client state: (S@SERVER, {C}@CLIENTS[, M@SERVER]).
+  bool clientState = fn->params.size() == 3;
   const Type *r = fn->result;
-  const auto *pair = dyn_cast<TupleType>(r);
-  const Type *newState = atServer(r);
+  const auto *tuple = dyn_cast<TupleType>(r);
+  const Type *newState = clientState ? nullptr : atServer(r);
   const Type *metrics = nullptr;
-  if (!newState && pair && pair->elements.size() == 2) {
-    newState = atServer(pair->elements[0]);
-    metrics = atServer(pair->elements[1]);
+  bool ok = true;
+  size_t extra = clientState ? 1 : 0;
+  if (!newState && tuple && tuple->elements.size() >= 1 + extra &&
+      tuple->elements.size() <= 2 + extra) {
+    newState = atServer(tuple->elements[0]);
+    if (clientState)
+      ok = tuple->elements[1] == fn->params[1]->type;
+    if (tuple->elements.size() == 2 + extra) {
+      metrics = atServer(tuple->elements.back());
+      ok = ok && metrics && isa<StructType>(metrics);
+    } else {
+      ok = ok && (clientState || !tuple);
+    }
   }
-  if (!newState || (pair && (!metrics || !isa<StructType>(metrics))) ||
-      (process.state && newState != process.state)) {
-    reportSignature(diags_, e, "next",
-                    "next returns the new state S@SERVER, or (S@SERVER, "
-                    "M@SERVER) with a metrics struct M; it returns " +
-                        formatType(r));
+  if (!ok || !newState || (process.state && newState != process.state)) {
+    reportSignature(
+        diags_, e, "next",
+        clientState
+            ? "next with client state returns (S@SERVER, {C}@CLIENTS) or "
+              "(S@SERVER, {C}@CLIENTS, M@SERVER) with the state, the "
+              "clients' new state " +
+                  formatType(fn->params[1]->type) +
+                  " and a metrics struct M; it returns " + formatType(r)
+            : "next returns the new state S@SERVER, or (S@SERVER, "
+              "M@SERVER) with a metrics struct M; it returns " +
+                  formatType(r));
     return;
   }
   process.next = fn;
   process.metrics = metrics;
+}
+
+void Checker::checkProcessClientInit(const ast::ProcessEntry &e,
+                                     Process &process) {
+  const GlobalSymbol *g = lookupGlobal(e.value.name);
+  if (!g) {
+    diags_.report(e.value.range, DiagId::UnknownName)
+        .arg(e.value.name)
+        .arg(globalSuggestion(e.value.name));
+    return;
+  }
+  const auto *decl =
+      g->kind == GlobalSymbol::Kind::Fn ? cast<ast::FnDecl>(g->decl) : nullptr;
+  const Function *fn =
+      decl && !decl->isFederated ? instance(*decl, {}, e.value.range) : nullptr;
+  if (fn && fn->hasErrors)
+    return;
+  if (!fn || !fn->params.empty() || isa<PlacedType>(fn->result) ||
+      fn->result->isError()) {
+    reportSignature(
+        diags_, e, "client_init",
+        "client_init is a local fn () -> C giving each client its "
+        "first state C; '" +
+            e.value.name + "' is " +
+            (!decl ? std::string("not a function")
+             : decl->isFederated
+                 ? std::string("a federated fn")
+                 : "a local fn returning " + formatType(fn->result) +
+                       (fn->params.empty() ? "" : " from arguments")));
+    return;
+  }
+  if (!requireStaticShape(e.value.range, fn->result, "a client's state"))
+    return;
+  process.clientInit = fn;
+  process.clientState = fn->result;
 }
 
 void Checker::checkProcessEval(const ast::ProcessDecl &p,
@@ -228,16 +304,25 @@ void Checker::checkProcessEval(const ast::ProcessDecl &p,
 }
 
 void Checker::checkProcess(const ast::ProcessDecl &p) {
-  auto [init, next, eval] = processEntries(p);
+  ProcessEntries entries = processEntries(p);
   Process process;
   process.name = p.name.name;
   process.range = p.range();
-  if (init)
-    checkProcessInit(p, *init, process);
-  if (next)
-    checkProcessNext(p, *next, process);
-  if (eval)
-    checkProcessEval(p, *eval, process);
+  if (entries.clientInit)
+    checkProcessClientInit(*entries.clientInit, process);
+  if (entries.init)
+    checkProcessInit(p, *entries.init, process);
+  if (entries.next)
+    checkProcessNext(p, *entries.next, process);
+  if (entries.eval)
+    checkProcessEval(p, *entries.eval, process);
+  if (process.clientInit && process.next && process.next->params.size() != 3)
+    reportSignature(diags_, *entries.clientInit, "client_init",
+                    "the process has client_init, but next '" +
+                        process.next->name +
+                        "' takes no client state: next is (S@SERVER, "
+                        "{C}@CLIENTS, {D}@CLIENTS) -> (S@SERVER, "
+                        "{C}@CLIENTS[, M@SERVER])");
   for (const Function *fn : {process.init, process.next, process.eval})
     if (fn)
       requireStaticComputation(*fn);

@@ -400,6 +400,10 @@ struct Process {
   const Function *eval = nullptr; // optional
   const Type *state = nullptr;    // S
   const Type *metrics = nullptr;  // M of next, if it returns metrics
+  // Client state (docs/language.md, "Client state"): C, and client_init,
+  // the local fn () -> C giving a client its first state.
+  const Type *clientState = nullptr;
+  const Function *clientInit = nullptr;
 };
 
 struct Program {

@@ -249,6 +249,12 @@ int runMainLayout(const PlanTable &plan, const Options &o) {
 }
 
 int runProcessLayout(const PlanTable &plan, const Options &o) {
+  if (plan.hasClientState) {
+    reportError("process '" + plan.processName +
+                "' keeps client state (client_init), which --layout (a "
+                "remote run's layout) does not run yet");
+    return 1;
+  }
   if (std::string m = evalDataMismatch(plan); !m.empty()) {
     reportError(m + "; with --layout, eval runs on the workers' training "
                     "clients");

@@ -92,6 +92,14 @@ void addOutputOptions(CLI::App &app, Options &o) {
                  "Write each evaluated client's eval metrics to FILE.jsonl "
                  "(and their min, p10, p90, max into the round's metrics)")
       ->type_name("FILE");
+  app.add_option("--client-state-memory", o.clientStateMemory,
+                 "MiB of client states kept in memory; beyond it they move "
+                 "to a memory-mapped file (in --state-dir, else $TMPDIR)")
+      ->check(count(1));
+  app.add_option("--state-dir", o.stateDir,
+                 "Where client states spill to when they outgrow "
+                 "--client-state-memory")
+      ->type_name("DIR");
   app.add_option("--dump-partition", o.dumpPartition,
                  "Write every client's records (indices into the --data file "
                  "with --partition) and every round's cohort to FILE.json, "

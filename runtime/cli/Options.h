@@ -50,6 +50,10 @@ struct Options {
   bool evalInitial = false;        // --eval-initial: eval as round 0
   int64_t evalClientsPerRound = 0; // --eval-clients-per-round (0: all)
   std::string perClientMetrics;    // --per-client-metrics FILE.jsonl
+  // Client state (docs/runtime.md, "Client state"): MiB of states held in
+  // memory before they move to a mapped file in stateDir (else $TMPDIR).
+  int64_t clientStateMemory = 4096;
+  std::string stateDir;
   // `plot`: metrics files in, the picture out.
   std::vector<std::string> plotInputs;
   std::string plotOutput;

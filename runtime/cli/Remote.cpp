@@ -131,6 +131,12 @@ static int checkServeOptions(const PlanTable &plan, const Options &o,
     reportError("give --tls-cert and --tls-key (or --insecure for plaintext)");
     return 2;
   }
+  if (plan.hasClientState) {
+    reportError("process '" + plan.processName +
+                "' keeps client state (client_init), which remote execution "
+                "does not run yet: run it with simulate");
+    return 1;
+  }
   if (plan.kind == PlanTable::Kind::Process) {
     if (std::string m = evalDataMismatch(plan); !m.empty()) {
       reportError(m + "; remote eval runs on the workers' training clients");
@@ -239,6 +245,12 @@ int runWorkerCommand(const PlanTable &plan, const Options &o,
     reportError("give --tls-ca (the CA of the coordinator's certificate), or "
                 "--insecure for plaintext");
     return 2;
+  }
+  if (plan.hasClientState) {
+    reportError("process '" + plan.processName +
+                "' keeps client state (client_init), which remote execution "
+                "does not run yet: run it with simulate");
+    return 1;
   }
   if (plan.kind == PlanTable::Kind::Process)
     if (std::string m = evalDataMismatch(plan); !m.empty()) {

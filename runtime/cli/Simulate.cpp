@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace fedrt::cli {
 
@@ -296,6 +297,21 @@ int runProcess(const PlanTable &plan, const Options &o) {
   config.identity.partition = o.partition;
   config.identity.population = static_cast<int64_t>(train[0].size());
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
+  std::optional<ClientStateStore> states;
+  if (plan.hasClientState) {
+    if (plan.eval && plan.eval->readsClientState() && !o.evalData.empty())
+      return fail("--eval-data given, but eval '" + plan.eval->name +
+                  "' reads the client state, which only the training clients "
+                  "have");
+    states.emplace(plan.clientState,
+                   static_cast<uint64_t>(o.clientStateMemory) << 20,
+                   o.stateDir);
+    if (absl::Status s = states->initialize(plan.clientInit); !s.ok())
+      return fail(std::string(s.message()));
+    trainClients.setClientStates(&*states);
+    evalClientsBackend.setClientStates(&*states);
+    runner.setClientStates(&*states);
+  }
   if (absl::Status s = runner.run(population, evalClients, std::cout); !s.ok())
     return fail(std::string(s.message()));
   return 0;

@@ -94,20 +94,26 @@ absl::Status writeCheckpoint(const std::string &dir, const Checkpoint &c) {
   serialize(c.state, data);
   put(data, fnv1a(data));
 
-  std::string path = checkpointPath(dir), temp = path + ".tmp";
+  return writeFileDurably(dir, checkpointPath(dir), data, "checkpoint-write",
+                          "checkpoint-rename");
+}
+
+absl::Status writeFileDurably(const std::string &dir, const std::string &path,
+                              const std::string &data, const char *writeFault,
+                              const char *renameFault) {
+  std::string temp = path + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return absl::InternalError(temp + ": " + std::strerror(errno));
-  // A crash part-way through the write (fault point "checkpoint-write")
-  // or before the rename ("checkpoint-rename") leaves the previous
-  // checkpoint as it was.
+  // A crash part-way through the write or before the rename leaves the
+  // previous file as it was.
   size_t half = data.size() / 2;
   bool ok = writeAll(fd, data.substr(0, half));
-  faultPoint("checkpoint-write");
+  faultPoint(writeFault);
   ok = ok && writeAll(fd, data.substr(half)) && ::fsync(fd) == 0;
   int saved = errno;
   ::close(fd);
-  faultPoint("checkpoint-rename");
+  faultPoint(renameFault);
   if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
     std::string why =
         (ok ? path : temp) + ": " + std::strerror(ok ? errno : saved);

@@ -69,6 +69,10 @@ struct LocalBackend::Block {
   // Secure aggregation: per aggregation, each folded client's integer
   // values (empty unless the aggregation is a secure sum).
   std::vector<std::vector<std::vector<int64_t>>> secureInputs;
+  // The new client states of the block's clients that did not fail: the
+  // clients, and their states packed one after the other.
+  std::vector<int64_t> stateClients;
+  std::vector<unsigned char> states;
 };
 
 // Blocks finish in any order and merge in block order (what makes results
@@ -80,6 +84,8 @@ struct LocalBackend::OrderedMerge {
   std::optional<Partials> total;
   std::vector<ClientFailure> failures;
   std::vector<std::vector<std::vector<int64_t>>> secureInputs;
+  // Where new client states go as their blocks merge (null: none kept).
+  ClientStateStore *clientStates = nullptr;
 
   absl::Status add(size_t index, Block block, Context &ctx) {
     done.emplace(index, std::move(block));
@@ -89,6 +95,10 @@ struct LocalBackend::OrderedMerge {
       ++merged;
       failures.insert(failures.end(), next.failures.begin(),
                       next.failures.end());
+      for (size_t i = 0; i < next.stateClients.size(); ++i)
+        clientStates->stage(next.stateClients[i],
+                            next.states.data() +
+                                i * clientStates->stateBytes());
       secureInputs.resize(next.secureInputs.size());
       for (size_t i = 0; i < next.secureInputs.size(); ++i)
         for (auto &values : next.secureInputs[i])
@@ -126,16 +136,32 @@ std::string LocalBackend::clientName(int64_t client) const {
              : "client '" + inputs_[0]->name(static_cast<size_t>(client)) + "'";
 }
 
+namespace {
+
+// C: the type of the computation's client-state input (a computation that
+// writes the state reads it: loadPlan checks).
+const TypeDesc &clientStateType(const StageTask &task) {
+  for (const Computation::Input &in : task.computation->inputs)
+    if (in.role == Computation::Input::Role::ClientState)
+      return in.type;
+  static const TypeDesc none;
+  return none;
+}
+
+} // namespace
+
 // What folding a block works with: the broadcast slots every client
 // starts from, the clients' outputs of one batch, and who is excluded.
 struct LocalBackend::Batch {
   std::vector<uint64_t> broadcast;
   std::vector<size_t> offsets; // of each aggregation's value in an output
+  size_t stateOffset = 0;      // of the new client state in an output
   std::vector<std::vector<uint64_t>> outs;
   std::vector<const uint64_t *> outPointers;
   std::vector<size_t> positions;   // cohort position of each output
   std::vector<int64_t> population; // population index of each output
   std::vector<Columns> scratch;    // synthetic clients' generated data
+  std::vector<HostValue> states;   // each output's client state (if read)
   std::vector<bool> excluded;      // by position in the block
   std::vector<uint64_t> in;
   size_t count = 0; // outputs in this batch
@@ -152,6 +178,9 @@ struct LocalBackend::Batch {
       outSlots += a.clientSlots();
       valueBytes += a.value.bytes();
     }
+    stateOffset = outSlots - 1;
+    if (stage.writesClientState)
+      outSlots += clientStateType(task).slots();
     auto size = static_cast<size_t>(std::clamp<int64_t>(
         (int64_t(256) << 20) / valueBytes, 1, static_cast<int64_t>(kMaxBatch)));
     outs.assign(size, std::vector<uint64_t>(outSlots));
@@ -160,6 +189,9 @@ struct LocalBackend::Batch {
     population.resize(size);
     scratch.resize(size * inputs);
     excluded.assign(block.end - block.first, false);
+    if (task.computation->readsClientState())
+      for (size_t c = 0; c < size; ++c) // its own buffers: 64-byte aligned
+        states.push_back(HostValue::zeros(clientStateType(task)));
   }
 };
 
@@ -177,9 +209,12 @@ void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
     batch.in = batch.broadcast;
     size_t j = 0; // the client's datasets, in the order of its data inputs
     for (const Computation::Input &in : task.computation->inputs) {
-      if (in.role == Computation::Input::Role::ClientSeed)
+      if (in.role == Computation::Input::Role::ClientSeed) {
         batch.in.push_back(static_cast<uint64_t>(task.clientSeeds[next]));
-      else if (in.clients && j < inputs_.size()) {
+      } else if (in.role == Computation::Input::Role::ClientState) {
+        states_->unpack(states_->stateOf(task.cohort[next]), batch.states[c]);
+        toSlots(in.type, batch.states[c], batch.in);
+      } else if (in.clients && j < inputs_.size()) {
         inputs_[j]->slots(client, batch.in,
                           &batch.scratch[c * inputs_.size() + j]);
         ++j;
@@ -194,6 +229,11 @@ void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
       batch.excluded[next - block.first] = true;
       ctx.failed = 0;
       continue;
+    }
+    if (stage.writesClientState) { // after the aggregations' values
+      block.stateClients.push_back(task.cohort[next]);
+      states_->packSlots(batch.outs[c].data() + batch.stateOffset,
+                         block.states);
     }
     batch.outPointers[c] = batch.outs[c].data();
     batch.positions[c] = next;
@@ -253,6 +293,8 @@ absl::Status LocalBackend::foldBlock(const StageTask &task, Context &ctx,
   // failed client's contribution is left out whole.
   for (;;) {
     batch.partials.clear();
+    block.stateClients.clear(); // the clients run again
+    block.states.clear();
     for (size_t i = 0; i < stage.aggregations.size(); ++i) {
       batch.partials.emplace_back(stage.aggregations[i], task.zeros[i], &pool_);
       if (i < task.dpClips.size())
@@ -292,14 +334,25 @@ static void countStage(const Stage &stage, size_t cohort, size_t blocks,
     result.stats.bytesUp += a.value.bytes() * result.reported;
 }
 
-absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
-  const Stage &stage = task.computation->stages[task.stage];
+absl::Status LocalBackend::checkTask(const StageTask &task) const {
   size_t cohort = task.cohort.size();
   if (task.computation->readsClientSeed() && task.clientSeeds.size() != cohort)
     return absl::InvalidArgumentError(
         "'" + task.computation->name + "' reads client_seed(), but " +
         std::to_string(task.clientSeeds.size()) + " seeds came for " +
         std::to_string(cohort) + " clients");
+  if (task.computation->readsClientState() && !states_)
+    return absl::FailedPreconditionError(
+        "'" + task.computation->name +
+        "' reads the client state, but no client states are kept here");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
+  if (absl::Status s = checkTask(task); !s.ok())
+    return s;
+  const Stage &stage = task.computation->stages[task.stage];
+  size_t cohort = task.cohort.size();
   size_t size = blockSize(cohort);
   size_t blocks = (cohort + size - 1) / size;
   size_t threads = std::min<size_t>(static_cast<size_t>(team_.size()), blocks);
@@ -309,6 +362,7 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   std::atomic<size_t> threadsUsed{0};
   std::mutex mutex;
   OrderedMerge merge;
+  merge.clientStates = states_;
   absl::Status error;
   std::atomic<bool> stop{false};
 
@@ -367,6 +421,12 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
                      return a.client < b.client;
                    });
   result.failures = std::move(failures);
+  // The others' new states (staged as their blocks merged) wait for the
+  // round to commit; failed clients keep the state they had, also one
+  // written in an earlier stage of this round.
+  if (states_)
+    for (const ClientFailure &f : result.failures)
+      states_->discard(f.client);
   // A client that needed gigabytes of temporaries does not keep them.
   team_.trim(uint64_t(256) << 20);
   countStage(stage, cohort, blocks, threadsUsed.load(), result);

@@ -312,6 +312,11 @@ absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
     std::fprintf(stderr, "warning: %s\n", w.c_str());
   state = std::move(c.state);
   first = c.round + 1;
+  if (states_ && c.round > 0)
+    if (absl::Status s =
+            states_->load(config_.checkpoint, plan_.fingerprint, c.round);
+        !s.ok())
+      return s;
   std::fprintf(stderr, "note: resuming after round %lld from %s\n",
                static_cast<long long>(c.round),
                checkpointPath(config_.checkpoint).c_str());
@@ -383,6 +388,8 @@ absl::Status ProcessRunner::trainRound(int64_t round, HostValue &state,
     cohort = sampleCohort(trainClients, k, seed, round);
     privacyCohort(round, cohort.size(), trainClients.size());
     stats = RunStats();
+    if (states_) // an abandoned attempt's clients keep their states
+      states_->abandon();
     results =
         train_.run(*plan_.next, {&state}, cohort, round, &stats, &trainClients);
     if (results.ok() ||
@@ -396,12 +403,22 @@ absl::Status ProcessRunner::trainRound(int64_t round, HostValue &state,
   }
   if (!results.ok())
     return roundError(round, results.status());
+  if (states_)
+    if (absl::Status s = states_->commit(); !s.ok())
+      return roundError(round, s);
   if (config_.verbose)
     std::fprintf(stderr,
                  "round %lld: %zu clients in %lld blocks on %lld threads\n",
                  static_cast<long long>(round), cohort.size(),
                  static_cast<long long>(stats.blocks),
                  static_cast<long long>(stats.threadsUsed));
+  if (config_.verbose && states_)
+    std::fprintf(stderr,
+                 "round %lld: client states of %lld clients, %llu bytes %s\n",
+                 static_cast<long long>(round),
+                 static_cast<long long>(states_->clients()),
+                 static_cast<unsigned long long>(states_->footprint()),
+                 states_->spilled() ? "in a mapped file" : "in memory");
   state = std::move((*results)[0]);
   record.round = round;
   record.clients = static_cast<int64_t>(cohort.size());
@@ -515,10 +532,19 @@ absl::Status ProcessRunner::checkpointRound(int64_t round, HostValue &state) {
     return absl::OkStatus();
   if (absl::Status s = savePrivacy(round); !s.ok())
     return s;
+  // The clients' states first: until the server state's checkpoint moves
+  // to this round, the previous round's states stay.
+  if (states_)
+    if (absl::Status s =
+            states_->save(config_.checkpoint, plan_.fingerprint, round);
+        !s.ok())
+      return s;
   // The state moves through the checkpoint record, not copied.
   Checkpoint c{identity(), round, std::move(state)};
   absl::Status written = writeCheckpoint(config_.checkpoint, c);
   state = std::move(c.state);
+  if (written.ok() && states_)
+    std::remove(ClientStateStore::path(config_.checkpoint, round - 1).c_str());
   return written;
 }
 

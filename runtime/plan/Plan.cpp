@@ -124,12 +124,16 @@ public:
       case proto::Input::CLIENT_SEED:
         input.role = Role::ClientSeed;
         break;
+      case proto::Input::CLIENT_STATE:
+        input.role = Role::ClientState;
+        break;
       default:
         return absl::InvalidArgumentError("an input of '" + in.name() +
                                           "' has an unknown role");
       }
       if ((input.role == Role::RoundNumber && input.clients) ||
-          (input.role == Role::ClientSeed && !input.clients))
+          (input.role == Role::ClientSeed && !input.clients) ||
+          (input.role == Role::ClientState && !input.clients))
         return absl::InvalidArgumentError("input '" + input.name + "' of '" +
                                           in.name() +
                                           "' has the wrong placement");
@@ -153,6 +157,7 @@ public:
         if (absl::Status s = aggregation(a, stage.aggregations.back()); !s.ok())
           return s;
       }
+      stage.writesClientState = st.writes_client_state();
       out.stages.push_back(std::move(stage));
     }
     if (absl::Status s = function(in.update_fn(), out.update); !s.ok())
@@ -161,6 +166,42 @@ public:
       out.results.emplace_back();
       if (absl::Status s = type(r, out.results.back()); !s.ok())
         return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // client_init's entry and C, checked against what next and eval read
+  // and write: the state next writes in exactly one stage is what it
+  // (and eval) read.
+  absl::Status clientState(const proto::Process &in, PlanTable &out) const {
+    if (in.has_client_state()) {
+      out.hasClientState = true;
+      if (absl::Status s = type(in.client_state(), out.clientState); !s.ok())
+        return s;
+      if (absl::Status s = function(in.client_init_fn(), out.clientInit);
+          !s.ok())
+        return s;
+    }
+    for (const auto &c : out.computations) {
+      int writes = 0;
+      for (const Stage &st : c->stages)
+        writes += st.writesClientState ? 1 : 0;
+      bool reads = false;
+      for (const Computation::Input &i : c->inputs)
+        if (i.role == Computation::Input::Role::ClientState) {
+          reads = true;
+          if (!out.hasClientState || !(i.type == out.clientState))
+            return absl::InvalidArgumentError(
+                "'" + c->name + "' reads a client state the process does " +
+                "not have");
+        }
+      bool isNext = c.get() == out.next;
+      if (writes > (isNext && out.hasClientState ? 1 : 0) ||
+          (isNext && out.hasClientState && (writes != 1 || !reads)) ||
+          (reads && !isNext && c.get() != out.eval))
+        return absl::InvalidArgumentError(
+            "'" + c->name + "' does not read and write the client state as " +
+            "a process's next does");
     }
     return absl::OkStatus();
   }
@@ -177,6 +218,13 @@ int Aggregation::secureModulusBits(uint64_t clients) const {
   // Values below 2^b sum below 2^(b + ceil(log2 n)); a secure mean's
   // levels keep one bit more (fedrt/SecureMean.h).
   return bitwidth + log2 + (kind == Kind::SecureMean ? 1 : 0);
+}
+
+bool Computation::readsClientState() const {
+  for (const Input &in : inputs)
+    if (in.role == Input::Role::ClientState)
+      return true;
+  return false;
 }
 
 bool Computation::readsClientSeed() const {
@@ -254,6 +302,8 @@ absl::Status loadPlan(const void *bytes, size_t size, const StageFn *functions,
     if (!plan.process().eval().empty())
       if (absl::Status s = require(plan.process().eval(), out.eval); !s.ok())
         return s;
+    if (absl::Status s = reader.clientState(plan.process(), out); !s.ok())
+      return s;
   } else if (plan.has_main()) {
     out.kind = PlanTable::Kind::Main;
     if (absl::Status s = require(plan.main(), out.main); !s.ok())

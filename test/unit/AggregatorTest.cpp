@@ -1,6 +1,7 @@
 // The aggregators and the executor's deterministic streaming aggregation,
 // driven by hand-written stage functions through a parsed plan table.
 #include "fedrt/Aggregator.h"
+#include "PlanFixtures.h"
 #include "fedrt/Executor.h"
 #include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
@@ -14,6 +15,10 @@
 
 namespace fedrt {
 namespace {
+
+using fixtures::f32Of;
+using fixtures::loadTestPlan;
+using fixtures::typeOf;
 
 // --- stage functions (the signature generated code has) -------------------
 
@@ -54,12 +59,6 @@ uint64_t slotOf(double d) {
   std::memcpy(&s, &d, 8);
   return s;
 }
-float f32Of(uint64_t slot) {
-  float f;
-  auto bits = static_cast<uint32_t>(slot);
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 void zeroServer(fedrt_context *, const uint64_t *, uint64_t *out) {
   out[0] = slotOf(0.0);
 }
@@ -77,12 +76,6 @@ void report(fedrt_context *, const uint64_t *in, uint64_t *out) {
 const StageFn kFunctions[] = {noServer,   valueAndWeight, passThrough,
                               scalar,     passScalar,     zeroServer,
                               accumulate, merge,          report};
-
-TypeDesc typeOf(const std::string &text) {
-  absl::StatusOr<TypeDesc> t = parseType(text);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : TypeDesc();
-}
 
 bool ok(const absl::Status &s, std::string &error) {
   error = std::string(s.message());
@@ -156,13 +149,7 @@ PlanTable load(const OneStage &o) {
   }
   c->set_update_fn(o.update);
   setType(c->add_results(), o.result);
-  std::string bytes;
-  plan.SerializeToString(&bytes);
-  PlanTable table;
-  absl::Status s = loadPlan(bytes.data(), bytes.size(), kFunctions,
-                            std::size(kFunctions), table);
-  EXPECT_TRUE(s.ok()) << s;
-  return table;
+  return loadTestPlan(plan, kFunctions);
 }
 
 PlanTable weightedMeanPlan(int p) {

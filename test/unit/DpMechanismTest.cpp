@@ -3,6 +3,7 @@
 // reproducibility), adaptive clipping's geometric update, and the ε the
 // mechanism accounts (docs/privacy.md).
 #include "fedrt/DpMechanism.h"
+#include "PlanFixtures.h"
 #include "fedrt/Aggregator.h"
 #include "fedrt/Privacy.h"
 
@@ -14,11 +15,7 @@
 namespace fedrt {
 namespace {
 
-TypeDesc typeOf(const std::string &text) {
-  absl::StatusOr<TypeDesc> t = parseType(text);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : TypeDesc();
-}
+using fixtures::typeOf;
 
 Aggregation dpMean(const std::string &type, double clip, double z) {
   Aggregation agg;

@@ -1,43 +1,30 @@
 // The executor's seams: a ClientBackend replaced by a test double, failure
 // policies, and partial aggregates and values that survive serialization
 // bit for bit (what a remote worker sends its coordinator).
+#include "fedrt/Executor.h"
+#include "PlanFixtures.h"
 #include "fedrt/Aggregator.h"
 #include "fedrt/ClientBackend.h"
-#include "fedrt/Executor.h"
 #include "fedrt/LocalBackend.h"
 #include "plan.pb.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <set>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 namespace fedrt {
 namespace {
 
-TypeDesc typeOf(const std::string &text) {
-  absl::StatusOr<TypeDesc> t = parseType(text);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : TypeDesc();
-}
-
-uint64_t f32Slot(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return bits;
-}
-
-float f32Of(uint64_t slot) {
-  float f;
-  auto bits = static_cast<uint32_t>(slot);
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+using fixtures::f32Of;
+using fixtures::f32Slot;
+using fixtures::loadTestPlan;
+using fixtures::typeOf;
 
 // --- a two-stage computation over a test double ----------------------------
 //
@@ -81,13 +68,7 @@ PlanTable twoStagePlan() {
   c->set_update_fn(4);
   typeOf("f32").toProto(*c->add_results());
   typeOf("f32").toProto(*c->add_results());
-  std::string bytes;
-  plan.SerializeToString(&bytes);
-  PlanTable table;
-  absl::Status s = loadPlan(bytes.data(), bytes.size(), kFunctions,
-                            std::size(kFunctions), table);
-  EXPECT_TRUE(s.ok()) << s;
-  return table;
+  return loadTestPlan(plan, kFunctions);
 }
 
 // Plays every client in-process; records what the executor asked for.
@@ -114,9 +95,8 @@ public:
       }
       uint64_t slot = f32Slot(static_cast<float>(c + 1) - m);
       const uint64_t *one = &slot;
-      absl::Status s = r.partials[0].add(&one, 1, 0, ctx, [&](size_t) {
-        return clientName(c);
-      });
+      absl::Status s = r.partials[0].add(&one, 1, 0, ctx,
+                                         [&](size_t) { return clientName(c); });
       EXPECT_TRUE(s.ok()) << s;
       ++r.reported;
     }
@@ -213,8 +193,9 @@ TEST(SerializationTest, EveryPartialKindRoundTripsBitForBit) {
     std::vector<const uint64_t *> pointers;
     for (auto &s : slots)
       pointers.push_back(s.data());
-    ASSERT_TRUE(partial.add(pointers.data(), pointers.size(), 0, ctx,
-                            [](size_t) { return "c"; })
+    ASSERT_TRUE(partial
+                    .add(pointers.data(), pointers.size(), 0, ctx,
+                         [](size_t) { return "c"; })
                     .ok());
     std::string bytes;
     partial.serialize(bytes);
@@ -233,8 +214,8 @@ TEST(SerializationTest, EveryPartialKindRoundTripsBitForBit) {
     // Every truncation is refused, never read past the end.
     for (size_t cut = 0; cut < bytes.size(); cut += 7) {
       size_t p = 0;
-      EXPECT_FALSE(PartialAggregate::deserialize(agg, bytes.substr(0, cut), p)
-                       .ok())
+      EXPECT_FALSE(
+          PartialAggregate::deserialize(agg, bytes.substr(0, cut), p).ok())
           << c.type << " cut at " << cut;
     }
   }
@@ -259,8 +240,8 @@ TEST(SerializationTest, ValuesOfEveryElementRoundTrip) {
   EXPECT_EQ(bytes, again);
   EXPECT_TRUE(std::signbit(back.leaves[0].as<float>()[5]));
   pos = 0;
-  EXPECT_FALSE(deserialize(typeOf("S{a:f32[2,3],b:(f64,i32[2]),c:i64}"),
-                           bytes, pos, back, error));
+  EXPECT_FALSE(deserialize(typeOf("S{a:f32[2,3],b:(f64,i32[2]),c:i64}"), bytes,
+                           pos, back, error));
 }
 
 // --- local threads ----------------------------------------------------------

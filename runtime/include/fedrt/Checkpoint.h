@@ -37,6 +37,13 @@ std::string checkpointPath(const std::string &dir);
 
 absl::Status writeCheckpoint(const std::string &dir, const Checkpoint &c);
 
+// Writes `data` to `path` in `dir` so that a crash leaves either the old
+// file or the new one: a temporary file, fsync, rename, fsync of `dir`.
+// Fault points (fedrt/Faults.h) `writeFault` half-way through the write
+// and `renameFault` before the rename. InternalError naming the file.
+absl::Status writeFileDurably(const std::string &dir, const std::string &path,
+                              const std::string &data, const char *writeFault,
+                              const char *renameFault);
 // Reads and validates a checkpoint (magic, checksum, round, that program
 // `fingerprint` wrote it, the state's layout against `state`); NotFound
 // when there is none.

@@ -9,6 +9,7 @@
 
 #include "fedrt/ClientBackend.h"
 #include "fedrt/ClientData.h"
+#include "fedrt/ClientState.h"
 #include "fedrt/Context.h"
 
 #include <functional>
@@ -61,6 +62,9 @@ public:
   void setSecureAggregation(SecureAggregationOptions options) {
     secure_ = options;
   }
+  // Where the clients' states live (a process with client state): read by
+  // the client fns, their new states staged for the round's commit.
+  void setClientStates(ClientStateStore *states) { states_ = states; }
 
   // Clients per block for a cohort of `clients` (at most 16 blocks).
   static size_t blockSize(size_t clients);
@@ -72,6 +76,9 @@ private:
   struct Block;
   struct OrderedMerge;
   struct Batch;
+  // The task's seeds and client states are there when its computation
+  // reads them (else InvalidArgument, FailedPrecondition).
+  absl::Status checkTask(const StageTask &task) const;
   // Folds the clients of one block; failed clients are left out whole.
   absl::Status foldBlock(const StageTask &task, Context &ctx, Block &block);
   // Runs the client fn for the block's next clients from cohort position
@@ -96,6 +103,7 @@ private:
   std::vector<const ClientDataset *> inputs_;
   BufferPool pool_; // partial aggregates' buffers, reused across rounds
   SecureAggregationOptions secure_;
+  ClientStateStore *states_ = nullptr;
 };
 
 } // namespace fedrt

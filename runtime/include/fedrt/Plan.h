@@ -81,6 +81,9 @@ struct Stage {
   StageFn server = nullptr, client = nullptr;
   std::vector<TypeDesc> broadcasts;
   std::vector<Aggregation> aggregations;
+  // The client fn's outputs end with the client's new state (a process's
+  // next with client state; PlanTable::clientState).
+  bool writesClientState = false;
 };
 
 struct Computation {
@@ -89,7 +92,7 @@ struct Computation {
   struct Input {
     // A parameter of the federated fn, or a run-context value the runtime
     // supplies (plan.proto's Input.Role, in its order).
-    enum class Role { Parameter, RoundNumber, ClientSeed };
+    enum class Role { Parameter, RoundNumber, ClientSeed, ClientState };
     bool clients = false;
     std::string name;
     TypeDesc type;
@@ -101,8 +104,9 @@ struct Computation {
   std::vector<Stage> stages;
   StageFn update = nullptr;
   std::vector<TypeDesc> results;
-  // Whether the computation reads client_seed().
+  // Whether the computation reads client_seed(); the client state.
   bool readsClientSeed() const;
+  bool readsClientState() const;
 };
 
 struct PlanTable {
@@ -113,6 +117,11 @@ struct PlanTable {
   std::vector<std::unique_ptr<Computation>> computations;
   std::vector<std::string> functionNames; // by index in the function table
   uint64_t fingerprint = 0;               // of the whole program
+  // A process with client state (docs/language.md, "Client state"): C,
+  // and client_init's entry (no inputs; writes C's slots).
+  bool hasClientState = false;
+  TypeDesc clientState;
+  StageFn clientInit = nullptr;
 
   const Computation *find(const std::string &name) const;
 };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "fedrt/Checkpoint.h"
+#include "fedrt/ClientState.h"
 #include "fedrt/DpMechanism.h"
 #include "fedrt/Executor.h"
 #include "fedrt/Plan.h"
@@ -101,6 +102,10 @@ public:
   absl::Status run(const std::vector<int64_t> &population,
                    const std::vector<int64_t> &evalClients, std::ostream &out);
 
+  // A process with client state: the store the training backend reads
+  // and writes (committed after each round, checkpointed with the state).
+  void setClientStates(ClientStateStore *states) { states_ = states; }
+
 private:
   // The state to start from, and the first round to run: init's (or
   // --init-state's), or the checkpoint's on resume (`finished`: the
@@ -173,6 +178,7 @@ private:
   Executor *eval_;
   ProcessConfig config_;
   std::unique_ptr<DpMechanism> dp_;
+  ClientStateStore *states_ = nullptr; // client state, if the process has it
   bool privacyStarted_ = false;
   std::vector<const Aggregation *> releases_; // next's DP means, then eval's
   std::ofstream metrics_, perClient_;

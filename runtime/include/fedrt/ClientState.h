@@ -1,0 +1,112 @@
+// The states of a process's clients (docs/runtime.md, "Client state").
+// The client state C has a static shape, so each client's state is a fixed
+// number of packed bytes (its leaves' elements in order). Only clients that
+// have completed a round hold one — the others start from client_init —
+// and they live in one buffer that grows as clients join: in memory up to
+// a limit, then in a memory-mapped file (10^6 clients with 1 KB states
+// take 1 GB, plus 4 bytes per client of index).
+//
+// A round's new states are pending until the round commits: a client that
+// fails later in the round, or a round that never completes, leaves its
+// state as it was, and a stage that runs again reads the same state.
+#pragma once
+
+#include "fedrt/Plan.h"
+#include "fedrt/Types.h"
+#include "fedrt/Value.h"
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fedrt {
+
+class ClientStateStore {
+public:
+  // `type`: C (static shape). Past `memoryLimit` bytes of states the
+  // buffer moves to an unlinked file in `spillDir` (empty: $TMPDIR or
+  // /tmp), mapped into memory.
+  ClientStateStore(const TypeDesc &type, uint64_t memoryLimit,
+                   std::string spillDir);
+  ~ClientStateStore();
+  ClientStateStore(const ClientStateStore &) = delete;
+  ClientStateStore &operator=(const ClientStateStore &) = delete;
+
+  const TypeDesc &type() const { return type_; }
+  size_t stateBytes() const { return bytes_; } // per client, packed
+
+  // The committed state of population member `client`, packed, or null
+  // when it has none yet. Valid until the next commit.
+  const unsigned char *find(int64_t client) const;
+  // Runs client_init (an entry with no inputs writing C's slots) for the
+  // state of a client that has none. InvalidArgument when it fails a
+  // check.
+  absl::Status initialize(StageFn clientInit);
+  const unsigned char *stateOf(int64_t client) const {
+    const unsigned char *p = find(client);
+    return p ? p : initial_.data();
+  }
+  // Copies packed bytes into `out` (shaped like HostValue::zeros(type)).
+  void unpack(const unsigned char *packed, HostValue &out) const;
+  // The packed bytes of a value of the slots `slots` point to (a client
+  // fn's output), appended to `out`.
+  void packSlots(const uint64_t *slots, std::vector<unsigned char> &out) const;
+
+  // A new state of `client` for the round being run (`stateBytes()` packed
+  // bytes, copied; a later one for the same client replaces it); `discard`
+  // drops it (the client failed).
+  void stage(int64_t client, const unsigned char *packed);
+  void discard(int64_t client);
+  // Makes every pending state the client's state. ResourceExhausted when
+  // the buffer cannot grow (memory, or the spill file's disk).
+  absl::Status commit();
+  // Drops the pending states (the round did not complete).
+  void abandon() {
+    pendingClients_.clear();
+    pendingBytes_.clear();
+  }
+
+  int64_t clients() const { return static_cast<int64_t>(used_); }
+  // Bytes of the states held and their index (in memory or in the mapped
+  // file; the mapping reserves up to twice the states' bytes, untouched).
+  uint64_t footprint() const;
+  bool spilled() const { return fd_ >= 0; }
+
+  // Checkpoints (written with the server state's, docs/runtime.md):
+  // "FEDCCST1", the program's fingerprint, the round, the state bytes per
+  // client, the number of clients, then per client (ascending) its index
+  // and packed state, then an FNV-1a checksum. DataLoss for a damaged
+  // file, FailedPrecondition for another program's.
+  absl::Status save(const std::string &dir, uint64_t fingerprint,
+                    int64_t round) const;
+  absl::Status load(const std::string &dir, uint64_t fingerprint,
+                    int64_t round);
+  // DIR/clients-ROUND.state
+  static std::string path(const std::string &dir, int64_t round);
+
+private:
+  // Room for `n` states; false when the buffer cannot grow.
+  bool reserve(size_t n);
+  bool spill(size_t capacity);
+
+  TypeDesc type_;
+  std::vector<size_t> leafBytes_;
+  size_t bytes_ = 0;
+  uint64_t memoryLimit_;
+  std::string spillDir_;
+  std::vector<uint32_t> slot_; // by client: its state's slot + 1 (0: none)
+  unsigned char *data_ = nullptr;
+  // Mapped: anonymous memory, or the spill file once spilled.
+  size_t capacity_ = 0, used_ = 0; // in states
+  int fd_ = -1;                    // the spill file, once spilled
+  std::vector<unsigned char> initial_;
+  // The round's new states, in arrival order: client (-1: discarded) and
+  // packed bytes, in one buffer (a round of 10^6 clients would otherwise
+  // pay an allocation per client).
+  std::vector<int64_t> pendingClients_;
+  std::vector<unsigned char> pendingBytes_;
+};
+
+} // namespace fedrt
