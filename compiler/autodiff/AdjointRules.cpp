@@ -404,6 +404,8 @@ void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
   case Builtin::Maximum:
     backpropElementwise(n, std::move(dy), out);
     return;
+  case Builtin::Sign: // piecewise constant: zero almost everywhere (as
+    return;           // PyTorch's sign)
   case Builtin::Softmax:
   case Builtin::LogSoftmax:
     backpropSoftmax(n, std::move(dy), out);

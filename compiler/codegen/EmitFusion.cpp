@@ -387,6 +387,24 @@ FunctionEmitter::scalarMath(const Fused &n,
     // abs(INT_MIN) does not fit: the negation is checked.
     return b.CreateSelect(b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
                           checkedNegate(x, n.element, n.range, "abs"), x);
+  case sema::Builtin::Sign: {
+    // -1, 0 or 1; a float zero keeps its sign and NaN stays NaN (both
+    // comparisons false), as NumPy's and PyTorch's sign.
+    llvm::Value *zero = llvm::Constant::getNullValue(t);
+    llvm::Value *pos =
+        isFloat ? b.CreateFCmpOGT(x, zero)
+                : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
+                               x, zero);
+    llvm::Value *neg =
+        isFloat ? b.CreateFCmpOLT(x, zero)
+                : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element),
+                               x, zero);
+    llvm::Value *minusOne = isFloat ? llvm::ConstantFP::get(t, -1.0)
+                                    : llvm::ConstantInt::getSigned(t, -1);
+    llvm::Value *plusOne = isFloat ? one : llvm::ConstantInt::get(t, 1);
+    return b.CreateSelect(pos, plusOne,
+                          b.CreateSelect(neg, minusOne, isFloat ? x : zero));
+  }
   case sema::Builtin::Relu: {
     llvm::Value *zero = llvm::Constant::getNullValue(t);
     return b.CreateSelect(

@@ -237,14 +237,16 @@ ExprPtr Checker::typeUnaryMath(BuiltinCall &call) {
   const TensorType *f32 = types_.scalar(ScalarKind::F32);
   if (!arity(call, 1))
     return errorExpr(e.range());
-  bool needsFloat = b != Builtin::Abs && b != Builtin::Relu;
+  bool needsFloat =
+      b != Builtin::Abs && b != Builtin::Relu && b != Builtin::Sign;
   adapt(args[0], f32);
   bool vectorNeeded = b == Builtin::Softmax || b == Builtin::LogSoftmax;
-  // Smooth elementwise math maps a float struct field by field (sqrt(v),
-  // what optimizers need); abs and relu take tensors.
+  // Elementwise math maps a float struct field by field (sqrt(v), sign(d):
+  // what optimizers need); relu takes tensors.
   bool onStructs = b == Builtin::Exp || b == Builtin::Log ||
                    b == Builtin::Sqrt || b == Builtin::Tanh ||
-                   b == Builtin::Sigmoid;
+                   b == Builtin::Sigmoid || b == Builtin::Abs ||
+                   b == Builtin::Sign;
   if (const auto *s = dyn_cast<StructType>(args[0]->type);
       s && onStructs && isNumeric(s)) {
     if (!firstOffendingLeaf(s, [](const TensorType *t) {
