@@ -86,7 +86,8 @@ void addOutputOptions(CLI::App &app, Options &o) {
                "Print the final server state as JSON after the last round");
   app.add_option("--init-state", o.initState,
                  "Start from the state in FILE.json (as --print-state writes "
-                 "it) instead of running init")
+                 "it) or FILE.npz (an array per field, nested ones named "
+                 "'outer.inner') instead of running init")
       ->type_name("FILE");
   app.add_option("--per-client-metrics", o.perClientMetrics,
                  "Write each evaluated client's eval metrics to FILE.jsonl "

@@ -8,6 +8,7 @@
 #include "fedrt/Data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -133,7 +134,7 @@ std::optional<std::string> headerValue(const std::string &h,
   return v;
 }
 
-absl::Status parseNpy(const std::string &path, Array &a) {
+absl::Status parseNpy(const std::string &path, Array &a, bool records) {
   const std::string &b = a.bytes;
   if (b.size() < 10)
     return invalid(path, "the .npy header is truncated");
@@ -182,18 +183,21 @@ absl::Status parseNpy(const std::string &path, Array &a) {
       return invalid(path, "shape " + dims + " is not a tuple of sizes");
     a.shape.push_back(std::stoll(p));
   }
-  if (a.shape.empty())
+  if (a.shape.empty() && records)
     return invalid(path, "a 0-dimensional array holds no records");
   return absl::OkStatus();
 }
 
-absl::StatusOr<Array> parseArray(const std::string &path, std::string bytes) {
+// `records`: the first dimension counts records (a 0-d array is refused);
+// else any shape (a value's leaf).
+absl::StatusOr<Array> parseArray(const std::string &path, std::string bytes,
+                                 bool records = true) {
   Array a;
   a.name = path;
   a.bytes = std::move(bytes);
   absl::Status s;
   if (a.bytes.size() >= 6 && a.bytes.compare(0, 6, "\x93NUMPY") == 0)
-    s = parseNpy(path, a);
+    s = parseNpy(path, a, records);
   else if (a.bytes.size() >= 4 && a.bytes[0] == 0 && a.bytes[1] == 0)
     s = parseIdx(path, a);
   else
@@ -424,6 +428,98 @@ absl::Status loadNpz(const std::string &path, const RecordLayout &layout,
       if (!leaves.count(a))
         unbound->push_back(a + ".npy");
   return loadArrays(bindings, layout, out);
+}
+
+namespace {
+
+// Each tensor leaf of `type` with its path: a struct's fields by name
+// (nested: "x.w"), a tuple's elements by index ("0").
+void leafPaths(const TypeDesc &type, const std::string &prefix,
+               std::vector<std::pair<std::string, const TypeDesc *>> &out) {
+  if (type.kind == TypeDesc::Kind::Tensor) {
+    out.emplace_back(prefix, &type);
+    return;
+  }
+  for (size_t i = 0; i < type.children.size(); ++i) {
+    std::string name = type.kind == TypeDesc::Kind::Struct ? type.fields[i]
+                                                           : std::to_string(i);
+    leafPaths(type.children[i], prefix.empty() ? name : prefix + "." + name,
+              out);
+  }
+}
+
+// Leaf `t` from array `a`: the leaf's exact shape; elements exact, f64
+// into f32 only when every value is a float32 (numpy's default dtype is
+// float64, and a model saved from float32 arrays converts back exactly).
+absl::Status leafFromArray(const std::string &where, const Array &a,
+                           const TypeDesc &t, Tensor &out) {
+  if (a.shape != t.dims)
+    return invalid(where, "shape " + shapeText(a.shape) + ", the state's " +
+                              "leaf is " + t.str());
+  bool narrowing = a.stored == Stored::F64 && t.element == Element::F32;
+  if (!exactInto(a.stored, t.element) && !narrowing)
+    return invalid(where, std::string("elements of ") + storedName(a.stored) +
+                              " do not all fit " + elementName(t.element) +
+                              " exactly");
+  if (!narrowing) {
+    visitElement(t.element, [&](auto zero) {
+      using To = decltype(zero);
+      convertFrom(a, out.count, out.as<To>());
+    });
+    return absl::OkStatus();
+  }
+  std::vector<double> wide(static_cast<size_t>(out.count));
+  convertFrom(a, out.count, wide.data());
+  for (size_t i = 0; i < wide.size(); ++i) {
+    auto f = static_cast<float>(wide[i]);
+    if (static_cast<double>(f) != wide[i] && !std::isnan(wide[i]))
+      return invalid(where, "element " + std::to_string(i) + " (" +
+                                std::to_string(wide[i]) +
+                                ") is not a float32; save the array with "
+                                ".astype(numpy.float32)");
+    out.as<float>()[i] = f;
+  }
+  return absl::OkStatus();
+}
+
+} // namespace
+
+bool looksLikeNpz(const std::string &path) {
+  return detail::NpzArchive::looksLike(path);
+}
+
+absl::StatusOr<HostValue> valueFromNpz(const TypeDesc &type,
+                                       const std::string &path) {
+  absl::StatusOr<detail::NpzArchive> archive = detail::NpzArchive::open(path);
+  if (!archive.ok())
+    return archive.status();
+  std::vector<std::pair<std::string, const TypeDesc *>> leaves;
+  leafPaths(type, "", leaves);
+  HostValue v = HostValue::zeros(type);
+  std::set<std::string> used;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    const auto &[name, leaf] = leaves[i];
+    if (name.empty()) // a tensor state: its one array, whatever its name
+      return invalid(path, "the state is a tensor; --init-state .npz needs "
+                           "a struct (each field an array)");
+    absl::StatusOr<std::string> bytes = archive->read(name);
+    if (!bytes.ok())
+      return absl::InvalidArgumentError(std::string(bytes.status().message()));
+    absl::StatusOr<Array> a =
+        parseArray(path + ":" + name, *std::move(bytes), false);
+    if (!a.ok())
+      return a.status();
+    if (absl::Status s =
+            leafFromArray(path + ":" + name, *a, *leaf, v.leaves[i]);
+        !s.ok())
+      return s;
+    used.insert(name);
+  }
+  for (const std::string &name : archive->arrays())
+    if (!used.count(name))
+      return invalid(path + ":" + name, "no leaf of the state is named so "
+                                        "(nested fields are 'outer.inner')");
+  return v;
 }
 
 } // namespace fedrt

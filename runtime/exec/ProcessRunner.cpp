@@ -2,6 +2,7 @@
 #include "fedrt/ProcessRunner.h"
 
 #include "fedrt/ClientMetrics.h"
+#include "fedrt/Data.h"
 #include "fedrt/Json.h"
 #include "fedrt/Sampling.h"
 
@@ -261,17 +262,25 @@ bool ProcessRunner::overBudget(int64_t round, size_t population) const {
 
 absl::StatusOr<HostValue> ProcessRunner::readInitState() const {
   const std::string &path = config_.initState;
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in)
-    return absl::InvalidArgumentError(path + ": cannot read the initial state");
   const TypeDesc &type = plan_.init->results[0];
-  absl::StatusOr<HostValue> state = valueFromJson(type, text.str(), true);
+  absl::StatusOr<HostValue> state;
+  std::string where = path + ": "; // an .npz's errors name it themselves
+  if (looksLikeNpz(path)) {
+    state = valueFromNpz(type, path);
+    where.clear();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in)
+      return absl::InvalidArgumentError(path +
+                                        ": cannot read the initial state");
+    state = valueFromJson(type, text.str(), true);
+  }
   if (!state.ok())
     return absl::InvalidArgumentError(
-        path + ": " + std::string(state.status().message()) +
-        " (the state of '" + plan_.processName + "' is " + type.str() +
+        where + std::string(state.status().message()) + " (the state of '" +
+        plan_.processName + "' is " + type.str() +
         ", as --print-state writes it)");
   return state;
 }

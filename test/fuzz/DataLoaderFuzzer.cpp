@@ -1,7 +1,8 @@
 // Fuzzes the client-data loaders: any bytes, read as a CSV, as a JSON
 // Lines file, as the array file (IDX, .npy, .npz) of every field of a record
-// with a tensor, a nested struct and every element type, must load or fail
-// with a message, never crash or hang.
+// with a tensor, a nested struct and every element type, and as an .npz
+// state (--init-state), must load or fail with a message, never crash or
+// hang.
 #include "fedrt/Data.h"
 #include "fedrt/Types.h"
 
@@ -33,6 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   (void)fedrt::loadNpz(path, layout, columns, &unbound);
   arrays.front().path = path + ":x";
   (void)fedrt::loadArrays(arrays, layout, columns);
+  // As a state for --init-state .npz (a nested struct, a scalar leaf).
+  static const fedrt::TypeDesc state =
+      *fedrt::parseType("S{x:M{w:f32[2,2],b:f32},n:i64,t:(f64,u8[3])}");
+  (void)fedrt::valueFromNpz(state, path);
   (void)fedrt::parseType(
       std::string_view(reinterpret_cast<const char *>(data), size));
   return 0;

@@ -4,8 +4,10 @@
 #pragma once
 
 #include "fedrt/Types.h"
+#include "fedrt/Value.h"
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 #include <cstdint>
 #include <string>
@@ -88,5 +90,17 @@ absl::Status loadArrays(const std::vector<FieldBinding> &bindings,
 // and NotFound naming the archive's arrays when a leaf has none.
 absl::Status loadNpz(const std::string &path, const RecordLayout &layout,
                      Columns &out, std::vector<std::string> *unbound);
+
+// A value of `type` (a struct: a process's state) from an .npz archive
+// (--init-state): each tensor leaf from the array named by its field path
+// ("w"; nested "x.w"; a tuple's elements "0", "1"), of exactly the leaf's
+// shape (a scalar: a 0-d array); elements exact as loadArrays converts
+// them, and f64 into f32 when every value is a float32. Every leaf must
+// have its array and every array name a leaf. InvalidArgument naming the
+// archive and the array; NotFound when the file cannot be opened.
+absl::StatusOr<HostValue> valueFromNpz(const TypeDesc &type,
+                                       const std::string &path);
+// Whether `path` starts like a zip file (an .npz archive), by content.
+bool looksLikeNpz(const std::string &path);
 
 } // namespace fedrt
