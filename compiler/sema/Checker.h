@@ -348,6 +348,8 @@ private:
                         Process &process);
   void checkProcessEval(const ast::ProcessDecl &p, const ast::ProcessEntry &e,
                         Process &process);
+  // next's metrics fields: none named like a key the runtime writes.
+  void checkMetricNames(const StructType &metrics);
   // client_init: a local fn () -> C of static shape.
   void checkProcessClientInit(const ast::ProcessEntry &e, Process &process);
   // next's and eval's inputs: (S@SERVER, {D}@CLIENTS), or with client

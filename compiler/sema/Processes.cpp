@@ -251,6 +251,36 @@ void Checker::checkProcessNext(const ast::ProcessDecl &p,
   }
   process.next = fn;
   process.metrics = metrics;
+  if (metrics)
+    checkMetricNames(*cast<StructType>(metrics));
+}
+
+// next's metrics share each round's JSON line with the runtime's own keys
+// (docs/runtime.md, "Metrics"): a field of the same name would write the
+// key twice.
+void Checker::checkMetricNames(const StructType &metrics) {
+  static const char *const kKeys[] = {"round",  "clients",  "dropped",
+                                      "failed", "bytes_up", "bytes_down",
+                                      "wall_ms"};
+  static const char *const kPrefixes[] = {"eval_", "dp_", "secagg_"};
+  if (!metrics.decl)
+    return;
+  for (const ast::FieldDecl &f : metrics.decl->fields) {
+    const std::string &name = f.name.name;
+    std::string why;
+    for (const char *key : kKeys)
+      if (name == key)
+        why = "round, clients, dropped, failed, bytes_up, bytes_down, wall_ms";
+    for (const char *prefix : kPrefixes)
+      if (name.rfind(prefix, 0) == 0)
+        why = std::string("the prefix ") + prefix +
+              " is eval's, differential privacy's and secure aggregation's";
+    if (!why.empty())
+      diags_.report(f.name.range, DiagId::MetricNameReserved)
+          .arg(name)
+          .arg(metrics.name)
+          .arg(why);
+  }
 }
 
 void Checker::checkProcessClientInit(const ast::ProcessEntry &e,
