@@ -148,6 +148,11 @@ CASES = [
          "return sum((a @ b) * w);",
          lambda a, b, w: ((a @ b) * w).sum(),
          {"a": normal(2, 3), "b": normal(3, 4), "w": normal(2, 4)}),
+    # wrt in another order than the parameters: grad returns them in wrt's.
+    Case("matmul_wrt_reversed", [("a", "f64[2, 3]"), ("b", "f64[3, 4]"), ("w", "f64[2, 4]")], ["b", "a"],
+         "return sum((a @ b) * w);",
+         lambda a, b, w: ((a @ b) * w).sum(),
+         {"a": normal(2, 3), "b": normal(3, 4), "w": normal(2, 4)}),
     Case("matmul_matrix_vector", [("a", "f64[2, 3]"), ("v", "f64[3]"), ("w", "f64[2]")], ["a", "v"],
          "return sum((a @ v) * w);",
          lambda a, v, w: ((a @ v) * w).sum(),
@@ -192,6 +197,10 @@ CASES = [
          {"x": away(6), "w": normal(6)}),
     Case("abs", [("x", "f64[6]"), ("w", "f64[6]")], ["x"],
          "return sum(abs(x) * w);", lambda x, w: (torch.abs(x) * w).sum(),
+         {"x": away(6), "w": normal(6)}),
+    # sign's own gradient is 0 (PyTorch's too): d/dx sign(x) x = sign(x).
+    Case("sign", [("x", "f64[6]"), ("w", "f64[6]")], ["x"],
+         "return sum(sign(x) * x * w);", lambda x, w: (torch.sign(x) * x * w).sum(),
          {"x": away(6), "w": normal(6)}),
     Case("pow", [("x", "f64[4]"), ("p", "f64[4]"), ("w", "f64[4]")], ["x", "p"],
          "return sum(pow(x * x + 0.5, p) * w) + sum(pow(x, 3.0) * w);",
@@ -433,10 +442,12 @@ def torch_grads(case):
         else:
             args.append(to_torch(v, name in case.wrt))
     loss = case.torch_fn(*args)
+    # In the order of `wrt`, as fedc returns the gradients.
+    names = [name for name, _ in case.params]
     leaves_ = []
-    for (name, _), a in zip(case.params, args):
-        if name in case.wrt:
-            leaves_ += [a[k] for k in sorted(a)] if isinstance(a, dict) else [a]
+    for name in case.wrt:
+        a = args[names.index(name)]
+        leaves_ += [a[k] for k in sorted(a)] if isinstance(a, dict) else [a]
     grads = torch.autograd.grad(loss, leaves_)
     return float(loss), np.concatenate([g.detach().numpy().reshape(-1) for g in grads])
 
