@@ -351,6 +351,26 @@ llvm::Value *FunctionEmitter::scalarCast(const Fused &n, llvm::Value *x) {
   return intCast(x, n.operandElement, t);
 }
 
+// -1, 0 or 1; a float zero keeps its sign and NaN stays NaN (both
+// comparisons false), as NumPy's and PyTorch's sign.
+llvm::Value *FunctionEmitter::signOf(llvm::Value *x, sema::ScalarKind element) {
+  llvm::Type *t = x->getType();
+  bool isFloat = t->isFloatingPointTy();
+  llvm::Value *zero = llvm::Constant::getNullValue(t);
+  auto compare = [&](llvm::CmpInst::Predicate f, llvm::CmpInst::Predicate i) {
+    return isFloat ? b.CreateFCmp(f, x, zero)
+                   : b.CreateICmp(intPredicate(i, element), x, zero);
+  };
+  llvm::Value *pos = compare(llvm::CmpInst::FCMP_OGT, llvm::CmpInst::ICMP_SGT);
+  llvm::Value *neg = compare(llvm::CmpInst::FCMP_OLT, llvm::CmpInst::ICMP_SLT);
+  llvm::Value *plusOne =
+      isFloat ? llvm::ConstantFP::get(t, 1.0) : llvm::ConstantInt::get(t, 1);
+  llvm::Value *minusOne = isFloat ? llvm::ConstantFP::get(t, -1.0)
+                                  : llvm::ConstantInt::getSigned(t, -1);
+  return b.CreateSelect(pos, plusOne,
+                        b.CreateSelect(neg, minusOne, isFloat ? x : zero));
+}
+
 llvm::Value *
 FunctionEmitter::scalarMath(const Fused &n,
                             const std::vector<llvm::Value *> &args) {
@@ -387,24 +407,8 @@ FunctionEmitter::scalarMath(const Fused &n,
     // abs(INT_MIN) does not fit: the negation is checked.
     return b.CreateSelect(b.CreateICmpSLT(x, llvm::ConstantInt::get(t, 0)),
                           checkedNegate(x, n.element, n.range, "abs"), x);
-  case sema::Builtin::Sign: {
-    // -1, 0 or 1; a float zero keeps its sign and NaN stays NaN (both
-    // comparisons false), as NumPy's and PyTorch's sign.
-    llvm::Value *zero = llvm::Constant::getNullValue(t);
-    llvm::Value *pos =
-        isFloat ? b.CreateFCmpOGT(x, zero)
-                : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SGT, n.element),
-                               x, zero);
-    llvm::Value *neg =
-        isFloat ? b.CreateFCmpOLT(x, zero)
-                : b.CreateICmp(intPredicate(llvm::CmpInst::ICMP_SLT, n.element),
-                               x, zero);
-    llvm::Value *minusOne = isFloat ? llvm::ConstantFP::get(t, -1.0)
-                                    : llvm::ConstantInt::getSigned(t, -1);
-    llvm::Value *plusOne = isFloat ? one : llvm::ConstantInt::get(t, 1);
-    return b.CreateSelect(pos, plusOne,
-                          b.CreateSelect(neg, minusOne, isFloat ? x : zero));
-  }
+  case sema::Builtin::Sign:
+    return signOf(x, n.element);
   case sema::Builtin::Relu: {
     llvm::Value *zero = llvm::Constant::getNullValue(t);
     return b.CreateSelect(

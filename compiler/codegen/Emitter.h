@@ -227,6 +227,7 @@ private:
   llvm::Value *scalarCompare(ast::BinaryOp op, ast::ScalarKind operands,
                              llvm::Value *x, llvm::Value *y);
   llvm::Value *scalarCast(const Fused &n, llvm::Value *x);
+  llvm::Value *signOf(llvm::Value *x, sema::ScalarKind element);
   llvm::Value *scalarMath(const Fused &n,
                           const std::vector<llvm::Value *> &args);
   // Materializes a tree into a tensor (or scalar) value.

@@ -262,7 +262,10 @@ void Checker::checkMetricNames(const StructType &metrics) {
   static const char *const kKeys[] = {"round",  "clients",  "dropped",
                                       "failed", "bytes_up", "bytes_down",
                                       "wall_ms"};
-  static const char *const kPrefixes[] = {"eval_", "dp_", "secagg_"};
+  static const std::pair<const char *, const char *> kPrefixes[] = {
+      {"eval_", "eval's metrics"},
+      {"dp_", "differential privacy's"},
+      {"secagg_", "secure aggregation's"}};
   if (!metrics.decl)
     return;
   for (const ast::FieldDecl &f : metrics.decl->fields) {
@@ -271,10 +274,9 @@ void Checker::checkMetricNames(const StructType &metrics) {
     for (const char *key : kKeys)
       if (name == key)
         why = "round, clients, dropped, failed, bytes_up, bytes_down, wall_ms";
-    for (const char *prefix : kPrefixes)
+    for (auto [prefix, owner] : kPrefixes)
       if (name.rfind(prefix, 0) == 0)
-        why = std::string("the prefix ") + prefix +
-              " is eval's, differential privacy's and secure aggregation's";
+        why = std::string("the prefix ") + prefix + " is " + owner;
     if (!why.empty())
       diags_.report(f.name.range, DiagId::MetricNameReserved)
           .arg(name)

@@ -159,8 +159,9 @@ int describe(const PlanTable &plan, const Options &o) {
     for (const Computation::Input &in : c->inputs)
       std::printf("  input %s at %s: %s%s\n", in.name.c_str(),
                   in.clients ? "CLIENTS" : "SERVER", in.type.str().c_str(),
-                  in.role == Computation::Input::Role::Parameter
-                      ? ""
+                  in.role == Computation::Input::Role::Parameter ? ""
+                  : in.role == Computation::Input::Role::ClientState
+                      ? " (client state: stays at the clients)"
                       : " (run context)");
     for (size_t k = 0; k < c->stages.size(); ++k) {
       const Stage &s = c->stages[k];

@@ -96,7 +96,7 @@ void addOutputOptions(CLI::App &app, Options &o) {
   app.add_option("--client-state-memory", o.clientStateMemory,
                  "MiB of client states kept in memory; beyond it they move "
                  "to a memory-mapped file (in --state-dir, else $TMPDIR)")
-      ->check(count(1));
+      ->check(count(1, int64_t(1) << 30));
   app.add_option("--state-dir", o.stateDir,
                  "Where client states spill to when they outgrow "
                  "--client-state-memory")

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace fedrt {
 
@@ -25,7 +26,7 @@ void put(std::string &out, uint64_t x) {
   out.append(reinterpret_cast<const char *>(&x), sizeof x);
 }
 
-bool writeAll(int fd, const std::string &data) {
+bool writeAll(int fd, std::string_view data) {
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -108,9 +109,10 @@ absl::Status writeFileDurably(const std::string &dir, const std::string &path,
   // A crash part-way through the write or before the rename leaves the
   // previous file as it was.
   size_t half = data.size() / 2;
-  bool ok = writeAll(fd, data.substr(0, half));
+  bool ok = writeAll(fd, std::string_view(data).substr(0, half));
   faultPoint(writeFault);
-  ok = ok && writeAll(fd, data.substr(half)) && ::fsync(fd) == 0;
+  ok = ok && writeAll(fd, std::string_view(data).substr(half)) &&
+       ::fsync(fd) == 0;
   int saved = errno;
   ::close(fd);
   faultPoint(renameFault);

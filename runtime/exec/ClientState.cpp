@@ -9,12 +9,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace fedrt {
 
@@ -97,10 +98,22 @@ void ClientStateStore::stage(int64_t client, const unsigned char *packed) {
   pendingBytes_.insert(pendingBytes_.end(), packed, packed + bytes_);
 }
 
-void ClientStateStore::discard(int64_t client) {
+void ClientStateStore::discard(const std::vector<int64_t> &sortedClients) {
+  if (sortedClients.empty())
+    return;
   for (int64_t &c : pendingClients_)
-    if (c == client)
+    if (std::binary_search(sortedClients.begin(), sortedClients.end(), c))
       c = -1;
+}
+
+void ClientStateStore::reserveRound(size_t clients) {
+  pendingClients_.reserve(pendingClients_.size() + clients);
+  pendingBytes_.reserve(pendingBytes_.size() + clients * bytes_);
+}
+
+bool ClientStateStore::fail(const std::string &why) {
+  error_ = why + ": " + std::strerror(errno);
+  return false;
 }
 
 bool ClientStateStore::spill(size_t capacity) {
@@ -110,19 +123,26 @@ bool ClientStateStore::spill(size_t capacity) {
     dir = tmp && *tmp ? tmp : "/tmp";
   }
   std::string name = dir + "/fedc-client-state-XXXXXX";
-  int fd = ::mkstemp(name.data());
+  int fd = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0)
-    return false;
+    return fail("cannot create a file for client states in " + dir);
   ::unlink(name.c_str()); // gone with the process
   size_t size = capacity * bytes_;
+  // Disk blocks reserved now: a full disk is an error here, not a SIGBUS
+  // when a page of the mapping is first written.
   void *map = MAP_FAILED;
-  if (::ftruncate(fd, static_cast<off_t>(size)) == 0)
+  if (int e = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); e != 0)
+    errno = e;
+  else
     map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) {
+    bool ok = fail("cannot hold " + std::to_string(size) +
+                   " bytes of client states in " + dir);
     ::close(fd);
-    return false;
+    return ok;
   }
-  std::memcpy(map, data_, used_ * bytes_);
+  if (used_ > 0)
+    std::memcpy(map, data_, used_ * bytes_);
   if (data_)
     ::munmap(data_, capacity_ * bytes_);
   fd_ = fd;
@@ -134,19 +154,31 @@ bool ClientStateStore::spill(size_t capacity) {
 bool ClientStateStore::reserve(size_t n) {
   if (n <= capacity_)
     return true;
+  if (n > UINT32_MAX - 1 || n > SIZE_MAX / 2 / bytes_) {
+    errno = EOVERFLOW;
+    return fail("too many clients");
+  }
   size_t capacity = std::max<size_t>({n, capacity_ * 2, 64});
-  if (fd_ < 0 && capacity * bytes_ > memoryLimit_)
+  if (fd_ < 0 && n * bytes_ > memoryLimit_)
     return spill(capacity);
+  if (fd_ < 0) // grow in memory up to the limit, not past it
+    capacity = std::max(n, std::min(capacity, memoryLimit_ / bytes_));
   size_t size = capacity * bytes_;
-  // Anonymous memory, or the spill file grown first; either mapping grows
-  // by remapping its pages (no copy, and untouched pages take no memory).
-  if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(size)) != 0)
-    return false;
+  // Anonymous memory, or the spill file grown first (its blocks reserved);
+  // either mapping grows by remapping its pages (no copy, and untouched
+  // anonymous pages take no memory).
+  if (fd_ >= 0)
+    if (int e = ::posix_fallocate(fd_, 0, static_cast<off_t>(size)); e != 0) {
+      errno = e;
+      return fail("cannot grow the client states' file to " +
+                  std::to_string(size) + " bytes");
+    }
   void *map = data_ ? ::mremap(data_, capacity_ * bytes_, size, MREMAP_MAYMOVE)
                     : ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (map == MAP_FAILED)
-    return false;
+    return fail("cannot map " + std::to_string(size) +
+                " bytes of client states");
   data_ = static_cast<unsigned char *>(map);
   capacity_ = capacity;
   return true;
@@ -158,12 +190,10 @@ absl::Status ClientStateStore::commit() {
     if (client >= 0 && !find(client))
       ++joining; // (a client staged twice counts twice: room to spare)
   if (bytes_ > 0 && !reserve(used_ + joining)) {
-    int error = errno;
     abandon();
-    return absl::ResourceExhaustedError(
-        "cannot keep the states of " + std::to_string(used_ + joining) +
-        " clients (" + std::to_string((used_ + joining) * bytes_) +
-        " bytes): " + std::strerror(error));
+    return absl::ResourceExhaustedError("cannot keep the states of " +
+                                        std::to_string(used_ + joining) +
+                                        " clients: " + error_);
   }
   for (size_t i = 0; i < pendingClients_.size(); ++i) {
     if (pendingClients_[i] < 0)
@@ -194,12 +224,13 @@ absl::Status ClientStateStore::save(const std::string &dir,
                                     uint64_t fingerprint, int64_t round) const {
   std::error_code ec; // the checkpoint's directory, made here first
   std::filesystem::create_directories(dir, ec);
-  std::string data(kMagic, sizeof kMagic);
+  std::string data;
+  data.reserve(sizeof kMagic + 5 * 8 + used_ * (8 + bytes_));
+  data.append(kMagic, sizeof kMagic);
   put(data, fingerprint);
   put(data, static_cast<uint64_t>(round));
   put(data, bytes_);
   put(data, used_);
-  data.reserve(data.size() + used_ * (8 + bytes_) + 8);
   for (size_t c = 0; c < slot_.size(); ++c)
     if (slot_[c] != 0) {
       put(data, c);
@@ -213,21 +244,23 @@ absl::Status ClientStateStore::save(const std::string &dir,
 }
 
 absl::Status ClientStateStore::load(const std::string &dir,
-                                    uint64_t fingerprint, int64_t round) {
+                                    uint64_t fingerprint, int64_t round,
+                                    int64_t population) {
   std::string file = path(dir, round);
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in)
     return absl::NotFoundError(file + ": the clients' states of round " +
                                std::to_string(round) + " are missing");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string data = buffer.str();
+  std::string data(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)),
+                   '\0');
+  in.seekg(0);
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
   auto corrupt = [&](const std::string &why) {
     return absl::DataLossError(file + ": the clients' states are corrupt (" +
                                why + ")");
   };
   constexpr size_t kHeader = sizeof kMagic + 4 * 8;
-  if (data.size() < kHeader + 8 ||
+  if (!in || data.size() < kHeader + 8 ||
       std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
     return corrupt("not a client state file of this version");
   uint64_t h[5]; // fingerprint, round, bytes, count; checksum
@@ -239,23 +272,36 @@ absl::Status ClientStateStore::load(const std::string &dir,
     return absl::FailedPreconditionError(
         file + ": the clients' states were written by another program");
   if (h[1] != static_cast<uint64_t>(round) || h[2] != bytes_ ||
+      h[3] > static_cast<uint64_t>(population) ||
       h[3] > (data.size() - kHeader - 8) / (8 + bytes_) ||
       data.size() - kHeader - 8 != h[3] * (8 + bytes_))
     return corrupt("round, state size or count");
+  // Straight into the slots (the file's bytes are the only copy besides).
   slot_.clear();
   used_ = 0;
   abandon();
+  if (bytes_ > 0 && !reserve(h[3]))
+    return absl::ResourceExhaustedError("cannot keep the states of " +
+                                        std::to_string(h[3]) +
+                                        " clients: " + error_);
   const char *p = data.data() + kHeader;
   int64_t last = -1;
   for (uint64_t i = 0; i < h[3]; ++i, p += 8 + bytes_) {
     int64_t client;
     std::memcpy(&client, p, 8);
-    if (client <= last || client > (int64_t(1) << 40))
-      return corrupt("client indices out of order");
+    if (client <= last || client >= population)
+      return corrupt("client index " + std::to_string(client) +
+                     " out of order or past the population of " +
+                     std::to_string(population));
     last = client;
-    stage(client, reinterpret_cast<const unsigned char *>(p + 8));
+    auto c = static_cast<size_t>(client);
+    if (c >= slot_.size())
+      slot_.resize(std::max(c + 1, slot_.size() * 3 / 2), 0);
+    slot_[c] = static_cast<uint32_t>(++used_);
+    if (bytes_ > 0)
+      std::memcpy(data_ + (used_ - 1) * bytes_, p + 8, bytes_);
   }
-  return commit();
+  return absl::OkStatus();
 }
 
 } // namespace fedrt

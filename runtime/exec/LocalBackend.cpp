@@ -181,15 +181,19 @@ struct LocalBackend::Batch {
     stateOffset = outSlots - 1;
     if (stage.writesClientState)
       outSlots += clientStateType(task).slots();
+    bool readsState = task.computation->readsClientState();
+    if (readsState) // each output's own copy of its client's state
+      valueBytes += clientStateType(task).bytes();
     auto size = static_cast<size_t>(std::clamp<int64_t>(
         (int64_t(256) << 20) / valueBytes, 1, static_cast<int64_t>(kMaxBatch)));
+    size = std::min(size, std::max<size_t>(block.end - block.first, 1));
     outs.assign(size, std::vector<uint64_t>(outSlots));
     outPointers.resize(size);
     positions.resize(size);
     population.resize(size);
     scratch.resize(size * inputs);
     excluded.assign(block.end - block.first, false);
-    if (task.computation->readsClientState())
+    if (readsState)
       for (size_t c = 0; c < size; ++c) // its own buffers: 64-byte aligned
         states.push_back(HostValue::zeros(clientStateType(task)));
   }
@@ -341,18 +345,78 @@ absl::Status LocalBackend::checkTask(const StageTask &task) const {
         "'" + task.computation->name + "' reads client_seed(), but " +
         std::to_string(task.clientSeeds.size()) + " seeds came for " +
         std::to_string(cohort) + " clients");
-  if (task.computation->readsClientState() && !states_)
+  if ((task.computation->readsClientState() ||
+       task.computation->stages[task.stage].writesClientState) &&
+      !states_)
     return absl::FailedPreconditionError(
         "'" + task.computation->name +
         "' reads the client state, but no client states are kept here");
   return absl::OkStatus();
 }
 
+// The stage's result from its merged blocks: the partials (secure sums by
+// SecAgg+), the failures in cohort order, and the failed clients' pending
+// states dropped.
+absl::StatusOr<StageResult> LocalBackend::collect(const StageTask &task,
+                                                  OrderedMerge &merge) {
+  const Stage &stage = task.computation->stages[task.stage];
+  StageResult result;
+  if (merge.total) {
+    result.partials = std::move(*merge.total);
+  } else {
+    for (size_t i = 0; i < stage.aggregations.size(); ++i)
+      result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
+                                   &pool_);
+  }
+  if (secure_.enabled)
+    if (absl::Status s = secureAggregate(task, merge.secureInputs, result);
+        !s.ok())
+      return s;
+  std::vector<ClientFailure> &failures = merge.failures;
+  // Failures in cohort order (population indices ascend with it).
+  std::stable_sort(failures.begin(), failures.end(),
+                   [](const ClientFailure &a, const ClientFailure &b) {
+                     return a.client < b.client;
+                   });
+  result.failures = std::move(failures);
+  // The others' new states (staged as their blocks merged) wait for the
+  // round to commit; failed clients keep the state they had, also one
+  // written in an earlier stage of this round.
+  if (states_) {
+    std::vector<int64_t> failed;
+    for (const ClientFailure &f : result.failures)
+      failed.push_back(f.client); // ascending: failures are sorted
+    states_->discard(failed);
+  }
+  return result;
+}
+
+namespace {
+
+// `f()`, with an exception (std::bad_alloc) as ResourceExhausted.
+template <class F> absl::Status guarded(F &&f) {
+  try {
+    return f();
+  } catch (const std::exception &e) {
+    return absl::ResourceExhaustedError(std::string("out of memory (") +
+                                        e.what() + ")");
+  }
+}
+
+} // namespace
+
 absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   if (absl::Status s = checkTask(task); !s.ok())
     return s;
   const Stage &stage = task.computation->stages[task.stage];
   size_t cohort = task.cohort.size();
+  if (stage.writesClientState)
+    if (absl::Status s = guarded([&] {
+          states_->reserveRound(cohort);
+          return absl::OkStatus();
+        });
+        !s.ok())
+      return s;
   size_t size = blockSize(cohort);
   size_t blocks = (cohort + size - 1) / size;
   size_t threads = std::min<size_t>(static_cast<size_t>(team_.size()), blocks);
@@ -378,18 +442,12 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
       Block block;
       block.first = b * size;
       block.end = std::min(cohort, (b + 1) * size);
-      absl::Status s;
-      try {
-        s = foldBlock(task, ctx, block);
-      } catch (const std::exception &e) {
-        // Out of memory for a client's data or values: an error, not an
-        // abort (threads must not let exceptions escape).
-        s = absl::ResourceExhaustedError(std::string("out of memory (") +
-                                         e.what() + ")");
-      }
+      // Out of memory for a client's data or values: an error, not an
+      // abort (threads must not let exceptions escape).
+      absl::Status s = guarded([&] { return foldBlock(task, ctx, block); });
       std::lock_guard<std::mutex> lock(mutex);
       if (s.ok())
-        s = merge.add(b, std::move(block), ctx);
+        s = guarded([&] { return merge.add(b, std::move(block), ctx); });
       if (!s.ok()) {
         if (error.ok())
           error = s;
@@ -402,34 +460,12 @@ absl::StatusOr<StageResult> LocalBackend::runStage(const StageTask &task) {
   if (!error.ok())
     return error;
 
-  StageResult result;
-  if (merge.total) {
-    result.partials = std::move(*merge.total);
-  } else {
-    for (size_t i = 0; i < stage.aggregations.size(); ++i)
-      result.partials.emplace_back(stage.aggregations[i], task.zeros[i],
-                                   &pool_);
-  }
-  if (secure_.enabled)
-    if (absl::Status s = secureAggregate(task, merge.secureInputs, result);
-        !s.ok())
-      return s;
-  std::vector<ClientFailure> &failures = merge.failures;
-  // Failures in cohort order (population indices ascend with it).
-  std::stable_sort(failures.begin(), failures.end(),
-                   [](const ClientFailure &a, const ClientFailure &b) {
-                     return a.client < b.client;
-                   });
-  result.failures = std::move(failures);
-  // The others' new states (staged as their blocks merged) wait for the
-  // round to commit; failed clients keep the state they had, also one
-  // written in an earlier stage of this round.
-  if (states_)
-    for (const ClientFailure &f : result.failures)
-      states_->discard(f.client);
+  absl::StatusOr<StageResult> result = collect(task, merge);
+  if (!result.ok())
+    return result.status();
   // A client that needed gigabytes of temporaries does not keep them.
   team_.trim(uint64_t(256) << 20);
-  countStage(stage, cohort, blocks, threadsUsed.load(), result);
+  countStage(stage, cohort, blocks, threadsUsed.load(), *result);
   return result;
 }
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -322,8 +323,8 @@ absl::Status ProcessRunner::start(HostValue &state, int64_t &first,
   state = std::move(c.state);
   first = c.round + 1;
   if (states_ && c.round > 0)
-    if (absl::Status s =
-            states_->load(config_.checkpoint, plan_.fingerprint, c.round);
+    if (absl::Status s = states_->load(config_.checkpoint, plan_.fingerprint,
+                                       c.round, config_.identity.population);
         !s.ok())
       return s;
   std::fprintf(stderr, "note: resuming after round %lld from %s\n",
@@ -553,8 +554,23 @@ absl::Status ProcessRunner::checkpointRound(int64_t round, HostValue &state) {
   absl::Status written = writeCheckpoint(config_.checkpoint, c);
   state = std::move(c.state);
   if (written.ok() && states_)
-    std::remove(ClientStateStore::path(config_.checkpoint, round - 1).c_str());
+    removeOtherClientStates(round);
   return written;
+}
+
+// Once state.ckpt is at `round`, every other round's client states (the
+// previous round's, and any a crash or an earlier run left) go.
+void ProcessRunner::removeOtherClientStates(int64_t round) const {
+  std::error_code ec;
+  std::string keep = ClientStateStore::path(config_.checkpoint, round);
+  for (const auto &entry :
+       std::filesystem::directory_iterator(config_.checkpoint, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("clients-", 0) == 0 &&
+        (name.ends_with(".state") || name.ends_with(".state.tmp")) &&
+        entry.path().string() != keep)
+      std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 absl::Status ProcessRunner::checkSteering() const {

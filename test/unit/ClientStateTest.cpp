@@ -44,9 +44,26 @@ void client(fedrt_context *ctx, const uint64_t *in, uint64_t *out) {
 void clientInit(fedrt_context *, const uint64_t *, uint64_t *out) {
   out[0] = f32Slot(10);
 }
-const StageFn kFunctions[] = {unused, client, unused, clientInit};
+// The same state written in stage 0 of a two-stage next, and the client
+// whose seed is 2 failing in stage 1.
+void writeOnly(fedrt_context *, const uint64_t *in, uint64_t *out) {
+  float c;
+  std::memcpy(&c, &in[0], 4);
+  out[0] = f32Slot(c);
+  out[1] = f32Slot(c + 1);
+}
+void failLater(fedrt_context *ctx, const uint64_t *in, uint64_t *out) {
+  if (in[1] == 2) {
+    ctx->failed = 1;
+    ctx->what = "failed on purpose";
+    return;
+  }
+  out[0] = in[0];
+}
+const StageFn kFunctions[] = {unused,     client,    unused,
+                              clientInit, writeOnly, failLater};
 
-PlanTable statefulPlan() {
+PlanTable statefulPlan(int stages = 1) {
   proto::Plan plan;
   plan.set_version(proto::PLAN_VERSION_CURRENT);
   proto::Process *p = plan.mutable_process();
@@ -70,22 +87,27 @@ PlanTable statefulPlan() {
     typeOf(role == proto::Input::CLIENT_STATE ? "f32" : "i64")
         .toProto(*in->mutable_type());
   }
-  proto::Stage *st = c->add_stages();
-  st->set_server_fn(0);
-  st->set_client_fn(1);
-  st->set_writes_client_state(true);
-  proto::Aggregation *a = st->add_aggregations();
-  a->set_kind(proto::SUM);
-  typeOf("f32").toProto(*a->mutable_value());
-  typeOf("f32").toProto(*a->mutable_result());
+  // One stage (client fn 1), or two: 4 writes, 5 fails.
+  for (int k = 0; k < stages; ++k) {
+    proto::Stage *st = c->add_stages();
+    st->set_server_fn(0);
+    st->set_client_fn(stages == 1 ? 1 : 4 + k);
+    st->set_writes_client_state(k == 0);
+    proto::Aggregation *a = st->add_aggregations();
+    a->set_kind(proto::SUM);
+    typeOf("f32").toProto(*a->mutable_value());
+    typeOf("f32").toProto(*a->mutable_result());
+  }
   c->set_update_fn(2);
   typeOf("f32").toProto(*c->add_results());
   return loadTestPlan(plan, kFunctions);
 }
 
-StageTask taskOf(const PlanTable &plan, std::vector<int64_t> cohort) {
+StageTask taskOf(const PlanTable &plan, std::vector<int64_t> cohort,
+                 size_t stage = 0) {
   StageTask task;
   task.computation = plan.next;
+  task.stage = stage;
   task.cohort = cohort;
   task.clientSeeds = cohort; // seed = client index: client 2 fails
   task.zeros = {nullptr};
@@ -155,19 +177,47 @@ TEST_P(ClientStateTest, CommittedAfterTheRoundAndKeptByFailedClients) {
   std::filesystem::remove_all(dir);
   ASSERT_TRUE(store.save(dir, 42, 7).ok());
   ClientStateStore back(plan.clientState, GetParam(), "");
-  ASSERT_TRUE(back.load(dir, 42, 7).ok());
+  ASSERT_TRUE(back.load(dir, 42, 7, 5000).ok());
   EXPECT_EQ(back.clients(), store.clients());
   EXPECT_EQ(f32Of(back.find(4999)), 11.0f);
   EXPECT_EQ(back.find(2), nullptr);
-  EXPECT_EQ(back.load(dir, 43, 7).code(),
+  EXPECT_EQ(back.load(dir, 43, 7, 5000).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(back.load(dir, 42, 8).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(back.load(dir, 42, 8, 5000).code(), absl::StatusCode::kNotFound);
   std::string path = ClientStateStore::path(dir, 7);
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   f.seekp(60);
   f.put('\x7f');
   f.close();
-  EXPECT_EQ(back.load(dir, 42, 7).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(back.load(dir, 42, 7, 5000).code(), absl::StatusCode::kDataLoss);
+
+  // An intact file whose client indices pass the population is refused
+  // (the checksum is no defence against a forged file).
+  ASSERT_TRUE(store.save(dir, 42, 9).ok());
+  absl::Status past = back.load(dir, 42, 9, 4999);
+  EXPECT_EQ(past.code(), absl::StatusCode::kDataLoss) << past;
+  EXPECT_NE(past.message().find("past the population"), std::string::npos);
+}
+
+TEST(ClientStateStagesTest, FailingInALaterStageKeepsTheOldState) {
+  PlanTable plan = statefulPlan(2);
+  ClientStateStore store(plan.clientState, uint64_t(1) << 30, "");
+  ASSERT_TRUE(store.initialize(plan.clientInit).ok());
+  ThreadTeam team(1);
+  LocalBackend backend(team, {});
+  backend.setClientStates(&store);
+  for (size_t k = 0; k < 2; ++k) {
+    absl::StatusOr<StageResult> r =
+        backend.runStage(taskOf(plan, {0, 1, 2, 3}, k));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->failures.size(), k); // client 2 fails in stage 1
+  }
+  ASSERT_TRUE(store.commit().ok());
+  EXPECT_EQ(store.find(2), nullptr); // its stage-0 state was dropped
+  for (int64_t c : {0, 1, 3}) {
+    ASSERT_NE(store.find(c), nullptr);
+    EXPECT_EQ(f32Of(store.find(c)), 11.0f);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(InMemoryAndSpilled, ClientStateTest,

@@ -58,7 +58,10 @@ public:
   // bytes, copied; a later one for the same client replaces it); `discard`
   // drops it (the client failed).
   void stage(int64_t client, const unsigned char *packed);
-  void discard(int64_t client);
+  void discard(const std::vector<int64_t> &sortedClients);
+  // Room for `clients` more pending states, taken before a stage runs (so
+  // running out of memory is std::bad_alloc there, not in a worker thread).
+  void reserveRound(size_t clients);
   // Makes every pending state the client's state. ResourceExhausted when
   // the buffer cannot grow (memory, or the spill file's disk).
   absl::Status commit();
@@ -81,15 +84,19 @@ public:
   // file, FailedPrecondition for another program's.
   absl::Status save(const std::string &dir, uint64_t fingerprint,
                     int64_t round) const;
-  absl::Status load(const std::string &dir, uint64_t fingerprint,
-                    int64_t round);
+  // `population`: the clients there are (an index at or past it is
+  // DataLoss: the checksum catches damage, not forgery).
+  absl::Status load(const std::string &dir, uint64_t fingerprint, int64_t round,
+                    int64_t population);
   // DIR/clients-ROUND.state
   static std::string path(const std::string &dir, int64_t round);
 
 private:
-  // Room for `n` states; false when the buffer cannot grow.
+  // Room for `n` states; false (why in error_) when the buffer cannot grow.
   bool reserve(size_t n);
   bool spill(size_t capacity);
+  bool fail(const std::string &why); // error_ = why + errno's text
+  std::string error_;
 
   TypeDesc type_;
   std::vector<size_t> leafBytes_;

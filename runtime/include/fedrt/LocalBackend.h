@@ -91,6 +91,9 @@ private:
   // refused a client's value (then excluded: the block folds again).
   absl::StatusOr<bool> foldBatch(const StageTask &task, Context &ctx,
                                  Block &block, Batch &batch);
+  // The stage's result from its merged blocks.
+  absl::StatusOr<StageResult> collect(const StageTask &task,
+                                      OrderedMerge &merge);
   // Replaces the secure sums of `result` by SecAgg+ over `inputs` (per
   // aggregation, each reporting client's integer values in cohort order;
   // SecureAggregation.cpp).

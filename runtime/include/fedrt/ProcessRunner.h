@@ -166,6 +166,8 @@ private:
   absl::Status checkSteering() const;
   // Opens the metrics files (appending on resume).
   absl::Status openOutputs();
+  // Removes the checkpoint directory's client states of rounds but `round`.
+  void removeOtherClientStates(int64_t round) const;
   // The adaptive clips and the checkpoint of `round` (with --checkpoint).
   absl::Status checkpointRound(int64_t round, HostValue &state);
   // The last metrics (or the last round run) and, with --print-state, the
