@@ -456,25 +456,43 @@ absl::Status leafFromArray(const std::string &where, const Array &a,
   if (a.shape != t.dims)
     return invalid(where, "shape " + shapeText(a.shape) + ", the state's " +
                               "leaf is " + t.str());
-  bool narrowing = a.stored == Stored::F64 && t.element == Element::F32;
-  if (!exactInto(a.stored, t.element) && !narrowing)
-    return invalid(where, std::string("elements of ") + storedName(a.stored) +
-                              " do not all fit " + elementName(t.element) +
-                              " exactly");
-  if (!narrowing) {
+  bool toFloat32 = a.stored == Stored::F64 && t.element == Element::F32;
+  bool intStored = a.stored == Stored::I8 || a.stored == Stored::I16 ||
+                   a.stored == Stored::I32 || a.stored == Stored::I64 ||
+                   a.stored == Stored::U8;
+  bool toInt = intStored && elementKind(t.element) != ElementKind::Float &&
+               t.element != Element::Bool;
+  if (exactInto(a.stored, t.element)) {
     visitElement(t.element, [&](auto zero) {
       using To = decltype(zero);
       convertFrom(a, out.count, out.as<To>());
     });
     return absl::OkStatus();
   }
-  std::vector<double> wide(static_cast<size_t>(out.count));
-  convertFrom(a, out.count, wide.data());
-  for (size_t i = 0; i < wide.size(); ++i) {
-    auto f = static_cast<float>(wide[i]);
-    if (static_cast<double>(f) != wide[i] && !std::isnan(wide[i]))
+  if (!toFloat32 && !toInt)
+    return invalid(where, std::string("elements of ") + storedName(a.stored) +
+                              " do not all fit " + elementName(t.element) +
+                              " exactly");
+  // Narrowed element by element, each checked (NumPy's default int64 and
+  // float64 arrays hold a state's i32 and f32 values).
+  std::vector<double> reals(toFloat32 ? static_cast<size_t>(out.count) : 0);
+  std::vector<int64_t> ints(toInt ? static_cast<size_t>(out.count) : 0);
+  if (toFloat32)
+    convertFrom(a, out.count, reals.data());
+  else
+    convertFrom(a, out.count, ints.data());
+  size_t size = elementSize(t.element);
+  for (size_t i = 0; i < static_cast<size_t>(out.count); ++i) {
+    if (toInt && !storeInteger(ints[i], t.element, out.data.get() + i * size))
       return invalid(where, "element " + std::to_string(i) + " (" +
-                                std::to_string(wide[i]) +
+                                std::to_string(ints[i]) + ") does not fit " +
+                                elementName(t.element));
+    if (!toFloat32)
+      continue;
+    auto f = static_cast<float>(reals[i]);
+    if (static_cast<double>(f) != reals[i] && !std::isnan(reals[i]))
+      return invalid(where, "element " + std::to_string(i) + " (" +
+                                std::to_string(reals[i]) +
                                 ") is not a float32; save the array with "
                                 ".astype(numpy.float32)");
     out.as<float>()[i] = f;
