@@ -144,6 +144,11 @@ int describe(const PlanTable &plan, const Options &o) {
     const TypeDesc &state = plan.init->results.at(0);
     std::printf("state: %s (%lld parameters)\n", state.str().c_str(),
                 static_cast<long long>(parameters(state)));
+    if (plan.hasClientState)
+      std::printf("client state: %s (%lld parameters per client, from "
+                  "client_init; kept at the clients)\n",
+                  plan.clientState.str().c_str(),
+                  static_cast<long long>(parameters(plan.clientState)));
   } else if (plan.kind == PlanTable::Kind::Main) {
     std::printf("one-shot computation %s\n", plan.main->name.c_str());
   } else {
@@ -178,6 +183,8 @@ int describe(const PlanTable &plan, const Options &o) {
         if (a.kind == Aggregation::Kind::DpMean)
           describeDp(a.dp);
       }
+      if (s.writesClientState)
+        std::printf("    the clients keep their new state (not sent)\n");
     }
     for (const TypeDesc &r : c->results)
       std::printf("  result %s\n", r.str().c_str());
