@@ -289,6 +289,14 @@ private:
   // federated_secure_mean): one float per-client input with static
   // shape, each keyword once (into `given`), each checked by `parameter`.
   // Null after reporting.
+  // `weight:` of a weighted mean: an f32 per client, appended to `call`'s
+  // arguments (false after reporting).
+  bool weightArgument(IntrinsicCallExpr &call, ExprPtr v,
+                      const std::string &intrinsic);
+  // A keyword argument that must be a numeric constant (`clip:`,
+  // `range:`): its value, or nullopt after reporting `notConstant`.
+  std::optional<double> constantKeyword(const Expr &v, const std::string &name,
+                                        DiagId notConstant);
   std::unique_ptr<IntrinsicCallExpr> floatMeanCall(
       const ast::CallExpr &e, Intrinsic i, std::vector<ExprPtr> args,
       const std::string &name, DiagId nonFloat,

@@ -571,6 +571,27 @@ const Type *Checker::aggregationResult(Intrinsic i, const Expr &x,
   return widenBytes(member);
 }
 
+bool Checker::weightArgument(IntrinsicCallExpr &call, ExprPtr v,
+                             const std::string &intrinsic) {
+  if (!expectType(v,
+                  types_.placed(types_.scalar(ScalarKind::F32),
+                                Placement::Clients, false),
+                  "weight of " + intrinsic))
+    return false;
+  call.weighted = true;
+  call.args.push_back(std::move(v));
+  return true;
+}
+
+std::optional<double> Checker::constantKeyword(const Expr &v,
+                                               const std::string &name,
+                                               DiagId notConstant) {
+  std::optional<double> x = numberConstant(v);
+  if (!x)
+    diags_.report(v.range, notConstant).arg(name).arg(formatType(v.type));
+  return x;
+}
+
 bool Checker::aggregationKeywords(const ast::CallExpr &e,
                                   IntrinsicCallExpr &call) {
   for (const ast::Arg &a : e.args) {
@@ -578,13 +599,8 @@ bool Checker::aggregationKeywords(const ast::CallExpr &e,
       continue;
     ExprPtr v = check(*a.value);
     if (a.name->name == "weight") {
-      if (!expectType(v,
-                      types_.placed(types_.scalar(ScalarKind::F32),
-                                    Placement::Clients, false),
-                      "weight of federated_mean"))
+      if (!weightArgument(call, std::move(v), "federated_mean"))
         return false;
-      call.weighted = true;
-      call.args.push_back(std::move(v));
     } else {
       std::optional<int64_t> bits = integerConstant(*v);
       if (!bits || *bits < 1 || *bits > 62) {

@@ -46,23 +46,12 @@ bool Checker::dpParameter(IntrinsicCallExpr &call, const ast::Arg &a) {
   ExprPtr v = check(*a.value);
   if (containsError(v->type))
     return false;
-  if (name == "weight") {
-    if (!expectType(v,
-                    types_.placed(types_.scalar(ScalarKind::F32),
-                                  Placement::Clients, false),
-                    "weight of federated_dp_mean"))
-      return false;
-    call.weighted = true;
-    call.args.push_back(std::move(v));
-    return true;
-  }
-  std::optional<double> x = numberConstant(*v);
-  if (!x) {
-    diags_.report(v->range, DiagId::DpParameterNotConstant)
-        .arg(name)
-        .arg(formatType(v->type));
+  if (name == "weight")
+    return weightArgument(call, std::move(v), "federated_dp_mean");
+  std::optional<double> x =
+      constantKeyword(*v, name, DiagId::DpParameterNotConstant);
+  if (!x)
     return false;
-  }
   for (const ParameterRule &rule : kRules) {
     if (name != rule.name)
       continue;

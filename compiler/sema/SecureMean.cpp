@@ -27,23 +27,12 @@ bool Checker::secureMeanParameter(IntrinsicCallExpr &call, const ast::Arg &a) {
   ExprPtr v = check(*a.value);
   if (containsError(v->type))
     return false;
-  if (name == "weight") {
-    if (!expectType(v,
-                    types_.placed(types_.scalar(ScalarKind::F32),
-                                  Placement::Clients, false),
-                    "weight of federated_secure_mean"))
-      return false;
-    call.weighted = true;
-    call.args.push_back(std::move(v));
-    return true;
-  }
-  std::optional<double> x = numberConstant(*v);
-  if (!x) {
-    diags_.report(v->range, DiagId::SecureMeanParameterNotConstant)
-        .arg(name)
-        .arg(formatType(v->type));
+  if (name == "weight")
+    return weightArgument(call, std::move(v), "federated_secure_mean");
+  std::optional<double> x =
+      constantKeyword(*v, name, DiagId::SecureMeanParameterNotConstant);
+  if (!x)
     return false;
-  }
   auto outOfRange = [&](const char *expected, const std::string &found) {
     diags_.report(v->range, DiagId::SecureMeanParameterOutOfRange)
         .arg(name)
