@@ -8,29 +8,25 @@ rounded to float32 once, as libfedrt does). Prints the final model as JSON
 and the training time on stderr.
 
 usage: fedavg_numpy.py DIGITS_CSV_GZ PARTITION_JSON EPOCHS BATCH LR"""
-import gzip
 import json
 import sys
 import time
 
 import numpy as np
 
+import digits_partition
+
 
 def main():
     digits, partition, epochs, batch, lr = sys.argv[1:6]
     epochs, batch, lr = int(epochs), int(batch), np.float32(float(lr))
-    with gzip.open(digits, "rt") as f:
-        data = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    x_all = data[:, :64].astype(np.float32)
-    y_all = data[:, 64].astype(np.int64)
-    plan = json.load(open(partition))
-    clients = [(x_all[idx], y_all[idx]) for idx in map(np.array, plan["clients"])]
+    clients, cohorts = digits_partition.load(digits, partition)
 
     w = np.zeros((64, 10), np.float32)
     b = np.zeros(10, np.float32)
     eye = np.eye(10, dtype=np.float32)
     start = time.perf_counter()
-    for cohort in plan["cohorts"]:
+    for cohort in cohorts:
         sum_w = np.zeros((64, 10), np.float64)
         sum_b = np.zeros(10, np.float64)
         total = 0.0

@@ -12,11 +12,12 @@ FILE writes every client's c_i (those that ran) to FILE as JSON.
 
 usage: scaffold_numpy.py DIGITS_CSV_GZ PARTITION_JSON EPOCHS BATCH LR
        SERVER_LR PARTICIPATION [--clients FILE]"""
-import gzip
 import json
 import sys
 
 import numpy as np
+
+import digits_partition
 
 
 def local_update(x, c, ci, data, epochs, batch, lr, eye):
@@ -48,17 +49,12 @@ def main():
     digits, partition, epochs, batch, lr, server_lr, share = args
     epochs, batch = int(epochs), int(batch)
     lr, server_lr, share = (np.float32(float(v)) for v in (lr, server_lr, share))
-    with gzip.open(digits, "rt") as f:
-        data = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    x_all = data[:, :64].astype(np.float32)
-    y_all = data[:, 64].astype(np.int64)
-    plan = json.load(open(partition))
-    clients = [(x_all[idx], y_all[idx]) for idx in map(np.array, plan["clients"])]
+    clients, cohorts = digits_partition.load(digits, partition)
     eye = np.eye(10, dtype=np.float32)
     zero = lambda: [np.zeros((64, 10), np.float32), np.zeros(10, np.float32)]
     x, c = zero(), zero()
     ci = {}
-    for cohort in plan["cohorts"]:
+    for cohort in cohorts:
         dy = [np.zeros((64, 10), np.float64), np.zeros(10, np.float64)]
         dc = [np.zeros((64, 10), np.float64), np.zeros(10, np.float64)]
         new = {}

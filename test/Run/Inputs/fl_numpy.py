@@ -12,12 +12,17 @@ each within 1e-5.
 
 usage: fl_numpy.py ALGORITHM DIGITS_CSV_GZ PARTITION_JSON OURS_STATE_JSON
        [CLIENT_STATE_FILE]"""
-import gzip
 import json
-import struct
+import os
 import sys
 
 import numpy as np
+
+import client_states
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "bench", "peers"))
+import digits_partition  # noqa: E402
 
 F = np.float32
 EPOCHS, BATCH, LR = 2, 16, F(0.1)
@@ -107,27 +112,10 @@ def run(algorithm, clients, cohorts):
     return x, m, v, personal
 
 
-def client_states(path):
-    data = open(path, "rb").read()
-    assert data[:8] == b"FEDCCST1"
-    _, _, size, count = struct.unpack_from("<4Q", data, 8)
-    states, pos = {}, 40
-    for _ in range(count):
-        (c,) = struct.unpack_from("<q", data, pos)
-        t = np.frombuffer(data, F, 650, pos + 8)
-        states[c] = [t[:640].reshape(64, 10), t[640:]]
-        pos += 8 + size
-    return states
-
-
 def main():
     algorithm, digits, partition, ours_path = sys.argv[1:5]
-    with gzip.open(digits, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
-    xs, ys = table[:, :64].astype(F), table[:, 64].astype(np.int64)
-    plan = json.load(open(partition))
-    clients = [(xs[i], ys[i]) for i in map(np.array, plan["clients"])]
-    x, m, v, personal = run(algorithm, clients, plan["cohorts"])
+    clients, cohorts = digits_partition.load(digits, partition)
+    x, m, v, personal = run(algorithm, clients, cohorts)
     ours = json.loads(open(ours_path).read().splitlines()[-1])
     pairs = [(ours, x)] if algorithm in ("fedprox", "ditto") else [
         (ours["x"], x), (ours["m"], m), (ours["v"], v)]
@@ -137,7 +125,7 @@ def main():
     assert worst <= 1e-5, f"{algorithm}: max difference {worst}"
     print(f"{algorithm}: model max difference {worst:.1e}")
     if algorithm == "ditto":
-        states = client_states(sys.argv[5])
+        states = client_states.read(sys.argv[5])
         assert sorted(states) == sorted(personal), (sorted(states), sorted(personal))
         worst = max(np.abs(states[c][k] - personal[c][k]).max()
                     for c in states for k in range(2))

@@ -6,25 +6,11 @@ format), each within 1e-5, and the same clients holding one.
 usage: scaffold_check.py OURS_STATE_JSON NUMPY_STATE_JSON CLIENTS_STATE
        NUMPY_CLIENTS_JSON"""
 import json
-import struct
 import sys
 
 import numpy as np
 
-
-def read_states(path):
-    data = open(path, "rb").read()
-    assert data[:8] == b"FEDCCST1", "not a client state file"
-    _, _, size, count = struct.unpack_from("<4Q", data, 8)
-    assert size == 4 * (64 * 10 + 10), size
-    states, pos = {}, 8 + 32
-    for _ in range(count):
-        (client,) = struct.unpack_from("<q", data, pos)
-        v = np.frombuffer(data, np.float32, 650, pos + 8)
-        states[client] = {"w": v[:640].reshape(64, 10), "b": v[640:]}
-        pos += 8 + size
-    assert pos == len(data) - 8
-    return states
+import client_states
 
 
 def main():
@@ -35,11 +21,11 @@ def main():
     assert worst <= 1e-5, worst
     assert np.abs(np.array(ref["c"]["w"])).max() > 1e-3  # c has moved
     print(f"server state: max difference {worst:.1e}")
-    states = read_states(sys.argv[3])
+    states = client_states.read(sys.argv[3])
     ref_clients = {int(k): v for k, v in json.load(open(sys.argv[4])).items()}
     assert sorted(states) == sorted(ref_clients), (sorted(states), sorted(ref_clients))
-    worst = max(np.abs(states[c][k] - np.array(ref_clients[c][k])).max()
-                for c in states for k in "wb")
+    worst = max(np.abs(states[c][j] - np.array(ref_clients[c][k])).max()
+                for c in states for j, k in enumerate("wb"))
     assert worst <= 1e-5, worst
     print(f"{len(states)} client control variates: max difference {worst:.1e}")
 
