@@ -35,10 +35,11 @@ ClientStateStore::ClientStateStore(const TypeDesc &type, uint64_t memoryLimit,
   std::vector<const TypeDesc *> leaves;
   type_.tensorLeaves(leaves);
   for (const TypeDesc *t : leaves) {
-    leafBytes_.push_back(
-        static_cast<size_t>(std::max<int64_t>(t->elements(), 0)) *
-        elementSize(t->element));
-    bytes_ += leafBytes_.back();
+    leaves_.push_back(
+        {static_cast<size_t>(std::max<int64_t>(t->elements(), 0)) *
+             elementSize(t->element),
+         t->dims.size()});
+    bytes_ += leaves_.back().bytes;
   }
 }
 
@@ -70,26 +71,23 @@ absl::Status ClientStateStore::initialize(StageFn clientInit) {
 
 void ClientStateStore::unpack(const unsigned char *packed,
                               HostValue &out) const {
-  for (size_t i = 0; i < leafBytes_.size(); ++i) {
-    std::memcpy(out.leaves[i].data.get(), packed, leafBytes_[i]);
-    packed += leafBytes_[i];
+  for (size_t i = 0; i < leaves_.size(); ++i) {
+    std::memcpy(out.leaves[i].data.get(), packed, leaves_[i].bytes);
+    packed += leaves_[i].bytes;
   }
 }
 
 void ClientStateStore::packSlots(const uint64_t *slots,
                                  std::vector<unsigned char> &out) const {
-  std::vector<const TypeDesc *> leaves;
-  type_.tensorLeaves(leaves);
   size_t next = 0;
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    const TypeDesc &t = *leaves[i];
+  for (const Leaf &leaf : leaves_) {
     // A scalar is in its slot; a tensor's slot points to its elements,
     // then its dims follow (abi.h).
     const auto *from =
-        t.dims.empty() ? reinterpret_cast<const unsigned char *>(&slots[next])
+        leaf.rank == 0 ? reinterpret_cast<const unsigned char *>(&slots[next])
                        : reinterpret_cast<const unsigned char *>(slots[next]);
-    next += 1 + t.dims.size();
-    out.insert(out.end(), from, from + leafBytes_[i]);
+    next += 1 + leaf.rank;
+    out.insert(out.end(), from, from + leaf.bytes);
   }
 }
 

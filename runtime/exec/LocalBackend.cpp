@@ -136,20 +136,6 @@ std::string LocalBackend::clientName(int64_t client) const {
              : "client '" + inputs_[0]->name(static_cast<size_t>(client)) + "'";
 }
 
-namespace {
-
-// C: the type of the computation's client-state input (a computation that
-// writes the state reads it: loadPlan checks).
-const TypeDesc &clientStateType(const StageTask &task) {
-  for (const Computation::Input &in : task.computation->inputs)
-    if (in.role == Computation::Input::Role::ClientState)
-      return in.type;
-  static const TypeDesc none;
-  return none;
-}
-
-} // namespace
-
 // What folding a block works with: the broadcast slots every client
 // starts from, the clients' outputs of one batch, and who is excluded.
 struct LocalBackend::Batch {
@@ -178,12 +164,13 @@ struct LocalBackend::Batch {
       outSlots += a.clientSlots();
       valueBytes += a.value.bytes();
     }
+    // A computation that writes the client state reads it (loadPlan).
+    const Computation::Input *state = task.computation->clientStateInput();
     stateOffset = outSlots - 1;
-    if (stage.writesClientState)
-      outSlots += clientStateType(task).slots();
-    bool readsState = task.computation->readsClientState();
-    if (readsState) // each output's own copy of its client's state
-      valueBytes += clientStateType(task).bytes();
+    if (state && stage.writesClientState)
+      outSlots += state->type.slots();
+    if (state) // each output's own copy of its client's state
+      valueBytes += state->type.bytes();
     auto size = static_cast<size_t>(std::clamp<int64_t>(
         (int64_t(256) << 20) / valueBytes, 1, static_cast<int64_t>(kMaxBatch)));
     size = std::min(size, std::max<size_t>(block.end - block.first, 1));
@@ -193,9 +180,9 @@ struct LocalBackend::Batch {
     population.resize(size);
     scratch.resize(size * inputs);
     excluded.assign(block.end - block.first, false);
-    if (readsState)
+    if (state)
       for (size_t c = 0; c < size; ++c) // its own buffers: 64-byte aligned
-        states.push_back(HostValue::zeros(clientStateType(task)));
+        states.push_back(HostValue::zeros(state->type));
   }
 };
 

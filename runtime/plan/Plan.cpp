@@ -220,11 +220,11 @@ int Aggregation::secureModulusBits(uint64_t clients) const {
   return bitwidth + log2 + (kind == Kind::SecureMean ? 1 : 0);
 }
 
-bool Computation::readsClientState() const {
+const Computation::Input *Computation::clientStateInput() const {
   for (const Input &in : inputs)
     if (in.role == Input::Role::ClientState)
-      return true;
-  return false;
+      return &in;
+  return nullptr;
 }
 
 bool Computation::readsClientSeed() const {

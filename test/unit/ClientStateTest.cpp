@@ -63,7 +63,7 @@ void failLater(fedrt_context *ctx, const uint64_t *in, uint64_t *out) {
 const StageFn kFunctions[] = {unused,     client,    unused,
                               clientInit, writeOnly, failLater};
 
-PlanTable statefulPlan(int stages = 1) {
+proto::Plan statefulProto(int stages = 1) {
   proto::Plan plan;
   plan.set_version(proto::PLAN_VERSION_CURRENT);
   proto::Process *p = plan.mutable_process();
@@ -100,7 +100,11 @@ PlanTable statefulPlan(int stages = 1) {
   }
   c->set_update_fn(2);
   typeOf("f32").toProto(*c->add_results());
-  return loadTestPlan(plan, kFunctions);
+  return plan;
+}
+
+PlanTable statefulPlan(int stages = 1) {
+  return loadTestPlan(statefulProto(stages), kFunctions);
 }
 
 StageTask taskOf(const PlanTable &plan, std::vector<int64_t> cohort,
@@ -197,6 +201,28 @@ TEST_P(ClientStateTest, CommittedAfterTheRoundAndKeptByFailedClients) {
   absl::Status past = back.load(dir, 42, 9, 4999);
   EXPECT_EQ(past.code(), absl::StatusCode::kDataLoss) << past;
   EXPECT_NE(past.message().find("past the population"), std::string::npos);
+}
+
+// What the runtime refuses of a plan's client state: a state next writes
+// but the process does not declare, and a next with client state whose
+// stages do not write it.
+TEST(ClientStatePlanTest, ReadsAndWritesMustMatchTheProcess) {
+  auto refused = [](const proto::Plan &p) {
+    std::string bytes;
+    p.SerializeToString(&bytes);
+    PlanTable table;
+    return !loadPlan(bytes.data(), bytes.size(), kFunctions,
+                     std::size(kFunctions), table)
+                .ok();
+  };
+  EXPECT_FALSE(refused(statefulProto()));
+  proto::Plan undeclared = statefulProto();
+  undeclared.mutable_process()->clear_client_state();
+  EXPECT_TRUE(refused(undeclared));
+  proto::Plan unwritten = statefulProto();
+  unwritten.mutable_computations(1)->mutable_stages(0)->set_writes_client_state(
+      false);
+  EXPECT_TRUE(refused(unwritten));
 }
 
 TEST(ClientStateStagesTest, FailingInALaterStageKeepsTheOldState) {

@@ -99,7 +99,11 @@ private:
   std::string error_;
 
   TypeDesc type_;
-  std::vector<size_t> leafBytes_;
+  struct Leaf {
+    size_t bytes; // packed
+    size_t rank;  // 0: the value is in its slot
+  };
+  std::vector<Leaf> leaves_; // C's tensor leaves, in order
   size_t bytes_ = 0;
   uint64_t memoryLimit_;
   std::string spillDir_;

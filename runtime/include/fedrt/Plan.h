@@ -104,9 +104,11 @@ struct Computation {
   std::vector<Stage> stages;
   StageFn update = nullptr;
   std::vector<TypeDesc> results;
-  // Whether the computation reads client_seed(); the client state.
+  // Whether the computation reads client_seed().
   bool readsClientSeed() const;
-  bool readsClientState() const;
+  // The client-state input (a process's C), or null when it reads none.
+  const Input *clientStateInput() const;
+  bool readsClientState() const { return clientStateInput() != nullptr; }
 };
 
 struct PlanTable {
