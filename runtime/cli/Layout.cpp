@@ -249,12 +249,6 @@ int runMainLayout(const PlanTable &plan, const Options &o) {
 }
 
 int runProcessLayout(const PlanTable &plan, const Options &o) {
-  if (plan.hasClientState) {
-    reportError("process '" + plan.processName +
-                "' keeps client state (client_init), which --layout (a "
-                "remote run's layout) does not run yet");
-    return 1;
-  }
   if (std::string m = evalDataMismatch(plan); !m.empty()) {
     reportError(m + "; with --layout, eval runs on the workers' training "
                     "clients");
@@ -283,8 +277,29 @@ int runProcessLayout(const PlanTable &plan, const Options &o) {
     for (size_t i = 0; i < w.data.size(); ++i)
       config.identity.data ^= w.data[i].fingerprint() * (i + 1);
   config.identity.partition = "layout";
-  config.identity.population = static_cast<int64_t>(population.size());
+  // The clients the data holds (as simulate's): client-state files are
+  // bounded by it.
+  for (const WorkerData &w : workers)
+    if (!w.data.empty())
+      config.identity.population =
+          std::max(config.identity.population,
+                   w.first + static_cast<int64_t>(w.data[0].size()));
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
+  // Client state: one store of the population, each worker's backend
+  // reading its clients' part (a remote worker keeps the same part).
+  std::optional<ClientStateStore> states;
+  if (plan.hasClientState) {
+    states.emplace(plan.clientState,
+                   static_cast<uint64_t>(o.clientStateMemory) << 20,
+                   o.stateDir);
+    if (absl::Status s = states->initialize(plan.clientInit); !s.ok()) {
+      reportError(std::string(s.message()));
+      return 1;
+    }
+    for (WorkerData &w : workers)
+      w.backend->setClientStates(&*states, w.first);
+    runner.setClientStates(&*states);
+  }
   if (absl::Status s = runner.run(population, population, std::cout); !s.ok()) {
     reportError(std::string(s.message()));
     return 1;

@@ -4,6 +4,7 @@
 #include "Options.h"
 
 #include "fedrt/Executor.h"
+#include "fedrt/Hash.h"
 #include "fedrt/LocalBackend.h"
 #include "fedrt/Remote.h"
 
@@ -12,6 +13,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <random>
 
 namespace fedrt::cli {
 
@@ -131,12 +134,6 @@ static int checkServeOptions(const PlanTable &plan, const Options &o,
     reportError("give --tls-cert and --tls-key (or --insecure for plaintext)");
     return 2;
   }
-  if (plan.hasClientState) {
-    reportError("process '" + plan.processName +
-                "' keeps client state (client_init), which remote execution "
-                "does not run yet: run it with simulate");
-    return 1;
-  }
   if (plan.kind == PlanTable::Kind::Process) {
     if (std::string m = evalDataMismatch(plan); !m.empty()) {
       reportError(m + "; remote eval runs on the workers' training clients");
@@ -233,10 +230,66 @@ int runServe(const PlanTable &plan, const Options &o, const NetOptions &n) {
     return absl::OkStatus();
   };
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
+  // Client state stays on the workers; the coordinator keeps the record of
+  // whose results each round accepted (docs/remote.md, "Client state").
+  std::optional<ClientStateLedger> ledger;
+  if (plan.hasClientState) {
+    std::random_device entropy;
+    uint64_t run = (static_cast<uint64_t>(entropy()) << 32) ^ entropy();
+    ledger.emplace(run == 0 ? 1 : run);
+    backend.setClientStateLedger(&*ledger);
+    runner.setClientStates(&*ledger);
+  }
   absl::Status s = runner.run({}, {}, std::cout);
   std::cout.flush();
   reportCounters(backend.counters());
   return end(s);
+}
+
+// What a worker announces of its clients: per client its example count
+// (0: never sampled) and name, and its data's fingerprint.
+static WorkerClients hostedClients(const std::vector<ClientDataset> &data) {
+  WorkerClients clients;
+  size_t count = data.empty() ? 0 : data[0].size();
+  clients.examples.assign(count, 0);
+  for (int64_t c : eligible(data, "")) {
+    const ClientDataset &d = data[0];
+    clients.examples[static_cast<size_t>(c)] =
+        d.syntheticClients ? d.syntheticRecords
+                           : d.clients[static_cast<size_t>(c)].records;
+  }
+  for (size_t i = 0; i < count; ++i)
+    clients.names.push_back(data[0].name(i));
+  for (size_t i = 0; i < data.size(); ++i)
+    clients.dataFingerprint ^= data[i].fingerprint() * (i + 1);
+  return clients;
+}
+
+// A worker's client states (docs/remote.md, "Client state"): a store of
+// its `count` clients in --state-dir, bound to the program, its data and
+// its name, read and written by `backend`.
+static absl::Status
+keepClientStates(const PlanTable &plan, const Options &o,
+                 const std::string &name, size_t count, WorkerClients &clients,
+                 LocalBackend &backend, std::optional<ClientStateStore> &store,
+                 std::optional<WorkerClientStates> &states) {
+  store.emplace(plan.clientState,
+                static_cast<uint64_t>(o.clientStateMemory) << 20, o.stateDir);
+  if (absl::Status s = store->initialize(plan.clientInit); !s.ok())
+    return s;
+  uint64_t identity[3] = {plan.fingerprint, clients.dataFingerprint,
+                          fnv1a(name)};
+  states.emplace(
+      *store, o.stateDir,
+      fnv1a(std::string_view(reinterpret_cast<const char *>(identity),
+                             sizeof identity)),
+      static_cast<int64_t>(count));
+  if (absl::Status s = states->open(); !s.ok())
+    return s;
+  states->setVerbose(o.verbose);
+  backend.setClientStates(&*store);
+  clients.states = &*states;
+  return absl::OkStatus();
 }
 
 int runWorkerCommand(const PlanTable &plan, const Options &o,
@@ -246,11 +299,11 @@ int runWorkerCommand(const PlanTable &plan, const Options &o,
                 "--insecure for plaintext");
     return 2;
   }
-  if (plan.hasClientState) {
+  if (plan.hasClientState && (o.stateDir.empty() || n.name.empty())) {
     reportError("process '" + plan.processName +
-                "' keeps client state (client_init), which remote execution "
-                "does not run yet: run it with simulate");
-    return 1;
+                "' keeps client state (client_init): a worker keeps its "
+                "clients' states in --state-dir DIR under a stable --name");
+    return 2;
   }
   if (plan.kind == PlanTable::Kind::Process)
     if (std::string m = evalDataMismatch(plan); !m.empty()) {
@@ -265,24 +318,21 @@ int runWorkerCommand(const PlanTable &plan, const Options &o,
     reportError(error);
     return 1;
   }
-  WorkerClients clients;
-  std::vector<int64_t> holding = eligible(data, "");
-  size_t count = data.empty() ? 0 : data[0].size();
-  clients.examples.assign(count, 0);
-  for (int64_t c : holding) {
-    const ClientDataset &d = data[0];
-    clients.examples[static_cast<size_t>(c)] =
-        d.syntheticClients ? d.syntheticRecords
-                           : d.clients[static_cast<size_t>(c)].records;
-  }
-  for (size_t i = 0; i < count; ++i)
-    clients.names.push_back(data[0].name(i));
-  for (size_t i = 0; i < data.size(); ++i)
-    clients.dataFingerprint ^= data[i].fingerprint() * (i + 1);
+  WorkerClients clients = hostedClients(data);
+  size_t count = clients.names.size();
   ThreadTeam team(o.threads);
   LocalBackend backend(team, pointers(data));
   clients.train = &backend;
   clients.eval = &backend;
+  std::optional<ClientStateStore> store;
+  std::optional<WorkerClientStates> states;
+  if (plan.hasClientState)
+    if (absl::Status s = keepClientStates(plan, o, n.name, count, clients,
+                                          backend, store, states);
+        !s.ok()) {
+      reportError(std::string(s.message()));
+      return 1;
+    }
   clients.seeded = [&backend](uint64_t seed) {
     SecureAggregationOptions rounding;
     rounding.seed = seed; // the worker's own clients: no protocol of its own

@@ -2,10 +2,14 @@
 #include "fedrt/Faults.h"
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 namespace fedrt {
 
@@ -40,6 +44,17 @@ bool faultActive(const char *point) {
     return false;
   static std::atomic<long> hits{0};
   return hits.fetch_add(1) + 1 == f.hit;
+}
+
+void faultPause(const char *point) {
+  if (!faultActive(point))
+    return;
+  std::fprintf(stderr, "fault: paused at %s\n", point);
+  const char *release = std::getenv("FEDRT_FAULT_RELEASE");
+  std::error_code ec;
+  for (int i = 0; i < 6000 && release && !std::filesystem::exists(release, ec);
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 void faultPoint(const char *point) {

@@ -22,6 +22,7 @@ namespace fedrt {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'E', 'D', 'C', 'C', 'S', 'T', '1'};
+constexpr char kPendingMagic[8] = {'F', 'E', 'D', 'C', 'C', 'S', 'P', '1'};
 
 void put(std::string &out, uint64_t x) {
   out.append(reinterpret_cast<const char *>(&x), sizeof x);
@@ -92,6 +93,8 @@ void ClientStateStore::packSlots(const uint64_t *slots,
 }
 
 void ClientStateStore::stage(int64_t client, const unsigned char *packed) {
+  if (preferPending_)
+    preferPending(false);
   pendingClients_.push_back(client);
   pendingBytes_.insert(pendingBytes_.end(), packed, packed + bytes_);
 }
@@ -218,37 +221,32 @@ std::string ClientStateStore::path(const std::string &dir, int64_t round) {
   return dir + "/clients-" + std::to_string(round) + ".state";
 }
 
-absl::Status ClientStateStore::save(const std::string &dir,
-                                    uint64_t fingerprint, int64_t round) const {
-  std::error_code ec; // the checkpoint's directory, made here first
-  std::filesystem::create_directories(dir, ec);
+std::string ClientStateStore::encode(
+    const char *magic, const std::vector<uint64_t> &header,
+    const std::vector<std::pair<int64_t, const unsigned char *>> &states)
+    const {
   std::string data;
-  data.reserve(sizeof kMagic + 5 * 8 + used_ * (8 + bytes_));
-  data.append(kMagic, sizeof kMagic);
-  put(data, fingerprint);
-  put(data, static_cast<uint64_t>(round));
+  data.reserve(8 + (header.size() + 3) * 8 + states.size() * (8 + bytes_));
+  data.append(magic, 8);
+  for (uint64_t h : header)
+    put(data, h);
   put(data, bytes_);
-  put(data, used_);
-  for (size_t c = 0; c < slot_.size(); ++c)
-    if (slot_[c] != 0) {
-      put(data, c);
-      data.append(
-          reinterpret_cast<const char *>(data_ + (slot_[c] - 1) * bytes_),
-          bytes_);
-    }
+  put(data, states.size());
+  for (const auto &[client, packed] : states) {
+    put(data, static_cast<uint64_t>(client));
+    data.append(reinterpret_cast<const char *>(packed), bytes_);
+  }
   put(data, fnv1a(data));
-  return writeFileDurably(dir, path(dir, round), data, "client-state-write",
-                          "client-state-rename");
+  return data;
 }
 
-absl::Status ClientStateStore::load(const std::string &dir,
-                                    uint64_t fingerprint, int64_t round,
-                                    int64_t population) {
-  std::string file = path(dir, round);
+absl::Status ClientStateStore::decode(
+    const std::string &file, const char *magic, uint64_t fingerprint,
+    int64_t population, std::vector<uint64_t> &header,
+    const std::function<bool(int64_t, const unsigned char *)> &each) {
   std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in)
-    return absl::NotFoundError(file + ": the clients' states of round " +
-                               std::to_string(round) + " are missing");
+    return absl::NotFoundError(file + ": no such file");
   std::string data(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)),
                    '\0');
   in.seekg(0);
@@ -257,34 +255,28 @@ absl::Status ClientStateStore::load(const std::string &dir,
     return absl::DataLossError(file + ": the clients' states are corrupt (" +
                                why + ")");
   };
-  constexpr size_t kHeader = sizeof kMagic + 4 * 8;
-  if (!in || data.size() < kHeader + 8 ||
-      std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
+  size_t words = header.size();
+  size_t headerBytes = 8 + (words + 2) * 8;
+  if (!in || data.size() < headerBytes + 8 ||
+      std::memcmp(data.data(), magic, 8) != 0)
     return corrupt("not a client state file of this version");
-  uint64_t h[5]; // fingerprint, round, bytes, count; checksum
-  std::memcpy(h, data.data() + sizeof kMagic, 4 * 8);
-  std::memcpy(&h[4], data.data() + data.size() - 8, 8);
-  if (h[4] != fnv1a(std::string_view(data).substr(0, data.size() - 8)))
+  uint64_t sum;
+  std::memcpy(&sum, data.data() + data.size() - 8, 8);
+  if (sum != fnv1a(std::string_view(data).substr(0, data.size() - 8)))
     return corrupt("checksum mismatch");
-  if (h[0] != fingerprint)
+  std::memcpy(header.data(), data.data() + 8, words * 8);
+  uint64_t sizes[2]; // state bytes, count
+  std::memcpy(sizes, data.data() + 8 + words * 8, 16);
+  if (header[0] != fingerprint)
     return absl::FailedPreconditionError(
         file + ": the clients' states were written by another program");
-  if (h[1] != static_cast<uint64_t>(round) || h[2] != bytes_ ||
-      h[3] > static_cast<uint64_t>(population) ||
-      h[3] > (data.size() - kHeader - 8) / (8 + bytes_) ||
-      data.size() - kHeader - 8 != h[3] * (8 + bytes_))
-    return corrupt("round, state size or count");
-  // Straight into the slots (the file's bytes are the only copy besides).
-  slot_.clear();
-  used_ = 0;
-  abandon();
-  if (bytes_ > 0 && !reserve(h[3]))
-    return absl::ResourceExhaustedError("cannot keep the states of " +
-                                        std::to_string(h[3]) +
-                                        " clients: " + error_);
-  const char *p = data.data() + kHeader;
+  uint64_t body = data.size() - headerBytes - 8;
+  if (sizes[0] != bytes_ || sizes[1] > static_cast<uint64_t>(population) ||
+      sizes[1] > body / (8 + bytes_) || body != sizes[1] * (8 + bytes_))
+    return corrupt("state size or count");
+  const char *p = data.data() + headerBytes;
   int64_t last = -1;
-  for (uint64_t i = 0; i < h[3]; ++i, p += 8 + bytes_) {
+  for (uint64_t i = 0; i < sizes[1]; ++i, p += 8 + bytes_) {
     int64_t client;
     std::memcpy(&client, p, 8);
     if (client <= last || client >= population)
@@ -292,14 +284,145 @@ absl::Status ClientStateStore::load(const std::string &dir,
                      " out of order or past the population of " +
                      std::to_string(population));
     last = client;
-    auto c = static_cast<size_t>(client);
-    if (c >= slot_.size())
-      slot_.resize(std::max(c + 1, slot_.size() * 3 / 2), 0);
-    slot_[c] = static_cast<uint32_t>(++used_);
-    if (bytes_ > 0)
-      std::memcpy(data_ + (used_ - 1) * bytes_, p + 8, bytes_);
+    if (!each(client, reinterpret_cast<const unsigned char *>(p + 8)))
+      return absl::ResourceExhaustedError("cannot keep the states of " +
+                                          std::to_string(sizes[1]) +
+                                          " clients: " + error_);
   }
   return absl::OkStatus();
+}
+
+absl::Status ClientStateStore::save(const std::string &dir,
+                                    uint64_t fingerprint, int64_t round) const {
+  std::error_code ec; // the checkpoint's directory, made here first
+  std::filesystem::create_directories(dir, ec);
+  std::vector<std::pair<int64_t, const unsigned char *>> states;
+  states.reserve(used_);
+  for (size_t c = 0; c < slot_.size(); ++c)
+    if (slot_[c] != 0)
+      states.emplace_back(static_cast<int64_t>(c),
+                          data_ + (slot_[c] - 1) * bytes_);
+  return writeFileDurably(
+      dir, path(dir, round),
+      encode(kMagic, {fingerprint, static_cast<uint64_t>(round)}, states),
+      "client-state-write", "client-state-rename");
+}
+
+absl::Status ClientStateStore::load(const std::string &dir,
+                                    uint64_t fingerprint, int64_t round,
+                                    int64_t population) {
+  std::string file = path(dir, round);
+  if (!std::filesystem::exists(file))
+    return absl::NotFoundError(file + ": the clients' states of round " +
+                               std::to_string(round) + " are missing");
+  // Straight into the slots (the file's bytes are the only copy besides).
+  clear();
+  std::vector<uint64_t> header(2);
+  absl::Status s =
+      decode(file, kMagic, fingerprint, population, header,
+             [&](int64_t client, const unsigned char *packed) {
+               if (bytes_ > 0 && !reserve(used_ + 1))
+                 return false;
+               auto c = static_cast<size_t>(client);
+               if (c >= slot_.size())
+                 slot_.resize(std::max(c + 1, slot_.size() * 3 / 2), 0);
+               slot_[c] = static_cast<uint32_t>(++used_);
+               if (bytes_ > 0)
+                 std::memcpy(data_ + (used_ - 1) * bytes_, packed, bytes_);
+               return true;
+             });
+  if (s.ok() && header[1] != static_cast<uint64_t>(round))
+    s = absl::DataLossError(file + ": the clients' states are corrupt (round " +
+                            std::to_string(header[1]) + ")");
+  if (!s.ok())
+    clear();
+  return s;
+}
+
+absl::Status ClientStateStore::savePending(const std::string &dir,
+                                           const std::string &file,
+                                           uint64_t fingerprint, int64_t round,
+                                           int64_t attempt) const {
+  // Each client's latest pending state, ascending by client.
+  std::vector<std::pair<int64_t, const unsigned char *>> states;
+  for (size_t i = pendingClients_.size(); i-- > 0;)
+    if (pendingClients_[i] >= 0)
+      states.emplace_back(pendingClients_[i],
+                          pendingBytes_.data() + i * bytes_);
+  std::stable_sort(
+      states.begin(), states.end(),
+      [](const auto &a, const auto &b) { return a.first < b.first; });
+  states.erase(std::unique(states.begin(), states.end(),
+                           [](const auto &a, const auto &b) {
+                             return a.first == b.first;
+                           }),
+               states.end());
+  return writeFileDurably(dir, file,
+                          encode(kPendingMagic,
+                                 {fingerprint, static_cast<uint64_t>(round),
+                                  static_cast<uint64_t>(attempt)},
+                                 states),
+                          "client-state-write", "client-state-rename");
+}
+
+absl::Status ClientStateStore::loadPending(const std::string &file,
+                                           uint64_t fingerprint,
+                                           int64_t population, int64_t &round,
+                                           int64_t &attempt) {
+  abandon();
+  std::vector<uint64_t> header(3);
+  absl::Status s = decode(file, kPendingMagic, fingerprint, population, header,
+                          [&](int64_t client, const unsigned char *packed) {
+                            stage(client, packed);
+                            return true;
+                          });
+  if (!s.ok()) {
+    abandon();
+    return s;
+  }
+  round = static_cast<int64_t>(header[1]);
+  attempt = static_cast<int64_t>(header[2]);
+  return absl::OkStatus();
+}
+
+void ClientStateStore::clear() {
+  abandon();
+  slot_.clear();
+  used_ = 0;
+}
+
+bool ClientStateStore::hasPending() const {
+  return std::any_of(pendingClients_.begin(), pendingClients_.end(),
+                     [](int64_t c) { return c >= 0; });
+}
+
+void ClientStateStore::preferPending(bool on) {
+  preferPending_ = on;
+  pendingIndex_.clear();
+  if (!on)
+    return;
+  for (size_t i = 0; i < pendingClients_.size(); ++i) {
+    int64_t c = pendingClients_[i];
+    if (c < 0)
+      continue;
+    if (static_cast<size_t>(c) >= pendingIndex_.size())
+      pendingIndex_.resize(static_cast<size_t>(c) + 1, 0);
+    pendingIndex_[static_cast<size_t>(c)] = static_cast<uint32_t>(i + 1);
+  }
+}
+
+const unsigned char *ClientStateStore::pendingOf(int64_t client) const {
+  if (client < 0 || static_cast<size_t>(client) >= pendingIndex_.size() ||
+      pendingIndex_[static_cast<size_t>(client)] == 0)
+    return nullptr;
+  return pendingBytes_.data() +
+         (pendingIndex_[static_cast<size_t>(client)] - 1) * bytes_;
+}
+
+std::string ClientStateStore::summary() const {
+  return "client states of " + std::to_string(clients()) + " clients, " +
+         std::to_string(footprint()) + " bytes " +
+         (spilled() ? "in a mapped file" : "in memory");
 }
 
 } // namespace fedrt

@@ -203,7 +203,8 @@ void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
       if (in.role == Computation::Input::Role::ClientSeed) {
         batch.in.push_back(static_cast<uint64_t>(task.clientSeeds[next]));
       } else if (in.role == Computation::Input::Role::ClientState) {
-        states_->unpack(states_->stateOf(task.cohort[next]), batch.states[c]);
+        states_->unpack(states_->stateOf(statesFirst_ + task.cohort[next]),
+                        batch.states[c]);
         toSlots(in.type, batch.states[c], batch.in);
       } else if (in.clients && j < inputs_.size()) {
         inputs_[j]->slots(client, batch.in,
@@ -222,7 +223,7 @@ void LocalBackend::runClients(const StageTask &task, Context &ctx, Block &block,
       continue;
     }
     if (stage.writesClientState) { // after the aggregations' values
-      block.stateClients.push_back(task.cohort[next]);
+      block.stateClients.push_back(statesFirst_ + task.cohort[next]);
       states_->packSlots(batch.outs[c].data() + batch.stateOffset,
                          block.states);
     }
@@ -372,7 +373,7 @@ absl::StatusOr<StageResult> LocalBackend::collect(const StageTask &task,
   if (states_) {
     std::vector<int64_t> failed;
     for (const ClientFailure &f : result.failures)
-      failed.push_back(f.client); // ascending: failures are sorted
+      failed.push_back(statesFirst_ + f.client); // ascending: sorted
     states_->discard(failed);
   }
   return result;

@@ -1,6 +1,8 @@
 // The round loop (fedrt/ProcessRunner.h).
 #include "fedrt/ProcessRunner.h"
 
+#include "fedrt/Faults.h"
+
 #include "fedrt/ClientMetrics.h"
 #include "fedrt/Data.h"
 #include "fedrt/Json.h"
@@ -399,7 +401,7 @@ absl::Status ProcessRunner::trainRound(int64_t round, HostValue &state,
     privacyCohort(round, cohort.size(), trainClients.size());
     stats = RunStats();
     if (states_) // an abandoned attempt's clients keep their states
-      states_->abandon();
+      states_->beginAttempt(round, attempt);
     results =
         train_.run(*plan_.next, {&state}, cohort, round, &stats, &trainClients);
     if (results.ok() ||
@@ -423,12 +425,8 @@ absl::Status ProcessRunner::trainRound(int64_t round, HostValue &state,
                  static_cast<long long>(stats.blocks),
                  static_cast<long long>(stats.threadsUsed));
   if (config_.verbose && states_)
-    std::fprintf(stderr,
-                 "round %lld: client states of %lld clients, %llu bytes %s\n",
-                 static_cast<long long>(round),
-                 static_cast<long long>(states_->clients()),
-                 static_cast<unsigned long long>(states_->footprint()),
-                 states_->spilled() ? "in a mapped file" : "in memory");
+    std::fprintf(stderr, "round %lld: %s\n", static_cast<long long>(round),
+                 states_->summary().c_str());
   state = std::move((*results)[0]);
   record.round = round;
   record.clients = static_cast<int64_t>(cohort.size());
@@ -646,6 +644,9 @@ absl::Status ProcessRunner::run(const std::vector<int64_t> &population,
     }
     if (absl::Status s = checkpointRound(round, state); !s.ok())
       return s;
+    if (states_) // remote workers may now make the round's states theirs
+      states_->durable(round);
+    faultPause("round-end");
     progress(round, first, lastShown, evaluated, clientsDone,
              msSince(runStart) / 1000);
     completed = round;

@@ -157,6 +157,7 @@ struct RemoteBackend::State final : remote::v1::Coordinator::Service {
   bool finished = false;
   std::thread watchdog;
   BufferPool pool;
+  ClientStateLedger *ledger = nullptr; // a process with client state
 };
 
 } // namespace fedrt

@@ -173,6 +173,11 @@ void dispatch(RemoteBackend::State &st, const StageTask &task,
     remote::v1::Task *t = header.mutable_task();
     t->set_task(slice.task);
     t->set_round(task.round);
+    if (st.ledger) {
+      t->set_attempt(static_cast<int32_t>(st.ledger->attempt()));
+      net::putCommit(st.ledger->commitFor(slice.worker),
+                     *t->mutable_client_state());
+    }
     t->set_computation(task.computation->name);
     t->set_stage(static_cast<uint32_t>(task.stage));
     for (int64_t l : slice.local)
@@ -361,6 +366,10 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
     st.changed.wait_until(lock, deadline, settled);
   std::vector<std::unique_ptr<Pending>> taken = takePending(st, slices);
   lock.unlock();
+  // A worker's new client states count only when its result was merged.
+  if (st.ledger)
+    for (size_t i = 0; i < slices.size(); ++i)
+      st.ledger->record(slices[i].worker, taken[i] && taken[i]->done);
   if (!secureSum.ok())
     return secureSum.status();
   if (absl::Status m =
@@ -380,6 +389,10 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
   return result;
 }
 
+void RemoteBackend::setClientStateLedger(ClientStateLedger *ledger) {
+  state_->ledger = ledger;
+}
+
 void RemoteBackend::finish(bool abandoned, const std::string &message) {
   State &st = *state_;
   if (!st.server)
@@ -396,6 +409,9 @@ void RemoteBackend::finish(bool abandoned, const std::string &message) {
     CoordinatorMessage m;
     m.mutable_finish()->set_abandoned(abandoned);
     m.mutable_finish()->set_message(message);
+    if (st.ledger)
+      net::putCommit(st.ledger->commitFor(s->name),
+                     *m.mutable_finish()->mutable_client_state());
     s->send(std::move(m));
     s->close();
   }

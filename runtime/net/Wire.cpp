@@ -512,4 +512,25 @@ std::string ChunkAssembly::take() {
   return out;
 }
 
+void putCommit(const ClientStateCommit &c, remote::v1::ClientStateCommit &out) {
+  out.set_run(c.run);
+  out.set_accepted_round(c.acceptedRound);
+  out.set_accepted_attempt(static_cast<int32_t>(c.acceptedAttempt));
+  out.set_durable_round(c.durableRound);
+}
+
+absl::StatusOr<ClientStateCommit>
+commitOf(const remote::v1::ClientStateCommit &m) {
+  if (m.accepted_round() < 0 || m.durable_round() < 0 ||
+      m.accepted_attempt() < 0 ||
+      (m.accepted_round() == 0) != (m.accepted_attempt() == 0))
+    return absl::InvalidArgumentError("a malformed client-state commit");
+  ClientStateCommit c;
+  c.run = m.run();
+  c.acceptedRound = m.accepted_round();
+  c.acceptedAttempt = m.accepted_attempt();
+  c.durableRound = m.durable_round();
+  return c;
+}
+
 } // namespace fedrt::net

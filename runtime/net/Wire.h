@@ -6,6 +6,7 @@
 
 #include "fedrt/Aggregator.h"
 #include "fedrt/Plan.h"
+#include "fedrt/Remote.h"
 #include "fedrt/Value.h"
 
 #include "remote.pb.h"
@@ -89,6 +90,12 @@ absl::StatusOr<std::string> decodeResult(Codec codec, const Stage &stage,
 // empty payload), at most kChunkBytes each; stops at the first false.
 bool forEachChunk(uint64_t task, const std::string &payload,
                   const std::function<bool(remote::v1::Chunk &)> &send);
+
+// The client-state commit between its wire form and its own. commitOf:
+// InvalidArgument for negative rounds or an attempt without a round.
+void putCommit(const ClientStateCommit &c, remote::v1::ClientStateCommit &out);
+absl::StatusOr<ClientStateCommit>
+commitOf(const remote::v1::ClientStateCommit &m);
 
 // Reassembles one payload from its chunks, refusing anything a sender
 // following the protocol would not send.

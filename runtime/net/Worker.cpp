@@ -217,11 +217,30 @@ absl::Status Session::runTask(const remote::v1::Task &t,
   if (faultActive("worker-stop"))
     std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT
 
+  WorkerClientStates *states = clients_.states;
+  bool writes = stage.writesClientState;
+  if (states) {
+    absl::StatusOr<ClientStateCommit> commit = net::commitOf(t.client_state());
+    if (!commit.ok())
+      return commit.status();
+    if (absl::Status s =
+            states->beforeTask(*commit, t.round(), t.attempt(), writes);
+        !s.ok())
+      return s;
+  }
+
   WorkerMessage header;
   remote::v1::Result *r = header.mutable_result();
   r->set_task(t.task());
   std::string resultRaw;
   absl::StatusOr<StageResult> result = backend->runStage(task);
+  // The new states are on disk before the result that counts them leaves.
+  if (states)
+    if (absl::Status s =
+            states->afterTask(t.round(), t.attempt(), writes, !result.ok(),
+                              result.ok() && !result->failures.empty());
+        !s.ok())
+      return s;
   if (!result.ok()) {
     // The stage failed as a whole (an overflow of the sum): every client
     // is reported failed with its message, nothing is aggregated.
@@ -416,6 +435,11 @@ absl::Status Session::serve(const remote::v1::Welcome &welcome,
     case CoordinatorMessage::kFinish:
       finish = m.finish();
       finished = true;
+      if (clients_.states && finish.has_client_state()) {
+        absl::StatusOr<ClientStateCommit> c =
+            net::commitOf(finish.client_state());
+        status = c.ok() ? clients_.states->finish(*c) : c.status();
+      }
       break;
     default:
       status = absl::InvalidArgumentError("an unexpected message");
@@ -556,6 +580,15 @@ runSession(const PlanTable &plan, WorkerClients &clients,
   remote::v1::Finish finish;
   bool finished = false;
   absl::Status s = session.serve(welcome, finish, finished);
+  // Client states this worker cannot honour end it: reconnecting would not
+  // bring them back.
+  if (!s.ok() && (finished || s.code() == absl::StatusCode::kDataLoss)) {
+    WorkerMessage leave;
+    leave.mutable_leave()->set_reason(std::string(s.message()));
+    session.write(leave);
+    context.TryCancel();
+    return s;
+  }
   if (!s.ok()) {
     // A broken coordinator message: this session ends, the worker
     // reconnects (its state is the coordinator's to resend).

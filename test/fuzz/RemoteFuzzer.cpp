@@ -6,12 +6,17 @@
 // payload decoded and read as broadcast values). Every step must succeed
 // or return an error, never crash, hang or allocate from an unchecked
 // length. SecAgg+ messages go through the protocol's state machines in
-// the round they belong to.
+// the round they belong to. Tasks' and Finish's client-state commits
+// drive a worker's client states (fedrt/Remote.h) in a scratch directory.
 #include "Protocol.h"
 #include "Wire.h"
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace {
@@ -196,6 +201,53 @@ void secaggDown(const remote::v1::SecAggDown &m) {
   }
 }
 
+// A worker of 4 clients with f32 states, afresh for each input (its
+// directory emptied), made when the input first carries a commit.
+struct WorkerStates {
+  WorkerStates()
+      : store(*parseType("f32"), 1024, ""), states(store, directory(), 1, 4) {
+    (void)store.initialize(
+        [](fedrt_context *, const uint64_t *, uint64_t *out) { out[0] = 0; });
+    (void)states.open();
+  }
+  static std::string directory() {
+    static const std::string dir =
+        "/tmp/fedrt-remote-fuzzer-" + std::to_string(::getpid());
+    static const struct Removal { // the directory goes with the process
+      ~Removal() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } removal;
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return dir;
+  }
+  ClientStateStore store;
+  WorkerClientStates states;
+};
+
+// A task's commit as the worker applies it: settled, then (for even
+// stages) new states for its clients staged and written.
+void clientStates(std::unique_ptr<WorkerStates> &w, const remote::v1::Task &t) {
+  if (!t.has_client_state())
+    return;
+  absl::StatusOr<ClientStateCommit> c = commitOf(t.client_state());
+  if (!c.ok())
+    return;
+  if (!w)
+    w = std::make_unique<WorkerStates>();
+  bool writes = t.stage() % 2 == 0;
+  if (!w->states.beforeTask(*c, t.round(), t.attempt(), writes).ok())
+    return;
+  float one = 1;
+  for (int64_t client : t.clients())
+    if (writes && client >= 0 && client < 4)
+      w->store.stage(client, reinterpret_cast<const unsigned char *>(&one));
+  (void)w->states.afterTask(t.round(), t.attempt(), writes, false,
+                            t.clients_size() > 4);
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -203,6 +255,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ChunkAssembly up, down;
   remote::v1::Result result;
   remote::v1::Task task;
+  std::unique_ptr<WorkerStates> states;
   size_t pos = 0;
   while (size - pos >= 2) {
     size_t n = data[pos] | (size_t(data[pos + 1]) << 8);
@@ -226,6 +279,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (c.ParseFromArray(data + pos, static_cast<int>(n))) {
       if (c.has_task()) {
         task = c.task();
+        clientStates(states, task);
         down = ChunkAssembly();
         if (down.begin(task.task(), task.payload_bytes(), limit).ok() &&
             down.complete())
@@ -234,6 +288,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         finishTask(task, down.take());
       } else if (c.has_secagg()) {
         secaggDown(c.secagg());
+      } else if (c.has_finish() && c.finish().has_client_state() && states) {
+        absl::StatusOr<ClientStateCommit> commit =
+            commitOf(c.finish().client_state());
+        if (commit.ok())
+          (void)states->states.finish(*commit);
       }
     }
     pos += n;

@@ -17,4 +17,10 @@ void faultPoint(const char *point);
 // then misbehaves as the point says (a worker corrupting a payload).
 bool faultActive(const char *point);
 
+// When FEDRT_FAULT names `point` (its Nth hit): says "fault: paused at
+// POINT" on stderr and waits, up to 120 s, until the file named by
+// FEDRT_FAULT_RELEASE exists — the process's other threads run on
+// meanwhile (a test kills and restarts a worker between two rounds).
+void faultPause(const char *point);
+
 } // namespace fedrt

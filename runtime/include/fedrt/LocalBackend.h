@@ -63,8 +63,13 @@ public:
     secure_ = options;
   }
   // Where the clients' states live (a process with client state): read by
-  // the client fns, their new states staged for the round's commit.
-  void setClientStates(ClientStateStore *states) { states_ = states; }
+  // the client fns, their new states staged for the round's commit. Client
+  // c's state is the store's `first + c` (simulate --layout: one store of
+  // the population for the workers' backends).
+  void setClientStates(ClientStateStore *states, int64_t first = 0) {
+    states_ = states;
+    statesFirst_ = first;
+  }
 
   // Clients per block for a cohort of `clients` (at most 16 blocks).
   static size_t blockSize(size_t clients);
@@ -107,6 +112,7 @@ private:
   BufferPool pool_; // partial aggregates' buffers, reused across rounds
   SecureAggregationOptions secure_;
   ClientStateStore *states_ = nullptr;
+  int64_t statesFirst_ = 0;
 };
 
 } // namespace fedrt

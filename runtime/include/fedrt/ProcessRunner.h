@@ -104,7 +104,7 @@ public:
 
   // A process with client state: the store the training backend reads
   // and writes (committed after each round, checkpointed with the state).
-  void setClientStates(ClientStateStore *states) { states_ = states; }
+  void setClientStates(ClientStateKeeper *states) { states_ = states; }
 
 private:
   // The state to start from, and the first round to run: init's (or
@@ -180,7 +180,7 @@ private:
   Executor *eval_;
   ProcessConfig config_;
   std::unique_ptr<DpMechanism> dp_;
-  ClientStateStore *states_ = nullptr; // client state, if the process has it
+  ClientStateKeeper *states_ = nullptr; // client state, if the process has it
   bool privacyStarted_ = false;
   std::vector<const Aggregation *> releases_; // next's DP means, then eval's
   std::ofstream metrics_, perClient_;

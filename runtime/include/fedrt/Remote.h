@@ -6,12 +6,14 @@
 #pragma once
 
 #include "fedrt/ClientBackend.h"
+#include "fedrt/ClientState.h"
 #include "fedrt/Plan.h"
 
 #include "absl/status/statusor.h"
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +59,117 @@ struct RemoteCounters {
   int64_t refused = 0;      // joins refused
 };
 
+// Which of a worker's pending client states count (remote.proto's
+// ClientStateCommit; docs/remote.md, "Client state").
+struct ClientStateCommit {
+  uint64_t run = 0;          // the run's id: another id, another run
+  int64_t acceptedRound = 0; // the worker's last accepted round (0: none)
+  int64_t acceptedAttempt = 0;
+  int64_t durableRound = 0; // the last round checkpointed (or completed)
+};
+
+// The coordinator's side of client state: the states stay on the workers;
+// the ledger records, per worker, the last round (and attempt) whose
+// results the coordinator accepted in every stage, tells each worker in
+// its tasks and at Finish, and is checkpointed with the server state — so
+// a worker commits a round's new states only once the coordinator counts
+// them and can no longer go back to before that round. Used by the round
+// loop's thread only.
+class ClientStateLedger : public ClientStateKeeper {
+public:
+  // `run`: the run's id (a fresh run draws one; resume loads its own).
+  explicit ClientStateLedger(uint64_t run) : run_(run) {}
+
+  void beginAttempt(int64_t round, int64_t attempt) override;
+  // Worker `worker`'s result in a stage of the current attempt: merged
+  // (accepted) or not (dropped, late, gone).
+  void record(const std::string &worker, bool accepted);
+  // Workers accepted in every stage of the attempt: it is their last
+  // accepted round now.
+  absl::Status commit() override;
+  void durable(int64_t round) override { durable_ = round; }
+  // What worker `worker`'s tasks (and the run's Finish) carry.
+  ClientStateCommit commitFor(const std::string &worker) const;
+  int64_t attempt() const { return attempt_; }
+  uint64_t run() const { return run_; }
+
+  // DIR/clients-ROUND.state: "FEDCACC1", the program's fingerprint, the
+  // round, the run's id, the number of workers, per worker (by name) its
+  // name's length and bytes and its last accepted round and attempt, then
+  // an FNV-1a checksum. DataLoss when damaged, FailedPrecondition for
+  // another program's.
+  absl::Status save(const std::string &dir, uint64_t fingerprint,
+                    int64_t round) const override;
+  absl::Status load(const std::string &dir, uint64_t fingerprint, int64_t round,
+                    int64_t population) override;
+  std::string summary() const override;
+
+private:
+  uint64_t run_;
+  int64_t round_ = 0, attempt_ = 0, durable_ = 0;
+  // The current attempt: per worker that had a task, accepted in every
+  // stage so far.
+  std::map<std::string, bool> attemptRecord_;
+  std::map<std::string, std::pair<int64_t, int64_t>> accepted_;
+};
+
+// A worker's side of client state: its clients' states (a ClientStateStore
+// over its own client indices) kept in --state-dir. A stage's new states
+// are written there (pending.state) before the worker reports the stage,
+// and become the clients' states (clients-ROUND.state) when a task or
+// Finish says the coordinator accepted them and made the round durable —
+// so neither a killed worker nor a coordinator resumed from its last
+// checkpoint loses or double-applies a round.
+class WorkerClientStates {
+public:
+  // `identity`: what the files must have been written for (the program's
+  // fingerprint, the worker's data and name), mixed with the run's id.
+  WorkerClientStates(ClientStateStore &store, std::string dir,
+                     uint64_t identity, int64_t clients);
+
+  // Creates `dir`; InvalidArgument when it cannot be written.
+  absl::Status open();
+  // Before a task of `round`/`attempt`: adopts the run (loading its files,
+  // or starting over from client_init for another run's), commits or drops
+  // the pending states `commit` settles, and readies a stage that writes
+  // states. DataLoss when the coordinator counts states this worker no
+  // longer has, or resumed from before the states it holds;
+  // InvalidArgument for a task that breaks the protocol.
+  absl::Status beforeTask(const ClientStateCommit &commit, int64_t round,
+                          int64_t attempt, bool writesState);
+  // After the stage ran (`failedWhole`: it failed as a whole; `failures`:
+  // some clients failed): the attempt's pending states, written durably
+  // before the result is sent. InternalError when they cannot be.
+  absl::Status afterTask(int64_t round, int64_t attempt, bool writesState,
+                         bool failedWhole, bool failures);
+  // The run's end: the last round's states committed if they count.
+  absl::Status finish(const ClientStateCommit &commit);
+
+  int64_t committedRound() const { return committed_; }
+  // Says on stderr which rounds' states it commits and drops.
+  void setVerbose(bool on) { verbose_ = on; }
+
+private:
+  absl::Status adopt(uint64_t run);
+  absl::Status settle(const ClientStateCommit &commit, int64_t round,
+                      int64_t attempt);
+  absl::Status commitPending();
+  void discardPending();
+  uint64_t fingerprint() const;
+  std::string pendingPath() const { return dir_ + "/pending.state"; }
+  // Removes DIR/clients-*.state but the committed round's.
+  void removeStale() const;
+
+  ClientStateStore &store_;
+  std::string dir_;
+  uint64_t identity_;
+  int64_t clients_;
+  uint64_t run_ = 0; // 0: no run adopted yet
+  int64_t committed_ = 0;
+  int64_t pendingRound_ = 0, pendingAttempt_ = 0; // 0: none
+  bool verbose_ = false;
+};
+
 class RemoteBackend : public ClientBackend {
 public:
   RemoteBackend(const PlanTable &plan, CoordinatorOptions options);
@@ -84,6 +197,9 @@ public:
   // Tells every worker the run is over (or abandoned) and stops serving.
   void finish(bool abandoned, const std::string &message);
   RemoteCounters counters() const;
+  // A process with client state: tasks carry each worker's commit, and
+  // each stage's accepted workers are recorded.
+  void setClientStateLedger(ClientStateLedger *ledger);
 
   struct State;
 
@@ -112,6 +228,9 @@ struct WorkerClients {
   // Told the run's seed when a coordinator welcomes the worker: the
   // rounding streams of federated_secure_mean (fedrt/SecureMean.h).
   std::function<void(uint64_t)> seeded;
+  // A process with client state: the states of the worker's clients,
+  // which `train` and `eval` read.
+  WorkerClientStates *states = nullptr;
 };
 
 // Runs a worker until the coordinator ends the run. OK when it finished;
