@@ -36,6 +36,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from load_bench import loading  # noqa: E402
+import digits_bench  # noqa: E402
 from client_state_bench import measure as client_state_rows  # noqa: E402
 from client_state_bench import table as client_state_table  # noqa: E402
 from privacy_bench import privacy  # noqa: E402
@@ -203,7 +204,7 @@ def codegen(build, quick):
 def gradients(build, quick):
     """examples/fedavg_mlp.fed (grad) vs bench/fedavg_mlp_handwritten.fed
     (the same program with the backward pass written by hand) vs
-    bench/peers/fedavg_mlp_torch.py (PyTorch autograd), with 1 and 2
+    bench/peers/fedavg_torch.py (PyTorch autograd), with 1 and 2
     threads each: the rounds' time (fedc: the wall_ms of its rounds;
     PyTorch: its training loop), best of 3 (PyTorch: 1)."""
     rounds = 3 if quick else 20
@@ -232,7 +233,7 @@ def gradients(build, quick):
                     best = seconds if best is None else min(best, seconds)
                 times[(name, threads)] = best
                 states[name] = json.loads(out.splitlines()[-1])
-            peer = run([PY, f"{ROOT}/bench/peers/fedavg_mlp_torch.py", data,
+            peer = run([PY, f"{ROOT}/bench/peers/fedavg_torch.py", data,
                         f"{work}/partition.json", f"{work}/initial.json", "2", "16", "0.1",
                         str(threads)])
             times[("torch", threads)] = float(peer.stderr.strip().splitlines()[-1])
@@ -297,6 +298,12 @@ def data_loading(build, quick):
                   "fedc × NumPy"], rows)
 
 
+def digits_whole_process(build, quick):
+    """bench/digits_bench.py: the digits FedAvg programs as whole processes
+    against the same PyTorch loop, one thread."""
+    return digits_bench.table(digits_bench.rows(build, quick))
+
+
 def client_state(build, quick):
     """bench/client_state_bench.py: time per round and peak memory of a
     process keeping 1 KB per client, against its stateless twin."""
@@ -318,6 +325,7 @@ def main():
         ("Secure aggregation: SecAgg+ per round, m = 10^5", secure_aggregation),
         ("Data loading: Fashion-MNIST's 60,000 training images and labels", data_loading),
         ("Client state: 10^6 clients with 1 KB states", client_state),
+        ("Digits FedAvg as whole processes vs PyTorch", digits_whole_process),
     ]
     start = time.perf_counter()
     report = []

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""FedAvg with the 64 -> 128 -> 10 ReLU MLP of examples/fedavg_mlp.fed in
-PyTorch (autograd for the gradients, as a Flower or plain PyTorch user
-writes it): the same clients and cohorts (the compiled program's
+"""FedAvg in PyTorch (autograd for the gradients, as a Flower or plain
+PyTorch user writes it) with the model of examples/fedavg.fed (logistic
+regression, w: 64 x 10, b: 10) or examples/fedavg_mlp.fed (the 64 -> 128
+-> 10 ReLU MLP, w1 b1 w2 b2), whichever the initial state holds: the same
+clients and cohorts (the compiled program's
 --dump-partition file), the same initial model (its --rounds 0
 --print-state output), per client EPOCHS passes over its records in order
 in batches of BATCH with SGD at rate LR on the mean cross-entropy, then
@@ -9,7 +11,7 @@ the mean of the cohort's models weighted by their record counts (float64,
 rounded to float32 once, as libfedrt does). Runs on THREADS intra-op
 threads. Prints the final model as JSON and the training time on stderr.
 
-usage: fedavg_mlp_torch.py DIGITS_CSV_GZ PARTITION_JSON INITIAL_JSON EPOCHS BATCH LR THREADS"""
+usage: fedavg_torch.py DIGITS_CSV_GZ PARTITION_JSON INITIAL_JSON EPOCHS BATCH LR THREADS"""
 import gzip
 import json
 import sys
@@ -19,7 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-FIELDS = ("w1", "b1", "w2", "b2")
+MLP = ("w1", "b1", "w2", "b2")
+LINEAR = ("w", "b")
+
+
+def logits(p, xb):
+    if "w1" in p:
+        return torch.relu(xb @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    return xb @ p["w"] + p["b"]
 
 
 def main():
@@ -33,7 +42,8 @@ def main():
     plan = json.load(open(partition))
     clients = [(x_all[idx], y_all[idx]) for idx in map(torch.tensor, plan["clients"])]
     state = json.loads(open(initial).read().strip().splitlines()[-1])
-    model = {k: torch.tensor(state[k], dtype=torch.float32) for k in FIELDS}
+    fields = MLP if "w1" in state else LINEAR
+    model = {k: torch.tensor(state[k], dtype=torch.float32) for k in fields}
 
     start = time.perf_counter()
     for cohort in plan["cohorts"]:
@@ -45,17 +55,16 @@ def main():
             for _ in range(epochs):
                 for s in range(0, len(y), batch):
                     xb, yb = x[s:s + batch] / 16.0, y[s:s + batch]
-                    h = torch.relu(xb @ params["w1"] + params["b1"])
-                    loss = F.cross_entropy(h @ params["w2"] + params["b2"], yb)
-                    grads = torch.autograd.grad(loss, [params[k] for k in FIELDS])
+                    loss = F.cross_entropy(logits(params, xb), yb)
+                    grads = torch.autograd.grad(loss, [params[k] for k in fields])
                     with torch.no_grad():
                         params = {k: (params[k] - lr * g).requires_grad_(True)
-                                  for k, g in zip(FIELDS, grads)}
+                                  for k, g in zip(fields, grads)}
             n = float(len(y))
-            for k in FIELDS:
+            for k in fields:
                 sums[k] += n * params[k].detach().double()
             total += n
-        model = {k: (sums[k] / total).float() for k in FIELDS}
+        model = {k: (sums[k] / total).float() for k in fields}
     elapsed = time.perf_counter() - start
     print(json.dumps({k: v.tolist() for k, v in model.items()}))
     print(f"{elapsed:.6f}", file=sys.stderr)
