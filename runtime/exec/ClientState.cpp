@@ -105,6 +105,8 @@ void ClientStateStore::discard(const std::vector<int64_t> &sortedClients) {
   for (int64_t &c : pendingClients_)
     if (std::binary_search(sortedClients.begin(), sortedClients.end(), c))
       c = -1;
+  if (preferPending_)
+    preferPending(true); // the index no longer names the discarded
 }
 
 void ClientStateStore::reserveRound(size_t clients) {

@@ -370,7 +370,9 @@ absl::StatusOr<StageResult> LocalBackend::collect(const StageTask &task,
   // The others' new states (staged as their blocks merged) wait for the
   // round to commit; failed clients keep the state they had, also one
   // written in an earlier stage of this round.
-  if (states_) {
+  // (Only the computation that writes states: eval's failures leave the
+  // round's pending states, which a remote worker's eval reads, alone.)
+  if (states_ && task.computation->writesClientState()) {
     std::vector<int64_t> failed;
     for (const ClientFailure &f : result.failures)
       failed.push_back(statesFirst_ + f.client); // ascending: sorted

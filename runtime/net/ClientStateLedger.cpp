@@ -6,6 +6,7 @@
 #include "fedrt/Checkpoint.h"
 #include "fedrt/Hash.h"
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,15 +38,16 @@ void ClientStateLedger::beginAttempt(int64_t round, int64_t attempt) {
   attemptRecord_.clear();
 }
 
-void ClientStateLedger::record(const std::string &worker, bool accepted) {
-  auto [it, fresh] = attemptRecord_.emplace(worker, accepted);
-  if (!fresh)
-    it->second = it->second && accepted;
+void ClientStateLedger::record(const std::string &worker, bool accepted,
+                               bool writesState) {
+  Record &r = attemptRecord_[worker];
+  r.accepted = r.accepted && accepted;
+  r.wrote = r.wrote || (writesState && accepted);
 }
 
 absl::Status ClientStateLedger::commit() {
-  for (const auto &[worker, accepted] : attemptRecord_)
-    if (accepted)
+  for (const auto &[worker, r] : attemptRecord_)
+    if (r.accepted && r.wrote)
       accepted_[worker] = {round_, attempt_};
   attemptRecord_.clear();
   return absl::OkStatus();
@@ -126,10 +128,15 @@ absl::Status ClientStateLedger::load(const std::string &dir,
       return corrupt("truncated");
     std::string worker = data.substr(at, length);
     at += length;
-    if (!take(data, end, at, r) || !take(data, end, at, a) ||
-        static_cast<int64_t>(r) > round)
+    // A round past the checkpoint's, or an attempt without a round, is
+    // what no coordinator writes (and what workers would refuse).
+    if (!take(data, end, at, r) || !take(data, end, at, a))
+      return corrupt("truncated");
+    auto ri = static_cast<int64_t>(r), ai = static_cast<int64_t>(a);
+    if (ri < 0 || ri > round || ai < 0 || ai > INT32_MAX ||
+        (ri == 0) != (ai == 0))
       return corrupt("worker '" + worker + "'");
-    accepted[worker] = {static_cast<int64_t>(r), static_cast<int64_t>(a)};
+    accepted[worker] = {ri, ai};
   }
   if (at != end)
     return corrupt("trailing bytes");

@@ -369,7 +369,8 @@ absl::StatusOr<StageResult> RemoteBackend::runStage(const StageTask &task) {
   // A worker's new client states count only when its result was merged.
   if (st.ledger)
     for (size_t i = 0; i < slices.size(); ++i)
-      st.ledger->record(slices[i].worker, taken[i] && taken[i]->done);
+      st.ledger->record(slices[i].worker, taken[i] && taken[i]->done,
+                        stage.writesClientState);
   if (!secureSum.ok())
     return secureSum.status();
   if (absl::Status m =

@@ -83,6 +83,12 @@ private:
   absl::Status continueSecAgg(const remote::v1::SecAggDown &m);
   void heartbeats(uint32_t periodMs);
   bool sendHostile(uint64_t task);
+  // An error of the client states (fedrt/Remote.h) ends the worker, not
+  // just the session: reconnecting cannot bring the states back.
+  absl::Status clientStatesFailed(const absl::Status &s) {
+    fatal_ = true;
+    return absl::Status(s.code(), "client states: " + std::string(s.message()));
+  }
 
   const PlanTable &plan_;
   WorkerClients &clients_;
@@ -105,6 +111,10 @@ private:
     Clock::time_point start;
   };
   std::optional<SecureTask> secure_;
+  bool fatal_ = false;
+
+public:
+  bool fatal() const { return fatal_; }
 };
 
 void Session::heartbeats(uint32_t periodMs) {
@@ -217,8 +227,10 @@ absl::Status Session::runTask(const remote::v1::Task &t,
   if (faultActive("worker-stop"))
     std::raise(SIGSTOP); // a straggler, until a test sends SIGCONT
 
+  // Only the computation that writes states has any to save; eval reads.
   WorkerClientStates *states = clients_.states;
   bool writes = stage.writesClientState;
+  bool training = comp->writesClientState();
   if (states) {
     absl::StatusOr<ClientStateCommit> commit = net::commitOf(t.client_state());
     if (!commit.ok())
@@ -226,7 +238,7 @@ absl::Status Session::runTask(const remote::v1::Task &t,
     if (absl::Status s =
             states->beforeTask(*commit, t.round(), t.attempt(), writes);
         !s.ok())
-      return s;
+      return clientStatesFailed(s);
   }
 
   WorkerMessage header;
@@ -235,12 +247,12 @@ absl::Status Session::runTask(const remote::v1::Task &t,
   std::string resultRaw;
   absl::StatusOr<StageResult> result = backend->runStage(task);
   // The new states are on disk before the result that counts them leaves.
-  if (states)
+  if (states && training)
     if (absl::Status s =
             states->afterTask(t.round(), t.attempt(), writes, !result.ok(),
                               result.ok() && !result->failures.empty());
         !s.ok())
-      return s;
+      return clientStatesFailed(s);
   if (!result.ok()) {
     // The stage failed as a whole (an overflow of the sum): every client
     // is reported failed with its message, nothing is aggregated.
@@ -439,6 +451,8 @@ absl::Status Session::serve(const remote::v1::Welcome &welcome,
         absl::StatusOr<ClientStateCommit> c =
             net::commitOf(finish.client_state());
         status = c.ok() ? clients_.states->finish(*c) : c.status();
+        if (!status.ok())
+          status = clientStatesFailed(status);
       }
       break;
     default:
@@ -582,7 +596,7 @@ runSession(const PlanTable &plan, WorkerClients &clients,
   absl::Status s = session.serve(welcome, finish, finished);
   // Client states this worker cannot honour end it: reconnecting would not
   // bring them back.
-  if (!s.ok() && (finished || s.code() == absl::StatusCode::kDataLoss)) {
+  if (!s.ok() && (finished || session.fatal())) {
     WorkerMessage leave;
     leave.mutable_leave()->set_reason(std::string(s.message()));
     session.write(leave);

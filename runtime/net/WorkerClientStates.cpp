@@ -5,6 +5,12 @@
 
 #include "fedrt/Hash.h"
 
+#include "fedrt/Checkpoint.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +31,13 @@ int64_t committedRoundOf(const std::string &name) {
   return std::stoll(digits);
 }
 
+std::string hexOf(uint64_t x) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx",
+                static_cast<unsigned long long>(x));
+  return text;
+}
+
 void say(const std::string &line) {
   std::fprintf(stderr, "worker: %s\n", line.c_str());
 }
@@ -36,17 +49,37 @@ WorkerClientStates::WorkerClientStates(ClientStateStore &store, std::string dir,
     : store_(store), dir_(std::move(dir)), identity_(identity),
       clients_(clients) {}
 
+WorkerClientStates::~WorkerClientStates() {
+  if (lock_ >= 0)
+    ::close(lock_); // releases the flock
+}
+
+// The directory is this worker's alone: locked against a second process,
+// and bound to its identity (program, data, name) by DIR/worker, so
+// another worker's directory is refused, never overwritten.
 absl::Status WorkerClientStates::open() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  std::string probe = dir_ + "/.probe";
-  std::ofstream out(probe);
-  bool ok = static_cast<bool>(out << "x");
-  out.close();
-  std::filesystem::remove(probe, ec);
-  if (ec || !ok)
+  lock_ = ::open((dir_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_ < 0)
     return absl::InvalidArgumentError("--state-dir " + dir_ +
                                       ": cannot write client states there");
+  if (::flock(lock_, LOCK_EX | LOCK_NB) != 0)
+    return absl::FailedPreconditionError(
+        "--state-dir " + dir_ + " is in use by another worker process");
+  std::string path = dir_ + "/worker", want = hexOf(identity_) + "\n";
+  std::ifstream in(path);
+  std::string have((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  if (in && have != want)
+    return absl::FailedPreconditionError(
+        "--state-dir " + dir_ +
+        " holds the client states of another worker name, program or data "
+        "set (identity " +
+        have.substr(0, have.find('\n')) + ", this worker's " +
+        hexOf(identity_) + "); give each worker its own directory");
+  if (!in)
+    return writeFileDurably(dir_, path, want, "", "");
   return absl::OkStatus();
 }
 
@@ -56,71 +89,76 @@ uint64_t WorkerClientStates::fingerprint() const {
       std::string_view(reinterpret_cast<const char *>(words), sizeof words));
 }
 
-// Loads the run's committed and pending states from the directory; files
-// of another run (or program, data, worker name) are removed: that run's
-// clients are not this one's.
+// Loads the run's committed and pending states from DIR/run-ID (a new run
+// starts with an empty one; other runs' folders are kept, never removed).
+// On an error the worker holds no run, so the next task loads it again.
 absl::Status WorkerClientStates::adopt(uint64_t run) {
-  run_ = run;
+  run_ = 0;
   store_.clear();
   committed_ = pendingRound_ = pendingAttempt_ = 0;
-  int64_t latest = 0;
+  runDir_ = dir_ + "/run-" + hexOf(run);
   std::error_code ec;
-  for (const auto &e : std::filesystem::directory_iterator(dir_, ec))
+  std::filesystem::create_directories(runDir_, ec);
+  int64_t latest = 0, others = 0;
+  for (const auto &e : std::filesystem::directory_iterator(runDir_, ec))
     latest = std::max(latest, committedRoundOf(e.path().filename().string()));
-  bool stale = false;
-  if (latest > 0) {
-    absl::Status s = store_.load(dir_, fingerprint(), latest, clients_);
-    if (s.ok())
-      committed_ = latest;
-    else if (s.code() == absl::StatusCode::kFailedPrecondition)
-      stale = true;
-    else
-      return s;
-  }
+  for (const auto &e : std::filesystem::directory_iterator(dir_, ec))
+    others += e.path().filename().string().rfind("run-", 0) == 0 &&
+              e.path() != runDir_;
+  run_ = run;
+  absl::Status s = latest > 0
+                       ? store_.load(runDir_, fingerprint(), latest, clients_)
+                       : absl::OkStatus();
+  int64_t round = 0, attempt = 0;
   absl::Status p = store_.loadPending(pendingPath(), fingerprint(), clients_,
-                                      pendingRound_, pendingAttempt_);
-  if (p.code() == absl::StatusCode::kFailedPrecondition) {
-    stale = true;
-  } else if (!p.ok() && p.code() != absl::StatusCode::kNotFound) {
-    return p;
-  }
-  if (!p.ok())
-    pendingRound_ = pendingAttempt_ = 0;
-  if (stale) {
-    say("--state-dir " + dir_ +
-        " holds client states of another run (or program, data or worker "
-        "name): removed; this run's clients start from client_init");
+                                      round, attempt);
+  if (p.code() != absl::StatusCode::kNotFound && s.ok())
+    s = p;
+  if (!s.ok()) {
+    run_ = 0;
     store_.clear();
-    committed_ = pendingRound_ = pendingAttempt_ = 0;
-    std::filesystem::remove(pendingPath(), ec);
-    removeStale();
+    return s;
   }
+  committed_ = latest;
+  if (p.ok()) {
+    pendingRound_ = round;
+    pendingAttempt_ = attempt;
+  }
+  if (others > 0)
+    say("--state-dir " + dir_ + " also keeps the states of " +
+        std::to_string(others) +
+        " other run(s) (run-*): remove those no longer needed");
   return absl::OkStatus();
 }
 
 void WorkerClientStates::removeStale() const {
   std::error_code ec;
-  for (const auto &e : std::filesystem::directory_iterator(dir_, ec)) {
+  for (const auto &e : std::filesystem::directory_iterator(runDir_, ec)) {
     std::string name = e.path().filename().string();
     int64_t r = committedRoundOf(name);
-    if ((r >= 0 && r != committed_) ||
-        (name.rfind("clients-", 0) == 0 && name.ends_with(".state.tmp")))
+    if ((r >= 0 && r != committed_) || name.ends_with(".state.tmp"))
       std::filesystem::remove(e.path(), ec);
   }
 }
 
+// The pending states become the clients' states, in memory and then in
+// DIR/run-ID/clients-ROUND.state; the pending file goes only after that is
+// durable (a crash between repeats the same commit). On an error the
+// worker forgets the run, so the next task reloads it from the files.
 absl::Status WorkerClientStates::commitPending() {
   if (verbose_)
     say("round " + std::to_string(pendingRound_) +
         "'s client states committed");
-  if (absl::Status s = store_.commit(); !s.ok())
+  absl::Status s = store_.commit();
+  if (s.ok())
+    s = store_.save(runDir_, fingerprint(), pendingRound_);
+  if (!s.ok()) {
+    run_ = 0;
+    store_.clear();
     return s;
+  }
   committed_ = pendingRound_;
   pendingRound_ = pendingAttempt_ = 0;
-  // The new committed file first: a crash before the pending file goes
-  // leaves both, and the same commit repeats.
-  if (absl::Status s = store_.save(dir_, fingerprint(), committed_); !s.ok())
-    return s;
   std::error_code ec;
   std::filesystem::remove(pendingPath(), ec);
   removeStale();
@@ -175,7 +213,7 @@ absl::Status WorkerClientStates::settle(const ClientStateCommit &c,
         "the coordinator counts this worker's client states of round " +
         std::to_string(c.acceptedRound) + ", but --state-dir " + dir_ +
         " holds them only up to round " + std::to_string(committed_) +
-        " (the states were lost, or this is another worker's directory)");
+        " (the states were lost: an emptied or replaced directory)");
   return absl::OkStatus();
 }
 
@@ -212,7 +250,8 @@ absl::Status WorkerClientStates::afterTask(int64_t round, int64_t attempt,
     store_.abandon(); // every client of the task failed
   if (!writesState && !failedWhole && !failures)
     return absl::OkStatus();
-  return store_.savePending(dir_, pendingPath(), fingerprint(), round, attempt);
+  return store_.savePending(runDir_, pendingPath(), fingerprint(), round,
+                            attempt);
 }
 
 absl::Status WorkerClientStates::finish(const ClientStateCommit &commit) {

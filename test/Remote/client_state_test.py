@@ -58,6 +58,31 @@ def start_workers(c, tmp, names=WORKERS, suffix=""):
             for n in names}
 
 
+def run_folder(tmp, name):
+    """The folder of the run a worker's --state-dir holds last (run-ID)."""
+    folder = os.path.join(tmp, "states-" + name)
+    runs = [os.path.join(folder, f) for f in os.listdir(folder)
+            if f.startswith("run-")]
+    check(runs, f"{name}'s state dir holds no run")
+    return max(runs, key=os.path.getmtime)
+
+
+def check_states_match_layout(tmp):
+    """Every client's state on the workers equals simulate --layout's."""
+    layout = read_states(os.path.join(tmp, "sim-ck", f"clients-{ROUNDS}.state"))
+    held = {}
+    for name, clients in WORKERS.items():
+        folder = run_folder(tmp, name)
+        files = sorted(os.listdir(folder))
+        check(files == [f"clients-{ROUNDS}.state"],
+              f"{name}'s state dir holds {files}")
+        for local, packed in read_states(os.path.join(folder, files[0])).items():
+            held[clients[local]] = packed
+    check(held == layout, f"the workers' states differ from the layout's "
+          f"(clients {sorted(held)} vs {sorted(layout)})")
+    check(len(held) >= 10, f"only {len(held)} clients have a state")
+
+
 def check_matches_layout(tmp, remote_stdout, sim_stdout, remote_metrics):
     """The model, the eval metrics and every client's state equal simulate
     --layout's; the coordinator's checkpoint holds no client's state."""
@@ -69,18 +94,7 @@ def check_matches_layout(tmp, remote_stdout, sim_stdout, remote_metrics):
     rm, sm = metrics(remote_metrics), metrics(os.path.join(tmp, "sim.jsonl"))
     check(len(rm) == ROUNDS and strip(rm) == strip(sm),
           f"metrics differ:\n{rm}\n{sm}")
-    layout = read_states(os.path.join(tmp, "sim-ck", f"clients-{ROUNDS}.state"))
-    held = {}
-    for name, clients in WORKERS.items():
-        folder = os.path.join(tmp, "states-" + name)
-        files = sorted(os.listdir(folder))
-        check(files == [f"clients-{ROUNDS}.state"],
-              f"{name}'s state dir holds {files}")
-        for local, packed in read_states(os.path.join(folder, files[0])).items():
-            held[clients[local]] = packed
-    check(held == layout, f"the workers' states differ from the layout's "
-          f"(clients {sorted(held)} vs {sorted(layout)})")
-    check(len(held) >= 10, f"only {len(held)} clients have a state")
+    check_states_match_layout(tmp)
     record = os.path.join(tmp, "ck", f"clients-{ROUNDS}.state")
     data = open(record, "rb").read()
     check(data[:8] == b"FEDCACC1" and len(data) < 200,
@@ -89,7 +103,8 @@ def check_matches_layout(tmp, remote_stdout, sim_stdout, remote_metrics):
 
 def matches_layout(fedc, root, tmp):
     """Straight remote runs equal simulate --layout; a second run (a new
-    run id) on the same state directories starts its clients over."""
+    run id) on the same state directories starts its clients over, in its
+    own folder beside the first run's."""
     prog, sim = setup(fedc, root, tmp)
     for attempt in ("first", "again"):
         out = os.path.join(tmp, f"{attempt}.jsonl")
@@ -102,7 +117,7 @@ def matches_layout(fedc, root, tmp):
             for w in ws.values():
                 check(w.wait(30) == 0, f"{w.name} failed:\n{w.stderr()}")
             check_matches_layout(tmp, coord.stdout(), sim, out)
-            again = "holds client states of another run" in ws["w1"].stderr()
+            again = "also keeps the states of 1 other run" in ws["w1"].stderr()
             check(again == (attempt == "again"), ws["w1"].stderr())
 
 
@@ -124,7 +139,7 @@ def worker_restarted(fedc, root, tmp):
                  lambda: "fault: paused at round-end" in coord.stderr(), 60)
         ws["w2"].signal(signal.SIGKILL)
         check(ws["w2"].wait(10) == -signal.SIGKILL, "w2 survived")
-        pending = os.listdir(os.path.join(tmp, "states-w2"))
+        pending = os.listdir(run_folder(tmp, "w2"))
         restarted = start_workers(c, tmp, ["w2"], "-restarted")["w2"]
         wait_for("w2 to rejoin",
                  lambda: coord.stderr().count("worker 'w2' joined") == 2, 30)
@@ -228,7 +243,7 @@ def dropped_result(fedc, root, tmp):
                       "--state-dir", os.path.join(tmp, "states-w3"),
                       env={"FEDRT_FAULT": "worker-result:3"})
         check(w3.wait(60) == -signal.SIGKILL, "w3 survived")
-        saved = sorted(os.listdir(os.path.join(tmp, "states-w3")))
+        saved = sorted(os.listdir(run_folder(tmp, "w3")))
         again = start_workers(c, tmp, ["w3"], "-restarted")["w3"]
         check(coord.wait(120) == 0, coord.stderr())
         for w in (ws["w1"], ws["w2"], again):
@@ -239,6 +254,74 @@ def dropped_result(fedc, root, tmp):
           "round 2's client states committed" not in err and
           "round 3's client states committed" in err, err)
     check(metrics(out)[1]["dropped"] == 4, f"round 2: {metrics(out)[1]}")
+
+
+def eval_failures(fedc, root, tmp):
+    """Eval fails for the clients with 149 records (w3's last three): they
+    are left out of the round's eval, but their new states — counted,
+    not yet checkpointed when eval runs — are theirs after the round: the
+    model and every client's state equal simulate --layout's of the
+    unchanged program."""
+    prog, sim = setup(fedc, root, tmp)
+    src = open(os.path.join(root, "examples/ditto.fed")).read()
+    failing = src.replace(
+        "  let n = f32(len(data));\n  return Metrics { loss: loss / n,",
+        "  let n = f32(len(data));\n  let guard = 1 / (i32(len(data)) - 149);\n"
+        "  return Metrics { loss: loss / n + f32(guard) * 0.0,")
+    check(failing != src, "examples/ditto.fed's evaluate_local changed")
+    open(os.path.join(tmp, "failing.fed"), "w").write(failing)
+    prog = compile_example(fedc, os.path.join(tmp, "failing.fed"),
+                           os.path.join(tmp, "failing"))
+    out = os.path.join(tmp, "failing.jsonl")
+    with Cluster(prog, tmp) as c:
+        coord = c.serve("--insecure", "--min-workers", "3", *RUN,
+                        "--per-client-metrics", out)
+        ws = start_workers(c, tmp)
+        check(coord.wait(120) == 0, coord.stderr())
+        for w in ws.values():
+            check(w.wait(30) == 0, f"{w.name} failed:\n{w.stderr()}")
+        remote = coord.stdout()
+    evaluated = {r["client"] for r in metrics(out)}
+    check(len(evaluated) == 9, f"eval should fail for 3 clients: {evaluated}")
+    model = lambda out: out.strip().splitlines()[-1]
+    check(model(remote) == model(sim), "the models differ")
+    check_states_match_layout(tmp)
+
+
+def late_state_stage(fedc, root, tmp):
+    """The new client states are written by the second stage; w3's clients
+    all fail the first, so w3 never runs the writing stage and is not
+    counted: it keeps no states and goes on (no false "lost states"), and
+    the others' states and the model are the program's arithmetic."""
+    prog = compile_example(fedc, os.path.join(root, "test/Remote/Inputs/late_state.fed"),
+                           os.path.join(tmp, "late"))
+    rows = {"w1": {"a": [1, 2], "b": [3]}, "w2": {"c": [4]}, "w3": {"d": [0], "e": [0]}}
+    for name, clients in rows.items():
+        os.makedirs(os.path.join(tmp, name))
+        for client, xs in clients.items():
+            open(os.path.join(tmp, name, client + ".csv"), "w").write(
+                "x\n" + "".join(f"{x}\n" for x in xs))
+    out = os.path.join(tmp, "late.jsonl")
+    with Cluster(prog, tmp) as c:
+        coord = c.serve("--insecure", "--min-workers", "3", "--join-timeout", "20",
+                        "--rounds", "3", "--clients-per-round", "0", "--seed", "1",
+                        "--no-timing", "--print-state", "--metrics", out,
+                        "--checkpoint", os.path.join(tmp, "ck"))
+        ws = start_workers(c, tmp, list(rows))
+        check(coord.wait(120) == 0, coord.stderr())
+        for w in ws.values():
+            check(w.wait(30) == 0, f"{w.name} failed:\n{w.stderr()}")
+        remote = coord.stdout()
+    # t1 = 33 + 33 + 25; t' = 2 (t + 33) + (t + 25): 91, 364, 1183.
+    check(remote.strip().splitlines()[-1] == '{"v": 1183}', remote)
+    check(all(r["failed"] == 2 for r in metrics(out)), metrics(out))
+    for name, expect in (("w1", {0: 1183.0, 1: 1183.0}), ("w2", {0: 1183.0})):
+        folder = run_folder(tmp, name)
+        got = {k: struct.unpack("<f", v)[0] for k, v in
+               read_states(os.path.join(folder, "clients-3.state")).items()}
+        check(got == expect, f"{name}: {got}")
+    check(not [f for f in os.listdir(run_folder(tmp, "w3")) if f.endswith(".state")],
+          f"w3 holds states: {os.listdir(run_folder(tmp, 'w3'))}")
 
 
 def refused_without_state_dir(fedc, root, tmp):
@@ -259,4 +342,6 @@ if __name__ == "__main__":
                    "coordinator_resumed": coordinator_resumed,
                    "lost_states": lost_states,
                    "dropped_result": dropped_result,
+                   "eval_failures": eval_failures,
+                   "late_state_stage": late_state_stage,
                    "refused_without_state_dir": refused_without_state_dir}))

@@ -92,13 +92,14 @@ TEST(ClientStateStorePending, RoundTripsTheLatestStateOfEachClient) {
 
 TEST(WorkerClientStates, CommitOnlyWhatTheCoordinatorCountsAndMadeDurable) {
   std::string dir = freshDir("worker-states");
+  std::string run = dir + "/run-0000000000000005"; // run 5's files
   {
     Worker w(dir);
     ASSERT_TRUE(w.states.beforeTask(commitOf(5, 0, 0, 0), 1, 1, true).ok());
     w.stage(0, 11);
     w.stage(2, 12);
     ASSERT_TRUE(w.states.afterTask(1, 1, true, false, false).ok());
-    EXPECT_TRUE(std::filesystem::exists(dir + "/pending.state"));
+    EXPECT_TRUE(std::filesystem::exists(run + "/pending.state"));
     // Eval of round 1, accepted but not yet checkpointed: the new states.
     ASSERT_TRUE(w.states.beforeTask(commitOf(5, 1, 1, 0), 1, 1, false).ok());
     EXPECT_EQ(f32At(w.store.stateOf(0)), 11.0f);
@@ -110,14 +111,14 @@ TEST(WorkerClientStates, CommitOnlyWhatTheCoordinatorCountsAndMadeDurable) {
   EXPECT_EQ(w.states.committedRound(), 1);
   EXPECT_EQ(f32At(w.store.find(0)), 11.0f);
   EXPECT_EQ(f32At(w.store.find(2)), 12.0f);
-  EXPECT_TRUE(std::filesystem::exists(ClientStateStore::path(dir, 1)));
-  EXPECT_FALSE(std::filesystem::exists(dir + "/pending.state"));
+  EXPECT_TRUE(std::filesystem::exists(ClientStateStore::path(run, 1)));
+  EXPECT_FALSE(std::filesystem::exists(run + "/pending.state"));
   // Round 2's result was not counted: its states go at round 3.
   w.stage(0, 20);
   ASSERT_TRUE(w.states.afterTask(2, 1, true, false, false).ok());
   ASSERT_TRUE(w.states.beforeTask(commitOf(5, 1, 1, 2), 3, 1, false).ok());
   EXPECT_EQ(f32At(w.store.stateOf(0)), 11.0f);
-  EXPECT_FALSE(std::filesystem::exists(dir + "/pending.state"));
+  EXPECT_FALSE(std::filesystem::exists(run + "/pending.state"));
   // Counted states this worker does not have: lost, never silently redone.
   EXPECT_EQ(w.states.beforeTask(commitOf(5, 3, 1, 3), 4, 1, false).code(),
             absl::StatusCode::kDataLoss);
@@ -126,36 +127,69 @@ TEST(WorkerClientStates, CommitOnlyWhatTheCoordinatorCountsAndMadeDurable) {
             absl::StatusCode::kDataLoss);
 }
 
-TEST(WorkerClientStates, AnotherRunOrIdentityStartsOver) {
+// Round 1 of run 5 committed in `dir`, client 1's state 11.
+void commitRoundOne(const std::string &dir) {
+  Worker w(dir);
+  ASSERT_TRUE(w.states.beforeTask(commitOf(5, 0, 0, 0), 1, 1, true).ok());
+  w.stage(1, 11);
+  ASSERT_TRUE(w.states.afterTask(1, 1, true, false, false).ok());
+  ASSERT_TRUE(w.states.finish(commitOf(5, 1, 1, 1)).ok());
+  EXPECT_EQ(w.states.committedRound(), 1);
+}
+
+TEST(WorkerClientStates, AnotherRunStartsOverAndKeepsTheOldRunsStates) {
   std::string dir = freshDir("worker-states-runs");
+  commitRoundOne(dir);
   {
-    Worker w(dir);
-    ASSERT_TRUE(w.states.beforeTask(commitOf(5, 0, 0, 0), 1, 1, true).ok());
-    w.stage(1, 11);
-    ASSERT_TRUE(w.states.afterTask(1, 1, true, false, false).ok());
-    ASSERT_TRUE(w.states.finish(commitOf(5, 1, 1, 1)).ok());
-    EXPECT_EQ(w.states.committedRound(), 1);
-  }
-  for (auto [run, identity] : {std::pair{uint64_t(6), uint64_t(7)},
-                               std::pair{uint64_t(5), uint64_t(8)}}) {
-    {
-      Worker again(dir);
-      ASSERT_TRUE(
-          again.states.beforeTask(commitOf(5, 1, 1, 1), 2, 1, false).ok());
-      EXPECT_EQ(f32At(again.store.stateOf(1)), 11.0f);
-    }
-    Worker other(dir, identity);
+    Worker other(dir); // a new serve: its clients start from client_init
     ASSERT_TRUE(
-        other.states.beforeTask(commitOf(run, 0, 0, 0), 1, 1, false).ok());
+        other.states.beforeTask(commitOf(6, 0, 0, 0), 1, 1, false).ok());
     EXPECT_EQ(other.store.clients(), 0);
-    EXPECT_FALSE(std::filesystem::exists(ClientStateStore::path(dir, 1)));
-    // Put round 1 back for the next case.
-    Worker w(dir);
-    ASSERT_TRUE(w.states.beforeTask(commitOf(5, 0, 0, 0), 1, 1, true).ok());
-    w.stage(1, 11);
-    ASSERT_TRUE(w.states.afterTask(1, 1, true, false, false).ok());
-    ASSERT_TRUE(w.states.finish(commitOf(5, 1, 1, 1)).ok());
+    EXPECT_EQ(f32At(other.store.stateOf(1)), 10.0f);
   }
+  Worker again(dir); // run 5 resumed: its states are still there
+  ASSERT_TRUE(again.states.beforeTask(commitOf(5, 1, 1, 1), 2, 1, false).ok());
+  EXPECT_EQ(f32At(again.store.stateOf(1)), 11.0f);
+}
+
+TEST(WorkerClientStates, AnotherIdentityOrProcessIsRefusedNotOverwritten) {
+  std::string dir = freshDir("worker-states-identity");
+  commitRoundOne(dir);
+  {
+    ClientStateStore store(typeOf("f32"), uint64_t(1) << 30, "");
+    WorkerClientStates stranger(store, dir, 8, 4); // other name or data
+    absl::Status s = stranger.open();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_NE(s.message().find("another worker name"), std::string::npos);
+  }
+  Worker w(dir);
+  ClientStateStore store(typeOf("f32"), uint64_t(1) << 30, "");
+  WorkerClientStates second(store, dir, 7, 4); // the same, twice at once
+  EXPECT_EQ(second.open().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(w.states.beforeTask(commitOf(5, 1, 1, 1), 2, 1, false).ok());
+  EXPECT_EQ(f32At(w.store.stateOf(1)), 11.0f);
+}
+
+TEST(WorkerClientStates, DamagedFilesAreErrorsNotFreshStarts) {
+  std::string dir = freshDir("worker-states-damaged");
+  commitRoundOne(dir);
+  std::string run;
+  for (const auto &e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("run-", 0) == 0)
+      run = e.path().string();
+  ASSERT_FALSE(run.empty());
+  std::fstream f(ClientStateStore::path(run, 1),
+                 std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(50);
+  f.put('\x7f');
+  f.close();
+  Worker w(dir);
+  EXPECT_EQ(w.states.beforeTask(commitOf(5, 1, 1, 1), 2, 1, false).code(),
+            absl::StatusCode::kDataLoss);
+  // Nothing was adopted: the next task tries the files again.
+  EXPECT_EQ(w.states.beforeTask(commitOf(5, 1, 1, 1), 2, 1, false).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(w.store.clients(), 0);
 }
 
 TEST(WorkerClientStates, RefusesTasksThatBreakTheProtocol) {
@@ -179,9 +213,10 @@ TEST(WorkerClientStates, RefusesTasksThatBreakTheProtocol) {
 TEST(ClientStateLedger, RecordsWhoseResultsEveryStageAccepted) {
   ClientStateLedger ledger(77);
   ledger.beginAttempt(1, 1);
-  ledger.record("a", true);
-  ledger.record("b", true);
-  ledger.record("b", false); // dropped in a later stage
+  ledger.record("a", true, true);
+  ledger.record("b", true, true);
+  ledger.record("b", false, false); // dropped in a later stage
+  ledger.record("d", true, false);  // its clients failed before the writing
   ASSERT_TRUE(ledger.commit().ok());
   ledger.durable(1);
   ClientStateCommit a = ledger.commitFor("a"), b = ledger.commitFor("b");
@@ -190,11 +225,12 @@ TEST(ClientStateLedger, RecordsWhoseResultsEveryStageAccepted) {
   EXPECT_EQ(a.acceptedAttempt, 1);
   EXPECT_EQ(a.durableRound, 1);
   EXPECT_EQ(b.acceptedRound, 0);
+  EXPECT_EQ(ledger.commitFor("d").acceptedRound, 0);
   // An abandoned attempt records nothing; the retry does.
   ledger.beginAttempt(2, 1);
-  ledger.record("b", true);
+  ledger.record("b", true, true);
   ledger.beginAttempt(2, 2);
-  ledger.record("c", true);
+  ledger.record("c", true, true);
   ASSERT_TRUE(ledger.commit().ok());
   EXPECT_EQ(ledger.commitFor("b").acceptedRound, 0);
   EXPECT_EQ(ledger.commitFor("c").acceptedAttempt, 2);

@@ -109,6 +109,13 @@ struct Computation {
   // The client-state input (a process's C), or null when it reads none.
   const Input *clientStateInput() const;
   bool readsClientState() const { return clientStateInput() != nullptr; }
+  // Whether a stage computes new client states (a process's next).
+  bool writesClientState() const {
+    for (const Stage &s : stages)
+      if (s.writesClientState)
+        return true;
+    return false;
+  }
 };
 
 struct PlanTable {

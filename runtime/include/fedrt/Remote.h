@@ -82,10 +82,13 @@ public:
 
   void beginAttempt(int64_t round, int64_t attempt) override;
   // Worker `worker`'s result in a stage of the current attempt: merged
-  // (accepted) or not (dropped, late, gone).
-  void record(const std::string &worker, bool accepted);
-  // Workers accepted in every stage of the attempt: it is their last
-  // accepted round now.
+  // (accepted) or not (dropped, late, gone); `writesState`: the stage
+  // computes the new client states.
+  void record(const std::string &worker, bool accepted, bool writesState);
+  // Workers accepted in every stage of the attempt they had a task in,
+  // the one writing states among them: it is their last accepted round
+  // now (a worker whose clients all failed before that stage has no new
+  // states to count).
   absl::Status commit() override;
   void durable(int64_t round) override { durable_ = round; }
   // What worker `worker`'s tasks (and the run's Finish) carry.
@@ -107,27 +110,38 @@ public:
 private:
   uint64_t run_;
   int64_t round_ = 0, attempt_ = 0, durable_ = 0;
-  // The current attempt: per worker that had a task, accepted in every
-  // stage so far.
-  std::map<std::string, bool> attemptRecord_;
+  // The current attempt, per worker that had a task: accepted in every
+  // stage so far, and in the stage writing states.
+  struct Record {
+    bool accepted = true, wrote = false;
+  };
+  std::map<std::string, Record> attemptRecord_;
   std::map<std::string, std::pair<int64_t, int64_t>> accepted_;
 };
 
 // A worker's side of client state: its clients' states (a ClientStateStore
-// over its own client indices) kept in --state-dir. A stage's new states
-// are written there (pending.state) before the worker reports the stage,
-// and become the clients' states (clients-ROUND.state) when a task or
-// Finish says the coordinator accepted them and made the round durable —
-// so neither a killed worker nor a coordinator resumed from its last
-// checkpoint loses or double-applies a round.
+// over its own client indices) kept in --state-dir, one folder per run
+// (DIR/run-ID). A stage's new states are written there (pending.state)
+// before the worker reports the stage, and become the clients' states
+// (clients-ROUND.state) when a task or Finish says the coordinator
+// accepted them and made the round durable — so neither a killed worker
+// nor a coordinator resumed from its last checkpoint loses or
+// double-applies a round. Any error it returns ends the worker: the
+// states it would need are not there.
 class WorkerClientStates {
 public:
   // `identity`: what the files must have been written for (the program's
   // fingerprint, the worker's data and name), mixed with the run's id.
   WorkerClientStates(ClientStateStore &store, std::string dir,
                      uint64_t identity, int64_t clients);
+  ~WorkerClientStates();
+  WorkerClientStates(const WorkerClientStates &) = delete;
+  WorkerClientStates &operator=(const WorkerClientStates &) = delete;
 
-  // Creates `dir`; InvalidArgument when it cannot be written.
+  // Creates and locks `dir` (DIR/lock) and binds it to `identity`
+  // (DIR/worker). InvalidArgument when it cannot be written;
+  // FailedPrecondition when another process holds it, or it belongs to
+  // another identity (another worker's directory, changed data).
   absl::Status open();
   // Before a task of `round`/`attempt`: adopts the run (loading its files,
   // or starting over from client_init for another run's), commits or drops
@@ -156,13 +170,14 @@ private:
   absl::Status commitPending();
   void discardPending();
   uint64_t fingerprint() const;
-  std::string pendingPath() const { return dir_ + "/pending.state"; }
-  // Removes DIR/clients-*.state but the committed round's.
+  std::string pendingPath() const { return runDir_ + "/pending.state"; }
+  // Removes the run's clients-*.state but the committed round's.
   void removeStale() const;
 
   ClientStateStore &store_;
-  std::string dir_;
+  std::string dir_, runDir_; // DIR, and DIR/run-ID of the run adopted
   uint64_t identity_;
+  int lock_ = -1;
   int64_t clients_;
   uint64_t run_ = 0; // 0: no run adopted yet
   int64_t committed_ = 0;
