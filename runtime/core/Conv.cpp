@@ -32,31 +32,41 @@ int64_t imagesPerChunk(const Window &g) {
   return std::max<int64_t>(1, kChunkRows / std::max<int64_t>(perImage, 1));
 }
 
-// col[(i, oy, ox), (ky, kx, c)] for images [first, first + count).
+// The window columns [first, last) of output column ox that fall inside
+// the image: pixels ix = ox * stride + kx - padLeft in [0, w).
+void columnRange(const Window &g, int64_t ox, int64_t &first, int64_t &last) {
+  int64_t left = ox * g.stride - g.padLeft;
+  first = std::max<int64_t>(0, -left);
+  last = std::min<int64_t>(g.kw, g.w - left);
+  last = std::max(last, first);
+}
+
+// col[(i, oy, ox), (ky, kx, c)] for images [first, first + count). With
+// channels last, a window row's in-bounds pixels are one contiguous run of
+// the image: one copy per window row, zeros around it.
 template <typename T>
 void im2col(const Window &g, const T *x, int64_t first, int64_t count, T *col) {
-  int64_t patch = g.kh * g.kw * g.c;
+  int64_t patch = g.kh * g.kw * g.c, rowLength = g.kw * g.c;
   for (int64_t i = 0; i < count; ++i) {
     const T *image = x + (first + i) * g.h * g.w * g.c;
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         T *row = col + ((i * g.oh + oy) * g.ow + ox) * patch;
+        int64_t kx0, kx1;
+        columnRange(g, ox, kx0, kx1);
+        int64_t ix0 = ox * g.stride + kx0 - g.padLeft;
         for (int64_t ky = 0; ky < g.kh; ++ky) {
           int64_t iy = oy * g.stride + ky - g.padTop;
-          T *out = row + ky * g.kw * g.c;
+          T *out = row + ky * rowLength;
           if (iy < 0 || iy >= g.h) {
-            std::fill(out, out + g.kw * g.c, T(0));
+            std::fill(out, out + rowLength, T(0));
             continue;
           }
-          for (int64_t kx = 0; kx < g.kw; ++kx) {
-            int64_t ix = ox * g.stride + kx - g.padLeft;
-            T *dst = out + kx * g.c;
-            if (ix < 0 || ix >= g.w)
-              std::fill(dst, dst + g.c, T(0));
-            else
-              std::memcpy(dst, image + (iy * g.w + ix) * g.c,
-                          sizeof(T) * static_cast<size_t>(g.c));
-          }
+          std::fill(out, out + kx0 * g.c, T(0));
+          std::copy(image + (iy * g.w + ix0) * g.c,
+                    image + (iy * g.w + ix0 + kx1 - kx0) * g.c,
+                    out + kx0 * g.c);
+          std::fill(out + kx1 * g.c, out + rowLength, T(0));
         }
       }
   }
@@ -67,25 +77,24 @@ void im2col(const Window &g, const T *x, int64_t first, int64_t count, T *col) {
 template <typename T>
 void col2im(const Window &g, const T *col, int64_t first, int64_t count,
             T *dx) {
-  int64_t patch = g.kh * g.kw * g.c;
+  int64_t patch = g.kh * g.kw * g.c, rowLength = g.kw * g.c;
   for (int64_t i = 0; i < count; ++i) {
     T *image = dx + (first + i) * g.h * g.w * g.c;
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const T *row = col + ((i * g.oh + oy) * g.ow + ox) * patch;
+        int64_t kx0, kx1;
+        columnRange(g, ox, kx0, kx1);
+        int64_t ix0 = ox * g.stride + kx0 - g.padLeft;
+        int64_t run = (kx1 - kx0) * g.c;
         for (int64_t ky = 0; ky < g.kh; ++ky) {
           int64_t iy = oy * g.stride + ky - g.padTop;
           if (iy < 0 || iy >= g.h)
             continue;
-          for (int64_t kx = 0; kx < g.kw; ++kx) {
-            int64_t ix = ox * g.stride + kx - g.padLeft;
-            if (ix < 0 || ix >= g.w)
-              continue;
-            T *dst = image + (iy * g.w + ix) * g.c;
-            const T *src = row + (ky * g.kw + kx) * g.c;
-            for (int64_t c = 0; c < g.c; ++c)
-              dst[c] += src[c];
-          }
+          T *dst = image + (iy * g.w + ix0) * g.c;
+          const T *src = row + ky * rowLength + kx0 * g.c;
+          for (int64_t k = 0; k < run; ++k)
+            dst[k] += src[k];
         }
       }
   }

@@ -26,32 +26,48 @@ template <typename F> void forEachWindow(const Window &g, F f) {
   }
 }
 
-// The index of the first maximal element (NaN wins, as in max()) of one
-// channel's window, relative to the image.
+// Whether v replaces cur as a window's maximum: strictly larger, or the
+// first NaN (which then stays, as in max()).
+template <typename T> bool beats(T v, T cur) {
+  return v > cur || (v != v && cur == cur);
+}
+
+// For one window: out[c] = the channel's maximum and at[c] = its element's
+// index in the image (the first maximal one in row-major order). Pixels
+// outer, channels inner: each pixel's channels are contiguous.
 template <typename T>
-int64_t argmaxOf(const Window &g, const T *image, int64_t c, int64_t y0,
-                 int64_t y1, int64_t x0, int64_t x1) {
-  int64_t best = (y0 * g.w + x0) * g.c + c;
+void windowMax(const Window &g, const T *__restrict image, int64_t y0,
+               int64_t y1, int64_t x0, int64_t x1, T *__restrict out,
+               int64_t *__restrict at) {
+  int64_t first = (y0 * g.w + x0) * g.c;
+  for (int64_t c = 0; c < g.c; ++c) {
+    out[c] = image[first + c];
+    at[c] = first + c;
+  }
   for (int64_t y = y0; y < y1; ++y)
     for (int64_t x = x0; x < x1; ++x) {
-      int64_t at = (y * g.w + x) * g.c + c;
-      T v = image[at], cur = image[best];
-      if (v > cur || (std::isnan(v) && !std::isnan(cur)))
-        best = at;
+      int64_t base = (y * g.w + x) * g.c;
+      if (base == first)
+        continue;
+      const T *pixel = image + base;
+      for (int64_t c = 0; c < g.c; ++c) { // selects, no branch: vectorized
+        bool wins = beats(pixel[c], out[c]);
+        out[c] = wins ? pixel[c] : out[c];
+        at[c] = wins ? base + c : at[c];
+      }
     }
-  return best;
 }
 
 template <typename T> void maxPool(const int64_t *geometry, const T *x, T *y) {
   Window g = Window::of(geometry);
+  std::vector<int64_t> at(static_cast<size_t>(g.c));
   for (int64_t n = 0; n < g.n; ++n) {
     const T *image = x + n * g.h * g.w * g.c;
     T *out = y + n * g.oh * g.ow * g.c;
     forEachWindow(g, [&](int64_t oy, int64_t ox, int64_t y0, int64_t y1,
                          int64_t x0, int64_t x1) {
-      T *o = out + (oy * g.ow + ox) * g.c;
-      for (int64_t c = 0; c < g.c; ++c)
-        o[c] = image[argmaxOf(g, image, c, y0, y1, x0, x1)];
+      windowMax(g, image, y0, y1, x0, x1, out + (oy * g.ow + ox) * g.c,
+                at.data());
     });
   }
 }
@@ -60,15 +76,18 @@ template <typename T>
 void maxPoolGrad(const int64_t *geometry, const T *x, const T *dy, T *dx) {
   Window g = Window::of(geometry);
   std::fill(dx, dx + g.n * g.h * g.w * g.c, T(0));
+  std::vector<T> best(static_cast<size_t>(g.c));
+  std::vector<int64_t> at(static_cast<size_t>(g.c));
   for (int64_t n = 0; n < g.n; ++n) {
     const T *image = x + n * g.h * g.w * g.c;
     const T *d = dy + n * g.oh * g.ow * g.c;
     T *out = dx + n * g.h * g.w * g.c;
     forEachWindow(g, [&](int64_t oy, int64_t ox, int64_t y0, int64_t y1,
                          int64_t x0, int64_t x1) {
+      windowMax(g, image, y0, y1, x0, x1, best.data(), at.data());
       const T *di = d + (oy * g.ow + ox) * g.c;
       for (int64_t c = 0; c < g.c; ++c)
-        out[argmaxOf(g, image, c, y0, y1, x0, x1)] += di[c];
+        out[at[c]] += di[c];
     });
   }
 }
