@@ -404,6 +404,14 @@ CASES = [
          "return sum(conv2d(x, w) * conv2d(x, w));",
          lambda x, w: (conv_nhwc(x, w) ** 2).sum(),
          {"x": normal(2, 3, 3, 2), "w": normal(1, 1, 2, 4)}),
+    # Past one chunk of patches (1,024 output positions): four images of
+    # 30 x 30 positions each, so the filter gradient sums over chunks and
+    # col2im runs chunk by chunk (torch only: finite differences over 3,600
+    # inputs would take minutes).
+    Case("conv2d_chunks", [("x", "f64[?, 30, 30, 2]"), ("w", "f64[3, 3, 2, 3]"), ("r", "f64[?, 30, 30, 3]")], ["x", "w"],
+         "return sum(conv2d(x, w, padding: \"same\") * r);",
+         lambda x, w, r: (conv_nhwc(x, w, 1, True) * r).sum(),
+         {"x": normal(4, 30, 30, 2), "w": normal(3, 3, 2, 3), "r": normal(4, 30, 30, 3)}, fd=False),
     Case("max_pool2d", [("x", "f64[2, 4, 4, 3]"), ("r", "f64[2, 2, 2, 3]")], ["x"],
          "return sum(max_pool2d(x, 2) * r);",
          lambda x, r: (max_pool_nhwc(x, 2) * r).sum(),
