@@ -2,9 +2,10 @@
 // 32 and 14x14x32 -> 64), forward and backward, at federated batch sizes:
 // libfedrt's im2col + Eigen GEMM kernels (runtime/core/Conv.cpp) against
 // oneDNN (Debian's libdnnl) on the same NHWC/HWIO buffers, one thread, and
-// both as a fraction of the machine's f32 FMA peak measured here (a loop
-// of independent vector FMAs). Prints one JSON object per line;
-// run_bench.py turns them into bench/RESULTS.md's table.
+// the machine's f32 FMA peak measured here (a loop of independent vector
+// FMAs, the best of runs between the cases). Prints one JSON object per
+// line, the peak last; mcmahan_bench.py turns them into bench/RESULTS.md's
+// table.
 //
 // usage: conv_bench [SECONDS_PER_CASE]
 #include "fedrt/Context.h"
@@ -14,6 +15,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -66,22 +68,29 @@ double fmaPeak() {
   auto first = [](V v) { return _mm256_cvtss_f32(v); };
 #endif
   constexpr int kAcc = 12;
-  constexpr long kIters = 50'000'000;
-  V acc[kAcc];
-  for (int i = 0; i < kAcc; ++i)
-    acc[i] = splat(0.001f * static_cast<float>(i));
-  V a = splat(0.999f), b = splat(0.0001f);
-  auto t0 = Clock::now();
-  for (long it = 0; it < kIters; ++it)
+  constexpr long kIters = 10'000'000;
+  // The best of several runs: another process on the core only slows a
+  // run down.
+  double best = 0;
+  for (int run = 0; run < 8; ++run) {
+    V acc[kAcc];
     for (int i = 0; i < kAcc; ++i)
-      acc[i] = fma(acc[i], a, b);
-  double t = seconds(t0, Clock::now());
-  float sink = 0;
-  for (int i = 0; i < kAcc; ++i)
-    sink += first(acc[i]);
-  if (sink == 12345.0f) // keeps the loop
-    std::puts("");
-  return 2.0 * kLanes * kAcc * static_cast<double>(kIters) / t;
+      acc[i] = splat(0.001f * static_cast<float>(i));
+    V a = splat(0.999f), b = splat(0.0001f);
+    auto t0 = Clock::now();
+    for (long it = 0; it < kIters; ++it)
+      for (int i = 0; i < kAcc; ++i)
+        acc[i] = fma(acc[i], a, b);
+    double t = seconds(t0, Clock::now());
+    float sink = 0;
+    for (int i = 0; i < kAcc; ++i)
+      sink += first(acc[i]);
+    if (sink == 12345.0f) // keeps the loop
+      std::puts("");
+    best =
+        std::max(best, 2.0 * kLanes * kAcc * static_cast<double>(kIters) / t);
+  }
+  return best;
 }
 
 struct Conv {
@@ -198,8 +207,10 @@ double maxDifference(const std::vector<float> &a, const std::vector<float> &b) {
 
 int main(int argc, char **argv) {
   double budget = argc > 1 ? std::atof(argv[1]) : 0.5;
+  // The peak is measured between the cases too and the best kept: other
+  // processes on the machine only ever lower it, as they only ever slow
+  // a case down (whose best time is kept as well).
   double peak = fmaPeak();
-  std::printf("{\"fma_peak_gflops\": %.1f}\n", peak / 1e9);
   const Conv convs[] = {{"conv1", 28, 28, 1, 5, 32},
                         {"conv2", 14, 14, 32, 5, 64}};
   const char *passNames[] = {"forward", "input_grad", "filter_grad"};
@@ -214,16 +225,18 @@ int main(int argc, char **argv) {
       double flops = 2.0 * n * c.h * c.w * c.o * c.k * c.k * c.c;
       for (int p = 0; p < 3; ++p) {
         double a = bestTime(ours[p], budget), b = bestTime(theirs[p], budget);
-        std::printf("{\"batch\": %lld, \"conv\": \"%s\", \"pass\": \"%s\", "
-                    "\"im2col_ms\": %.4f, \"onednn_ms\": %.4f, "
-                    "\"im2col_peak\": %.3f, \"onednn_peak\": %.3f}\n",
-                    static_cast<long long>(n), c.name, passNames[p], a * 1e3,
-                    b * 1e3, flops / a / peak, flops / b / peak);
+        std::printf(
+            "{\"batch\": %lld, \"conv\": \"%s\", \"pass\": \"%s\", "
+            "\"im2col_ms\": %.4f, \"onednn_ms\": %.4f, \"gflop\": %.6f}\n",
+            static_cast<long long>(n), c.name, passNames[p], a * 1e3, b * 1e3,
+            flops / 1e9);
       }
+      peak = std::max(peak, fmaPeak());
       // Both compute the same thing (a check of the benchmark, not a test).
       std::fprintf(stderr, "%s B=%lld max |diff| y %.2e dx %.2e dw %.2e\n",
                    c.name, static_cast<long long>(n), maxDifference(fb.y, db.y),
                    maxDifference(fb.dx, db.dx), maxDifference(fb.dw, db.dw));
     }
+  std::printf("{\"fma_peak_gflops\": %.1f}\n", peak / 1e9);
   return 0;
 }

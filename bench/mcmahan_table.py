@@ -8,7 +8,10 @@ cohorts and initial weights (the program's --dump-partition and --rounds 0
 --print-state). 100 clients, C = 0.1, lr 0.1, test set evaluated every
 round. Prints the table (markdown) and how closely the two curves agree.
 
-usage: mcmahan_table.py BUILD_DIR [--rounds R] [--threads T] [CONFIG ...]
+usage: mcmahan_table.py BUILD_DIR [--rounds R] [--threads T] [--eval-every K] [CONFIG ...]
+
+--eval-every K evaluates both every K rounds (default 1): rounds to a
+target are then known to within K.
 
 A CONFIG is MODEL:SPLIT:E:B, e.g. 2nn:iid:1:50 (the cheapest, the
 default); `all` runs the whole grid (hours on two cores)."""
@@ -40,7 +43,7 @@ def first_round(curve, target):
     return None
 
 
-def one(build, config, rounds, threads, work):
+def one(build, config, rounds, threads, every, work):
     model, split, epochs, batch = config.split(":")
     text = open(f"{ROOT}/examples/mnist_{model}.fed").read()
     text = re.sub(r"const BATCH: i32 = \d+;", f"const BATCH: i32 = {batch};", text)
@@ -59,12 +62,12 @@ def one(build, config, rounds, threads, work):
         f.write(run([exe] + common + ["--rounds", "0", "--print-state"]).stdout)
     run([exe] + common + [
         "--eval-data", f"x={DATA}/t10k-images-idx3-ubyte.gz,y={DATA}/t10k-labels-idx1-ubyte.gz",
-        "--rounds", str(rounds), "--eval-every", "1", "--threads", str(threads),
+        "--rounds", str(rounds), "--eval-every", str(every), "--threads", str(threads),
         "--dump-partition", partition, "--metrics", metrics])
     ours = [(m["round"], m["eval_accuracy"]) for m in map(json.loads, open(metrics))
             if "eval_accuracy" in m]
     peer = run([PY, f"{ROOT}/bench/peers/mcmahan_torch.py", "fedavg", model, partition,
-                initial, epochs, batch, str(LR), str(threads)]).stdout
+                initial, epochs, batch, str(LR), str(threads), str(every)]).stdout
     theirs = [(m["round"], m["eval_accuracy"]) for m in map(json.loads, peer.splitlines())]
     tail = max(1, len(ours) // 5)
     gap = sum(abs(a[1] - b[1]) for a, b in zip(ours[-tail:], theirs[-tail:])) / tail
@@ -80,7 +83,7 @@ def one(build, config, rounds, threads, work):
 def main():
     args = sys.argv[1:]
     build = args.pop(0)
-    rounds, threads = 500, 2
+    rounds, threads, every = 500, 2, 1
     configs = []
     while args:
         a = args.pop(0)
@@ -88,6 +91,8 @@ def main():
             rounds = int(args.pop(0))
         elif a == "--threads":
             threads = int(args.pop(0))
+        elif a == "--eval-every":
+            every = int(args.pop(0))
         elif a == "all":
             configs += GRID
         else:
@@ -95,7 +100,7 @@ def main():
     configs = configs or ["2nn:iid:1:50"]
     work = tempfile.mkdtemp(prefix="fedc-table2-")
     try:
-        rows = [one(build, c, rounds, threads, work) for c in configs]
+        rows = [one(build, c, rounds, threads, every, work) for c in configs]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     head = ["model", "split", "E", "B", "fedc → 85 %", "PyTorch → 85 %", "fedc → 88 %",

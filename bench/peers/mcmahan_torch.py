@@ -9,13 +9,14 @@ examples/mnist_cnn.fed.
       minibatch SGD (lr 0.1) in batches of BATCH, on THREADS intra-op
       threads; prints examples/s of the training loop.
 
-  mcmahan_torch.py fedavg MODEL PARTITION_JSON INITIAL_JSON EPOCHS BATCH LR THREADS
+  mcmahan_torch.py fedavg MODEL PARTITION_JSON INITIAL_JSON EPOCHS BATCH LR THREADS [EVAL_EVERY]
       FedAvg on the same clients and cohorts as the compiled program (its
       --dump-partition file) from the same initial model (its --rounds 0
       --print-state output): per client EPOCHS passes over its records,
       reshuffled every epoch, in batches of BATCH with SGD at rate LR, then
       the cohort's models averaged weighted by their record counts. Prints
-      one JSON line per round with the test-set accuracy.
+      a JSON line with the test-set accuracy every EVAL_EVERY rounds
+      (default 1) and after the last.
 
 Images are scaled to [0, 1] as the .fed programs do. The CNN runs NCHW
 (PyTorch's layout); fedc's HWIO filters and its NHWC flattening order are
@@ -116,7 +117,7 @@ def accuracy(model, p, x, y):
     return correct / len(y)
 
 
-def fedavg(model, partition, initial, epochs, batch, lr, threads):
+def fedavg(model, partition, initial, epochs, batch, lr, threads, every):
     torch.set_num_threads(threads)
     x, y = load("train")
     tx, ty = load("test")
@@ -135,7 +136,9 @@ def fedavg(model, partition, initial, epochs, batch, lr, threads):
                 sums[k] += len(i) * q[k].double()
             total += len(i)
         p = {k: (sums[k] / total).float() for k in sums}
-        print(json.dumps({"round": r, "eval_accuracy": accuracy(model, p, tx, ty)}), flush=True)
+        if r % every == 0 or r == len(plan["cohorts"]):
+            print(json.dumps({"round": r, "eval_accuracy": accuracy(model, p, tx, ty)}),
+                  flush=True)
 
 
 def main():
@@ -146,7 +149,8 @@ def main():
     else:
         partition, initial = sys.argv[3], sys.argv[4]
         epochs, batch, lr, threads = int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8])
-        fedavg(model, partition, initial, epochs, batch, lr, threads)
+        every = int(sys.argv[9]) if len(sys.argv) > 9 else 1
+        fedavg(model, partition, initial, epochs, batch, lr, threads, every)
 
 
 if __name__ == "__main__":
