@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <random>
 #include <string>
@@ -205,7 +206,9 @@ double maxDifference(const std::vector<float> &a, const std::vector<float> &b) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+namespace {
+
+int run(int argc, char **argv) {
   double budget = argc > 1 ? std::atof(argv[1]) : 0.5;
   // The peak is measured between the cases too and the best kept: other
   // processes on the machine only ever lower it, as they only ever slow
@@ -222,7 +225,8 @@ int main(int argc, char **argv) {
       auto ours = fedrtPasses(ctx, g, fb);
       Dnnl dnnl(n, c, db);
       auto theirs = dnnl.passes();
-      double flops = 2.0 * n * c.h * c.w * c.o * c.k * c.k * c.c;
+      double flops =
+          2.0 * static_cast<double>(n * c.h * c.w * c.o * c.k * c.k * c.c);
       for (int p = 0; p < 3; ++p) {
         double a = bestTime(ours[p], budget), b = bestTime(theirs[p], budget);
         std::printf(
@@ -239,4 +243,15 @@ int main(int argc, char **argv) {
     }
   std::printf("{\"fma_peak_gflops\": %.1f}\n", peak / 1e9);
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) { // oneDNN reports errors by throwing
+    std::fprintf(stderr, "conv_bench: %s\n", e.what());
+    return 1;
+  }
 }

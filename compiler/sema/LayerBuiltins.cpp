@@ -12,7 +12,6 @@
 
 namespace fedc::sema {
 
-using llvm::cast;
 using llvm::dyn_cast;
 
 bool Checker::windowOptions(const ast::CallExpr &e, const std::string &name,

@@ -211,42 +211,68 @@ void layerNormGrad(int64_t count, int64_t dim, const T *x, const T *dy, T *dx) {
 
 extern "C" {
 
-#define FEDRT_LAYERS(T, suffix)                                                \
-  void fedrt_max_pool2d_##suffix(const int64_t *g, const T *x, T *y) {         \
-    maxPool(g, x, y);                                                          \
-  }                                                                            \
-  void fedrt_max_pool2d_grad_##suffix(const int64_t *g, const T *x,            \
-                                      const T *dy, T *dx) {                    \
-    maxPoolGrad(g, x, dy, dx);                                                 \
-  }                                                                            \
-  void fedrt_avg_pool2d_##suffix(const int64_t *g, const T *x, T *y) {         \
-    avgPool(g, x, y);                                                          \
-  }                                                                            \
-  void fedrt_avg_pool2d_grad_##suffix(const int64_t *g, const T *dy, T *dx) {  \
-    avgPoolGrad(g, dy, dx);                                                    \
-  }                                                                            \
-  int64_t fedrt_embedding_##suffix(int64_t count, int64_t rows, int64_t dim,   \
-                                   const int32_t *ids, const T *table,         \
-                                   T *out) {                                   \
-    return embedding(count, rows, dim, ids, table, out);                       \
-  }                                                                            \
-  void fedrt_embedding_grad_##suffix(int64_t count, int64_t rows, int64_t dim, \
-                                     const int32_t *ids, const T *dy,          \
-                                     T *dtable) {                              \
-    embeddingGrad(count, rows, dim, ids, dy, dtable);                          \
-  }                                                                            \
-  void fedrt_layer_norm_##suffix(int64_t count, int64_t dim, const T *x,       \
-                                 T *y) {                                       \
-    layerNorm(count, dim, x, y);                                               \
-  }                                                                            \
-  void fedrt_layer_norm_grad_##suffix(int64_t count, int64_t dim, const T *x,  \
-                                      const T *dy, T *dx) {                    \
-    layerNormGrad(count, dim, x, dy, dx);                                      \
-  }
+void fedrt_max_pool2d_f32(const int64_t *g, const float *x, float *y) {
+  maxPool(g, x, y);
+}
+void fedrt_max_pool2d_grad_f32(const int64_t *g, const float *x,
+                               const float *dy, float *dx) {
+  maxPoolGrad(g, x, dy, dx);
+}
+void fedrt_avg_pool2d_f32(const int64_t *g, const float *x, float *y) {
+  avgPool(g, x, y);
+}
+void fedrt_avg_pool2d_grad_f32(const int64_t *g, const float *dy, float *dx) {
+  avgPoolGrad(g, dy, dx);
+}
+int64_t fedrt_embedding_f32(int64_t count, int64_t rows, int64_t dim,
+                            const int32_t *ids, const float *table,
+                            float *out) {
+  return embedding(count, rows, dim, ids, table, out);
+}
+void fedrt_embedding_grad_f32(int64_t count, int64_t rows, int64_t dim,
+                              const int32_t *ids, const float *dy,
+                              float *dtable) {
+  embeddingGrad(count, rows, dim, ids, dy, dtable);
+}
+void fedrt_layer_norm_f32(int64_t count, int64_t dim, const float *x,
+                          float *y) {
+  layerNorm(count, dim, x, y);
+}
+void fedrt_layer_norm_grad_f32(int64_t count, int64_t dim, const float *x,
+                               const float *dy, float *dx) {
+  layerNormGrad(count, dim, x, dy, dx);
+}
 
-FEDRT_LAYERS(float, f32)
-FEDRT_LAYERS(double, f64)
-
-#undef FEDRT_LAYERS
+void fedrt_max_pool2d_f64(const int64_t *g, const double *x, double *y) {
+  maxPool(g, x, y);
+}
+void fedrt_max_pool2d_grad_f64(const int64_t *g, const double *x,
+                               const double *dy, double *dx) {
+  maxPoolGrad(g, x, dy, dx);
+}
+void fedrt_avg_pool2d_f64(const int64_t *g, const double *x, double *y) {
+  avgPool(g, x, y);
+}
+void fedrt_avg_pool2d_grad_f64(const int64_t *g, const double *dy, double *dx) {
+  avgPoolGrad(g, dy, dx);
+}
+int64_t fedrt_embedding_f64(int64_t count, int64_t rows, int64_t dim,
+                            const int32_t *ids, const double *table,
+                            double *out) {
+  return embedding(count, rows, dim, ids, table, out);
+}
+void fedrt_embedding_grad_f64(int64_t count, int64_t rows, int64_t dim,
+                              const int32_t *ids, const double *dy,
+                              double *dtable) {
+  embeddingGrad(count, rows, dim, ids, dy, dtable);
+}
+void fedrt_layer_norm_f64(int64_t count, int64_t dim, const double *x,
+                          double *y) {
+  layerNorm(count, dim, x, y);
+}
+void fedrt_layer_norm_grad_f64(int64_t count, int64_t dim, const double *x,
+                               const double *dy, double *dx) {
+  layerNormGrad(count, dim, x, dy, dx);
+}
 
 } // extern "C"
