@@ -21,8 +21,15 @@ tables and rewrites bench/RESULTS.md (DESIGN.md §8):
    whole fedc program vs NumPy's own loaders (load_bench.py).
 11. client state: 10^6 clients with 1 KB states vs the stateless twin
    (client_state_bench.py).
+12. convolutions: the McMahan et al. CNN's two convolutions by im2col +
+   GEMM vs oneDNN, and the f32 FMA peak (mcmahan_bench.py, conv_bench);
+13. client training of the 2NN and CNN on Fashion-MNIST vs PyTorch
+   (mcmahan_bench.py).
 
-usage: run_bench.py BUILD_DIR [--quick]"""
+usage: run_bench.py BUILD_DIR [--quick] [--only TITLE ...]
+
+--only runs the sections whose title starts with one of the TITLEs and
+rewrites just those sections of bench/RESULTS.md."""
 import json
 import os
 import platform
@@ -41,6 +48,7 @@ from client_state_bench import measure as client_state_rows  # noqa: E402
 from client_state_bench import table as client_state_table  # noqa: E402
 from privacy_bench import privacy  # noqa: E402
 from remote_bench import remote  # noqa: E402
+from mcmahan_bench import convolutions, throughput  # noqa: E402
 PY = "/usr/bin/python3"  # Debian's, with python3-numpy
 
 
@@ -310,6 +318,24 @@ def client_state(build, quick):
     return client_state_table(client_state_rows(build, quick))
 
 
+def replace_sections(report):
+    """Puts each (title, text) into bench/RESULTS.md: in place of the
+    section of that title, or before the hand-written notes."""
+    with open(f"{ROOT}/bench/RESULTS.md") as f:
+        text = f.read()
+    head, notes = text.split("<!-- notes -->", 1) if "<!-- notes -->" in text else (text, "")
+    for title, body in report:
+        block = f"## {title}\n\n{body}\n\n"
+        start = head.find(f"## {title}\n")
+        if start < 0:
+            head = head.rstrip("\n") + "\n\n" + block
+            continue
+        end = head.find("\n## ", start + 1)
+        head = head[:start] + block + (head[end + 1:] if end >= 0 else "")
+    with open(f"{ROOT}/bench/RESULTS.md", "w") as f:
+        f.write(head.rstrip("\n") + "\n\n<!-- notes -->" + notes)
+
+
 def main():
     build = sys.argv[1]
     quick = "--quick" in sys.argv
@@ -326,7 +352,12 @@ def main():
         ("Data loading: Fashion-MNIST's 60,000 training images and labels", data_loading),
         ("Client state: 10^6 clients with 1 KB states", client_state),
         ("Digits FedAvg as whole processes vs PyTorch", digits_whole_process),
+        ("Convolutions: im2col + GEMM vs oneDNN (McMahan et al.'s CNN)", convolutions),
+        ("McMahan et al.'s 2NN and CNN: client training vs PyTorch", throughput),
     ]
+    only = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else []
+    if only:
+        sections = [(t, fn) for t, fn in sections if any(t.startswith(o) for o in only)]
     start = time.perf_counter()
     report = []
     for title, fn in sections:
@@ -336,6 +367,9 @@ def main():
         report.append((title, text))
     total = time.perf_counter() - start
     if quick:
+        return
+    if only:
+        replace_sections(report)
         return
     with open(f"{ROOT}/bench/RESULTS.md") as f:
         old = f.read()

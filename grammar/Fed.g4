@@ -153,8 +153,9 @@ argList
   : arg (COMMA arg)* COMMA?
   ;
 
+// A string only as an argument: the options of builtins (padding: "same").
 arg
-  : (IDENT COLON)? expr
+  : (IDENT COLON)? (expr | STRING)
   ;
 
 typeArgs

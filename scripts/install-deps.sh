@@ -14,8 +14,11 @@ PACKAGES=(
   libeigen3-dev libfmt-dev libcli11-dev zlib1g-dev libzstd-dev libsodium-dev libzip-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev nlohmann-json3-dev libcsv-dev
-  # tests and benchmarks
+  # tests and benchmarks (oneDNN: the convolution peer of bench/conv_bench)
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy time
+  libdnnl-dev
+  # the McMahan et al. examples' data (examples/mnist_*.fed, bench/)
+  dataset-fashion-mnist
   # the gradient-check suite (test/Grad) and bench/'s PyTorch peer
   python3-torch
   # test/Remote: certificates made at test time, network namespaces, tbf

@@ -147,6 +147,7 @@ public:
     Member,
     StructLiteral,
     Tuple,
+    StringLiteral,
     Error
   };
   Kind kind() const { return kind_; }
@@ -175,6 +176,17 @@ public:
   static bool classof(const Expr *e) { return e->kind() == Kind::FloatLiteral; }
   double value;
   std::string spelling; // as written, for messages and exact printing
+};
+
+// `"same"`: only as a call argument, the value of a builtin's option.
+class StringLiteralExpr : public Expr {
+public:
+  StringLiteralExpr(SourceRange r, std::string v)
+      : Expr(Kind::StringLiteral, r), value(std::move(v)) {}
+  static bool classof(const Expr *e) {
+    return e->kind() == Kind::StringLiteral;
+  }
+  std::string value; // without the quotes
 };
 
 class BoolLiteralExpr : public Expr {

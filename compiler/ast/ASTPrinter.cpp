@@ -272,6 +272,10 @@ private:
     case Expr::Kind::Name:
       line("Name", e.range()) << ' ' << cast<NameExpr>(e).name << "\n";
       break;
+    case Expr::Kind::StringLiteral:
+      line("StringLiteral", e.range())
+          << " \"" << cast<StringLiteralExpr>(e).value << "\"\n";
+      break;
     case Expr::Kind::PlacementLiteral:
       line("Placement", e.range())
           << ' ' << placementName(cast<PlacementLiteralExpr>(e).placement)

@@ -420,6 +420,7 @@ void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
     backprop(*args[0], b_.transpose(std::move(dy)), nullptr);
     return;
   case Builtin::Reshape:
+  case Builtin::Flatten:
     backprop(*args[0], b_.reshape(std::move(dy), args[0]->type), nullptr);
     return;
   case Builtin::Norm:
@@ -439,6 +440,14 @@ void ReverseMode::backpropBuiltin(const sema::BuiltinCallExpr &n, ExprPtr dy,
   }
   case Builtin::BroadcastLike:
     backprop(*args[0], unbroadcast(std::move(dy), args[0]->type), nullptr);
+    return;
+  case Builtin::Conv2d:
+  case Builtin::MaxPool2d:
+  case Builtin::AvgPool2d:
+  case Builtin::Dropout:
+  case Builtin::Embedding:
+  case Builtin::LayerNorm:
+    backpropLayer(n, std::move(dy));
     return;
   case Builtin::Fill:
     if (isa<TensorType>(n.type)) {

@@ -540,6 +540,16 @@ bool ReverseMode::needsOperand(const Expr &node, size_t index) const {
     case Builtin::Sum:
     case Builtin::Mean:
       return index == 0 && !hasStaticShape(call.args[0]->type);
+    // The layers' adjoints read their operands (LayerRules.cpp): the
+    // images, filter, ids and table; dropout's rate and seed.
+    case Builtin::Conv2d:
+    case Builtin::Embedding:
+    case Builtin::Dropout:
+      return true;
+    case Builtin::MaxPool2d:
+    case Builtin::AvgPool2d:
+    case Builtin::LayerNorm:
+      return index == 0;
     default:
       return false;
     }
@@ -688,6 +698,7 @@ ExprPtr ReverseMode::forwardExpr(const Expr &e) {
     bindOperands(e, operands);
     out->axis = call.axis;
     out->typeArg = call.typeArg;
+    out->window = call.window;
     return out;
   }
   case Expr::Kind::Cast: {

@@ -179,6 +179,8 @@ private:
                        const sema::Local *out);
   void backpropReduction(const sema::BuiltinCallExpr &n, ExprPtr dy,
                          const sema::Local *out);
+  // conv2d, the pools, dropout, embedding, layer_norm (LayerRules.cpp).
+  void backpropLayer(const sema::BuiltinCallExpr &n, ExprPtr dy);
   void backpropNorm(const sema::BuiltinCallExpr &n, ExprPtr dy,
                     const sema::Local *out);
   // `d` (shaped like a broadcast result) summed back to type `to`.

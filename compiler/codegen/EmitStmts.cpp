@@ -388,7 +388,13 @@ void FunctionEmitter::emitAssign(const sema::AssignStmt &s) {
     fresh = compoundValue(s, place, placeType, leafPath);
   } else {
     fresh = emit(*s.value);
-    if (selfReference)
+    // Arithmetic (`m = m - lr * g`) is materialized into fresh memory
+    // already: only a right side that can hand back the var's own buffers
+    // needs the copy.
+    bool materialized = isElementwise(*s.value) &&
+                        (s.value->kind() == sema::Expr::Kind::Binary ||
+                         s.value->kind() == sema::Expr::Kind::Unary);
+    if (selfReference && !materialized)
       fresh = copy(placeType, fresh);
   }
   checkShape(placeType, fresh, s.value->range);

@@ -79,6 +79,8 @@ public:
   llvm::FunctionCallee arenaAlloc, arenaMark, arenaRelease, fail, matmulF32,
       matmulF64, randomNormalF32, randomNormalF64, randomUniformF32,
       randomUniformF64, shuffleRows, gatherRows;
+  // Every function of abi.h's FEDRT_RUNTIME_FUNCTIONS, by name.
+  std::map<std::string, llvm::FunctionCallee> runtime;
 
   // Slot <-> leaf conversions of the fixed-signature entry points (abi.h).
   static llvm::Value *fromSlot(llvm::IRBuilder<> &b, llvm::Value *slot,
@@ -276,6 +278,20 @@ private:
   Value lowerDot(const sema::BuiltinCallExpr &e);
   Value lowerBatches(const sema::BuiltinCallExpr &e);
   Value lowerTape(const sema::BuiltinCallExpr &e);
+
+  // --- layers (EmitLayers.cpp): calls of the runtime's kernels -------------
+  Value lowerKernel(const sema::BuiltinCallExpr &e);
+  // A fresh tensor of `t` whose `?` dims are taken from `like`'s.
+  Value allocLike(const sema::TensorType *t, const Value &like);
+  // abi.h's window geometry of a call over images `x` (dims at run time).
+  llvm::Value *windowGeometry(const sema::BuiltinCallExpr &e, const Value &x,
+                              const sema::TensorType *xt, int64_t outChannels);
+  // The f32 or f64 variant of kernel `name` for element `k`.
+  llvm::FunctionCallee kernel(const std::string &name, ast::ScalarKind k);
+  Value lowerDropout(const sema::BuiltinCallExpr &e);
+  Value lowerEmbedding(const sema::BuiltinCallExpr &e);
+  Value lowerEmbeddingGrad(const sema::BuiltinCallExpr &e);
+  Value lowerLayerNorm(const sema::BuiltinCallExpr &e);
   Value emitMatMul(const sema::BinaryExpr &e);
   llvm::Value *squaredNorm(const Type *t, const Value &v);
 

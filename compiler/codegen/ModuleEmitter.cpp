@@ -117,7 +117,6 @@ template <class R, class... A> struct CSignature<R(A...)> {
 void ModuleEmitter::declareRuntime() {
   // Declared from abi.h's prototypes, so a signature change there changes
   // what generated code calls.
-  std::map<std::string, llvm::FunctionCallee> runtime;
 #define FEDRT_DECLARE(name)                                                    \
   runtime[#name] = module->getOrInsertFunction(                                \
       #name, CSignature<decltype(::name)>::get(context));

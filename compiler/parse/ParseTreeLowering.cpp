@@ -312,7 +312,13 @@ private:
       Arg arg;
       if (a->IDENT())
         arg.name = ident(a->IDENT());
-      arg.value = expr(a->expr());
+      if (antlr4::tree::TerminalNode *s = a->STRING()) {
+        std::string quoted = s->getText();
+        arg.value = std::make_unique<StringLiteralExpr>(
+            range(s->getSymbol()), quoted.substr(1, quoted.size() - 2));
+      } else {
+        arg.value = expr(a->expr());
+      }
       result.push_back(std::move(arg));
     }
     return result;

@@ -16,7 +16,7 @@ using llvm::isa;
 namespace {
 
 enum TypeArgRule { NoTypeArgument, TypeArgument };
-enum AxisRule { NoAxis, Axis };
+enum AxisRule { NoAxis, Axis, Window };
 
 struct BuiltinInfo {
   const char *name;
@@ -38,6 +38,13 @@ bool takesTypeArgument(Builtin b) {
 }
 
 bool takesAxis(Builtin b) { return info(b).axis == Axis; }
+
+// The named arguments a builtin reads itself.
+bool takesNamed(Builtin b, const std::string &name) {
+  if (name == "axis")
+    return takesAxis(b);
+  return info(b).axis == Window && (name == "stride" || name == "padding");
+}
 
 int64_t elementCount(const TensorType *t) {
   int64_t n = 1;
@@ -148,7 +155,7 @@ ExprPtr Checker::checkBuiltin(const ast::CallExpr &e, Builtin b) {
     b = Builtin::ReduceMax;
 
   for (const ast::Arg &a : e.args)
-    if (a.name && !(a.name->name == "axis" && takesAxis(b))) {
+    if (a.name && !takesNamed(b, a.name->name)) {
       diags_.report(a.name->range, DiagId::UnknownNamedArgument)
           .arg(name)
           .arg(a.name->name);

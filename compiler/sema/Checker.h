@@ -228,6 +228,25 @@ private:
   ExprPtr typeSequence(BuiltinCall &call);
   ExprPtr typeRandomLike(BuiltinCall &call);
   ExprPtr typeInternal(BuiltinCall &call); // unreachable from source
+  // --- layers (LayerBuiltins.cpp) ---
+  ExprPtr typeConv2d(BuiltinCall &call);
+  ExprPtr typePool2d(BuiltinCall &call);
+  ExprPtr typeDropout(BuiltinCall &call);
+  ExprPtr typeEmbedding(BuiltinCall &call);
+  ExprPtr typeLayerNorm(BuiltinCall &call);
+  ExprPtr typeFlatten(BuiltinCall &call);
+  // `stride:` and `padding:` of a windowed builtin into `window` (stride
+  // defaulting to `defaultStride`); false once it reported.
+  bool windowOptions(const ast::CallExpr &e, const std::string &name,
+                     int64_t defaultStride, BuiltinCallExpr::Window &window);
+  // An NHWC image batch of floats with static height, width and channels;
+  // null once it reported.
+  const TensorType *imageArgument(BuiltinCall &call, size_t i);
+  // The [n, oh, ow, channels] result of a window over `x`, or null once it
+  // reported a window that does not fit.
+  const TensorType *windowResult(BuiltinCall &call, const TensorType *x,
+                                 const BuiltinCallExpr::Window &w,
+                                 int64_t channels);
   // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
   // typed call; argument i as a tensor (or null).
   bool arity(BuiltinCall &call, size_t n);

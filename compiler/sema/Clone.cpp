@@ -94,6 +94,7 @@ ExprPtr cloneExpr(const Expr &e, const LocalMap &locals) {
                                                cloneAll(b.args, locals));
     c->axis = b.axis;
     c->typeArg = b.typeArg;
+    c->window = b.window;
     out = std::move(c);
     break;
   }

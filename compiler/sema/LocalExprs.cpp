@@ -150,6 +150,11 @@ ExprPtr Checker::check(const ast::Expr &e) {
     return checkStructLiteral(cast<ast::StructLiteralExpr>(e));
   case ast::Expr::Kind::Tuple:
     return checkTuple(cast<ast::TupleExpr>(e));
+  case ast::Expr::Kind::StringLiteral:
+    // Builtins read their string options from the AST (LayerBuiltins.cpp);
+    // any other string is misplaced.
+    diags_.report(e.range(), DiagId::StringNotAllowed);
+    return errorExpr(e.range());
   case ast::Expr::Kind::Error:
     return errorExpr(e.range());
   }

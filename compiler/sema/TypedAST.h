@@ -157,6 +157,12 @@ public:
   std::vector<ExprPtr> args;
   std::optional<int> axis;       // reductions with `axis:`, normalized >= 0
   const Type *typeArg = nullptr; // zeros<T>, reshape<T>, ...
+  // conv2d and the pools, and their adjoints: the window (kh x kw; a
+  // convolution's from its filter), `stride:` and `padding: "same"`.
+  struct Window {
+    int64_t kh = 0, kw = 0, stride = 1;
+    bool same = false;
+  } window;
 };
 
 // federated_dp_mean's parameters, as constants (docs/privacy.md).

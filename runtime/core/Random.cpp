@@ -36,6 +36,17 @@ double uniform01(int64_t seed, int64_t i) {
   return static_cast<double>(splitmix64(base) >> 11) * 0x1.0p-53;
 }
 
+// dropout(x, rate, seed): keep where random_uniform's sample of (seed, i)
+// is >= rate, scaled by 1 / (1 - rate) (inverted dropout, Srivastava et al.
+// 2014, as PyTorch's and Keras's), so the expectation is x.
+template <typename T>
+void dropout(int64_t seed, T rate, const T *x, T *out, int64_t n) {
+  T scale = rate < T(1) ? T(1) / (T(1) - rate) : T(0);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] =
+        uniform01(seed, i) >= static_cast<double>(rate) ? x[i] * scale : T(0);
+}
+
 } // namespace
 
 extern "C" {
@@ -92,6 +103,16 @@ void fedrt_random_normal_f64(int64_t seed, double stddev, double *out,
                              int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = stddev * normal(seed, i);
+}
+
+void fedrt_dropout_f32(int64_t seed, float rate, const float *x, float *out,
+                       int64_t n) {
+  dropout(seed, rate, x, out, n);
+}
+
+void fedrt_dropout_f64(int64_t seed, double rate, const double *x, double *out,
+                       int64_t n) {
+  dropout(seed, rate, x, out, n);
 }
 
 } // extern "C"

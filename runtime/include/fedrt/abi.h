@@ -95,6 +95,97 @@ void fedrt_shuffle_rows(int64_t seed, int64_t n, int64_t *rows);
 void fedrt_gather_rows(const void *src, void *dst, const int64_t *rows,
                        int64_t n, int64_t row_bytes);
 
+/* Convolution and pooling over NHWC images (docs/language.md, "Layers").
+ * The geometry is an int64 array indexed by fedrt_window_field: the batch
+ * n, the image h x w x c, the window kh x kw, the output channels o
+ * (convolutions), the stride, and same = 1 for "same" padding (output
+ * ceil(h / stride); the padding split as TensorFlow does, the extra row and
+ * column after) or 0 for "valid" (output floor((h - kh) / stride) + 1).
+ * Filters are [kh, kw, c, o] (HWIO). Scratch memory comes from ctx's arena
+ * and is returned before the call ends; results depend only on the inputs
+ * (no threads inside). */
+typedef enum fedrt_window_field {
+  FEDRT_WINDOW_N,
+  FEDRT_WINDOW_H,
+  FEDRT_WINDOW_W,
+  FEDRT_WINDOW_C,
+  FEDRT_WINDOW_KH,
+  FEDRT_WINDOW_KW,
+  FEDRT_WINDOW_O,
+  FEDRT_WINDOW_STRIDE,
+  FEDRT_WINDOW_SAME,
+  FEDRT_WINDOW_FIELDS
+} fedrt_window_field;
+
+/* conv2d: y[n, oh, ow, o] = sum x[n, oy*s+ky-pad, ox*s+kx-pad, c] w[ky, kx,
+ * c, o] (a cross-correlation, as every framework's conv2d), by im2col and
+ * GEMM. The gradients: dx from dy and w, dw from x and dy. */
+void fedrt_conv2d_f32(fedrt_context *ctx, const int64_t *geometry,
+                      const float *x, const float *w, float *y);
+void fedrt_conv2d_f64(fedrt_context *ctx, const int64_t *geometry,
+                      const double *x, const double *w, double *y);
+void fedrt_conv2d_input_grad_f32(fedrt_context *ctx, const int64_t *geometry,
+                                 const float *dy, const float *w, float *dx);
+void fedrt_conv2d_input_grad_f64(fedrt_context *ctx, const int64_t *geometry,
+                                 const double *dy, const double *w, double *dx);
+void fedrt_conv2d_filter_grad_f32(fedrt_context *ctx, const int64_t *geometry,
+                                  const float *x, const float *dy, float *dw);
+void fedrt_conv2d_filter_grad_f64(fedrt_context *ctx, const int64_t *geometry,
+                                  const double *x, const double *dy,
+                                  double *dw);
+
+/* Pooling (geometry's o unused): the max or the mean of each window's
+ * in-bounds elements (padding never wins a max and is not counted in a
+ * mean, as TensorFlow's "same" pooling). A max's gradient goes to the
+ * first maximal element of its window in row-major order. */
+void fedrt_max_pool2d_f32(const int64_t *geometry, const float *x, float *y);
+void fedrt_max_pool2d_f64(const int64_t *geometry, const double *x, double *y);
+void fedrt_max_pool2d_grad_f32(const int64_t *geometry, const float *x,
+                               const float *dy, float *dx);
+void fedrt_max_pool2d_grad_f64(const int64_t *geometry, const double *x,
+                               const double *dy, double *dx);
+void fedrt_avg_pool2d_f32(const int64_t *geometry, const float *x, float *y);
+void fedrt_avg_pool2d_f64(const int64_t *geometry, const double *x, double *y);
+void fedrt_avg_pool2d_grad_f32(const int64_t *geometry, const float *dy,
+                               float *dx);
+void fedrt_avg_pool2d_grad_f64(const int64_t *geometry, const double *dy,
+                               double *dx);
+
+/* embedding: out row i = table row ids[i] ([count] ids into a [rows, dim]
+ * table). Returns FEDRT_NO_VALUES when every id is in [0, rows), else the
+ * first id outside (and writes nothing). The gradient adds dy's rows into
+ * dtable's (zeroed first) in index order. */
+int64_t fedrt_embedding_f32(int64_t count, int64_t rows, int64_t dim,
+                            const int32_t *ids, const float *table, float *out);
+int64_t fedrt_embedding_f64(int64_t count, int64_t rows, int64_t dim,
+                            const int32_t *ids, const double *table,
+                            double *out);
+void fedrt_embedding_grad_f32(int64_t count, int64_t rows, int64_t dim,
+                              const int32_t *ids, const float *dy,
+                              float *dtable);
+void fedrt_embedding_grad_f64(int64_t count, int64_t rows, int64_t dim,
+                              const int32_t *ids, const double *dy,
+                              double *dtable);
+
+/* layer_norm over the last axis of [count, dim] (Ba et al. 2016, no affine
+ * part): (x - mean) / sqrt(var + 1e-5), mean and biased variance in f64.
+ * The gradient recomputes the statistics from x. */
+void fedrt_layer_norm_f32(int64_t count, int64_t dim, const float *x, float *y);
+void fedrt_layer_norm_f64(int64_t count, int64_t dim, const double *x,
+                          double *y);
+void fedrt_layer_norm_grad_f32(int64_t count, int64_t dim, const float *x,
+                               const float *dy, float *dx);
+void fedrt_layer_norm_grad_f64(int64_t count, int64_t dim, const double *x,
+                               const double *dy, double *dx);
+
+/* dropout(x, rate, seed): out[i] = x[i] / (1 - rate) where the counter-based
+ * uniform sample of (seed, i) is >= rate (random_uniform's stream), else 0.
+ * Linear in x, so its gradient is dropout(dy, rate, seed). */
+void fedrt_dropout_f32(int64_t seed, float rate, const float *x, float *out,
+                       int64_t n);
+void fedrt_dropout_f64(int64_t seed, double rate, const double *x, double *out,
+                       int64_t n);
+
 /* What codegen emits into every program (docs/abi.md, "The plan"): the
  * serialized fedrt.proto.Plan (plan.proto) and the function table its
  * indices refer to. */
@@ -120,7 +211,31 @@ extern const uint64_t fedrt_plan_function_count;
   X(fedrt_random_uniform_f32)                                                  \
   X(fedrt_random_uniform_f64)                                                  \
   X(fedrt_shuffle_rows)                                                        \
-  X(fedrt_gather_rows)
+  X(fedrt_gather_rows)                                                         \
+  X(fedrt_conv2d_f32)                                                          \
+  X(fedrt_conv2d_f64)                                                          \
+  X(fedrt_conv2d_input_grad_f32)                                               \
+  X(fedrt_conv2d_input_grad_f64)                                               \
+  X(fedrt_conv2d_filter_grad_f32)                                              \
+  X(fedrt_conv2d_filter_grad_f64)                                              \
+  X(fedrt_max_pool2d_f32)                                                      \
+  X(fedrt_max_pool2d_f64)                                                      \
+  X(fedrt_max_pool2d_grad_f32)                                                 \
+  X(fedrt_max_pool2d_grad_f64)                                                 \
+  X(fedrt_avg_pool2d_f32)                                                      \
+  X(fedrt_avg_pool2d_f64)                                                      \
+  X(fedrt_avg_pool2d_grad_f32)                                                 \
+  X(fedrt_avg_pool2d_grad_f64)                                                 \
+  X(fedrt_embedding_f32)                                                       \
+  X(fedrt_embedding_f64)                                                       \
+  X(fedrt_embedding_grad_f32)                                                  \
+  X(fedrt_embedding_grad_f64)                                                  \
+  X(fedrt_layer_norm_f32)                                                      \
+  X(fedrt_layer_norm_f64)                                                      \
+  X(fedrt_layer_norm_grad_f32)                                                 \
+  X(fedrt_layer_norm_grad_f64)                                                 \
+  X(fedrt_dropout_f32)                                                         \
+  X(fedrt_dropout_f64)
 #endif
 
 #endif /* FEDRT_ABI_H */

@@ -40,6 +40,8 @@ struct Mlp { w1: f64[4, 5], b1: f64[5], w2: f64[5, 3], b2: f64[3] }
 struct Lin { w: f64[4, 3], b: f64[3] }
 struct Mlp32 { w1: f32[4, 5], b1: f32[5], w2: f32[5, 3], b2: f32[3] }
 struct Example { x: f64[4], y: i32 }
+struct Cnn { k: f64[3, 3, 1, 2], kb: f64[2], w: f64[8, 3], b: f64[3] }
+struct Cnn32 { k: f32[3, 3, 1, 2], kb: f32[2], w: f32[8, 3], b: f32[3] }
 
 fn dense2<B, I, O>(x: f64[B, I], w: f64[I, O], b: f64[O]) -> f64[B, O] {
   return x @ w + b;
@@ -57,6 +59,8 @@ fn mlp_loss(m: Mlp, x: f64[?, 4], y: i32[?]) -> f64 {
 """
 
 STRUCTS = {
+    "Cnn": [("k", (3, 3, 1, 2)), ("kb", (2,)), ("w", (8, 3)), ("b", (3,))],
+    "Cnn32": [("k", (3, 3, 1, 2)), ("kb", (2,)), ("w", (8, 3)), ("b", (3,))],
     "Pair": [("u", (3,)), ("v", (3,))],
     "Mlp": [("w1", (4, 5)), ("b1", (5,)), ("w2", (5, 3)), ("b2", (3,))],
     "Mlp32": [("w1", (4, 5)), ("b1", (5,)), ("w2", (5, 3)), ("b2", (3,))],
@@ -129,6 +133,69 @@ def nested_loops(w):
 def clip_by_norm(x, c):
     n = torch.sqrt((x * x).sum())
     return x * torch.where(n > c, c / n, torch.ones_like(n))
+
+
+def tf_pads(size, k, stride, same):
+    """TensorFlow's "same" padding of one axis: (before, after)."""
+    if not same:
+        return 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def nchw(x):
+    return x.permute(0, 3, 1, 2)
+
+
+def nhwc(x):
+    return x.permute(0, 2, 3, 1)
+
+
+def conv_nhwc(x, w, stride=1, same=False):
+    """conv2d on NHWC images with an HWIO filter, TensorFlow's padding."""
+    top, bottom = tf_pads(x.shape[1], w.shape[0], stride, same)
+    left, right = tf_pads(x.shape[2], w.shape[1], stride, same)
+    xp = F.pad(nchw(x), (left, right, top, bottom))
+    return nhwc(F.conv2d(xp, w.permute(3, 2, 0, 1), stride=stride))
+
+
+def max_pool_nhwc(x, k, stride=None, same=False):
+    stride = stride or k
+    top, bottom = tf_pads(x.shape[1], k, stride, same)
+    left, right = tf_pads(x.shape[2], k, stride, same)
+    xp = F.pad(nchw(x), (left, right, top, bottom), value=float("-inf"))
+    return nhwc(F.max_pool2d(xp, k, stride))
+
+
+def splitmix64(x):
+    x = (x + 0x9E3779B97F4A7C15) % 2**64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
+    return x ^ (x >> 31)
+
+
+def uniform01(seed, i):
+    """random_uniform's counter-based stream (runtime/core/Random.cpp)."""
+    base = splitmix64((seed % 2**64) ^ 0x5851F42D4C957F2D) ^ ((i * 0xD1B54A32D192ED03) % 2**64)
+    return (splitmix64(base) >> 11) * 2.0**-53
+
+
+def dropout_ref(x, rate, seed):
+    keep = torch.tensor([uniform01(seed, i) >= rate for i in range(x.numel())]).reshape(x.shape)
+    return x * keep / (1 - rate)
+
+
+def distinct(*shape):
+    """Values with no ties (max pooling is not differentiable at ties)."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n).reshape(shape) / n * 4 - 2).round(4)
+
+
+def small_cnn(m, x, y):
+    h = torch.relu(conv_nhwc(x, m["k"], 1, True) + m["kb"])
+    h = max_pool_nhwc(h, 2)
+    return F.cross_entropy(h.reshape(h.shape[0], -1) @ m["w"] + m["b"], y)
 
 
 CASES = [
@@ -324,6 +391,63 @@ CASES = [
          "let h = relu(x @ m.w1 + m.b1); return xent32(h @ m.w2 + m.b2, y);",
          lambda m, x, y: F.cross_entropy(torch.relu(x @ m["w1"] + m["b1"]) @ m["w2"] + m["b2"], y),
          {"m": struct("Mlp32"), "x": away(5, 4), "y": np.array([0, 1, 2, 1, 0], dtype=np.int32)}, fd=False),
+    # Layers (NHWC images, HWIO filters).
+    Case("conv2d_valid", [("x", "f64[2, 5, 5, 2]"), ("w", "f64[3, 3, 2, 3]"), ("r", "f64[2, 3, 3, 3]")], ["x", "w"],
+         "return sum(conv2d(x, w) * r);",
+         lambda x, w, r: (conv_nhwc(x, w) * r).sum(),
+         {"x": normal(2, 5, 5, 2), "w": normal(3, 3, 2, 3), "r": normal(2, 3, 3, 3)}),
+    Case("conv2d_same_stride2", [("x", "f64[2, 6, 5, 2]"), ("w", "f64[3, 2, 2, 3]"), ("r", "f64[2, 3, 3, 3]")], ["x", "w"],
+         "return sum(conv2d(x, w, stride: 2, padding: \"same\") * r);",
+         lambda x, w, r: (conv_nhwc(x, w, 2, True) * r).sum(),
+         {"x": normal(2, 6, 5, 2), "w": normal(3, 2, 2, 3), "r": normal(2, 3, 3, 3)}),
+    Case("conv2d_pointwise", [("x", "f64[?, 3, 3, 2]"), ("w", "f64[1, 1, 2, 4]")], ["x", "w"],
+         "return sum(conv2d(x, w) * conv2d(x, w));",
+         lambda x, w: (conv_nhwc(x, w) ** 2).sum(),
+         {"x": normal(2, 3, 3, 2), "w": normal(1, 1, 2, 4)}),
+    # Past one chunk of patches (1,024 output positions): four images of
+    # 30 x 30 positions each, so the filter gradient sums over chunks and
+    # col2im runs chunk by chunk (torch only: finite differences over 3,600
+    # inputs would take minutes).
+    Case("conv2d_chunks", [("x", "f64[?, 30, 30, 2]"), ("w", "f64[3, 3, 2, 3]"), ("r", "f64[?, 30, 30, 3]")], ["x", "w"],
+         "return sum(conv2d(x, w, padding: \"same\") * r);",
+         lambda x, w, r: (conv_nhwc(x, w, 1, True) * r).sum(),
+         {"x": normal(4, 30, 30, 2), "w": normal(3, 3, 2, 3), "r": normal(4, 30, 30, 3)}, fd=False),
+    Case("max_pool2d", [("x", "f64[2, 4, 4, 3]"), ("r", "f64[2, 2, 2, 3]")], ["x"],
+         "return sum(max_pool2d(x, 2) * r);",
+         lambda x, r: (max_pool_nhwc(x, 2) * r).sum(),
+         {"x": distinct(2, 4, 4, 3), "r": normal(2, 2, 2, 3)}),
+    Case("max_pool2d_same_stride", [("x", "f64[1, 5, 5, 2]"), ("r", "f64[1, 3, 3, 2]")], ["x"],
+         "return sum(max_pool2d(x, 3, stride: 2, padding: \"same\") * r);",
+         lambda x, r: (max_pool_nhwc(x, 3, 2, True) * r).sum(),
+         {"x": distinct(1, 5, 5, 2), "r": normal(1, 3, 3, 2)}),
+    Case("avg_pool2d", [("x", "f64[2, 4, 6, 3]"), ("r", "f64[2, 2, 3, 3]")], ["x"],
+         "return sum(avg_pool2d(x, 2) * r);",
+         lambda x, r: (nhwc(F.avg_pool2d(nchw(x), 2)) * r).sum(),
+         {"x": normal(2, 4, 6, 3), "r": normal(2, 2, 3, 3)}),
+    Case("avg_pool2d_same_stride", [("x", "f64[1, 5, 5, 2]"), ("r", "f64[1, 3, 3, 2]")], ["x"],
+         "return sum(avg_pool2d(x, 3, stride: 2, padding: \"same\") * r);",
+         lambda x, r: (nhwc(F.avg_pool2d(nchw(x), 3, 2, padding=1, count_include_pad=False)) * r).sum(),
+         {"x": normal(1, 5, 5, 2), "r": normal(1, 3, 3, 2)}),
+    Case("dropout", [("x", "f64[4, 5]"), ("w", "f64[4, 5]")], ["x"],
+         "return sum(dropout(x, 0.3, i64(7)) * w) + sum(dropout(x * x, 0.5, i64(-9)));",
+         lambda x, w: (dropout_ref(x, 0.3, 7) * w).sum() + dropout_ref(x * x, 0.5, -9).sum(),
+         {"x": normal(4, 5), "w": normal(4, 5)}),
+    Case("embedding", [("ids", "i32[6]"), ("table", "f64[4, 3]"), ("r", "f64[6, 3]")], ["table"],
+         "return sum(embedding(ids, table) * r) + sum(tanh(embedding(ids, table)));",
+         lambda ids, table, r: (F.embedding(ids, table) * r).sum() + torch.tanh(F.embedding(ids, table)).sum(),
+         {"ids": np.array([3, 0, 3, 1, 2, 3], dtype=np.int32), "table": normal(4, 3), "r": normal(6, 3)}),
+    Case("layer_norm", [("x", "f64[3, 5]"), ("w", "f64[3, 5]")], ["x"],
+         "return sum(layer_norm(x) * w) + sum(layer_norm(x[1]) * x[0]);",
+         lambda x, w: (F.layer_norm(x, (5,), eps=1e-5) * w).sum() + (F.layer_norm(x[1], (5,), eps=1e-5) * x[0]).sum(),
+         {"x": normal(3, 5), "w": normal(3, 5)}),
+    Case("cnn_cross_entropy", [("m", "Cnn"), ("x", "f64[?, 4, 4, 1]"), ("y", "i32[?]")], ["m"],
+         "let h = max_pool2d(relu(conv2d(x, m.k, padding: \"same\") + m.kb), 2); return xent(flatten(h) @ m.w + m.b, y);",
+         small_cnn,
+         {"m": struct("Cnn"), "x": normal(3, 4, 4, 1), "y": np.array([0, 2, 1], dtype=np.int32)}),
+    Case("cnn_f32", [("m", "Cnn32"), ("x", "f32[?, 4, 4, 1]"), ("y", "i32[?]")], ["m"],
+         "let h = max_pool2d(relu(conv2d(x, m.k, padding: \"same\") + m.kb), 2); return xent32(flatten(h) @ m.w + m.b, y);",
+         small_cnn,
+         {"m": struct("Cnn32"), "x": normal(3, 4, 4, 1), "y": np.array([0, 2, 1], dtype=np.int32)}, fd=False),
 ]
 
 HELPERS = """

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""McMahan et al. 2017's Table 2 on Fashion-MNIST: rounds of FedAvg until
+the test accuracy first reaches 85 % and 88 %, for the 2NN and the CNN, IID
+and pathological non-IID (2 label-sorted shards per client), E and B from
+the paper's grid; fedc (examples/mnist_2nn.fed, mnist_cnn.fed with E and B
+set) against bench/peers/mcmahan_torch.py trained on the same partition,
+cohorts and initial weights (the program's --dump-partition and --rounds 0
+--print-state). 100 clients, C = 0.1, lr 0.1, test set evaluated every
+round. Prints the table (markdown) and how closely the two curves agree.
+
+usage: mcmahan_table.py BUILD_DIR [--rounds R] [--threads T] [--eval-every K] [CONFIG ...]
+
+--eval-every K evaluates both every K rounds (default 1): rounds to a
+target are then known to within K.
+
+A CONFIG is MODEL:SPLIT:E:B, e.g. 2nn:iid:1:50 (the cheapest, the
+default); `all` runs the whole grid (hours on two cores)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"
+DATA = "/usr/share/datasets/fashion-mnist"
+TARGETS = (0.85, 0.88)
+LR = 0.1
+GRID = [f"{m}:{s}:{e}:{b}" for m in ("2nn", "cnn") for s in ("iid", "noniid")
+        for e in (1, 5) for b in (50, 10)]
+
+
+def run(cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+def first_round(curve, target):
+    for r, a in curve:
+        if a >= target:
+            return r
+    return None
+
+
+def one(build, config, rounds, threads, every, work):
+    model, split, epochs, batch = config.split(":")
+    text = open(f"{ROOT}/examples/mnist_{model}.fed").read()
+    text = re.sub(r"const BATCH: i32 = \d+;", f"const BATCH: i32 = {batch};", text)
+    text = re.sub(r"const EPOCHS: i32 = \d+;", f"const EPOCHS: i32 = {epochs};", text)
+    text = re.sub(r"const LR: f32 = [0-9.]+;", f"const LR: f32 = {LR};", text)
+    src = f"{work}/{model}_{epochs}_{batch}.fed"
+    with open(src, "w") as f:
+        f.write(text)
+    exe = src[:-4]
+    run([f"{build}/bin/fedc", "-O2", src, "-o", exe])
+    common = ["--data", f"x={DATA}/train-images-idx3-ubyte.gz,y={DATA}/train-labels-idx1-ubyte.gz",
+              "--partition", "iid" if split == "iid" else "shards:2",
+              "--clients", "100", "--clients-per-round", "10", "--seed", "1"]
+    initial, partition, metrics = (f"{work}/{config}.{x}" for x in ("init.json", "part.json", "jsonl"))
+    with open(initial, "w") as f:
+        f.write(run([exe] + common + ["--rounds", "0", "--print-state"]).stdout)
+    run([exe] + common + [
+        "--eval-data", f"x={DATA}/t10k-images-idx3-ubyte.gz,y={DATA}/t10k-labels-idx1-ubyte.gz",
+        "--rounds", str(rounds), "--eval-every", str(every), "--threads", str(threads),
+        "--dump-partition", partition, "--metrics", metrics])
+    ours = [(m["round"], m["eval_accuracy"]) for m in map(json.loads, open(metrics))
+            if "eval_accuracy" in m]
+    peer = run([PY, f"{ROOT}/bench/peers/mcmahan_torch.py", "fedavg", model, partition,
+                initial, epochs, batch, str(LR), str(threads), str(every)]).stdout
+    theirs = [(m["round"], m["eval_accuracy"]) for m in map(json.loads, peer.splitlines())]
+    tail = max(1, len(ours) // 5)
+    gap = sum(abs(a[1] - b[1]) for a, b in zip(ours[-tail:], theirs[-tail:])) / tail
+    row = [model.upper(), "IID" if split == "iid" else "non-IID", epochs, batch]
+    for t in TARGETS:
+        for curve in (ours, theirs):
+            r = first_round(curve, t)
+            row.append(str(r) if r else f"> {rounds}")
+    row += [f"{ours[-1][1]:.4f}", f"{theirs[-1][1]:.4f}", f"{gap:.4f}"]
+    return [str(x) for x in row]
+
+
+def main():
+    args = sys.argv[1:]
+    build = args.pop(0)
+    rounds, threads, every = 500, 2, 1
+    configs = []
+    while args:
+        a = args.pop(0)
+        if a == "--rounds":
+            rounds = int(args.pop(0))
+        elif a == "--threads":
+            threads = int(args.pop(0))
+        elif a == "--eval-every":
+            every = int(args.pop(0))
+        elif a == "all":
+            configs += GRID
+        else:
+            configs.append(a)
+    configs = configs or ["2nn:iid:1:50"]
+    work = tempfile.mkdtemp(prefix="fedc-table2-")
+    try:
+        rows = [one(build, c, rounds, threads, every, work) for c in configs]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    head = ["model", "split", "E", "B", "fedc → 85 %", "PyTorch → 85 %", "fedc → 88 %",
+            "PyTorch → 88 %", f"fedc acc. @ {rounds}", f"PyTorch acc. @ {rounds}",
+            "mean |Δ acc.| last 20 %"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
