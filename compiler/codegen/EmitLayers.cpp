@@ -61,6 +61,7 @@ Value FunctionEmitter::lowerKernel(const sema::BuiltinCallExpr &e) {
     Value y = allocLike(type, x);
     llvm::Value *g = windowGeometry(e, x, tensorOf(0), tensorOf(1)->dims[3]);
     b.CreateCall(kernel("conv2d", el), {ctx_, g, x.data, w.data, y.data});
+    returnIfFailed(); // the kernel's scratch exhausted the arena
     return y;
   }
   case Builtin::Conv2dInputGrad: { // (dy, w, x)
@@ -69,6 +70,7 @@ Value FunctionEmitter::lowerKernel(const sema::BuiltinCallExpr &e) {
     llvm::Value *g = windowGeometry(e, x, tensorOf(2), tensorOf(1)->dims[3]);
     b.CreateCall(kernel("conv2d_input_grad", el),
                  {ctx_, g, dy.data, w.data, dx.data});
+    returnIfFailed();
     return dx;
   }
   case Builtin::Conv2dFilterGrad: { // (x, dy, w)
@@ -77,6 +79,7 @@ Value FunctionEmitter::lowerKernel(const sema::BuiltinCallExpr &e) {
     llvm::Value *g = windowGeometry(e, x, tensorOf(0), tensorOf(2)->dims[3]);
     b.CreateCall(kernel("conv2d_filter_grad", el),
                  {ctx_, g, x.data, dy.data, dw.data});
+    returnIfFailed();
     return dw;
   }
   case Builtin::MaxPool2d:

@@ -106,11 +106,17 @@ bool pointwise(const Window &g) {
   return g.kh == 1 && g.kw == 1 && g.stride == 1;
 }
 
-// Scratch for one chunk's patches from the arena, returned by the caller.
+// Scratch for one chunk's patches from the arena, returned by the caller;
+// null (the context failed: the arena is exhausted) when there is no room,
+// also when the size overflows — then the arena refuses the largest
+// request, which no limit admits.
 template <typename T> T *scratch(fedrt_context *ctx, const Window &g) {
-  int64_t rows = imagesPerChunk(g) * g.oh * g.ow;
-  return static_cast<T *>(fedrt_arena_alloc(
-      ctx, static_cast<uint64_t>(rows * g.kh * g.kw * g.c) * sizeof(T)));
+  uint64_t bytes = sizeof(T);
+  for (int64_t factor : {imagesPerChunk(g), g.oh, g.ow, g.kh, g.kw, g.c})
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(factor), &bytes))
+      bytes = UINT64_MAX;
+  void *p = fedrt_arena_alloc(ctx, bytes);
+  return fedrt_failed(ctx) ? nullptr : static_cast<T *>(p);
 }
 
 template <typename T>
@@ -124,8 +130,12 @@ void forward(fedrt_context *ctx, const int64_t *geometry, const T *x,
         ConstMap<T>(x, g.n * perImage, patch) * filter;
     return;
   }
+  if (g.n == 0)
+    return;
   uint64_t mark = fedrt_arena_mark(ctx);
   T *col = scratch<T>(ctx, g);
+  if (!col) // the context failed; nothing is written
+    return;
   int64_t step = imagesPerChunk(g);
   for (int64_t first = 0; first < g.n; first += step) {
     int64_t count = std::min(step, g.n - first);
@@ -149,8 +159,12 @@ void inputGrad(fedrt_context *ctx, const int64_t *geometry, const T *dy,
     return;
   }
   std::fill(dx, dx + g.n * g.h * g.w * g.c, T(0));
+  if (g.n == 0)
+    return;
   uint64_t mark = fedrt_arena_mark(ctx);
   T *col = scratch<T>(ctx, g);
+  if (!col) // the context failed; nothing is written
+    return;
   int64_t step = imagesPerChunk(g);
   for (int64_t first = 0; first < g.n; first += step) {
     int64_t count = std::min(step, g.n - first);
@@ -175,8 +189,12 @@ void filterGrad(fedrt_context *ctx, const int64_t *geometry, const T *x,
     return;
   }
   grad.setZero();
+  if (g.n == 0)
+    return;
   uint64_t mark = fedrt_arena_mark(ctx);
   T *col = scratch<T>(ctx, g);
+  if (!col) // the context failed; nothing is written
+    return;
   int64_t step = imagesPerChunk(g);
   for (int64_t first = 0; first < g.n; first += step) {
     int64_t count = std::min(step, g.n - first);

@@ -15,8 +15,8 @@ namespace fedrt {
 // the input, floor((in - k) / stride) + 1 (0 when k > in); "same" gives
 // ceil(in / stride), TensorFlow's and Keras's convention.
 inline int64_t windowOutput(int64_t in, int64_t k, int64_t stride, bool same) {
-  if (same)
-    return (in + stride - 1) / stride;
+  if (same) // ceil(in / stride), without overflow for any stride
+    return in <= 0 ? 0 : (in - 1) / stride + 1;
   return in < k ? 0 : (in - k) / stride + 1;
 }
 
