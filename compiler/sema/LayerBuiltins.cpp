@@ -216,14 +216,13 @@ ExprPtr Checker::typeFlatten(BuiltinCall &call) {
   const TensorType *x = tensorArg(call, 0);
   bool ok = x && x->rank() >= 2;
   int64_t rest = 1;
-  for (size_t d = 1; ok && d < x->rank(); ++d) {
-    ok = x->dims[d] != kDynamicDim;
-    rest *= ok ? x->dims[d] : 1;
-  }
+  for (size_t d = 1; ok && d < x->rank(); ++d)
+    ok = x->dims[d] != kDynamicDim &&
+         !__builtin_mul_overflow(rest, x->dims[d], &rest);
   if (!ok)
     return wrongArgument(call, 0,
                          "a tensor of rank >= 2 whose dims after the first "
-                         "are static");
+                         "are static (their product within 64 bits)");
   const TensorType *to = types_.tensor(x->element, {x->dims[0], rest});
   auto typed = makeBuiltin(call, to);
   typed->typeArg = to;
