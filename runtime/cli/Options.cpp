@@ -99,7 +99,8 @@ void addOutputOptions(CLI::App &app, Options &o) {
       ->check(count(1, int64_t(1) << 30));
   app.add_option("--state-dir", o.stateDir,
                  "Where client states spill to when they outgrow "
-                 "--client-state-memory")
+                 "--client-state-memory; a worker keeps its clients' states "
+                 "there (docs/remote.md)")
       ->type_name("DIR");
   app.add_option("--dump-partition", o.dumpPartition,
                  "Write every client's records (indices into the --data file "
