@@ -39,11 +39,11 @@ def read_states(path, magic=b"FEDCCST1"):
     return states
 
 
-def setup(fedc, root, tmp):
+def setup(fedc, root, tmp, run=RUN):
     prog = compile_example(fedc, os.path.join(root, "examples/ditto.fed"),
                            os.path.join(tmp, "ditto"))
     _, layout = split_digits(root, tmp)
-    sim = subprocess.run([prog, "simulate", "--layout", layout, *RUN,
+    sim = subprocess.run([prog, "simulate", "--layout", layout, *run,
                           "--metrics", os.path.join(tmp, "sim.jsonl"),
                           "--checkpoint", os.path.join(tmp, "sim-ck")],
                          capture_output=True, text=True, timeout=120)
@@ -256,6 +256,35 @@ def dropped_result(fedc, root, tmp):
     check(metrics(out)[1]["dropped"] == 4, f"round 2: {metrics(out)[1]}")
 
 
+def retried_attempt(fedc, root, tmp):
+    """Every client every round, and all must report (--min-clients 12):
+    w3 dies (SIGKILL) before sending round 2's result, so the attempt is
+    abandoned; w3 restarted, attempt 2 runs the same cohort. The others'
+    attempt-1 states are dropped and computed again, w3's counted from
+    attempt 2: the run equals simulate --layout's bit for bit."""
+    run = [a if a != "6" else "12" for a in RUN]
+    prog, sim = setup(fedc, root, tmp, run)
+    out = os.path.join(tmp, "remote.jsonl")
+    with Cluster(prog, tmp) as c:
+        coord = c.serve("--insecure", "--min-workers", "3", "--min-clients",
+                        "12", "--max-attempts", "2", *run, "--metrics", out,
+                        "--checkpoint", os.path.join(tmp, "ck"))
+        ws = start_workers(c, tmp, ["w1", "w2"])
+        # Tasks 1 and 2: round 1's training and eval; 3: round 2's training.
+        w3 = c.worker("w3", "--insecure", "--data", os.path.join(tmp, "w3"),
+                      "--state-dir", os.path.join(tmp, "states-w3"),
+                      env={"FEDRT_FAULT": "worker-result:3"})
+        check(w3.wait(60) == -signal.SIGKILL, "w3 survived")
+        again = start_workers(c, tmp, ["w3"], "-restarted")["w3"]
+        check(coord.wait(120) == 0, coord.stderr())
+        for w in (ws["w1"], ws["w2"], again):
+            check(w.wait(30) == 0, f"{w.name} failed:\n{w.stderr()}")
+        check("round 2, attempt 1 abandoned" in coord.stderr(), coord.stderr())
+        check("round 2 (attempt 1)'s client states dropped" in
+              ws["w1"].stderr(), ws["w1"].stderr())
+        check_matches_layout(tmp, coord.stdout(), sim, out)
+
+
 def eval_failures(fedc, root, tmp):
     """Eval fails for the clients with 149 records (w3's last three): they
     are left out of the round's eval, but their new states — counted,
@@ -342,6 +371,7 @@ if __name__ == "__main__":
                    "coordinator_resumed": coordinator_resumed,
                    "lost_states": lost_states,
                    "dropped_result": dropped_result,
+                   "retried_attempt": retried_attempt,
                    "eval_failures": eval_failures,
                    "late_state_stage": late_state_stage,
                    "refused_without_state_dir": refused_without_state_dir}))
