@@ -255,7 +255,8 @@ private:
     }
   }
 
-  void expr(const Expr &e) {
+  // A literal or a name: one line, no children.
+  void leaf(const Expr &e) {
     switch (e.kind()) {
     case Expr::Kind::IntLiteral:
       line("IntLiteral", e.range())
@@ -280,6 +281,21 @@ private:
       line("Placement", e.range())
           << ' ' << placementName(cast<PlacementLiteralExpr>(e).placement)
           << "\n";
+      break;
+    default:
+      break;
+    }
+  }
+
+  void expr(const Expr &e) {
+    switch (e.kind()) {
+    case Expr::Kind::IntLiteral:
+    case Expr::Kind::FloatLiteral:
+    case Expr::Kind::BoolLiteral:
+    case Expr::Kind::Name:
+    case Expr::Kind::StringLiteral:
+    case Expr::Kind::PlacementLiteral:
+      leaf(e);
       break;
     case Expr::Kind::Unary: {
       const auto &u = cast<UnaryExpr>(e);

@@ -247,6 +247,9 @@ private:
   const TensorType *windowResult(BuiltinCall &call, const TensorType *x,
                                  const BuiltinCallExpr::Window &w,
                                  int64_t channels);
+  // The typed windowed call (its result from windowResult), or an error.
+  ExprPtr windowed(BuiltinCall &call, const TensorType *x,
+                   const BuiltinCallExpr::Window &w, int64_t channels);
   // Helpers of the rules: "takes n arguments"; "needs X, found T"; the
   // typed call; argument i as a tensor (or null).
   bool arity(BuiltinCall &call, size_t n);

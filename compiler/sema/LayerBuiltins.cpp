@@ -83,6 +83,18 @@ const TensorType *Checker::windowResult(BuiltinCall &call, const TensorType *x,
                    fedrt::windowOutput(wd, w.kw, w.stride, w.same), channels});
 }
 
+// The typed call of a windowed builtin (conv2d, the pools) over `x` with
+// window `w` and `channels` output channels, or an error expression.
+ExprPtr Checker::windowed(BuiltinCall &call, const TensorType *x,
+                          const BuiltinCallExpr::Window &w, int64_t channels) {
+  const TensorType *result = windowResult(call, x, w, channels);
+  if (!result)
+    return errorExpr(call.e.range());
+  auto typed = makeBuiltin(call, result);
+  typed->window = w;
+  return typed;
+}
+
 // conv2d(x: T[n, h, w, c], filter: T[kh, kw, c, o], stride: s, padding: p)
 // -> T[n, oh, ow, o].
 ExprPtr Checker::typeConv2d(BuiltinCall &call) {
@@ -115,12 +127,7 @@ ExprPtr Checker::typeConv2d(BuiltinCall &call) {
     return errorExpr(e.range());
   w.kh = f->dims[0];
   w.kw = f->dims[1];
-  const TensorType *result = windowResult(call, x, w, f->dims[3]);
-  if (!result)
-    return errorExpr(e.range());
-  auto typed = makeBuiltin(call, result);
-  typed->window = w;
-  return typed;
+  return windowed(call, x, w, f->dims[3]);
 }
 
 // max_pool2d(x, size) / avg_pool2d(x, size), size x size windows, stride
@@ -150,12 +157,7 @@ ExprPtr Checker::typePool2d(BuiltinCall &call) {
   if (!windowOptions(e, call.name, *size, w))
     return errorExpr(e.range());
   w.kh = w.kw = *size;
-  const TensorType *result = windowResult(call, x, w, x->dims[3]);
-  if (!result)
-    return errorExpr(e.range());
-  auto typed = makeBuiltin(call, result);
-  typed->window = w;
-  return typed;
+  return windowed(call, x, w, x->dims[3]);
 }
 
 // dropout(x, rate, seed: i64): x's type; a constant rate is checked here,

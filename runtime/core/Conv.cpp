@@ -119,6 +119,24 @@ template <typename T> T *scratch(fedrt_context *ctx, const Window &g) {
   return fedrt_failed(ctx) ? nullptr : static_cast<T *>(p);
 }
 
+// Runs `chunk(col, first, count)` over the batch in chunks of images, `col`
+// scratch for one chunk's patches taken from the arena and returned after;
+// nothing runs for an empty batch, or when the arena refuses the scratch
+// (the context then failed).
+template <typename T, typename F>
+void forEachChunk(fedrt_context *ctx, const Window &g, F &&chunk) {
+  if (g.n == 0)
+    return;
+  uint64_t mark = fedrt_arena_mark(ctx);
+  T *col = scratch<T>(ctx, g);
+  if (!col)
+    return;
+  int64_t step = imagesPerChunk(g);
+  for (int64_t first = 0; first < g.n; first += step)
+    chunk(col, first, std::min(step, g.n - first));
+  fedrt_arena_release(ctx, mark);
+}
+
 template <typename T>
 void forward(fedrt_context *ctx, const int64_t *geometry, const T *x,
              const T *w, T *y) {
@@ -130,21 +148,12 @@ void forward(fedrt_context *ctx, const int64_t *geometry, const T *x,
         ConstMap<T>(x, g.n * perImage, patch) * filter;
     return;
   }
-  if (g.n == 0)
-    return;
-  uint64_t mark = fedrt_arena_mark(ctx);
-  T *col = scratch<T>(ctx, g);
-  if (!col) // the context failed; nothing is written
-    return;
-  int64_t step = imagesPerChunk(g);
-  for (int64_t first = 0; first < g.n; first += step) {
-    int64_t count = std::min(step, g.n - first);
+  forEachChunk<T>(ctx, g, [&](T *col, int64_t first, int64_t count) {
     im2col(g, x, first, count, col);
     int64_t rows = count * perImage;
     Map<T>(y + first * perImage * g.o, rows, g.o).noalias() =
         ConstMap<T>(col, rows, patch) * filter;
-  }
-  fedrt_arena_release(ctx, mark);
+  });
 }
 
 template <typename T>
@@ -159,22 +168,13 @@ void inputGrad(fedrt_context *ctx, const int64_t *geometry, const T *dy,
     return;
   }
   std::fill(dx, dx + g.n * g.h * g.w * g.c, T(0));
-  if (g.n == 0)
-    return;
-  uint64_t mark = fedrt_arena_mark(ctx);
-  T *col = scratch<T>(ctx, g);
-  if (!col) // the context failed; nothing is written
-    return;
-  int64_t step = imagesPerChunk(g);
-  for (int64_t first = 0; first < g.n; first += step) {
-    int64_t count = std::min(step, g.n - first);
+  forEachChunk<T>(ctx, g, [&](T *col, int64_t first, int64_t count) {
     int64_t rows = count * perImage;
     Map<T>(col, rows, patch).noalias() =
         ConstMap<T>(dy + first * perImage * g.o, rows, g.o) *
         filter.transpose();
     col2im(g, col, first, count, dx);
-  }
-  fedrt_arena_release(ctx, mark);
+  });
 }
 
 template <typename T>
@@ -189,21 +189,12 @@ void filterGrad(fedrt_context *ctx, const int64_t *geometry, const T *x,
     return;
   }
   grad.setZero();
-  if (g.n == 0)
-    return;
-  uint64_t mark = fedrt_arena_mark(ctx);
-  T *col = scratch<T>(ctx, g);
-  if (!col) // the context failed; nothing is written
-    return;
-  int64_t step = imagesPerChunk(g);
-  for (int64_t first = 0; first < g.n; first += step) {
-    int64_t count = std::min(step, g.n - first);
+  forEachChunk<T>(ctx, g, [&](T *col, int64_t first, int64_t count) {
     im2col(g, x, first, count, col);
     int64_t rows = count * perImage;
     grad.noalias() += ConstMap<T>(col, rows, patch).transpose() *
                       ConstMap<T>(dy + first * perImage * g.o, rows, g.o);
-  }
-  fedrt_arena_release(ctx, mark);
+  });
 }
 
 } // namespace

@@ -83,6 +83,15 @@ def check_states_match_layout(tmp):
     check(len(held) >= 10, f"only {len(held)} clients have a state")
 
 
+def kill_w2_in_pause(coord, ws):
+    """Once the coordinator is paused after round 2 (FEDRT_FAULT
+    round-end:2), w2 is killed (SIGKILL)."""
+    wait_for("the pause after round 2",
+             lambda: "fault: paused at round-end" in coord.stderr(), 60)
+    ws["w2"].signal(signal.SIGKILL)
+    check(ws["w2"].wait(10) == -signal.SIGKILL, "w2 survived")
+
+
 def check_matches_layout(tmp, remote_stdout, sim_stdout, remote_metrics):
     """The model, the eval metrics and every client's state equal simulate
     --layout's; the coordinator's checkpoint holds no client's state."""
@@ -135,10 +144,7 @@ def worker_restarted(fedc, root, tmp):
                         env={"FEDRT_FAULT": "round-end:2",
                              "FEDRT_FAULT_RELEASE": release})
         ws = start_workers(c, tmp)
-        wait_for("the pause after round 2",
-                 lambda: "fault: paused at round-end" in coord.stderr(), 60)
-        ws["w2"].signal(signal.SIGKILL)
-        check(ws["w2"].wait(10) == -signal.SIGKILL, "w2 survived")
+        kill_w2_in_pause(coord, ws)
         pending = os.listdir(run_folder(tmp, "w2"))
         restarted = start_workers(c, tmp, ["w2"], "-restarted")["w2"]
         wait_for("w2 to rejoin",
@@ -206,10 +212,7 @@ def lost_states(fedc, root, tmp):
                         env={"FEDRT_FAULT": "round-end:2",
                              "FEDRT_FAULT_RELEASE": release})
         ws = start_workers(c, tmp)
-        wait_for("the pause after round 2",
-                 lambda: "fault: paused at round-end" in coord.stderr(), 60)
-        ws["w2"].signal(signal.SIGKILL)
-        ws["w2"].wait(10)
+        kill_w2_in_pause(coord, ws)
         empty = os.path.join(tmp, "empty")
         lost = c.worker("w2", "--insecure", "--data", os.path.join(tmp, "w2"),
                         "--state-dir", empty, log="w2-lost")
