@@ -12,59 +12,82 @@ namespace {
 
 // Products with few columns (a client's mini-batch against a 10-class
 // model: 16 x 64 x 10) where GEMM's packing and blocking cost more than
-// the arithmetic: B is packed once into a zero-padded [k, 16] panel and each
-// row of C accumulates in one 16-lane vector.
+// the arithmetic: each row of C accumulates in one 16-lane vector, lanes
+// past n unused. op(B)'s rows are read in place from a row-major B (16
+// lanes from row p run into row p + 1, whose values land in unused lanes);
+// only the last rows, where 16 lanes would read past B's end, and a
+// transposed B are copied into a zero-padded [rows, 16] panel. Copying
+// every row into the panel cost as much as the arithmetic (one memcpy per
+// row at these sizes).
+template <typename T> struct NarrowPanel {
+  static constexpr int64_t kLanes = 16, kMaxDepth = 256;
+  using Lane = Eigen::Array<T, kLanes, 1>;
+  const T *b; // op(B) rows [0, inPlace): b + p * n
+  int64_t n, inPlace;
+  alignas(64) T copied[kMaxDepth * kLanes]; // rows [inPlace, k)
+
+  NarrowPanel(int64_t k, const T *bData, bool tb, int64_t cols)
+      : b(bData), n(cols), inPlace(0) {
+    if (!tb && k * n >= kLanes)
+      inPlace = (k * n - kLanes) / n + 1;
+    for (int64_t p = inPlace; p < k; ++p) {
+      T *row = copied + (p - inPlace) * kLanes;
+      for (int64_t j = 0; j < kLanes; ++j)
+        row[j] = j < n ? (tb ? b[j * k + p] : b[p * n + j]) : T(0);
+    }
+  }
+  Eigen::Map<const Lane> row(int64_t p) const {
+    return Eigen::Map<const Lane>(
+        p < inPlace ? b + p * n : copied + (p - inPlace) * kLanes);
+  }
+};
+
+// Row i of C from its 16-lane accumulator: all 16 lanes while they stay
+// inside C (lanes past n land in rows after i, which are stored later),
+// then element by element.
+template <typename T, typename Lane>
+void storeNarrowRow(T *c, int64_t m, int64_t n, int64_t i, const Lane &acc) {
+  if (i * n + Lane::RowsAtCompileTime <= m * n) {
+    Eigen::Map<Lane>(c + i * n) = acc;
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j)
+    c[i * n + j] = acc[j];
+}
+
 template <typename T>
 bool narrowMatmul(int64_t m, int64_t n, int64_t k, const T *a, bool ta,
                   const T *b, bool tb, T *c) {
-  constexpr int64_t kLanes = 16, kMaxDepth = 256;
-  if (n > kLanes || k > kMaxDepth)
+  using Panel = NarrowPanel<T>;
+  if (n > Panel::kLanes || k > Panel::kMaxDepth)
     return false;
-  alignas(64) T panel[kMaxDepth * kLanes];
-  for (int64_t p = 0; p < k; ++p) {
-    T *row = panel + p * kLanes;
-    for (int64_t j = 0; j < kLanes; ++j)
-      row[j] = T(0);
-    if (tb)
-      for (int64_t j = 0; j < n; ++j)
-        row[j] = b[j * k + p];
-    else
-      for (int64_t j = 0; j < n; ++j)
-        row[j] = b[p * n + j];
-  }
+  const Panel panel(k, b, tb, n);
+  using Lane = typename Panel::Lane;
+  int64_t step = ta ? 1 : k;
   // Four rows at a time: four independent accumulators (registers) keep the
   // FMA units busy instead of waiting on one dependency chain.
-  using Lane = Eigen::Array<T, kLanes, 1>;
-  using Row = Eigen::Map<const Lane, Eigen::Aligned64>;
   int64_t i = 0;
   for (; i + 4 <= m; i += 4) {
     Lane acc0 = Lane::Zero(), acc1 = Lane::Zero(), acc2 = Lane::Zero(),
          acc3 = Lane::Zero();
     for (int64_t p = 0; p < k; ++p) {
-      Row row(panel + p * kLanes);
+      auto row = panel.row(p);
       const T *x = ta ? a + p * m + i : a + i * k + p;
-      int64_t step = ta ? 1 : k;
       acc0 += x[0] * row;
       acc1 += x[step] * row;
       acc2 += x[2 * step] * row;
       acc3 += x[3 * step] * row;
     }
-    for (int64_t j = 0; j < n; ++j) {
-      c[(i + 0) * n + j] = acc0[j];
-      c[(i + 1) * n + j] = acc1[j];
-      c[(i + 2) * n + j] = acc2[j];
-      c[(i + 3) * n + j] = acc3[j];
-    }
+    storeNarrowRow(c, m, n, i, acc0);
+    storeNarrowRow(c, m, n, i + 1, acc1);
+    storeNarrowRow(c, m, n, i + 2, acc2);
+    storeNarrowRow(c, m, n, i + 3, acc3);
   }
   for (; i < m; ++i) {
-    alignas(64) T acc[kLanes] = {};
-    for (int64_t p = 0; p < k; ++p) {
-      T av = ta ? a[p * m + i] : a[i * k + p];
-      for (int64_t j = 0; j < kLanes; ++j)
-        acc[j] += av * panel[p * kLanes + j];
-    }
-    for (int64_t j = 0; j < n; ++j)
-      c[i * n + j] = acc[j];
+    Lane acc = Lane::Zero();
+    for (int64_t p = 0; p < k; ++p)
+      acc += (ta ? a[p * m + i] : a[i * k + p]) * panel.row(p);
+    storeNarrowRow(c, m, n, i, acc);
   }
   return true;
 }
