@@ -6,8 +6,8 @@
 # Programs are linked where fedc runs, so the package also depends on the
 # C++ compiler driver fedc calls (g++, which provides c++; it brings libc6-dev
 # and libstdc++-dev) and on the packages that provide the pkg-config modules
-# libfedrt.link names (their -dev packages, which bring the shared libraries
-# a compiled program loads).
+# libfedrt.link names (their -dev packages, which bring the archives and
+# shared libraries a compiled program links) and on lld, the linker it names.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME fedc)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
@@ -50,6 +50,11 @@ get_property(FEDC_SYSTEM_LIBRARIES GLOBAL PROPERTY FEDRT_SYSTEM_LIBRARIES)
 foreach(library ${FEDC_SYSTEM_LIBRARIES})
   fedc_depend_on_owner(${library})
 endforeach()
+# The linker libfedrt.link asks the C++ driver for (lld, runtime/CMakeLists.txt).
+get_property(FEDC_LINKER GLOBAL PROPERTY FEDRT_LINKER)
+if(FEDC_LINKER)
+  fedc_depend_on_owner(${FEDC_LINKER})
+endif()
 list(REMOVE_DUPLICATES FEDC_DEB_DEPENDS)
 list(JOIN FEDC_DEB_DEPENDS ", " CPACK_DEBIAN_PACKAGE_DEPENDS)
 

@@ -8,6 +8,8 @@ PACKAGES=(
   cmake ninja-build make pkg-config git
   # compiler back end and test tools (lit, FileCheck, not)
   llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev
+  # the linker fedc has the C++ driver use for programs (runtime/CMakeLists.txt)
+  lld-19
   # front end
   antlr4 libantlr4-runtime-dev
   # libraries

@@ -23,3 +23,7 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%fedrt_include", config.fedrt_include))
 config.substitutions.append(("%fedrt_lib", config.fedrt_lib))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+# lld-19 installed: the build must have asked for it (test/Driver/link-lld.test).
+if os.path.exists(os.path.join(config.llvm_tools_dir, "ld.lld")):
+    config.available_features.add("lld")

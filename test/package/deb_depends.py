@@ -5,7 +5,9 @@ links need, derived independently of how the build computed the field:
   needed = the packages owning the shared libraries fedc and a compiled
            program load (their DT_NEEDED entries, resolved by ldd)
          + the packages owning what each -l of libfedrt.link links
-           (as the C++ driver resolves it)
+           (as the C++ driver resolves it; -l:NAME is the file NAME)
+         + the package of the linker libfedrt.link picks (-fuse-ld=lld
+           with -BDIR: DIR/ld.lld)
          + the package of the C++ driver fedc links with.
 
 Depends is exact when every package it names is needed (nothing extra) and
@@ -60,11 +62,21 @@ def shared_library_packages(binary):
 
 def link_packages(link_list, linker):
     packages = set()
-    for line in open(link_list).read().split():
+    lines = open(link_list).read().split()
+    prefixes = [line[2:] for line in lines if line.startswith("-B")]
+    for line in lines:
+        if line.startswith("-fuse-ld="):
+            tool = "ld." + line[len("-fuse-ld="):]
+            found = [os.path.join(d, tool) for d in prefixes
+                     if os.path.exists(os.path.join(d, tool))]
+            if not found:
+                sys.exit(f"{line}: no {tool} in {prefixes}")
+            packages.add(owner(found[0]) or sys.exit(f"no package owns {found[0]}"))
         if not line.startswith("-l"):
             continue
         name = line[2:]
-        for candidate in (f"lib{name}.so", f"lib{name}.a"):
+        names = [name[1:]] if name.startswith(":") else [f"lib{name}.so", f"lib{name}.a"]
+        for candidate in names:
             found = run(linker, f"-print-file-name={candidate}").strip()
             if os.path.isabs(found):
                 break
