@@ -57,9 +57,9 @@ template <typename T> void checkShapes() {
   std::mt19937 rng(7);
   std::uniform_real_distribution<double> uniform(-1, 1);
   const double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-  for (int64_t m : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17})
-    for (int64_t n : {1, 2, 3, 5, 8, 10, 15, 16, 17})
-      for (int64_t k : {1, 2, 3, 7, 16, 64, 256, 257})
+  for (int64_t m : {0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17})
+    for (int64_t n : {0, 1, 2, 3, 5, 8, 10, 15, 16, 17})
+      for (int64_t k : {0, 1, 2, 3, 7, 16, 64, 256, 257})
         for (bool ta : {false, true})
           for (bool tb : {false, true}) {
             Fenced<T> a(static_cast<size_t>(m * k)),

@@ -64,7 +64,9 @@ void fedrt_fail(fedrt_context *ctx, const char *what, int64_t got,
 int32_t fedrt_failed(const fedrt_context *ctx);
 
 /* C[m, n] = op(A)[m, k] @ op(B)[k, n], row-major, op = transpose when the
- * flag is set (A is then stored [k, m], B [n, k]). Through Eigen. */
+ * flag is set (A is then stored [k, m], B [n, k]); C must not overlap A or
+ * B. Through Eigen, or a 16-lane kernel when n <= 16 and k <= 256
+ * (runtime/core/Matmul.cpp). */
 void fedrt_matmul_f32(int64_t m, int64_t n, int64_t k, const float *a,
                       int32_t transpose_a, const float *b, int32_t transpose_b,
                       float *c);
