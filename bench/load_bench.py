@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Loading Fashion-MNIST's 60,000 training images and labels (Debian's
 dataset-fashion-mnist) as client data: a whole fedc program that reads them
-(`--data x=...,y=...` or an .npz archive) and sums the labels, against
-NumPy's own loaders (np.load for .npy/.npz; gzip + np.frombuffer for IDX,
-as MNIST readers do) timed inside Python, in the same run. Best of three.
+(`--data x=...,y=...`, an .npz archive, or the same data as a 133 MB CSV)
+and sums the labels, against NumPy's own loaders (np.load for .npy/.npz;
+gzip + np.frombuffer for IDX, as MNIST readers do; np.loadtxt for the CSV)
+timed inside Python, in the same run. Best of three.
 
 usage: load_bench.py BUILD_DIR [--quick]"""
 import gzip
@@ -24,6 +25,20 @@ fn labels(d: seq<Image>) -> i64 {
   return s;
 }
 federated fn main(d: {seq<Image>}@CLIENTS) -> i64@SERVER {
+  return federated_sum(federated_map(labels, d));
+}
+"""
+
+
+# The CSV's records: the label first, then the pixels as f32 (what a model
+# reads); the same sum as PROGRAM.
+CSV_PROGRAM = """struct Row { y: i32, x: f32[784] }
+fn labels(d: seq<Row>) -> i64 {
+  var s: i64 = 0;
+  for r in d { s += i64(r.y) + i64(r.x[406]); }
+  return s;
+}
+federated fn main(d: {seq<Row>}@CLIENTS) -> i64@SERVER {
   return federated_sum(federated_map(labels, d));
 }
 """
@@ -84,10 +99,24 @@ def loading(build, quick):
             (".npz (numpy.savez_compressed)", f"{work}/train_c.npz",
              lambda: npz_numpy(f"{work}/train_c.npz"), "np.load"),
         ]
+        if not quick:
+            # The same images as CSV text, a label then 784 pixels a line
+            # (133 MB): fedc's CSV reader against np.loadtxt.
+            np.savetxt(f"{work}/train.csv",
+                       np.hstack([y[:, None], x.reshape(len(x), -1)]), fmt="%d",
+                       delimiter=",")
+            with open(f"{work}/csv.fed", "w") as f:
+                f.write(CSV_PROGRAM)
+            subprocess.run([f"{build}/bin/fedc", f"{work}/csv.fed", "-o",
+                            f"{work}/csv"], check=True)
+            cases.append(("CSV, 785 integers a line", f"{work}/train.csv",
+                          lambda: np.loadtxt(f"{work}/train.csv", delimiter=",",
+                                             dtype=np.float32), "np.loadtxt"))
         rows = []
         for name, data, peer, how in cases:
+            exe = f"{work}/csv" if name.startswith("CSV") else prog
             def ours():
-                return subprocess.run([prog, "--data", data], check=True,
+                return subprocess.run([exe, "--data", data], check=True,
                                       capture_output=True, text=True).stdout
             seconds, out = best(ours)
             if int(out.strip()) != want:

@@ -291,9 +291,13 @@ int runProcess(const PlanTable &plan, const Options &o) {
   evalClientsBackend.setSecureAggregation(secureAggregation(o));
   Executor trainer(trainClients), evaluator(evalClientsBackend);
   ProcessConfig config = processConfig(o);
-  config.identity.data = train[0].fingerprint();
-  for (size_t i = 1; i < train.size(); ++i)
-    config.identity.data ^= train[i].fingerprint() * (i + 1);
+  // The data's fingerprint (a pass over every byte of it) only identifies
+  // a checkpoint's run; a run without one skips it.
+  if (!o.checkpoint.empty()) {
+    config.identity.data = train[0].fingerprint();
+    for (size_t i = 1; i < train.size(); ++i)
+      config.identity.data ^= train[i].fingerprint() * (i + 1);
+  }
   config.identity.partition = o.partition;
   config.identity.population = static_cast<int64_t>(train[0].size());
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);

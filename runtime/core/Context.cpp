@@ -1,4 +1,5 @@
 #include "fedrt/Context.h"
+#include "fedrt/Memory.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -95,7 +96,7 @@ void *fedrt_arena_alloc(fedrt_context *ctx, uint64_t bytes) {
                                ctx->limit - used));
   // aligned_alloc needs a size that is a multiple of the alignment.
   size = alignUp(size);
-  auto *memory = static_cast<char *>(std::aligned_alloc(kAlignment, size));
+  auto *memory = static_cast<char *>(fedrt::allocateBuffer(size, kAlignment));
   if (!memory) {
     fedrt_fail(ctx, "out of memory: bytes requested",
                static_cast<int64_t>(size), 0);

@@ -1,6 +1,8 @@
 // Owned values and their slot, JSON and checkpoint forms (fedrt/Value.h).
 #include "fedrt/Value.h"
 
+#include "fedrt/Memory.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -60,7 +62,7 @@ void Tensor::allocate(Element e, std::vector<int64_t> shape, bool zero) {
   size_t size = std::max<size_t>((bytes() + 63) / 64 * 64, 64);
   unsigned char *p = largeBlocks().take(size);
   if (!p)
-    p = static_cast<unsigned char *>(std::aligned_alloc(64, size));
+    p = static_cast<unsigned char *>(allocateBuffer(size, 64));
   if (!p)
     throw std::bad_alloc();
   data = std::unique_ptr<unsigned char, Release>(p, Release{size});

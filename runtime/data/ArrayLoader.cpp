@@ -40,7 +40,7 @@ struct Array {
   std::string name;
   Stored stored = Stored::U8;
   std::vector<int64_t> shape;
-  std::string bytes;
+  FileBytes bytes;
   size_t offset = 0;
   bool bigEndian = false;
 };
@@ -81,7 +81,7 @@ std::optional<int64_t> checkedCount(const std::vector<int64_t> &shape) {
 
 // IDX: bytes 0 0, a type byte, the rank, rank big-endian u32 dims, data.
 absl::Status parseIdx(const std::string &path, Array &a) {
-  const std::string &b = a.bytes;
+  const FileBytes &b = a.bytes;
   static const std::map<unsigned char, Stored> kTypes = {
       {0x08, Stored::U8},  {0x09, Stored::I8},  {0x0B, Stored::I16},
       {0x0C, Stored::I32}, {0x0D, Stored::F32}, {0x0E, Stored::F64}};
@@ -135,7 +135,7 @@ std::optional<std::string> headerValue(const std::string &h,
 }
 
 absl::Status parseNpy(const std::string &path, Array &a, bool records) {
-  const std::string &b = a.bytes;
+  const FileBytes &b = a.bytes;
   if (b.size() < 10)
     return invalid(path, "the .npy header is truncated");
   int major = static_cast<unsigned char>(b[6]);
@@ -149,7 +149,7 @@ absl::Status parseNpy(const std::string &path, Array &a, bool records) {
   a.offset = 8 + lenBytes + len;
   if (a.offset > b.size())
     return invalid(path, "the .npy header is truncated");
-  std::string h = b.substr(8 + lenBytes, len);
+  std::string h(std::string_view(b).substr(8 + lenBytes, len));
   std::optional<std::string> descr = headerValue(h, "descr");
   std::optional<std::string> order = headerValue(h, "fortran_order");
   std::optional<std::string> shape = headerValue(h, "shape");
@@ -190,7 +190,7 @@ absl::Status parseNpy(const std::string &path, Array &a, bool records) {
 
 // `records`: the first dimension counts records (a 0-d array is refused);
 // else any shape (a value's leaf).
-absl::StatusOr<Array> parseArray(const std::string &path, std::string bytes,
+absl::StatusOr<Array> parseArray(const std::string &path, FileBytes bytes,
                                  bool records = true) {
   Array a;
   a.name = path;
@@ -235,7 +235,7 @@ absl::StatusOr<Array> readArray(const std::string &spec,
     if (!archive.ok())
       return archive.status();
     std::string name = member.empty() ? field : member;
-    absl::StatusOr<std::string> bytes = archive->read(name);
+    absl::StatusOr<FileBytes> bytes = archive->read(name);
     if (!bytes.ok())
       return bytes.status();
     return parseArray(file + ":" + name, *std::move(bytes));
@@ -243,7 +243,7 @@ absl::StatusOr<Array> readArray(const std::string &spec,
   if (!member.empty())
     return invalid(file, "not an .npz archive, so ':" + member +
                              "' names no array in it");
-  absl::StatusOr<std::string> bytes = detail::readBytes(file);
+  absl::StatusOr<FileBytes> bytes = detail::readBytes(file);
   if (!bytes.ok())
     return bytes.status();
   return parseArray(file, *std::move(bytes));
@@ -314,7 +314,7 @@ template <class To> void convertFrom(const Array &a, int64_t n, To *out) {
 // Leaf `leaf`'s column from `a`: shape [records, leaf dims] or [records,
 // leaf size]; elements converted exactly.
 absl::Status fill(const std::string &path, const Array &a, const Leaf &leaf,
-                  std::vector<unsigned char> &column) {
+                  ByteColumn &column) {
   std::vector<int64_t> rest(a.shape.begin() + 1, a.shape.end());
   bool sameShape = rest == leaf.dims;
   bool flat = leaf.tensor && rest.size() > 1 && leaf.dims.size() == 1 &&
@@ -520,7 +520,7 @@ absl::StatusOr<HostValue> valueFromNpz(const TypeDesc &type,
     if (name.empty()) // a tensor state: its one array, whatever its name
       return invalid(path, "the state is a tensor; --init-state .npz needs "
                            "a struct (each field an array)");
-    absl::StatusOr<std::string> bytes = archive->read(name);
+    absl::StatusOr<FileBytes> bytes = archive->read(name);
     if (!bytes.ok())
       return absl::InvalidArgumentError(std::string(bytes.status().message()));
     absl::StatusOr<Array> a =

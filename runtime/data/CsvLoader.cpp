@@ -20,10 +20,13 @@ int64_t RecordLayout::width() const {
 
 namespace {
 
-// Where a field of a data line goes: value k of leaf j.
+// Where a field of a data line goes: value k of leaf `leaf`, at byte
+// `offset` of each record's `stride` bytes in that leaf's column (worked
+// out once when the header binds, not per cell).
 struct Target {
   size_t leaf;
-  int64_t k;
+  Element element;
+  size_t offset, stride;
 };
 
 // Receives libcsv's fields and line ends; binds the header, then parses
@@ -117,18 +120,16 @@ private:
     if (index >= targets_.size())
       return; // counted; a wrong number of fields is reported at the end
     for (const Target &t : targets_[index]) {
-      const Leaf &leaf = layout_.leaves[t.leaf];
-      size_t size = elementSize(leaf.element);
-      unsigned char *at =
-          out_.columns[t.leaf].data() +
-          (static_cast<size_t>(out_.records) * static_cast<size_t>(leaf.size) +
-           static_cast<size_t>(t.k)) *
-              size;
-      if (!detail::parseValue(text, leaf.element, at))
+      unsigned char *at = out_.columns[t.leaf].data() +
+                          static_cast<size_t>(out_.records) * t.stride +
+                          t.offset;
+      if (!detail::parseValue(text, t.element, at)) {
+        const Leaf &leaf = layout_.leaves[t.leaf];
         fail(where(index + 1) + "expected " + elementName(leaf.element) +
              (leaf.name.empty() ? std::string()
                                 : " for field '" + leaf.name + "'") +
              ", found '" + std::string(text) + "'");
+      }
     }
   }
 
@@ -212,7 +213,11 @@ private:
         size_t field = source[value];
         if (targets_.size() <= field)
           targets_.resize(field + 1);
-        targets_[field].push_back({j, k});
+        const Leaf &leaf = layout_.leaves[j];
+        size_t size = elementSize(leaf.element);
+        targets_[field].push_back({j, leaf.element,
+                                   static_cast<size_t>(k) * size,
+                                   static_cast<size_t>(leaf.size) * size});
       }
   }
 
@@ -233,11 +238,11 @@ private:
 
 absl::Status loadCsv(const std::string &path, const RecordLayout &layout,
                      Columns &out, std::vector<std::string> *unboundColumns) {
-  absl::StatusOr<std::string> text = detail::readText(path);
+  absl::StatusOr<FileBytes> text = detail::readText(path);
   if (!text.ok())
     return text.status();
   // One line end: CRLF and CR become LF (cells are numbers and names).
-  std::string &s = *text;
+  FileBytes &s = *text;
   size_t w = 0;
   for (size_t r = 0; r < s.size(); ++r) {
     if (s[r] == '\r') {

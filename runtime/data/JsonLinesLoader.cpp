@@ -151,7 +151,7 @@ private:
     for (size_t j = 0; j < layout_.leaves.size(); ++j) {
       const Leaf &leaf = layout_.leaves[j];
       size_t size = elementSize(leaf.element);
-      std::vector<unsigned char> &column = out_.columns[j];
+      ByteColumn &column = out_.columns[j];
       size_t start = column.size();
       column.resize(start + static_cast<size_t>(leaf.size) * size);
       for (int64_t k = 0; k < leaf.size; ++k) {
@@ -178,7 +178,7 @@ private:
 
 absl::Status loadJsonLines(const std::string &path, const RecordLayout &layout,
                            Columns &out) {
-  absl::StatusOr<std::string> text = detail::readText(path);
+  absl::StatusOr<FileBytes> text = detail::readText(path);
   if (!text.ok())
     return text.status();
   JsonLinesReader reader(path, layout, out);

@@ -50,7 +50,7 @@ absl::StatusOr<NpzArchive> NpzArchive::open(const std::string &path) {
   return a;
 }
 
-absl::StatusOr<std::string> NpzArchive::read(const std::string &name) const {
+absl::StatusOr<FileBytes> NpzArchive::read(const std::string &name) const {
   std::string where = path_ + ":" + name;
   zip_int64_t index =
       zip_name_locate(zip_.get(), (name + ".npy").c_str(), ZIP_FL_ENC_RAW);
@@ -72,13 +72,17 @@ absl::StatusOr<std::string> NpzArchive::read(const std::string &name) const {
   if (!f)
     return absl::InvalidArgumentError(
         where + ": cannot read the entry: " + zip_strerror(zip_.get()));
-  // Grown as the data comes (a forged size in the directory costs nothing);
-  // libzip checks the CRC when the entry has been read to its end.
-  std::string bytes;
-  bytes.reserve(static_cast<size_t>(std::min<zip_uint64_t>(st.size, 1u << 28)));
-  char block[1 << 16];
+  // Read in place, grown as the data comes (a forged size in the directory
+  // costs at most 256 MiB up front); libzip checks the CRC when the entry
+  // has been read to its end.
+  FileBytes bytes(
+      static_cast<size_t>(std::min<zip_uint64_t>(st.size, 1u << 28)) + 1, '\0');
+  size_t used = 0;
   for (;;) {
-    zip_int64_t n = zip_fread(f, block, sizeof block);
+    if (used == bytes.size())
+      bytes.resize(2 * bytes.size());
+    zip_int64_t n = zip_fread(f, bytes.data() + used,
+                              std::min<size_t>(bytes.size() - used, 1u << 30));
     if (n < 0) {
       std::string message = where + ": damaged entry: ";
       message += zip_file_strerror(f);
@@ -87,10 +91,11 @@ absl::StatusOr<std::string> NpzArchive::read(const std::string &name) const {
     }
     if (n == 0)
       break;
-    bytes.append(block, static_cast<size_t>(n));
-    if (bytes.size() > st.size)
+    used += static_cast<size_t>(n);
+    if (used > st.size)
       break;
   }
+  bytes.resize(used);
   zip_fclose(f);
   if (bytes.size() != st.size)
     return absl::DataLossError(

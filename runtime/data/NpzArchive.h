@@ -3,6 +3,8 @@
 // read with libzip.
 #pragma once
 
+#include "fedrt/Memory.h"
+
 #include "absl/status/statusor.h"
 
 #include <memory>
@@ -31,7 +33,7 @@ public:
   // The .npy bytes of array `name`. NotFound naming the arrays there are
   // when it has none such; DataLoss when the entry does not decompress to
   // its recorded size and checksum (a damaged or truncated file).
-  absl::StatusOr<std::string> read(const std::string &name) const;
+  absl::StatusOr<FileBytes> read(const std::string &name) const;
 
 private:
   struct Close {

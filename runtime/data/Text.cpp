@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -64,6 +65,31 @@ std::string zlibMessage(gzFile f) {
   return colon == std::string::npos ? message : message.substr(colon + 2);
 }
 
+// The bytes `path` holds once decompressed, to size the buffer: a plain
+// file's size, or a gzip member's ISIZE (RFC 1952: the last 4 bytes, the
+// length mod 2^32), believed only up to deflate's largest ratio (1032:1) so
+// a crafted trailer cannot make us allocate gigabytes for a small file.
+size_t expectedBytes(const std::string &path) {
+  std::error_code ec;
+  uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return 0;
+  std::FILE *in = std::fopen(path.c_str(), "rb");
+  if (!in)
+    return 0;
+  unsigned char magic[2] = {0, 0}, trailer[4] = {0, 0, 0, 0};
+  bool gzip = size >= 18 && std::fread(magic, 1, 2, in) == 2 &&
+              magic[0] == 0x1f && magic[1] == 0x8b &&
+              std::fseek(in, -4, SEEK_END) == 0 &&
+              std::fread(trailer, 1, 4, in) == 4;
+  std::fclose(in);
+  if (!gzip)
+    return static_cast<size_t>(size);
+  uint64_t isize = uint64_t(trailer[0]) | uint64_t(trailer[1]) << 8 |
+                   uint64_t(trailer[2]) << 16 | uint64_t(trailer[3]) << 24;
+  return static_cast<size_t>(std::min<uint64_t>(isize, 1032 * size));
+}
+
 } // namespace
 
 bool isNumber(std::string_view text) {
@@ -71,9 +97,44 @@ bool isNumber(std::string_view text) {
   return decimal(trim(text), integer);
 }
 
+// The common cell, an optionally negative run of at most 18 digits (exact
+// in int64), parsed in one pass. False for anything else, "-0" included
+// (a float keeps its sign), which then takes the general path.
+bool plainInteger(std::string_view s, int64_t &v) {
+  size_t i = s.size() > 1 && s[0] == '-' ? 1 : 0;
+  if (s.size() == i || s.size() - i > 18)
+    return false;
+  int64_t x = 0;
+  for (size_t j = i; j < s.size(); ++j) {
+    unsigned d = static_cast<unsigned char>(s[j]) - unsigned('0');
+    if (d > 9)
+      return false;
+    x = x * 10 + d;
+  }
+  if (i == 1 && x == 0)
+    return false;
+  v = i ? -x : x;
+  return true;
+}
+
 bool parseValue(std::string_view text, Element e, unsigned char *out) {
   text = trim(text);
-  if (elementKind(e) == ElementKind::Bool) {
+  ElementKind kind = elementKind(e);
+  if (int64_t v = 0; kind != ElementKind::Bool && plainInteger(text, v)) {
+    if (kind != ElementKind::Float)
+      return storeInteger(v, e, out);
+    // int64 -> double rounds like from_chars on the same digits (the value
+    // is that integer), then to float as below: the same bits.
+    auto d = static_cast<double>(v);
+    if (e == Element::F32) {
+      auto f = static_cast<float>(d);
+      std::memcpy(out, &f, 4);
+    } else {
+      std::memcpy(out, &d, 8);
+    }
+    return true;
+  }
+  if (kind == ElementKind::Bool) {
     if (text == "true" || text == "1")
       *out = 1;
     else if (text == "false" || text == "0")
@@ -87,7 +148,7 @@ bool parseValue(std::string_view text, Element e, unsigned char *out) {
     return false;
   if (!text.empty() && text.front() == '+') // from_chars takes no '+'
     text.remove_prefix(1);
-  if (!isFloat(e)) {
+  if (kind != ElementKind::Float) {
     if (!integer)
       return false;
     int64_t v = 0;
@@ -119,11 +180,11 @@ bool parseValue(std::string_view text, Element e, unsigned char *out) {
   return true;
 }
 
-absl::StatusOr<std::string> readText(const std::string &path) {
-  absl::StatusOr<std::string> read = readBytes(path);
+absl::StatusOr<FileBytes> readText(const std::string &path) {
+  absl::StatusOr<FileBytes> read = readBytes(path);
   if (!read.ok())
     return read.status();
-  std::string text = *std::move(read);
+  FileBytes text = *std::move(read);
   if (size_t nul = text.find('\0'); nul != std::string::npos)
     return absl::InvalidArgumentError(
         path + ":" +
@@ -136,21 +197,19 @@ absl::StatusOr<std::string> readText(const std::string &path) {
   return text;
 }
 
-absl::StatusOr<std::string> readBytes(const std::string &path) {
+absl::StatusOr<FileBytes> readBytes(const std::string &path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f)
     return absl::NotFoundError(path + ": cannot open: " + std::strerror(errno));
-  // Read straight into the string, sized from the file (a plain file: one
-  // allocation and no copy; gzip grows it geometrically).
-  std::error_code ec;
-  uintmax_t size = std::filesystem::file_size(path, ec);
-  std::string text;
-  text.reserve(ec ? 0 : static_cast<size_t>(size) + 1);
+  // Read straight into a string sized once, from the file or the gzip
+  // trailer (no regrowth and copies of tens of MB); it grows only when the
+  // guess was short (several gzip members, or a trailer that lies).
+  FileBytes text(expectedBytes(path) + 1, '\0');
   gzbuffer(f, 1 << 17);
   size_t used = 0;
   for (;;) {
-    if (text.size() - used < (1 << 16))
-      text.resize(std::max(text.capacity(), used + (1 << 17)));
+    if (used == text.size())
+      text.resize(std::max<size_t>(2 * text.size(), 1 << 17));
     size_t want = std::min<size_t>(text.size() - used, 1u << 30);
     int n = gzread(f, text.data() + used, static_cast<unsigned>(want));
     if (n < 0) {

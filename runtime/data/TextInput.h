@@ -27,9 +27,9 @@ bool isNumber(std::string_view text);
 // mark. Errors name the file: it cannot be opened, a read or
 // decompression error (a truncated gzip stream), or a NUL byte (the line
 // it is on).
-absl::StatusOr<std::string> readText(const std::string &path);
+absl::StatusOr<FileBytes> readText(const std::string &path);
 // The whole of a plain or gzip file, as bytes (readText's errors, without
 // the text checks).
-absl::StatusOr<std::string> readBytes(const std::string &path);
+absl::StatusOr<FileBytes> readBytes(const std::string &path);
 
 } // namespace fedrt::detail

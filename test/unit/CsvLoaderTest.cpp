@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -167,6 +168,84 @@ TEST(CsvLoaderTest, OneNumberGrammarForEveryElement) {
   unsigned char out[8] = {};
   EXPECT_FALSE(parseValue("1.5", Element::I32, out)); // integers are integral
   EXPECT_TRUE(parseValue("1.5e3", Element::F32, out));
+}
+
+// Plain integer cells take a one-pass path; it must store the bits the
+// general grammar does (from_chars to double, then to float), keep the sign
+// of "-0" and hand long, signed or spaced cells to the general path.
+TEST(CsvLoaderTest, IntegerCellsStoreTheBitsOfTheGeneralPath) {
+  auto viaDecimal = [](const std::string &text, Element e) {
+    // The same value spelled with a fraction: the general path only.
+    unsigned char out[8] = {};
+    EXPECT_TRUE(parseValue(text + ".0", e, out)) << text;
+    uint64_t bits = 0;
+    std::memcpy(&bits, out, elementSize(e));
+    return bits;
+  };
+  for (const std::string text :
+       {"0", "7", "-7", "16777217", "-16777217", "123456789012345678",
+        "-123456789012345678", "9007199254740993", "999999999999999999",
+        "1234567890123456789", "9999999999999999999", "-9999999999999999999",
+        "00000000000000000000000001", "-0"}) {
+    for (Element e : {Element::F32, Element::F64}) {
+      unsigned char out[8] = {};
+      ASSERT_TRUE(parseValue(text, e, out)) << text;
+      uint64_t bits = 0;
+      std::memcpy(&bits, out, elementSize(e));
+      EXPECT_EQ(bits, viaDecimal(text, e)) << text << " as " << elementName(e);
+    }
+  }
+  unsigned char out[8] = {};
+  ASSERT_TRUE(parseValue("-0", Element::F64, out));
+  double d;
+  std::memcpy(&d, out, 8);
+  EXPECT_TRUE(std::signbit(d)); // "-0" is negative zero
+  ASSERT_TRUE(parseValue("-0", Element::I32, out));
+  EXPECT_EQ(loadReal(Element::I32, out), 0.0);
+  ASSERT_TRUE(parseValue(" 42\t", Element::I64, out));
+  EXPECT_EQ(loadReal(Element::I64, out), 42.0);
+  EXPECT_FALSE(parseValue("-", Element::I32, out));
+  EXPECT_FALSE(parseValue("4-2", Element::I32, out));
+  EXPECT_FALSE(parseValue("2147483648", Element::I32, out));
+  ASSERT_TRUE(parseValue("-2147483648", Element::I32, out));
+  EXPECT_EQ(loadReal(Element::I32, out), -2147483648.0);
+  ASSERT_TRUE(parseValue("-9223372036854775808", Element::I64, out));
+  EXPECT_FALSE(parseValue("9223372036854775808", Element::I64, out));
+}
+
+// The buffer is sized from a gzip file's trailer; a trailer that is short
+// (several members) or absurd (larger than deflate can expand to) must still
+// give the whole content.
+TEST(CsvLoaderTest, GzipTrailerIsOnlyAHint) {
+  std::string text;
+  for (int i = 0; i < 50000; ++i)
+    text += std::to_string(i) + "," + std::to_string(i % 7) + ",1\n";
+  auto gzip = [](const std::string &plain) {
+    std::string path = writeFile("hint.csv.gz", "");
+    gzFile f = gzopen(path.c_str(), "wb");
+    gzwrite(f, plain.data(), static_cast<unsigned>(plain.size()));
+    gzclose(f);
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string one = gzip(text.substr(0, 1000)), two = gzip(text.substr(1000));
+  // Two members: the trailer gives only the second's length.
+  std::string path = writeFile("hint.csv.gz", one + two);
+  absl::StatusOr<FileBytes> read = detail::readBytes(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(std::string_view(*read), text);
+  // A trailer that lies (short, or 4 GiB for a small file) is a data error
+  // zlib reports, not a wrong or truncated content.
+  for (uint32_t trailer : {7u, 0xFFFFFFFFu}) {
+    std::string bytes = one;
+    std::memcpy(bytes.data() + bytes.size() - 4, &trailer, 4);
+    path = writeFile("hint.csv.gz", bytes);
+    read = detail::readBytes(path);
+    ASSERT_FALSE(read.ok()) << trailer;
+    EXPECT_NE(std::string(read.status().message()).find("read error"),
+              std::string::npos)
+        << read.status();
+  }
 }
 
 TEST(CsvLoaderTest, BytesAreRangeChecked) {

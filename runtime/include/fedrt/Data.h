@@ -3,6 +3,7 @@
 // the rules of docs/runtime.md, "Data".
 #pragma once
 
+#include "fedrt/Memory.h"
 #include "fedrt/Types.h"
 #include "fedrt/Value.h"
 
@@ -38,7 +39,7 @@ RecordLayout recordLayout(const TypeDesc &record);
 // elements of leaves[j].element, little-endian.
 struct Columns {
   int64_t records = 0;
-  std::vector<std::vector<unsigned char>> columns;
+  std::vector<ByteColumn> columns;
 };
 
 // Reads a CSV file (plain or gzip; RFC 4180 quoting; LF, CRLF or CR line
