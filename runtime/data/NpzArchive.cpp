@@ -72,11 +72,14 @@ absl::StatusOr<FileBytes> NpzArchive::read(const std::string &name) const {
   if (!f)
     return absl::InvalidArgumentError(
         where + ": cannot read the entry: " + zip_strerror(zip_.get()));
-  // Read in place, grown as the data comes (a forged size in the directory
-  // costs at most 256 MiB up front); libzip checks the CRC when the entry
-  // has been read to its end.
-  FileBytes bytes(
-      static_cast<size_t>(std::min<zip_uint64_t>(st.size, 1u << 28)) + 1, '\0');
+  // Read in place, grown as the data comes. The directory's size is
+  // believed up to deflate's largest ratio over the compressed size and
+  // 256 MiB, so a forged one costs at most that much zeroed memory; libzip
+  // checks the CRC when the entry has been read to its end.
+  zip_uint64_t guess = std::min<zip_uint64_t>(st.size, 1u << 28);
+  if (st.valid & ZIP_STAT_COMP_SIZE)
+    guess = std::min<zip_uint64_t>(guess, st.comp_size * 1032 + 64);
+  FileBytes bytes(static_cast<size_t>(guess) + 1, '\0');
   size_t used = 0;
   for (;;) {
     if (used == bytes.size())

@@ -67,8 +67,9 @@ std::string zlibMessage(gzFile f) {
 
 // The bytes `path` holds once decompressed, to size the buffer: a plain
 // file's size, or a gzip member's ISIZE (RFC 1952: the last 4 bytes, the
-// length mod 2^32), believed only up to deflate's largest ratio (1032:1) so
-// a crafted trailer cannot make us allocate gigabytes for a small file.
+// length mod 2^32). The trailer is only believed up to deflate's largest
+// ratio (1032:1) and 256 MiB, so a forged one costs at most that much zeroed
+// memory; a larger file grows the buffer as it is read.
 size_t expectedBytes(const std::string &path) {
   std::error_code ec;
   uintmax_t size = std::filesystem::file_size(path, ec);
@@ -87,7 +88,8 @@ size_t expectedBytes(const std::string &path) {
     return static_cast<size_t>(size);
   uint64_t isize = uint64_t(trailer[0]) | uint64_t(trailer[1]) << 8 |
                    uint64_t(trailer[2]) << 16 | uint64_t(trailer[3]) << 24;
-  return static_cast<size_t>(std::min<uint64_t>(isize, 1032 * size));
+  return static_cast<size_t>(
+      std::min<uint64_t>({isize, 1032 * size, uint64_t(1) << 28}));
 }
 
 } // namespace

@@ -23,7 +23,8 @@ namespace fedrt {
 inline constexpr size_t kHugePageBytes = size_t(1) << 21;
 
 // `bytes` bytes (at least 1) aligned to `alignment` (a power of two, at
-// most 2 MiB); from kHugePageBytes up, huge-page aligned and advised.
+// most 2 MiB); from kHugePageBytes up, huge-page aligned and its whole
+// 2-MiB pages advised (the tail stays 4-KiB pages: no memory is added).
 // nullptr when out of memory. Release with std::free.
 void *allocateBuffer(size_t bytes, size_t alignment);
 
