@@ -273,11 +273,9 @@ int runProcessLayout(const PlanTable &plan, const Options &o) {
   GroupedBackend clients(workers, o);
   Executor trainer(clients), evaluator(clients);
   ProcessConfig config = processConfig(o);
-  // The data's fingerprint only identifies a checkpoint's run.
-  if (!o.checkpoint.empty())
+  if (!o.checkpoint.empty()) // only a checkpoint's run needs it
     for (const WorkerData &w : workers)
-      for (size_t i = 0; i < w.data.size(); ++i)
-        config.identity.data ^= w.data[i].fingerprint() * (i + 1);
+      config.identity.data ^= dataFingerprint(w.data);
   config.identity.partition = "layout";
   // The clients the data holds (as simulate's): client-state files are
   // bounded by it.

@@ -111,6 +111,10 @@ std::vector<int64_t> eligible(const std::vector<ClientDataset> &data,
                               const char *what);
 std::vector<const ClientDataset *>
 pointers(const std::vector<ClientDataset> &d);
+// The fingerprint of a run's client inputs (input i weighted by i + 1):
+// what a checkpoint or a worker's hello identifies its data by. A pass over
+// every byte of the data.
+uint64_t dataFingerprint(const std::vector<ClientDataset> &inputs);
 // The round loop's settings from the command line (identity left empty).
 ProcessConfig processConfig(const Options &o);
 // simulate's secure aggregation: --secagg, --secagg-threshold/-neighbours.

@@ -260,8 +260,7 @@ static WorkerClients hostedClients(const std::vector<ClientDataset> &data) {
   }
   for (size_t i = 0; i < count; ++i)
     clients.names.push_back(data[0].name(i));
-  for (size_t i = 0; i < data.size(); ++i)
-    clients.dataFingerprint ^= data[i].fingerprint() * (i + 1);
+  clients.dataFingerprint = dataFingerprint(data);
   return clients;
 }
 

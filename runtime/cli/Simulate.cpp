@@ -95,6 +95,13 @@ std::vector<int64_t> eligible(const std::vector<ClientDataset> &data,
   return clients;
 }
 
+uint64_t dataFingerprint(const std::vector<ClientDataset> &inputs) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    h ^= inputs[i].fingerprint() * (i + 1);
+  return h;
+}
+
 std::vector<const ClientDataset *>
 pointers(const std::vector<ClientDataset> &d) {
   std::vector<const ClientDataset *> out;
@@ -291,13 +298,8 @@ int runProcess(const PlanTable &plan, const Options &o) {
   evalClientsBackend.setSecureAggregation(secureAggregation(o));
   Executor trainer(trainClients), evaluator(evalClientsBackend);
   ProcessConfig config = processConfig(o);
-  // The data's fingerprint (a pass over every byte of it) only identifies
-  // a checkpoint's run; a run without one skips it.
-  if (!o.checkpoint.empty()) {
-    config.identity.data = train[0].fingerprint();
-    for (size_t i = 1; i < train.size(); ++i)
-      config.identity.data ^= train[i].fingerprint() * (i + 1);
-  }
+  if (!o.checkpoint.empty()) // only a checkpoint's run needs it
+    config.identity.data = dataFingerprint(train);
   config.identity.partition = o.partition;
   config.identity.population = static_cast<int64_t>(train[0].size());
   ProcessRunner runner(plan, trainer, plan.eval ? &evaluator : nullptr, config);
